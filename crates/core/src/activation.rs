@@ -1,0 +1,296 @@
+//! Element-wise activations: value, derivative, and inverse where one exists.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// An element-wise activation function σ.
+///
+/// | name | σ(z) | range | inverse |
+/// |---|---|---|---|
+/// | `identity` | z | ℝ | z |
+/// | `relu` | max(z, 0) | [0, ∞) | none (use `leaky_relu`) |
+/// | `leaky_relu:α` | max(z, αz), 0 < α < 1 | ℝ | max(a, a/α) |
+/// | `tanh` | tanh z | (−1, 1) | atanh a, after clipping a into [−1+ε, 1−ε] |
+/// | `sigmoid` | 1/(1+e^−z) | (0, 1) | ln(a/(1−a)), after clipping a into [ε, 1−ε] |
+/// | `softplus` | ln(1+e^z) | (0, ∞) | ln(e^a − 1), after clipping a to ≥ ε |
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Activation {
+    /// σ(z) = z.
+    Identity,
+    /// σ(z) = max(z, 0). Not invertible.
+    Relu,
+    /// σ(z) = max(z, αz) with slope `alpha` for z < 0.
+    LeakyRelu {
+        /// Negative-side slope α, 0 < α < 1 for invertibility (α = 0 is plain ReLU).
+        alpha: f64,
+    },
+    /// Hyperbolic tangent.
+    Tanh,
+    /// Logistic sigmoid.
+    Sigmoid,
+    /// Softplus ln(1 + eᶻ).
+    Softplus,
+}
+
+impl Activation {
+    /// Default slope of `leaky_relu` when none is given.
+    pub const DEFAULT_LEAKY_ALPHA: f64 = 0.01;
+
+    /// Checks parameters (α of leaky ReLU in [0, 1)).
+    pub fn validate(&self) -> Result<()> {
+        if let Activation::LeakyRelu { alpha } = *self
+            && !(0.0..1.0).contains(&alpha)
+        {
+            return Err(Error::config(
+                "leaky_relu alpha",
+                alpha,
+                "the negative-side slope must lie in [0, 1), e.g. leaky_relu:0.01",
+            ));
+        }
+        Ok(())
+    }
+
+    /// σ(z).
+    #[inline]
+    pub fn value(&self, z: f64) -> f64 {
+        match *self {
+            Activation::Identity => z,
+            Activation::Relu => z.max(0.0),
+            Activation::LeakyRelu { alpha } => {
+                if z > 0.0 {
+                    z
+                } else {
+                    alpha * z
+                }
+            }
+            Activation::Tanh => z.tanh(),
+            Activation::Sigmoid => {
+                if z >= 0.0 {
+                    1.0 / (1.0 + (-z).exp())
+                } else {
+                    let e = z.exp();
+                    e / (1.0 + e)
+                }
+            }
+            // Stable: ln(1 + e^z) = max(z, 0) + ln(1 + e^{-|z|}).
+            Activation::Softplus => z.max(0.0) + (-z.abs()).exp().ln_1p(),
+        }
+    }
+
+    /// σ'(z). At the kink of (leaky) ReLU the right derivative (1) is used.
+    #[inline]
+    pub fn derivative(&self, z: f64) -> f64 {
+        match *self {
+            Activation::Identity => 1.0,
+            Activation::Relu => {
+                if z > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Activation::LeakyRelu { alpha } => {
+                if z > 0.0 {
+                    1.0
+                } else {
+                    alpha
+                }
+            }
+            Activation::Tanh => {
+                let t = z.tanh();
+                1.0 - t * t
+            }
+            Activation::Sigmoid => {
+                let s = self.value(z);
+                s * (1.0 - s)
+            }
+            Activation::Softplus => Activation::Sigmoid.value(z),
+        }
+    }
+
+    /// Whether [`Activation::inverse`] is defined.
+    pub fn is_invertible(&self) -> bool {
+        match *self {
+            Activation::Relu => false,
+            Activation::LeakyRelu { alpha } => alpha > 0.0,
+            _ => true,
+        }
+    }
+
+    /// Clips `a` into the closed range where the inverse is finite: `[lo + ε, hi − ε]` for
+    /// bounded ranges, `≥ ε` for softplus, unchanged otherwise.
+    #[inline]
+    pub fn clip_to_range(&self, a: f64, eps: f64) -> f64 {
+        match *self {
+            Activation::Tanh => a.clamp(-1.0 + eps, 1.0 - eps),
+            Activation::Sigmoid => a.clamp(eps, 1.0 - eps),
+            Activation::Softplus => a.max(eps),
+            _ => a,
+        }
+    }
+
+    /// σ⁻¹(a), after clipping `a` with [`Activation::clip_to_range`] by `eps`.
+    ///
+    /// Returns [`Error::NotInvertible`] for ReLU (and leaky ReLU with α = 0).
+    pub fn inverse(&self, a: f64, eps: f64) -> Result<f64> {
+        if !self.is_invertible() {
+            return Err(self.not_invertible());
+        }
+        Ok(self.inverse_unchecked(self.clip_to_range(a, eps)))
+    }
+
+    /// σ⁻¹(a) without clipping or the invertibility check (callers check once, outside hot
+    /// loops, with [`Activation::is_invertible`]). Non-invertible activations return `a`.
+    #[inline]
+    pub fn inverse_unchecked(&self, a: f64) -> f64 {
+        match *self {
+            Activation::Identity | Activation::Relu => a,
+            Activation::LeakyRelu { alpha } => {
+                if a > 0.0 {
+                    a
+                } else {
+                    a / alpha
+                }
+            }
+            Activation::Tanh => a.atanh(),
+            Activation::Sigmoid => (a / (1.0 - a)).ln(),
+            // ln(e^a − 1) = a + ln(1 − e^{−a}), stable for large a.
+            Activation::Softplus => a + (-(-a).exp()).ln_1p(),
+        }
+    }
+
+    /// The error returned when inverting a non-invertible activation.
+    pub fn not_invertible(&self) -> Error {
+        Error::NotInvertible {
+            activation: self.to_string(),
+            hint: "use leaky_relu:ALPHA (e.g. leaky_relu:0.01), tanh, sigmoid, softplus or identity"
+                .into(),
+        }
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Activation::Identity => write!(f, "identity"),
+            Activation::Relu => write!(f, "relu"),
+            Activation::LeakyRelu { alpha } => write!(f, "leaky_relu:{alpha}"),
+            Activation::Tanh => write!(f, "tanh"),
+            Activation::Sigmoid => write!(f, "sigmoid"),
+            Activation::Softplus => write!(f, "softplus"),
+        }
+    }
+}
+
+impl FromStr for Activation {
+    type Err = Error;
+
+    /// Parses `identity`, `relu`, `leaky_relu[:α]`, `tanh`, `sigmoid`, `softplus`.
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim();
+        let (name, arg) = match s.split_once(':') {
+            Some((n, a)) => (n, Some(a)),
+            None => (s, None),
+        };
+        let act = match (name.to_ascii_lowercase().replace('-', "_").as_str(), arg) {
+            ("identity" | "linear", None) => Activation::Identity,
+            ("relu", None) => Activation::Relu,
+            ("leaky_relu", None) => Activation::LeakyRelu { alpha: Self::DEFAULT_LEAKY_ALPHA },
+            ("leaky_relu", Some(a)) => {
+                let alpha = a.parse::<f64>().map_err(|_| {
+                    Error::config("leaky_relu alpha", a, "expected a number, e.g. leaky_relu:0.01")
+                })?;
+                Activation::LeakyRelu { alpha }
+            }
+            ("tanh", None) => Activation::Tanh,
+            ("sigmoid", None) => Activation::Sigmoid,
+            ("softplus", None) => Activation::Softplus,
+            _ => {
+                return Err(Error::config(
+                    "activation",
+                    s,
+                    "expected one of identity, relu, leaky_relu[:alpha], tanh, sigmoid, softplus",
+                ));
+            }
+        };
+        act.validate()?;
+        Ok(act)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EPS: f64 = 1e-3;
+    const TOL: f64 = 1e-9;
+    const ALL: [Activation; 6] = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::LeakyRelu { alpha: 0.1 },
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Softplus,
+    ];
+
+    #[test]
+    fn inverse_round_trips_inside_the_range() {
+        for act in ALL.iter().filter(|a| a.is_invertible()) {
+            for &z in &[-3.0, -0.5, 0.0, 0.7, 2.5] {
+                let back = act.inverse(act.value(z), 1e-12).unwrap();
+                assert!((back - z).abs() < 1e-6, "{act}: σ⁻¹(σ({z})) = {back}");
+            }
+        }
+    }
+
+    #[test]
+    fn derivative_matches_finite_difference() {
+        const H: f64 = 1e-6;
+        for act in ALL {
+            for &z in &[-2.0, -0.3, 0.4, 1.9] {
+                let fd = (act.value(z + H) - act.value(z - H)) / (2.0 * H);
+                assert!((fd - act.derivative(z)).abs() < 1e-6, "{act} at {z}");
+            }
+        }
+    }
+
+    #[test]
+    fn clipping_keeps_inverse_finite() {
+        for act in [Activation::Tanh, Activation::Sigmoid, Activation::Softplus] {
+            for a in [-5.0, -1.0, 0.0, 1.0, 5.0] {
+                assert!(act.inverse(a, EPS).unwrap().is_finite(), "{act} at {a}");
+            }
+        }
+    }
+
+    #[test]
+    fn relu_is_rejected_with_a_hint() {
+        let err = Activation::Relu.inverse(1.0, EPS).unwrap_err().to_string();
+        assert!(err.contains("relu") && err.contains("leaky_relu"), "{err}");
+        assert!(Activation::LeakyRelu { alpha: 0.0 }.inverse(1.0, EPS).is_err());
+    }
+
+    #[test]
+    fn parse_and_display_round_trip() {
+        for act in ALL {
+            let back: Activation = act.to_string().parse().unwrap();
+            assert_eq!(back, act);
+        }
+        assert!("swish".parse::<Activation>().is_err());
+        assert!("leaky_relu:2".parse::<Activation>().is_err());
+        assert!("leaky_relu:x".parse::<Activation>().is_err());
+    }
+
+    #[test]
+    fn values_are_stable_for_large_inputs() {
+        for act in ALL {
+            for z in [-800.0, 800.0] {
+                assert!(act.value(z).is_finite(), "{act} at {z}");
+            }
+        }
+        assert!((Activation::Softplus.value(800.0) - 800.0).abs() < TOL);
+    }
+}

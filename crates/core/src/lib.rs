@@ -1,0 +1,41 @@
+//! # fitbench-core
+//!
+//! The shared contract of fitbench, a harness that compares training algorithms by the loss
+//! they reach per second of compute. This crate has no file I/O, no clock and no burn.
+//!
+//! - [`Dataset`] (n×d features, n×k targets, names, provenance), [`Split`] (seeded train/test
+//!   split) and [`Standardiser`] (fitted on the training split only).
+//! - [`Activation`]: value, derivative and inverse (with clipping) of element-wise activations.
+//! - [`Architecture`] and [`Mlp`]: the network every trainer returns, its seeded initialiser
+//!   and the one f64 [`Mlp::mse`] the harness scores every trainer with.
+//! - [`Trainer`] and [`TrainerConfig`]: what a training algorithm implements.
+//! - [`synthetic`]: planted teacher, noisy linear, Friedman #1 and a smooth 2-D function.
+//! - [`rng`]: seeds and the ChaCha8 generator behind every random choice.
+//!
+//! ```
+//! use fitbench_core::{synthetic, Activation, Architecture, Mlp, Split};
+//!
+//! let data = synthetic::smooth2d(200, 0.1, 42)?;
+//! let split = Split::new(&data, 0.2, 7)?;
+//! let arch = Architecture::new(vec![16, 16], Activation::Tanh);
+//! let net = Mlp::init(&arch, split.train.d(), split.train.k(), 1)?;
+//! let mse = net.mse(split.train.x.as_ref(), split.train.y.as_ref())?;
+//! assert!(mse.is_finite());
+//! # Ok::<(), fitbench_core::Error>(())
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod activation;
+pub mod data;
+pub mod error;
+pub mod mlp;
+pub mod rng;
+pub mod synthetic;
+pub mod trainer;
+
+pub use activation::Activation;
+pub use data::{Dataset, Split, Standardiser};
+pub use error::{Error, Result};
+pub use mlp::{Architecture, Mlp};
+pub use trainer::{StepOutcome, Trainer, TrainerConfig};
