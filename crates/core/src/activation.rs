@@ -166,8 +166,9 @@ impl Activation {
     pub fn not_invertible(&self) -> Error {
         Error::NotInvertible {
             activation: self.to_string(),
-            hint: "use leaky_relu:ALPHA (e.g. leaky_relu:0.01), tanh, sigmoid, softplus or identity"
-                .into(),
+            hint:
+                "use leaky_relu:ALPHA (e.g. leaky_relu:0.01), tanh, sigmoid, softplus or identity"
+                    .into(),
         }
     }
 }
@@ -198,10 +199,16 @@ impl FromStr for Activation {
         let act = match (name.to_ascii_lowercase().replace('-', "_").as_str(), arg) {
             ("identity" | "linear", None) => Activation::Identity,
             ("relu", None) => Activation::Relu,
-            ("leaky_relu", None) => Activation::LeakyRelu { alpha: Self::DEFAULT_LEAKY_ALPHA },
+            ("leaky_relu", None) => Activation::LeakyRelu {
+                alpha: Self::DEFAULT_LEAKY_ALPHA,
+            },
             ("leaky_relu", Some(a)) => {
                 let alpha = a.parse::<f64>().map_err(|_| {
-                    Error::config("leaky_relu alpha", a, "expected a number, e.g. leaky_relu:0.01")
+                    Error::config(
+                        "leaky_relu alpha",
+                        a,
+                        "expected a number, e.g. leaky_relu:0.01",
+                    )
                 })?;
                 Activation::LeakyRelu { alpha }
             }
@@ -270,7 +277,11 @@ mod tests {
     fn relu_is_rejected_with_a_hint() {
         let err = Activation::Relu.inverse(1.0, EPS).unwrap_err().to_string();
         assert!(err.contains("relu") && err.contains("leaky_relu"), "{err}");
-        assert!(Activation::LeakyRelu { alpha: 0.0 }.inverse(1.0, EPS).is_err());
+        assert!(
+            Activation::LeakyRelu { alpha: 0.0 }
+                .inverse(1.0, EPS)
+                .is_err()
+        );
     }
 
     #[test]

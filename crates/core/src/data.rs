@@ -40,10 +40,14 @@ impl Dataset {
             return Err(Error::InvalidData(format!("dataset {name} has no rows")));
         }
         if x.ncols() == 0 {
-            return Err(Error::InvalidData(format!("dataset {name} has no feature columns")));
+            return Err(Error::InvalidData(format!(
+                "dataset {name} has no feature columns"
+            )));
         }
         if y.ncols() == 0 {
-            return Err(Error::InvalidData(format!("dataset {name} has no target column")));
+            return Err(Error::InvalidData(format!(
+                "dataset {name} has no target column"
+            )));
         }
         if y.nrows() != x.nrows() {
             return Err(Error::Shape {
@@ -69,7 +73,14 @@ impl Dataset {
                 )));
             }
         }
-        Ok(Self { name, x, y, feature_names, target_names, provenance: provenance.into() })
+        Ok(Self {
+            name,
+            x,
+            y,
+            feature_names,
+            target_names,
+            provenance: provenance.into(),
+        })
     }
 
     /// Number of samples n.
@@ -102,7 +113,11 @@ impl Dataset {
 
 /// The first (row, column) of a non-finite entry, if any.
 pub fn first_non_finite(m: MatRef<'_, f64>) -> Option<(usize, usize)> {
-    (0..m.nrows()).find_map(|i| (0..m.ncols()).find(|&j| !m[(i, j)].is_finite()).map(|j| (i, j)))
+    (0..m.nrows()).find_map(|i| {
+        (0..m.ncols())
+            .find(|&j| !m[(i, j)].is_finite())
+            .map(|j| (i, j))
+    })
 }
 
 /// Per-column affine standardisation `(v − mean) / scale`, fitted on the training split only.
@@ -127,7 +142,10 @@ fn column_moments(m: MatRef<'_, f64>) -> (Vec<f64>, Vec<f64>) {
     (0..m.ncols())
         .map(|j| {
             let mean = (0..m.nrows()).map(|i| m[(i, j)]).sum::<f64>() / n;
-            let var = (0..m.nrows()).map(|i| (m[(i, j)] - mean).powi(2)).sum::<f64>() / n;
+            let var = (0..m.nrows())
+                .map(|i| (m[(i, j)] - mean).powi(2))
+                .sum::<f64>()
+                / n;
             (mean, var.sqrt())
         })
         .unzip()
@@ -155,14 +173,23 @@ impl Standardiser {
                 )));
             }
         }
-        Ok(Self { x_mean, x_scale, y_mean, y_scale })
+        Ok(Self {
+            x_mean,
+            x_scale,
+            y_mean,
+            y_scale,
+        })
     }
 
     /// Applies the fitted transform to `data` (which may be the test split).
     pub fn apply(&self, data: &Dataset) -> Dataset {
         Dataset {
-            x: Mat::from_fn(data.n(), data.d(), |i, j| (data.x[(i, j)] - self.x_mean[j]) / self.x_scale[j]),
-            y: Mat::from_fn(data.n(), data.k(), |i, j| (data.y[(i, j)] - self.y_mean[j]) / self.y_scale[j]),
+            x: Mat::from_fn(data.n(), data.d(), |i, j| {
+                (data.x[(i, j)] - self.x_mean[j]) / self.x_scale[j]
+            }),
+            y: Mat::from_fn(data.n(), data.k(), |i, j| {
+                (data.y[(i, j)] - self.y_mean[j]) / self.y_scale[j]
+            }),
             ..data.clone()
         }
     }
@@ -187,7 +214,11 @@ impl Split {
     /// testing, fits the standardiser on the rest and applies it to both.
     pub fn new(data: &Dataset, test_fraction: f64, seed: u64) -> Result<Self> {
         if !(test_fraction > 0.0 && test_fraction < 1.0) {
-            return Err(Error::config("test fraction", test_fraction, "must lie in (0, 1), e.g. 0.2"));
+            return Err(Error::config(
+                "test fraction",
+                test_fraction,
+                "must lie in (0, 1), e.g. 0.2",
+            ));
         }
         let n = data.n();
         let n_test = ((n as f64 * test_fraction).round() as usize).max(1);
@@ -218,9 +249,19 @@ mod tests {
     const TOL: f64 = 1e-12;
 
     fn toy(n: usize) -> Dataset {
-        let x = Mat::from_fn(n, 2, |i, j| (i * (j + 1)) as f64 + if j == 1 { (i % 3) as f64 } else { 0.0 });
+        let x = Mat::from_fn(n, 2, |i, j| {
+            (i * (j + 1)) as f64 + if j == 1 { (i % 3) as f64 } else { 0.0 }
+        });
         let y = Mat::from_fn(n, 1, |i, _| (i as f64).sin() * 10.0 + 3.0);
-        Dataset::new("toy", x, y, vec!["a".into(), "b".into()], vec!["t".into()], "test").unwrap()
+        Dataset::new(
+            "toy",
+            x,
+            y,
+            vec!["a".into(), "b".into()],
+            vec!["t".into()],
+            "test",
+        )
+        .unwrap()
     }
 
     #[test]
@@ -256,14 +297,29 @@ mod tests {
     fn bad_data_is_rejected_with_location() {
         let mut x = Mat::zeros(3, 2);
         x[(1, 1)] = f64::NAN;
-        let err = Dataset::new("d", x, Mat::zeros(3, 1), vec!["a".into(), "b".into()], vec!["t".into()], "")
-            .unwrap_err()
-            .to_string();
+        let err = Dataset::new(
+            "d",
+            x,
+            Mat::zeros(3, 1),
+            vec!["a".into(), "b".into()],
+            vec!["t".into()],
+            "",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("row 2") && err.contains("\"b\""), "{err}");
         assert!(Dataset::new("d", Mat::zeros(0, 2), Mat::zeros(0, 1), vec![], vec![], "").is_err());
         let err = Split::new(&toy(2), 0.2, 0).unwrap_err().to_string();
         assert!(err.contains("too few rows"), "{err}");
-        let constant = Dataset::new("c", Mat::from_fn(10, 1, |i, _| i as f64), Mat::from_fn(10, 1, |_, _| 4.0), vec!["a".into()], vec!["t".into()], "").unwrap();
+        let constant = Dataset::new(
+            "c",
+            Mat::from_fn(10, 1, |i, _| i as f64),
+            Mat::from_fn(10, 1, |_, _| 4.0),
+            vec!["a".into()],
+            vec!["t".into()],
+            "",
+        )
+        .unwrap();
         let err = Split::new(&constant, 0.2, 0).unwrap_err().to_string();
         assert!(err.contains("constant"), "{err}");
     }

@@ -73,7 +73,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Shorthand for [`Error::InvalidConfig`].
-    pub fn config(what: impl Into<String>, value: impl std::fmt::Display, hint: impl Into<String>) -> Self {
-        Error::InvalidConfig { what: what.into(), value: value.to_string(), hint: hint.into() }
+    pub fn config(
+        what: impl Into<String>,
+        value: impl std::fmt::Display,
+        hint: impl Into<String>,
+    ) -> Self {
+        Error::InvalidConfig {
+            what: what.into(),
+            value: value.to_string(),
+            hint: hint.into(),
+        }
     }
 }

@@ -26,18 +26,30 @@ pub struct Architecture {
 impl Architecture {
     /// A linear model `y = xWᵀ + b`.
     pub fn linear() -> Self {
-        Self { hidden: vec![], activation: Activation::Identity, output: Activation::Identity }
+        Self {
+            hidden: vec![],
+            activation: Activation::Identity,
+            output: Activation::Identity,
+        }
     }
 
     /// Hidden widths with one activation and an identity output.
     pub fn new(hidden: Vec<usize>, activation: Activation) -> Self {
-        Self { hidden, activation, output: Activation::Identity }
+        Self {
+            hidden,
+            activation,
+            output: Activation::Identity,
+        }
     }
 
     /// Rejects zero widths and invalid activation parameters.
     pub fn validate(&self) -> Result<()> {
         if let Some(i) = self.hidden.iter().position(|&w| w == 0) {
-            return Err(Error::config(format!("hidden width {}", i + 1), 0, "every hidden layer needs width ≥ 1"));
+            return Err(Error::config(
+                format!("hidden width {}", i + 1),
+                0,
+                "every hidden layer needs width ≥ 1",
+            ));
         }
         self.activation.validate()?;
         self.output.validate()
@@ -45,7 +57,10 @@ impl Architecture {
 
     /// Layer widths `[d, h₁, …, k]` for inputs of width `d` and `k` outputs.
     pub fn widths(&self, d: usize, k: usize) -> Vec<usize> {
-        std::iter::once(d).chain(self.hidden.iter().copied()).chain(std::iter::once(k)).collect()
+        std::iter::once(d)
+            .chain(self.hidden.iter().copied())
+            .chain(std::iter::once(k))
+            .collect()
     }
 
     /// Per-layer activations (`hidden.len() + 1` entries).
@@ -95,7 +110,11 @@ impl Mlp {
     pub fn init(arch: &Architecture, d: usize, k: usize, seed: u64) -> Result<Self> {
         arch.validate()?;
         if d == 0 || k == 0 {
-            return Err(Error::config("network input/output width", format!("{d}/{k}"), "must be ≥ 1"));
+            return Err(Error::config(
+                "network input/output width",
+                format!("{d}/{k}"),
+                "must be ≥ 1",
+            ));
         }
         let widths = arch.widths(d, k);
         let mut r = rng::rng(seed);
@@ -114,7 +133,12 @@ impl Mlp {
             weights.push(w);
             biases.push(b);
         }
-        Ok(Self { widths, activations: arch.activations(), weights, biases })
+        Ok(Self {
+            widths,
+            activations: arch.activations(),
+            weights,
+            biases,
+        })
     }
 
     /// Builds a network from parts, checking every shape.
@@ -123,7 +147,8 @@ impl Mlp {
         weights: Vec<Mat<f64>>,
         biases: Vec<Col<f64>>,
     ) -> Result<Self> {
-        if weights.is_empty() || weights.len() != biases.len() || weights.len() != activations.len() {
+        if weights.is_empty() || weights.len() != biases.len() || weights.len() != activations.len()
+        {
             return Err(Error::Shape {
                 context: "Mlp::from_parts".into(),
                 expected: "equal, non-zero numbers of weights, biases and activations".into(),
@@ -135,13 +160,27 @@ impl Mlp {
             if w.ncols() != widths[l] || b.nrows() != w.nrows() {
                 return Err(Error::Shape {
                     context: format!("layer {}", l + 1),
-                    expected: format!("weights with {} columns and a bias of {} entries", widths[l], w.nrows()),
-                    got: format!("{}×{} weights and {} biases", w.nrows(), w.ncols(), b.nrows()),
+                    expected: format!(
+                        "weights with {} columns and a bias of {} entries",
+                        widths[l],
+                        w.nrows()
+                    ),
+                    got: format!(
+                        "{}×{} weights and {} biases",
+                        w.nrows(),
+                        w.ncols(),
+                        b.nrows()
+                    ),
                 });
             }
             widths.push(w.nrows());
         }
-        Ok(Self { widths, activations, weights, biases })
+        Ok(Self {
+            widths,
+            activations,
+            weights,
+            biases,
+        })
     }
 
     /// Number of layers L (weight matrices).
@@ -166,7 +205,9 @@ impl Mlp {
 
     /// Whether every parameter is finite.
     pub fn is_finite(&self) -> bool {
-        self.weights.iter().all(|w| crate::data::first_non_finite(w.as_ref()).is_none())
+        self.weights
+            .iter()
+            .all(|w| crate::data::first_non_finite(w.as_ref()).is_none())
             && self.biases.iter().all(|b| b.iter().all(|v| v.is_finite()))
     }
 
@@ -183,7 +224,14 @@ impl Mlp {
         for l in 0..self.n_layers() {
             let input = a.as_ref().map_or(x, |m| m.as_ref());
             let mut z = Mat::zeros(x.nrows(), self.widths[l + 1]);
-            matmul(z.as_mut(), Accum::Replace, input, self.weights[l].transpose(), 1.0, par);
+            matmul(
+                z.as_mut(),
+                Accum::Replace,
+                input,
+                self.weights[l].transpose(),
+                1.0,
+                par,
+            );
             let act = self.activations[l];
             for j in 0..z.ncols() {
                 let b = self.biases[l][j];
@@ -246,7 +294,11 @@ mod tests {
         assert_eq!(a.n_params(), 5 * 5 + 3 * 6 + 4);
         for (l, w) in a.weights.iter().enumerate() {
             let bound = 1.0 / (a.widths[l] as f64).sqrt();
-            assert!(w.col_iter().flat_map(|c| c.iter().copied().collect::<Vec<_>>()).all(|v| v.abs() <= bound));
+            assert!(
+                w.col_iter()
+                    .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
+                    .all(|v| v.abs() <= bound)
+            );
         }
     }
 
@@ -257,7 +309,12 @@ mod tests {
         let b1 = Col::from_fn(2, |i| [-1.0, 0.5][i]);
         let w2 = Mat::from_fn(1, 2, |_, j| [1.0, -3.0][j]);
         let b2 = Col::from_fn(1, |_| 0.25);
-        let net = Mlp::from_parts(vec![Activation::Relu, Activation::Identity], vec![w1, w2], vec![b1, b2]).unwrap();
+        let net = Mlp::from_parts(
+            vec![Activation::Relu, Activation::Identity],
+            vec![w1, w2],
+            vec![b1, b2],
+        )
+        .unwrap();
         let x = Mat::from_fn(3, 1, |i, _| [0.0, 1.0, 2.0][i]);
         let out = net.forward(x.as_ref()).unwrap();
         let expected = [0.25 - 1.5, 1.0 + 0.25, 3.0 + 0.25];
@@ -272,7 +329,13 @@ mod tests {
     fn shape_errors_are_reported() {
         let net = Mlp::init(&Architecture::linear(), 3, 1, 0).unwrap();
         assert!(net.forward(Mat::<f64>::zeros(2, 4).as_ref()).is_err());
-        assert!(net.mse(Mat::<f64>::zeros(2, 3).as_ref(), Mat::<f64>::zeros(3, 1).as_ref()).is_err());
+        assert!(
+            net.mse(
+                Mat::<f64>::zeros(2, 3).as_ref(),
+                Mat::<f64>::zeros(3, 1).as_ref()
+            )
+            .is_err()
+        );
         assert!(Mlp::init(&Architecture::new(vec![0], Activation::Tanh), 3, 1, 0).is_err());
     }
 }

@@ -36,7 +36,9 @@ pub fn fnv1a(s: &str) -> u64 {
 /// Derives a sub-seed from a base seed and a list of labels, e.g.
 /// `derive_seed(base, &["diabetes", "ols", "0"])`. Same inputs ⇒ same output, forever.
 pub fn derive_seed(base: u64, labels: &[&str]) -> u64 {
-    labels.iter().fold(splitmix64(base), |acc, l| splitmix64(acc ^ fnv1a(l)))
+    labels
+        .iter()
+        .fold(splitmix64(base), |acc, l| splitmix64(acc ^ fnv1a(l)))
 }
 
 /// One standard-normal draw (Box–Muller; uses two uniforms, discards the second normal so the

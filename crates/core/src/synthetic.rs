@@ -12,13 +12,25 @@ use faer::{Col, Mat};
 
 fn check(n: usize, d: usize, noise: f64, what: &str) -> Result<()> {
     if n == 0 {
-        return Err(Error::config(format!("{what} n"), n, "need at least one sample"));
+        return Err(Error::config(
+            format!("{what} n"),
+            n,
+            "need at least one sample",
+        ));
     }
     if d == 0 {
-        return Err(Error::config(format!("{what} d"), d, "need at least one feature"));
+        return Err(Error::config(
+            format!("{what} d"),
+            d,
+            "need at least one feature",
+        ));
     }
     if !(noise.is_finite() && noise >= 0.0) {
-        return Err(Error::config(format!("{what} noise"), noise, "must be a finite number ≥ 0 (a fraction of the signal's std)"));
+        return Err(Error::config(
+            format!("{what} noise"),
+            noise,
+            "must be a finite number ≥ 0 (a fraction of the signal's std)",
+        ));
     }
     Ok(())
 }
@@ -26,7 +38,13 @@ fn check(n: usize, d: usize, noise: f64, what: &str) -> Result<()> {
 fn add_noise(clean: &mut Mat<f64>, noise: f64, r: &mut Rng) {
     let n = clean.nrows() as f64;
     let mean = clean.col_as_slice(0).iter().sum::<f64>() / n;
-    let sd = (clean.col_as_slice(0).iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let sd = (clean
+        .col_as_slice(0)
+        .iter()
+        .map(|v| (v - mean).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
     for v in clean.col_as_slice_mut(0) {
         *v += noise * sd * rng::normal(r);
     }
@@ -44,7 +62,14 @@ fn dataset(name: String, x: Mat<f64>, y: Mat<f64>, seed: u64) -> Result<Dataset>
 
 /// A planted teacher network: x ~ N(0, I_d), y = teacher(x) + noise, where the teacher has
 /// the given hidden widths and activation and weights ~ N(0, 1/fan_in), biases ~ N(0, 1/fan_in).
-pub fn teacher(n: usize, d: usize, hidden: &[usize], activation: Activation, noise: f64, seed: u64) -> Result<Dataset> {
+pub fn teacher(
+    n: usize,
+    d: usize,
+    hidden: &[usize],
+    activation: Activation,
+    noise: f64,
+    seed: u64,
+) -> Result<Dataset> {
     check(n, d, noise, "teacher")?;
     let arch = Architecture::new(hidden.to_vec(), activation);
     let mut net = Mlp::init(&arch, d, 1, rng::derive_seed(seed, &["teacher-shape"]))?;
@@ -69,7 +94,15 @@ pub fn teacher(n: usize, d: usize, hidden: &[usize], activation: Activation, noi
     let mut y = net.forward_with(x.as_ref(), faer::Par::Seq)?;
     add_noise(&mut y, noise, &mut r);
     let h: Vec<String> = hidden.iter().map(|v| v.to_string()).collect();
-    dataset(format!("teacher:n={n},d={d},h={},act={activation},noise={noise}", h.join("/")), x, y, seed)
+    dataset(
+        format!(
+            "teacher:n={n},d={d},h={},act={activation},noise={noise}",
+            h.join("/")
+        ),
+        x,
+        y,
+        seed,
+    )
 }
 
 /// Noisy linear regression: x ~ N(0, I_d), w ~ N(0, I_d), y = Xw + noise.
@@ -93,7 +126,11 @@ pub fn linear(n: usize, d: usize, noise: f64, seed: u64) -> Result<Dataset> {
 pub fn friedman1(n: usize, d: usize, noise: f64, seed: u64) -> Result<Dataset> {
     check(n, d, noise, "friedman1")?;
     if d < 5 {
-        return Err(Error::config("friedman1 d", d, "Friedman #1 needs d ≥ 5 (5 informative features)"));
+        return Err(Error::config(
+            "friedman1 d",
+            d,
+            "Friedman #1 needs d ≥ 5 (5 informative features)",
+        ));
     }
     let mut r = rng::rng(seed);
     let mut x = Mat::zeros(n, d);
@@ -104,7 +141,10 @@ pub fn friedman1(n: usize, d: usize, noise: f64, seed: u64) -> Result<Dataset> {
     }
     let mut y = Mat::from_fn(n, 1, |i, _| {
         let v = |j: usize| x[(i, j)];
-        10.0 * (std::f64::consts::PI * v(0) * v(1)).sin() + 20.0 * (v(2) - 0.5).powi(2) + 10.0 * v(3) + 5.0 * v(4)
+        10.0 * (std::f64::consts::PI * v(0) * v(1)).sin()
+            + 20.0 * (v(2) - 0.5).powi(2)
+            + 10.0 * v(3)
+            + 5.0 * v(4)
     });
     add_noise(&mut y, noise, &mut r);
     dataset(format!("friedman1:n={n},d={d},noise={noise}"), x, y, seed)
@@ -120,7 +160,9 @@ pub fn smooth2d(n: usize, noise: f64, seed: u64) -> Result<Dataset> {
             x[(i, j)] = rng::uniform(&mut r, -2.0, 2.0);
         }
     }
-    let mut y = Mat::from_fn(n, 1, |i, _| (3.0 * x[(i, 0)]).sin() * x[(i, 1)] + 0.5 * x[(i, 1)].powi(2));
+    let mut y = Mat::from_fn(n, 1, |i, _| {
+        (3.0 * x[(i, 0)]).sin() * x[(i, 1)] + 0.5 * x[(i, 1)].powi(2)
+    });
     add_noise(&mut y, noise, &mut r);
     dataset(format!("smooth2d:n={n},noise={noise}"), x, y, seed)
 }
@@ -134,8 +176,14 @@ mod tests {
         let a = teacher(50, 3, &[4], Activation::Tanh, 0.1, 5).unwrap();
         let b = teacher(50, 3, &[4], Activation::Tanh, 0.1, 5).unwrap();
         assert_eq!((a.x.clone(), a.y.clone()), (b.x, b.y));
-        assert_ne!(a.y, teacher(50, 3, &[4], Activation::Tanh, 0.1, 6).unwrap().y);
-        assert_eq!(linear(20, 3, 0.0, 1).unwrap().y, linear(20, 3, 0.0, 1).unwrap().y);
+        assert_ne!(
+            a.y,
+            teacher(50, 3, &[4], Activation::Tanh, 0.1, 6).unwrap().y
+        );
+        assert_eq!(
+            linear(20, 3, 0.0, 1).unwrap().y,
+            linear(20, 3, 0.0, 1).unwrap().y
+        );
         assert_eq!(friedman1(20, 10, 0.0, 1).unwrap().x.ncols(), 10);
         assert_eq!(smooth2d(20, 0.0, 1).unwrap().x.ncols(), 2);
     }

@@ -1,1 +1,31 @@
-//! placeholder
+//! # fitbench-lsq
+//!
+//! Least-squares trainers written with faer. Today: the closed-form linear reference
+//! [`OlsConfig`] / [`Ols`], which every fitbench plot draws as the dashed "linear reference",
+//! and [`NormalEquations`], the reusable in-place ridge solver it is built on.
+//!
+//! ```
+//! use fitbench_core::{synthetic, Architecture, Mlp, Split, TrainerConfig};
+//! use fitbench_lsq::OlsConfig;
+//!
+//! let split = Split::new(&synthetic::linear(500, 4, 0.1, 3)?, 0.2, 1)?;
+//! let config = OlsConfig::default();
+//! config.validate()?;
+//! let arch = config.architecture(&Architecture::linear())?;
+//! let initial = Mlp::init(&arch, split.train.d(), split.train.k(), 0)?;
+//! let mut ols = config.init(&split.train, initial, 0)?;
+//! ols.step()?;
+//! let mse = ols.params().mse(split.train.x.as_ref(), split.train.y.as_ref())?;
+//! assert!(mse < 0.05); // noise is 10 % of the signal's std
+//! # Ok::<(), fitbench_core::Error>(())
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod normal;
+pub mod ols;
+
+pub use error::{LsqError, Result};
+pub use normal::NormalEquations;
+pub use ols::{Ols, OlsConfig, Solver};
