@@ -1,1 +1,76 @@
-fn main() {}
+//! Criterion benchmarks: per-step cost of the trainers and the shared kernels.
+#![allow(missing_docs, clippy::unwrap_used)]
+//!
+//! Run all with `cargo bench`, or a subset with `cargo bench --bench bench_main -- NAME`
+//! (e.g. `-- ols`). Threads: faer runs single-threaded here (`Par::Seq`), like the harness
+//! default.
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Par};
+use fitbench_core::{Activation, Architecture, Mlp, TrainerConfig, synthetic};
+use fitbench_lsq::OlsConfig;
+use std::hint::black_box;
+
+/// faer f64 matmul, 256³, one thread: the calibration kernel other throughputs compare to.
+fn calibration(c: &mut Criterion) {
+    let n = 256;
+    let a = Mat::from_fn(n, n, |i, j| ((i * 7 + j * 3) % 13) as f64 / 13.0);
+    let mut out = Mat::zeros(n, n);
+    let mut g = c.benchmark_group("calibration");
+    g.throughput(Throughput::Elements((2 * n * n * n) as u64)); // flops
+    g.bench_function("faer_matmul_256", |b| {
+        b.iter(|| {
+            matmul(
+                out.as_mut(),
+                Accum::Replace,
+                a.as_ref(),
+                a.as_ref(),
+                1.0,
+                Par::Seq,
+            )
+        });
+    });
+    g.finish();
+}
+
+/// The shared f64 forward + MSE at n = 10 000, d = 16, hidden 64.
+fn evaluation(c: &mut Criterion) {
+    faer::set_global_parallelism(Par::Seq);
+    let data = synthetic::teacher(10_000, 16, &[8], Activation::Tanh, 0.1, 0).unwrap();
+    let net = Mlp::init(&Architecture::new(vec![64], Activation::Tanh), 16, 1, 0).unwrap();
+    let mut g = c.benchmark_group("evaluation");
+    g.throughput(Throughput::Elements((2 * 10_000 * (16 * 64 + 64)) as u64));
+    g.bench_function("forward_mse_n10000_d16_h64", |b| {
+        b.iter(|| black_box(net.mse(data.x.as_ref(), data.y.as_ref()).unwrap()))
+    });
+    g.finish();
+}
+
+/// One `ols` step (the whole closed-form solve) at n = 10 000, d = 16.
+fn ols(c: &mut Criterion) {
+    faer::set_global_parallelism(Par::Seq);
+    let data = synthetic::linear(10_000, 16, 0.1, 0).unwrap();
+    let config = OlsConfig::default();
+    let initial = Mlp::init(&Architecture::linear(), 16, 1, 0).unwrap();
+    let mut g = c.benchmark_group("ols");
+    let probe = config.init(&data, initial.clone(), 0).unwrap();
+    g.throughput(Throughput::Elements(
+        probe.flops_per_step().unwrap_or(0.0) as u64
+    ));
+    g.bench_function("step_n10000_d16", |b| {
+        b.iter_batched(
+            || config.init(&data, initial.clone(), 0).unwrap(),
+            |mut t| black_box(t.step().unwrap()),
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).warm_up_time(std::time::Duration::from_millis(500)).measurement_time(std::time::Duration::from_secs(2));
+    targets = calibration, evaluation, ols
+}
+criterion_main!(benches);

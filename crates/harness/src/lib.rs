@@ -1,1 +1,58 @@
-//! placeholder
+//! # fitbench-harness
+//!
+//! Runs every trainer on every dataset under one clock and writes what happened. This is the
+//! only crate that reads the clock or touches files.
+//!
+//! - [`config::RunConfig`]: a sweep (presets, TOML files, CLI overrides), validated up front.
+//! - [`datasets`]: built-in real datasets (embedded), synthetic generators by name, user CSVs
+//!   ([`csv_data`]) with precise errors.
+//! - [`runner`]: resolves a [`runner::Plan`] and runs it; times only `step`, evaluates with
+//!   the shared f64 loss outside the timed region, records failures as statuses.
+//! - [`report`]: the `report.json` schema; [`summary`], [`plot`] and [`output`] write it out.
+//!
+//! ```no_run
+//! use fitbench_harness::{config::RunConfig, output, runner};
+//!
+//! let config = RunConfig { datasets: vec!["diabetes".into()], seeds: 2, ..RunConfig::default() };
+//! let plan = runner::Plan::resolve(config)?;
+//! let mut clock = runner::MonotonicClock::default();
+//! let (datasets, runs) = runner::run_sweep(&plan, &mut clock, &mut |_| Ok(()), &mut |_| {})?;
+//! let report = fitbench_harness::build_report(&plan, datasets, runs);
+//! output::write_all(&report, std::path::Path::new("out/example"))?;
+//! # Ok::<(), fitbench_harness::error::HarnessError>(())
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod csv_data;
+pub mod datasets;
+pub mod environment;
+pub mod error;
+pub mod options;
+pub mod output;
+pub mod plot;
+pub mod report;
+pub mod runner;
+pub mod stats;
+pub mod summary;
+pub mod trainers;
+
+use report::{DatasetInfo, MSE_UNITS, Report, RunRecord, SCHEMA_VERSION};
+
+/// Assembles the report of a finished (or interrupted) sweep.
+pub fn build_report(
+    plan: &runner::Plan,
+    datasets: Vec<DatasetInfo>,
+    runs: Vec<RunRecord>,
+) -> Report {
+    Report {
+        schema_version: SCHEMA_VERSION,
+        mse_units: MSE_UNITS.into(),
+        environment: environment::capture(plan.config.threads),
+        config: plan.config.clone(),
+        architecture: plan.architecture.clone(),
+        datasets,
+        runs,
+    }
+}

@@ -19,11 +19,33 @@ use faer::{Accum, Mat, MatMut, MatRef, Par};
 /// (a cheap lower bound on 1/cond): below it the system is reported as singular.
 pub const PIVOT_RATIO_THRESHOLD: f64 = 1e-13;
 
+/// Checks a triangular factor's diagonal: fails with [`LsqError::Singular`] when
+/// (min |pivot| / max |pivot|)² is below [`PIVOT_RATIO_THRESHOLD`] (or not a number).
+pub fn check_pivots(diag: impl Iterator<Item = f64>, context: &str) -> Result<()> {
+    let (lo, hi) = diag
+        .map(f64::abs)
+        .fold((f64::INFINITY, 0.0_f64), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    let pivot_ratio = if hi > 0.0 { (lo / hi).powi(2) } else { 0.0 };
+    if pivot_ratio >= PIVOT_RATIO_THRESHOLD {
+        Ok(())
+    } else {
+        Err(LsqError::Singular {
+            context: context.into(),
+            pivot_ratio,
+            threshold: PIVOT_RATIO_THRESHOLD,
+        })
+    }
+}
+
 /// Workspace for repeated ridge solves of one size.
 pub struct NormalEquations {
     gram: Mat<f64>,
     rhs: Mat<f64>,
     mem: MemBuffer,
+    par: Par,
+    context: String,
 }
 
 impl std::fmt::Debug for NormalEquations {
@@ -36,13 +58,16 @@ impl std::fmt::Debug for NormalEquations {
 }
 
 impl NormalEquations {
-    /// Allocates the workspace for `p` unknowns and `k` right-hand sides.
-    pub fn new(p: usize, k: usize, par: Par) -> Self {
+    /// Allocates the workspace for `p` unknowns and `k` right-hand sides; `context` names
+    /// the solve in error messages.
+    pub fn new(p: usize, k: usize, par: Par, context: impl Into<String>) -> Self {
         let req = cholesky_in_place_scratch::<f64>(p, par, Default::default());
         Self {
             gram: Mat::zeros(p, p),
             rhs: Mat::zeros(p, k),
             mem: MemBuffer::new(req),
+            par,
+            context: context.into(),
         }
     }
 
@@ -57,10 +82,8 @@ impl NormalEquations {
         ridge: f64,
         n_free: usize,
         mut out: MatMut<'_, f64>,
-        par: Par,
-        context: &str,
     ) -> Result<()> {
-        let p = a.ncols();
+        let (p, par) = (a.ncols(), self.par);
         debug_assert_eq!((self.gram.nrows(), self.rhs.ncols()), (p, b.ncols()));
         tri_matmul(
             self.gram.as_mut(),
@@ -92,23 +115,14 @@ impl NormalEquations {
             stack,
             Default::default(),
         );
-        let (lo, hi) = (0..p)
-            .map(|j| self.gram[(j, j)])
-            .fold((f64::INFINITY, 0.0_f64), |(lo, hi), v| {
-                (lo.min(v), hi.max(v))
-            });
-        let pivot_ratio = if factor.is_ok() && hi > 0.0 {
-            (lo / hi).powi(2)
-        } else {
-            0.0
-        };
-        if !(pivot_ratio >= PIVOT_RATIO_THRESHOLD) {
+        if factor.is_err() {
             return Err(LsqError::Singular {
-                context: context.into(),
-                pivot_ratio,
+                context: self.context.clone(),
+                pivot_ratio: 0.0,
                 threshold: PIVOT_RATIO_THRESHOLD,
             });
         }
+        check_pivots((0..p).map(|j| self.gram[(j, j)]), &self.context)?;
         solve_in_place(
             self.gram.as_ref(),
             self.rhs.as_mut(),

@@ -5,7 +5,7 @@
 
 use crate::error::{LsqError, Result};
 use crate::normal::NormalEquations;
-use faer::{Col, Mat, Par};
+use faer::{Col, Mat};
 use fitbench_core::{Architecture, Dataset, Error, Mlp, StepOutcome, Trainer, TrainerConfig};
 use serde::{Deserialize, Serialize};
 
@@ -78,7 +78,6 @@ pub struct Ols {
     normal: NormalEquations,
     theta: Mat<f64>,
     model: Mlp,
-    par: Par,
 }
 
 impl Ols {
@@ -117,12 +116,11 @@ impl Ols {
         );
         let par = faer::get_global_parallelism();
         Ok(Self {
-            normal: NormalEquations::new(d + 1, k, par),
+            normal: NormalEquations::new(d + 1, k, par, "ols"),
             theta: Mat::zeros(d + 1, k),
             design,
             targets,
             model: initial,
-            par,
             config,
         })
     }
@@ -135,26 +133,14 @@ impl Ols {
                 self.config.ridge,
                 1,
                 self.theta.as_mut(),
-                self.par,
-                "ols",
             )?,
             Solver::Qr => {
                 use faer::linalg::solvers::SolveLstsq;
                 let qr = self.design.as_ref().qr();
-                let r_diag: Vec<f64> = (0..self.design.ncols())
-                    .map(|j| qr.R()[(j, j)].abs())
-                    .collect();
-                let (lo, hi) = r_diag
-                    .iter()
-                    .fold((f64::INFINITY, 0.0_f64), |(l, h), v| (l.min(*v), h.max(*v)));
-                let ratio = if hi > 0.0 { (lo / hi).powi(2) } else { 0.0 };
-                if !(ratio >= crate::normal::PIVOT_RATIO_THRESHOLD) {
-                    return Err(LsqError::Singular {
-                        context: "ols (qr)".into(),
-                        pivot_ratio: ratio,
-                        threshold: crate::normal::PIVOT_RATIO_THRESHOLD,
-                    });
-                }
+                crate::normal::check_pivots(
+                    (0..self.design.ncols()).map(|j| qr.R()[(j, j)]),
+                    "ols (qr)",
+                )?;
                 self.theta = qr.solve_lstsq(self.targets.as_ref());
             }
         }

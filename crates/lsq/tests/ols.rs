@@ -1,5 +1,7 @@
 //! Tests of the `ols` reference trainer: known answers, identities and bad input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use faer::Mat;
 use fitbench_core::{Architecture, Dataset, Mlp, StepOutcome, TrainerConfig, synthetic};
 use fitbench_lsq::{OlsConfig, Solver};

@@ -1,1 +1,431 @@
-fn main() {}
+//! `fitbench`: the command-line front end. Thin glue over `fitbench_harness`.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use fitbench_harness::config::{PRESETS, RunConfig};
+use fitbench_harness::csv_data::CsvSpec;
+use fitbench_harness::datasets::{BUILTIN, SYNTHETIC};
+use fitbench_harness::output::{self, RunLog};
+use fitbench_harness::runner::{self, MonotonicClock, Plan, Progress};
+use fitbench_harness::trainers::TRAINERS;
+use fitbench_harness::{build_report, environment};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const EXAMPLES: &str = "\
+Examples:
+  fitbench run --preset quick
+  fitbench run --datasets diabetes,teacher:d=16,h=8,n=5000,noise=0.1 --trainers ols,ols:ridge=1 --seeds 3
+  fitbench run --csv my.csv --target price --drop id --trainers ols --out out/mine
+  fitbench run --config configs/example.toml --threads 2
+  fitbench list datasets
+  fitbench plot results/quick/report.json
+  fitbench validate results/quick/report.json --require-ok";
+
+/// Compare training algorithms by the loss they reach per second of compute.
+#[derive(Debug, Parser)]
+#[command(name = "fitbench", version, about, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a sweep: every trainer × dataset × seed; writes report.json, summary.md, plots.
+    #[command(after_help = EXAMPLES)]
+    Run(Box<RunArgs>),
+    /// List datasets, trainers or presets.
+    List {
+        /// What to list (all if omitted).
+        what: Option<ListWhat>,
+    },
+    /// Redraw the plots and summary of a saved report without re-running.
+    Plot {
+        /// The report.json to draw.
+        report: PathBuf,
+        /// Output folder (default: the report's folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a report against its schema invariants (and, with --require-ok, that no run failed).
+    Validate {
+        /// The report.json to check.
+        report: PathBuf,
+        /// Fail if any run diverged, errored or panicked.
+        #[arg(long)]
+        require_ok: bool,
+        /// Fail unless these files exist for every dataset under plots/.
+        #[arg(long)]
+        require_plots: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ListWhat {
+    Datasets,
+    Trainers,
+    Presets,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Start from a named preset (see `fitbench list presets`).
+    #[arg(long, conflicts_with = "config")]
+    preset: Option<String>,
+    /// Start from a TOML config file (see configs/example.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Datasets, comma-separated: built-in names or GENERATOR:key=value,… (replaces the preset's).
+    /// Separate several synthetic specs with ';' or repeat the flag.
+    #[arg(long, value_delimiter = ';')]
+    datasets: Vec<String>,
+    /// Trainers as NAME[:key=value,…], separated by ';' or by repeating the flag.
+    #[arg(long, value_delimiter = ';')]
+    trainers: Vec<String>,
+    /// A CSV file to use as a dataset (header row, numeric columns).
+    #[arg(long, requires = "target")]
+    csv: Option<String>,
+    /// Target column of --csv.
+    #[arg(long)]
+    target: Option<String>,
+    /// Columns of --csv to ignore, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    drop: Vec<String>,
+    /// Repetitions (splits and initial weights) per dataset and trainer.
+    #[arg(long)]
+    seeds: Option<usize>,
+    /// Base seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Training-time budget per run in seconds.
+    #[arg(long)]
+    budget_s: Option<f64>,
+    /// Iteration cap per run.
+    #[arg(long)]
+    max_iters: Option<usize>,
+    /// Stop a run when its train MSE reaches this (standardised units).
+    #[arg(long)]
+    target_mse: Option<f64>,
+    /// Output folder (default: results/<preset or config name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Threads for faer and rayon (default 1 for fair timing).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Hidden widths shared by every trainer, e.g. 64,64.
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// Hidden activation: identity, relu, leaky_relu[:α], tanh, sigmoid, softplus.
+    #[arg(long)]
+    activation: Option<String>,
+}
+
+/// Splits dataset lists: `a,b` is two names unless a part is a `key=value` continuation of
+/// a synthetic spec (e.g. `teacher:d=16,h=8,diabetes` is `teacher:d=16,h=8` and `diabetes`).
+fn split_names(items: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        for part in item.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match out.last_mut() {
+                Some(last) if part.contains('=') && !part.contains(':') && last.contains(':') => {
+                    last.push(',');
+                    last.push_str(part);
+                }
+                _ => out.push(part.to_string()),
+            }
+        }
+    }
+    out
+}
+
+fn resolve_config(args: &RunArgs) -> Result<RunConfig> {
+    let mut c = match (&args.preset, &args.config) {
+        (Some(p), _) => RunConfig::preset(p)?,
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?;
+            let mut c = RunConfig::from_toml(&text, &path.display().to_string())?;
+            if c.name == RunConfig::default().name {
+                c.name = path
+                    .file_stem()
+                    .map_or("custom".into(), |s| s.to_string_lossy().into_owned());
+            }
+            c
+        }
+        (None, None) => RunConfig::default(),
+    };
+    if !args.datasets.is_empty() {
+        c.datasets = split_names(&args.datasets);
+    }
+    if !args.trainers.is_empty() {
+        c.trainers = split_names(&args.trainers);
+    }
+    if let Some(path) = &args.csv {
+        let target = args.target.clone().unwrap_or_default();
+        if args.datasets.is_empty() && args.preset.is_none() && args.config.is_none() {
+            c.datasets.clear();
+        }
+        c.csv.push(CsvSpec {
+            path: path.clone(),
+            target,
+            drop: args.drop.clone(),
+        });
+    } else if !args.drop.is_empty() || args.target.is_some() {
+        bail!("--target and --drop apply to --csv, which is missing");
+    }
+    c.seeds = args.seeds.unwrap_or(c.seeds);
+    c.base_seed = args.seed.unwrap_or(c.base_seed);
+    c.budget_s = args.budget_s.unwrap_or(c.budget_s);
+    c.max_iters = args.max_iters.unwrap_or(c.max_iters);
+    c.target_train_mse = args.target_mse.or(c.target_train_mse);
+    c.threads = args.threads.unwrap_or(c.threads);
+    if let Some(h) = &args.hidden {
+        c.hidden = h.clone();
+    }
+    if let Some(a) = &args.activation {
+        c.activation = a.clone();
+    }
+    Ok(c)
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    let config = resolve_config(&args)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(&config.name));
+    environment::set_threads(config.threads);
+    let plan = Plan::resolve(config)?;
+    eprintln!(
+        "fitbench: {} runs ({} datasets × {} trainers × {} seeds) → {}",
+        plan.n_runs(),
+        plan.datasets.len(),
+        plan.trainers.len(),
+        plan.config.seeds,
+        out.display()
+    );
+    let mut log = RunLog::create(&out)?;
+    let bar = if std::io::stderr().is_terminal() {
+        let b = ProgressBar::new(plan.n_runs() as u64);
+        b.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let mut clock = MonotonicClock::default();
+    let mut progress = |p: Progress<'_>| match p {
+        Progress::Started {
+            done,
+            total,
+            dataset,
+            trainer,
+            repetition,
+        } => match &bar {
+            Some(b) => b.set_message(format!("{dataset} / {trainer} / seed {repetition}")),
+            None => eprintln!(
+                "[{}/{total}] {dataset} / {trainer} / seed {repetition}",
+                done + 1
+            ),
+        },
+        Progress::Finished(r) => {
+            let line = format!(
+                "    {} after {} steps, {:.3} s: best train MSE {}",
+                r.status.as_str(),
+                r.iterations,
+                r.train_s,
+                r.summary
+                    .best_train_mse
+                    .map_or("–".into(), |v| format!("{v:.4e}"))
+            );
+            match &bar {
+                Some(b) => {
+                    b.inc(1);
+                    if !r.status.is_ok() {
+                        b.println(format!(
+                            "{} / {}: {}",
+                            r.dataset,
+                            r.trainer,
+                            r.message.as_deref().unwrap_or("")
+                        ));
+                    }
+                }
+                None => eprintln!(
+                    "{line}{}",
+                    r.message
+                        .as_deref()
+                        .map_or(String::new(), |m| format!(" ({m})"))
+                ),
+            }
+        }
+    };
+    let (datasets, runs) =
+        runner::run_sweep(&plan, &mut clock, &mut |r| log.append(r), &mut progress)?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let failed = runs.iter().filter(|r| !r.status.is_ok()).count();
+    let report = build_report(&plan, datasets, runs);
+    let files = output::write_all(&report, &out)?;
+    eprintln!(
+        "fitbench: wrote {} files; see {}",
+        files.len(),
+        out.join("summary.md").display()
+    );
+    if failed > 0 {
+        eprintln!("fitbench: {failed} run(s) failed; their status and message are in the report");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(what: Option<ListWhat>) {
+    let all = what.is_none();
+    if all || matches!(what, Some(ListWhat::Datasets)) {
+        println!("Built-in real datasets (embedded; see data/README.md):");
+        for b in BUILTIN {
+            println!("  {:<10} target {:<12} {}", b.name, b.target, b.description);
+        }
+        println!("Synthetic generators (NAME[:key=value,…]):");
+        for (n, d) in SYNTHETIC {
+            println!("  {n:<10} {d}");
+        }
+        println!("User data: --csv PATH --target COLUMN [--drop COL,…]");
+    }
+    if all || matches!(what, Some(ListWhat::Trainers)) {
+        println!("Trainers (NAME[:key=value,…]):");
+        for (n, d) in TRAINERS {
+            println!("  {n:<10} {d}");
+        }
+    }
+    if all || matches!(what, Some(ListWhat::Presets)) {
+        println!("Presets:");
+        for (n, d) in PRESETS {
+            println!("  {n:<10} {d}");
+        }
+    }
+}
+
+fn validate(path: &std::path::Path, require_ok: bool, require_plots: bool) -> Result<ExitCode> {
+    let report = output::read_report(path)?;
+    let mut problems = report.check();
+    if require_ok {
+        problems.extend(report.runs.iter().filter(|r| !r.status.is_ok()).map(|r| {
+            format!(
+                "run {} / {} / rep {}: {} ({})",
+                r.dataset,
+                r.trainer,
+                r.repetition,
+                r.status.as_str(),
+                r.message.as_deref().unwrap_or("")
+            )
+        }));
+    }
+    if require_plots {
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        for d in &report.datasets {
+            for f in [
+                "loss_vs_time.svg",
+                "loss_vs_time.png",
+                "loss_vs_iter.svg",
+                "loss_vs_iter.png",
+            ] {
+                let p = dir
+                    .join("plots")
+                    .join(fitbench_harness::plot::slug(&d.name))
+                    .join(f);
+                if std::fs::metadata(&p).map_or(true, |m| m.len() == 0) {
+                    problems.push(format!("missing or empty plot {}", p.display()));
+                }
+            }
+        }
+        if !dir.join("summary.md").exists() {
+            problems.push("missing summary.md".into());
+        }
+    }
+    if problems.is_empty() {
+        println!(
+            "{}: ok ({} runs, {} datasets)",
+            path.display(),
+            report.runs.len(),
+            report.datasets.len()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for p in &problems {
+            eprintln!("{}: {p}", path.display());
+        }
+        eprintln!("{}: {} problem(s)", path.display(), problems.len());
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(*args),
+        Command::List { what } => {
+            list(what);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plot { report, out } => (|| {
+            let r = output::read_report(&report)?;
+            let dir = out.unwrap_or_else(|| {
+                report
+                    .parent()
+                    .map_or_else(|| PathBuf::from("."), PathBuf::from)
+            });
+            let files = output::write_all(&r, &dir)?;
+            eprintln!(
+                "fitbench: redrew {} files in {}",
+                files.len(),
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        })(),
+        Command::Validate {
+            report,
+            require_ok,
+            require_plots,
+        } => validate(&report, require_ok, require_plots),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("fitbench: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dataset_lists_keep_synthetic_options_together() {
+        let got = split_names(&["teacher:d=16,h=8,n=5000,diabetes,smooth2d:n=100,noise=0".into()]);
+        assert_eq!(
+            got,
+            vec![
+                "teacher:d=16,h=8,n=5000",
+                "diabetes",
+                "smooth2d:n=100,noise=0"
+            ]
+        );
+        assert_eq!(
+            split_names(&["ols,ols:ridge=1,solver=qr".into()]),
+            vec!["ols", "ols:ridge=1,solver=qr"]
+        );
+    }
+}

@@ -1,0 +1,357 @@
+//! Loading numeric CSV files (plain or gzip-compressed) into a [`Dataset`], with errors that
+//! name the file, line and column and say how to fix the problem.
+
+use crate::error::{HarnessError, Result};
+use faer::Mat;
+use fitbench_core::Dataset;
+use std::io::Read;
+use std::path::Path;
+
+/// Which columns of a CSV to use.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CsvSpec {
+    /// Path of the file (`.csv` or `.csv.gz`).
+    pub path: String,
+    /// Name of the target column.
+    pub target: String,
+    /// Columns to ignore.
+    #[serde(default)]
+    pub drop: Vec<String>,
+}
+
+/// Reads and parses the CSV file described by `spec`.
+pub fn load_csv_file(spec: &CsvSpec) -> Result<Dataset> {
+    let path = Path::new(&spec.path);
+    let bytes =
+        std::fs::read(path).map_err(|e| HarnessError::io("cannot read CSV file", path, e))?;
+    let name = path
+        .file_name()
+        .map_or(spec.path.clone(), |f| f.to_string_lossy().into_owned());
+    let name = name
+        .trim_end_matches(".gz")
+        .trim_end_matches(".csv")
+        .to_string();
+    parse_csv(
+        &bytes,
+        &spec.path,
+        &name,
+        &spec.target,
+        &spec.drop,
+        &format!("user file {}", spec.path),
+    )
+}
+
+/// Parses CSV `bytes` (gzip-compressed if they start with the gzip magic number).
+///
+/// `origin` names the source in error messages. The first row is the header; every other
+/// row must have one numeric, finite cell per header column.
+pub fn parse_csv(
+    bytes: &[u8],
+    origin: &str,
+    name: &str,
+    target: &str,
+    drop: &[String],
+    provenance: &str,
+) -> Result<Dataset> {
+    let err = |line: Option<u64>, column: Option<String>, message: String, hint: &str| {
+        HarnessError::Csv {
+            path: origin.to_string(),
+            line,
+            column,
+            message,
+            hint: hint.to_string(),
+        }
+    };
+    let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut s = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut s)
+            .map_err(|e| {
+                err(
+                    None,
+                    None,
+                    format!("corrupt gzip data ({e})"),
+                    "re-create the file with gzip",
+                )
+            })?;
+        s
+    } else {
+        bytes.to_vec()
+    };
+    if text.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(err(
+            None,
+            None,
+            "the file is empty".into(),
+            "provide a header row and at least 3 data rows",
+        ));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_slice());
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| {
+            err(
+                Some(1),
+                None,
+                format!("cannot read the header ({e})"),
+                "the first line must be comma-separated column names",
+            )
+        })?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    for (j, h) in header.iter().enumerate() {
+        if h.is_empty() {
+            return Err(err(
+                Some(1),
+                Some(format!("{}", j + 1)),
+                "empty column name".into(),
+                "give every column a name in the header",
+            ));
+        }
+        if let Some(first) = header[..j].iter().position(|o| o == h) {
+            return Err(err(
+                Some(1),
+                Some(format!("{} ({h:?})", j + 1)),
+                format!("duplicate column name {h:?} (also column {})", first + 1),
+                "rename one of the columns",
+            ));
+        }
+    }
+    let known = || header.join(", ");
+    let target_col =
+        header
+            .iter()
+            .position(|h| h == target)
+            .ok_or_else(|| HarnessError::Unknown {
+                kind: "target column",
+                name: format!("{target} in {origin}"),
+                known: known(),
+            })?;
+    for d in drop {
+        if !header.contains(d) {
+            return Err(HarnessError::Unknown {
+                kind: "column to drop",
+                name: format!("{d} in {origin}"),
+                known: known(),
+            });
+        }
+        if d == target {
+            return Err(HarnessError::Config(format!(
+                "column {target:?} is both the target and dropped"
+            )));
+        }
+    }
+    let features: Vec<usize> = (0..header.len())
+        .filter(|&j| j != target_col && !drop.contains(&header[j]))
+        .collect();
+    if features.is_empty() {
+        return Err(err(
+            None,
+            None,
+            "no feature columns left".into(),
+            "keep at least one column besides the target",
+        ));
+    }
+    let mut rows: Vec<Vec<f64>> = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map(|p| p.line());
+            err(
+                line,
+                None,
+                format!("cannot parse the row ({e})"),
+                "check quoting and encoding (UTF-8)",
+            )
+        })?;
+        let line = record
+            .position()
+            .map_or(rows.len() as u64 + 2, |p| p.line());
+        if record.len() == 1 && record.get(0) == Some("") {
+            continue; // blank line
+        }
+        if record.len() != header.len() {
+            return Err(err(
+                Some(line),
+                None,
+                format!(
+                    "ragged row: {} cells, the header has {}",
+                    record.len(),
+                    header.len()
+                ),
+                "every row needs one cell per header column",
+            ));
+        }
+        let mut row = Vec::with_capacity(header.len());
+        for (j, cell) in record.iter().enumerate() {
+            let col = || Some(format!("{} ({:?})", j + 1, header[j]));
+            if drop.contains(&header[j]) {
+                row.push(0.0);
+                continue;
+            }
+            let v: f64 = cell.parse().map_err(|_| {
+                let (msg, hint) = if cell.is_empty() {
+                    ("empty cell".to_string(), "fill in the missing value or drop the row (or the column with --drop)")
+                } else {
+                    (format!("non-numeric cell {cell:?}"), "use plain numbers, encode categories as 0/1 columns, or drop the column with --drop")
+                };
+                err(Some(line), col(), msg, hint)
+            })?;
+            if !v.is_finite() {
+                return Err(err(
+                    Some(line),
+                    col(),
+                    format!("non-finite value {cell:?}"),
+                    "replace NaN/inf by a number or drop the row",
+                ));
+            }
+            row.push(v);
+        }
+        rows.push(row);
+    }
+    if rows.len() < 3 {
+        return Err(err(
+            None,
+            None,
+            format!(
+                "too few data rows to split into train and test ({} found)",
+                rows.len()
+            ),
+            "provide at least 3 data rows (more than 20 for meaningful results)",
+        ));
+    }
+    let first = rows[0][target_col];
+    if rows.iter().all(|r| r[target_col] == first) {
+        return Err(err(
+            None,
+            Some(format!("{} ({target:?})", target_col + 1)),
+            format!("the target column is constant ({first})"),
+            "choose a target column that varies",
+        ));
+    }
+    let x = Mat::from_fn(rows.len(), features.len(), |i, j| rows[i][features[j]]);
+    let y = Mat::from_fn(rows.len(), 1, |i, _| rows[i][target_col]);
+    let names = features.iter().map(|&j| header[j].clone()).collect();
+    Ok(Dataset::new(
+        name,
+        x,
+        y,
+        names,
+        vec![target.to_string()],
+        provenance,
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, target: &str, drop: &[&str]) -> Result<Dataset> {
+        let drop: Vec<String> = drop.iter().map(|s| s.to_string()).collect();
+        parse_csv(text.as_bytes(), "t.csv", "t", target, &drop, "test")
+    }
+
+    fn message(text: &str, target: &str) -> String {
+        parse(text, target, &[]).unwrap_err().to_string()
+    }
+
+    const GOOD: &str = "a,b,y\n1,2,3\n4,5,6.5\n7,8,1\n0,1,2\n";
+
+    #[test]
+    fn parses_good_data_and_drops_columns() {
+        let d = parse(GOOD, "y", &[]).unwrap();
+        assert_eq!((d.n(), d.d(), d.k()), (4, 2, 1));
+        assert_eq!(d.y[(1, 0)], 6.5);
+        let d = parse(GOOD, "a", &["b"]).unwrap();
+        assert_eq!(d.feature_names, vec!["y".to_string()]);
+        assert_eq!(d.x[(0, 0)], 3.0);
+    }
+
+    #[test]
+    fn gzip_is_detected() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(GOOD.as_bytes()).unwrap();
+        let bytes = enc.finish().unwrap();
+        let d = parse_csv(&bytes, "t.csv.gz", "t", "y", &[], "").unwrap();
+        assert_eq!(d.n(), 4);
+    }
+
+    #[test]
+    fn each_bad_input_has_a_precise_message() {
+        // (input, target, fragments the message must contain)
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("", "y", &["t.csv", "empty"]),
+            (
+                "a,b,y\n1,2,3\n4,x,6\n7,8,9\n",
+                "y",
+                &["line 3", "column 2 (\"b\")", "non-numeric", "\"x\""],
+            ),
+            (
+                "a,b,y\n1,2,3\n4,5\n7,8,9\n",
+                "y",
+                &["line 3", "ragged", "2 cells"],
+            ),
+            (
+                "a,b,y\n1,2,3\n4,NaN,6\n7,8,9\n",
+                "y",
+                &["line 3", "column 2", "non-finite"],
+            ),
+            (
+                "a,b,y\n1,2,3\n4,inf,6\n7,8,9\n",
+                "y",
+                &["line 3", "non-finite"],
+            ),
+            (
+                "a,b,y\n1,2,3\n4,,6\n7,8,9\n",
+                "y",
+                &["line 3", "empty cell"],
+            ),
+            (GOOD, "z", &["unknown target column", "z", "a, b, y"]),
+            (
+                "a,b,y\n1,2,3\n4,5,3\n7,8,3\n",
+                "y",
+                &["constant", "column 3"],
+            ),
+            (
+                "a,a,y\n1,2,3\n4,5,6\n7,8,9\n",
+                "y",
+                &["line 1", "duplicate column name \"a\""],
+            ),
+            (
+                "a,b,y\n1,2,3\n4,5,6\n",
+                "y",
+                &["too few data rows", "2 found"],
+            ),
+        ];
+        for (text, target, fragments) in cases {
+            let msg = message(text, target);
+            for f in *fragments {
+                assert!(msg.contains(f), "message {msg:?} lacks {f:?}");
+            }
+        }
+        let msg = parse(GOOD, "y", &["nope"]).unwrap_err().to_string();
+        assert!(
+            msg.contains("column to drop") && msg.contains("nope"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let spec = CsvSpec {
+            path: "/nonexistent/dir/data.csv".into(),
+            target: "y".into(),
+            drop: vec![],
+        };
+        let msg = load_csv_file(&spec).unwrap_err().to_string();
+        assert!(
+            msg.contains("/nonexistent/dir/data.csv") && msg.contains("cannot read"),
+            "{msg}"
+        );
+    }
+}

@@ -1,0 +1,247 @@
+//! The dataset registry: built-in real datasets (embedded, no download), synthetic problems
+//! with parameters in the name, and user CSV files.
+
+use crate::csv_data::{self, CsvSpec};
+use crate::error::{HarnessError, Result};
+use crate::options::Options;
+use fitbench_core::{Activation, Dataset, synthetic};
+
+/// A real dataset compiled into the binary from `data/` (see `data/README.md`).
+#[derive(Debug)]
+pub struct BuiltinDataset {
+    /// Registry name.
+    pub name: &'static str,
+    /// Target column (the last column of the file).
+    pub target: &'static str,
+    /// One-line description with the source and licence.
+    pub description: &'static str,
+    /// The gzip-compressed CSV.
+    pub bytes: &'static [u8],
+}
+
+/// Every built-in real dataset.
+pub const BUILTIN: &[BuiltinDataset] = &[
+    BuiltinDataset {
+        name: "diabetes",
+        target: "progression",
+        description: "442×10, disease progression after one year (Efron et al. 2004; via linfa-datasets 0.8.1, all 442 rows)",
+        bytes: include_bytes!("../../../data/diabetes.csv.gz"),
+    },
+    BuiltinDataset {
+        name: "wine-red",
+        target: "quality",
+        description: "1599×11, red vinho verde quality score 3–8 (Cortez et al. 2009, CC BY 4.0; via linfa-datasets 0.8.1)",
+        bytes: include_bytes!("../../../data/winequality-red.csv.gz"),
+    },
+    BuiltinDataset {
+        name: "boston",
+        target: "medv",
+        description: "506×13, median house value (Harrison & Rubinfeld 1978; via smartcore 0.7.0). ETHICS CAVEAT: column \"b\" encodes the proportion of Black residents; kept only for comparability with the literature",
+        bytes: include_bytes!("../../../data/boston.csv.gz"),
+    },
+    BuiltinDataset {
+        name: "penguins",
+        target: "body_mass_g",
+        description: "333×9, penguin body mass from bill, flipper, year and 0/1 species/island/sex (Gorman et al. 2014, CC0; via palmerpenguins 0.1.6)",
+        bytes: include_bytes!("../../../data/penguins.csv.gz"),
+    },
+    BuiltinDataset {
+        name: "auto-mpg",
+        target: "mpg",
+        description: "392×8, fuel economy of 1970–82 cars (Quinlan 1993, UCI, CC BY 4.0; via vega_datasets 0.9.0)",
+        bytes: include_bytes!("../../../data/auto-mpg.csv.gz"),
+    },
+];
+
+/// The synthetic generators and their parameters (defaults in brackets).
+pub const SYNTHETIC: &[(&str, &str)] = &[
+    (
+        "teacher",
+        "planted network: n [2000], d [8], h [16] (use 16/16 for two layers), act [tanh], noise [0.1], seed [0]",
+    ),
+    (
+        "linear",
+        "y = Xw + ε: n [2000], d [8], noise [0.1], seed [0]",
+    ),
+    (
+        "friedman1",
+        "Friedman #1: n [2000], d [10], noise [0.1], seed [0]",
+    ),
+    (
+        "smooth2d",
+        "sin(3x₁)·x₂ + ½x₂²: n [1000], noise [0.05], seed [0]",
+    ),
+];
+
+/// A resolved dataset request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DatasetSpec {
+    /// A built-in real dataset, by index into [`BUILTIN`].
+    Builtin(usize),
+    /// A synthetic generator with its parameters, e.g. `teacher:d=16,h=8,n=5000,noise=0.1`.
+    Synthetic(String),
+    /// A user CSV file.
+    Csv(CsvSpec),
+}
+
+impl DatasetSpec {
+    /// Resolves a registry name: a built-in dataset or `GENERATOR[:key=value,…]`.
+    pub fn parse(name: &str) -> Result<Self> {
+        if let Some(i) = BUILTIN.iter().position(|b| b.name == name) {
+            return Ok(DatasetSpec::Builtin(i));
+        }
+        let generator = name.split(':').next().unwrap_or_default();
+        if SYNTHETIC.iter().any(|(g, _)| *g == generator) {
+            // Validate parameters now so errors surface before any run.
+            let spec = DatasetSpec::Synthetic(name.to_string());
+            spec.check_synthetic()?;
+            return Ok(spec);
+        }
+        Err(HarnessError::Unknown {
+            kind: "dataset",
+            name: name.into(),
+            known: known_names(),
+        })
+    }
+
+    fn check_synthetic(&self) -> Result<()> {
+        if let DatasetSpec::Synthetic(s) = self {
+            let (generator, opts) = Options::parse_named(s)?;
+            let allowed: &[&str] = match generator.as_str() {
+                "teacher" => &["n", "d", "h", "act", "noise", "seed"],
+                "linear" => &["n", "d", "noise", "seed"],
+                "friedman1" => &["n", "d", "noise", "seed"],
+                _ => &["n", "noise", "seed"],
+            };
+            opts.check_keys(&format!("dataset {generator}"), allowed)?;
+        }
+        Ok(())
+    }
+
+    /// A short name for reports and file names.
+    pub fn name(&self) -> String {
+        match self {
+            DatasetSpec::Builtin(i) => BUILTIN[*i].name.to_string(),
+            DatasetSpec::Synthetic(s) => s.clone(),
+            DatasetSpec::Csv(c) => format!("csv:{}", c.path),
+        }
+    }
+
+    /// Loads or generates the data.
+    pub fn load(&self) -> Result<Dataset> {
+        match self {
+            DatasetSpec::Builtin(i) => {
+                let b = &BUILTIN[*i];
+                csv_data::parse_csv(
+                    b.bytes,
+                    &format!("built-in {}", b.name),
+                    b.name,
+                    b.target,
+                    &[],
+                    b.description,
+                )
+            }
+            DatasetSpec::Csv(c) => csv_data::load_csv_file(c),
+            DatasetSpec::Synthetic(s) => {
+                let (generator, o) = Options::parse_named(s)?;
+                let what = format!("dataset {generator}");
+                let seed = o.get_u64(&what, "seed", 0)?;
+                let noise = o.get_f64(
+                    &what,
+                    "noise",
+                    if generator == "smooth2d" { 0.05 } else { 0.1 },
+                )?;
+                let n = o.get_usize(
+                    &what,
+                    "n",
+                    if generator == "smooth2d" { 1000 } else { 2000 },
+                )?;
+                let mut data = match generator.as_str() {
+                    "teacher" => {
+                        let hidden = o.get_usize_list(&what, "h", &[16])?;
+                        let act: Activation = o.get_str("act").unwrap_or("tanh").parse()?;
+                        synthetic::teacher(
+                            n,
+                            o.get_usize(&what, "d", 8)?,
+                            &hidden,
+                            act,
+                            noise,
+                            seed,
+                        )?
+                    }
+                    "linear" => synthetic::linear(n, o.get_usize(&what, "d", 8)?, noise, seed)?,
+                    "friedman1" => {
+                        synthetic::friedman1(n, o.get_usize(&what, "d", 10)?, noise, seed)?
+                    }
+                    _ => synthetic::smooth2d(n, noise, seed)?,
+                };
+                data.name = s.clone();
+                Ok(data)
+            }
+        }
+    }
+}
+
+/// Every registry name, for error messages.
+pub fn known_names() -> String {
+    let mut names: Vec<String> = BUILTIN.iter().map(|b| b.name.to_string()).collect();
+    names.extend(SYNTHETIC.iter().map(|(g, _)| format!("{g}[:key=value,…]")));
+    names.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Expected (rows, features) of each built-in dataset.
+    const SHAPES: &[(&str, usize, usize)] = &[
+        ("diabetes", 442, 10),
+        ("wine-red", 1599, 11),
+        ("boston", 506, 13),
+        ("penguins", 333, 9),
+        ("auto-mpg", 392, 8),
+    ];
+
+    #[test]
+    fn builtin_datasets_load_with_their_documented_shapes() {
+        assert_eq!(BUILTIN.len(), SHAPES.len());
+        for (name, n, d) in SHAPES {
+            let data = DatasetSpec::parse(name).unwrap().load().unwrap();
+            assert_eq!((data.n(), data.d(), data.k()), (*n, *d, 1), "{name}");
+        }
+        // The first diabetes sample (target 151) is present (linfa-datasets 0.8.1 drops it).
+        let diabetes = DatasetSpec::parse("diabetes").unwrap().load().unwrap();
+        assert_eq!(diabetes.y[(0, 0)], 151.0);
+    }
+
+    #[test]
+    fn synthetic_names_carry_parameters() {
+        let d = DatasetSpec::parse("teacher:d=5,h=4/3,n=100,noise=0,seed=2")
+            .unwrap()
+            .load()
+            .unwrap();
+        assert_eq!((d.n(), d.d()), (100, 5));
+        assert_eq!(d.name, "teacher:d=5,h=4/3,n=100,noise=0,seed=2");
+        let d = DatasetSpec::parse("smooth2d").unwrap().load().unwrap();
+        assert_eq!((d.n(), d.d()), (1000, 2));
+    }
+
+    #[test]
+    fn unknown_names_and_keys_are_rejected_clearly() {
+        let msg = DatasetSpec::parse("iris").unwrap_err().to_string();
+        assert!(
+            msg.contains("unknown dataset \"iris\"") && msg.contains("diabetes"),
+            "{msg}"
+        );
+        let msg = DatasetSpec::parse("teacher:width=3")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("width") && msg.contains("act"), "{msg}");
+        let msg = DatasetSpec::parse("linear:n=abc")
+            .unwrap()
+            .load()
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("n") && msg.contains("abc"), "{msg}");
+    }
+}

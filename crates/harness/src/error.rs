@@ -1,0 +1,89 @@
+//! The error type of `fitbench-harness`.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the harness before or around the runs. Failures *inside*
+/// a run (a trainer's error, a panic, divergence) are not errors: they are recorded as the
+/// run's status and the sweep goes on.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// An error of the shared contract.
+    #[error(transparent)]
+    Core(#[from] fitbench_core::Error),
+    /// A file could not be read or written.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done, e.g. "cannot read".
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A CSV file is malformed; `line` and `column` locate the problem.
+    #[error("{path}{}: {message}; {hint}", location(*line, column.as_deref()))]
+    Csv {
+        /// The file (or embedded dataset name).
+        path: String,
+        /// 1-based line, if the problem has one.
+        line: Option<u64>,
+        /// Column name (and 1-based index), if the problem has one.
+        column: Option<String>,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// A name (dataset, trainer, preset, option) is not known.
+    #[error("unknown {kind} {name:?}; known: {known}")]
+    Unknown {
+        /// What kind of name, e.g. "dataset".
+        kind: &'static str,
+        /// The name given.
+        name: String,
+        /// The valid names.
+        known: String,
+    },
+    /// A run configuration or option string is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A report could not be (de)serialised.
+    #[error("report {path}: {message}")]
+    Report {
+        /// The report file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A plot could not be drawn.
+    #[error("cannot draw {path}: {message}")]
+    Plot {
+        /// The image file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+fn location(line: Option<u64>, column: Option<&str>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(", line {l}, column {c}"),
+        (Some(l), None) => format!(", line {l}"),
+        (None, Some(c)) => format!(", column {c}"),
+        (None, None) => String::new(),
+    }
+}
+
+/// `Result` with [`HarnessError`].
+pub type Result<T, E = HarnessError> = std::result::Result<T, E>;
+
+impl HarnessError {
+    /// An I/O error with its path.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        HarnessError::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! Loss-vs-time and loss-vs-iteration figures drawn with plotters, in SVG and PNG.
+//!
+//! Text is rendered with an embedded DejaVu Sans (Bitstream Vera licence, see
+//! `crates/harness/assets/DejaVuSans-LICENSE.txt`), so no system font is needed.
+//!
+//! For every trainer the figure shows the median over repetitions (line) and the min–max
+//! band. Each repetition's curve is a step function: at any x it takes the value of its last
+//! evaluated point at or before x, and it holds its final value up to the trainer's longest
+//! run. The axes are logarithmic, so the initial point (x = 0) is not drawn. The closed-form
+//! linear reference (median over repetitions) is the dashed black line.
+
+use crate::error::{HarnessError, Result};
+use crate::report::{DatasetInfo, Report, RunRecord};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+fn register_font() {
+    REGISTER.call_once(|| {
+        // The embedded font is valid; if registration failed, text would be missing, which
+        // the plot tests would catch.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// Colour-blind-friendly palette (Tableau 10).
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Which x axis a figure uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XAxis {
+    /// Training seconds (only `step` timed).
+    Time,
+    /// Steps.
+    Iteration,
+}
+
+/// Which loss a panel shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// Training MSE.
+    Train,
+    /// Test MSE.
+    Test,
+}
+
+/// One trainer's aggregated band: (x, min, median, max).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Band {
+    /// Trainer label.
+    pub trainer: String,
+    /// Points of the band, x increasing and > 0.
+    pub points: Vec<(f64, f64, f64, f64)>,
+}
+
+/// Aggregates the runs of one trainer on one dataset into a median line and min–max band.
+pub fn band(trainer: &str, runs: &[&RunRecord], x: XAxis, loss: Loss) -> Band {
+    let curves: Vec<Vec<(f64, f64)>> = runs
+        .iter()
+        .map(|r| {
+            r.curve
+                .iter()
+                .map(|p| {
+                    let xv = match x {
+                        XAxis::Time => p.time_s,
+                        XAxis::Iteration => p.iter as f64,
+                    };
+                    (
+                        xv,
+                        if loss == Loss::Train {
+                            p.train_mse
+                        } else {
+                            p.test_mse
+                        },
+                    )
+                })
+                .filter(|(_, y)| y.is_finite())
+                .collect()
+        })
+        .filter(|c: &Vec<(f64, f64)>| !c.is_empty())
+        .collect();
+    let mut grid: Vec<f64> = curves
+        .iter()
+        .flatten()
+        .map(|(x, _)| *x)
+        .filter(|x| *x > 0.0)
+        .collect();
+    grid.sort_by(f64::total_cmp);
+    grid.dedup();
+    let points = grid
+        .into_iter()
+        .filter_map(|gx| {
+            let vals: Vec<f64> = curves
+                .iter()
+                .filter_map(|c| {
+                    c.iter()
+                        .take_while(|(x, _)| *x <= gx)
+                        .last()
+                        .map(|(_, y)| *y)
+                })
+                .collect();
+            crate::stats::min_median_max(vals).map(|(lo, med, hi)| (gx, lo, med, hi))
+        })
+        .collect();
+    Band {
+        trainer: trainer.into(),
+        points,
+    }
+}
+
+/// Trainer labels in the order they first appear in the report.
+pub fn trainers_of(report: &Report) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in &report.runs {
+        if !out.contains(&r.trainer) {
+            out.push(r.trainer.clone());
+        }
+    }
+    out
+}
+
+/// A file-system-safe version of a dataset name.
+pub fn slug(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    s.trim_matches('_').to_string()
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    info: &DatasetInfo,
+    bands: &[Band],
+    x: XAxis,
+    loss: Loss,
+    reference: Option<f64>,
+) -> std::result::Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("{e:?}");
+    let xs = bands.iter().flat_map(|b| b.points.iter().map(|p| p.0));
+    let ys = bands
+        .iter()
+        .flat_map(|b| b.points.iter().flat_map(|p| [p.1, p.3]))
+        .chain(reference)
+        .filter(|y| *y > 0.0);
+    let (mut x0, mut x1) = xs.fold((f64::INFINITY, 0.0_f64), |(a, b), v| (a.min(v), b.max(v)));
+    let (mut y0, mut y1) = ys.fold((f64::INFINITY, 0.0_f64), |(a, b), v| (a.min(v), b.max(v)));
+    if !x0.is_finite() {
+        (x0, x1) = (1e-6, 1.0);
+    }
+    if !y0.is_finite() {
+        (y0, y1) = (1e-3, 1.0);
+    }
+    let (x0, x1) = (x0 / 1.5, x1 * 1.5);
+    let (y0, y1) = (y0 / 1.5, y1 * 1.5);
+    let (what, panel) = match loss {
+        Loss::Train => ("train MSE", "training"),
+        Loss::Test => ("test MSE", "held-out test"),
+    };
+    let x_label = match x {
+        XAxis::Time => "training time [s] (only step() is timed)",
+        XAxis::Iteration => "iteration [steps]",
+    };
+    let caption = format!("{} ({}×{}): {panel} loss", info.name, info.n, info.d);
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(70)
+        .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(format!("{what} [standardised]"))
+        .x_label_formatter(&|v| format!("{v:.0e}"))
+        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()
+        .map_err(e)?;
+    for (i, b) in bands.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        if b.points.len() >= 2 {
+            let mut poly: Vec<(f64, f64)> = b.points.iter().map(|p| (p.0, p.1.max(y0))).collect();
+            poly.extend(b.points.iter().rev().map(|p| (p.0, p.3.max(y0))));
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    poly,
+                    color.mix(0.18).filled(),
+                )))
+                .map_err(e)?;
+        }
+        let line: Vec<(f64, f64)> = b.points.iter().map(|p| (p.0, p.2.max(y0))).collect();
+        chart
+            .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
+            .map_err(e)?
+            .label(b.trainer.clone())
+            .legend(move |(lx, ly)| {
+                PathElement::new(vec![(lx, ly), (lx + 20, ly)], color.stroke_width(2))
+            });
+        if line.len() <= 2 {
+            chart
+                .draw_series(line.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(e)?;
+        }
+    }
+    if let Some(r) = reference.filter(|r| *r > 0.0) {
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x0, r), (x1, r)],
+                8,
+                5,
+                BLACK.stroke_width(1),
+            ))
+            .map_err(e)?
+            .label("linear reference (OLS)")
+            .legend(|(lx, ly)| {
+                PathElement::new(vec![(lx, ly), (lx + 20, ly)], BLACK.stroke_width(1))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(e)?;
+    Ok(())
+}
+
+fn draw_figure<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    report: &Report,
+    info: &DatasetInfo,
+    x: XAxis,
+) -> std::result::Result<(), String> {
+    root.fill(&WHITE).map_err(|e| format!("{e:?}"))?;
+    let panels = root.split_evenly((2, 1));
+    let runs: Vec<&RunRecord> = report
+        .runs
+        .iter()
+        .filter(|r| r.dataset == info.name)
+        .collect();
+    for (panel, loss) in panels.iter().zip([Loss::Train, Loss::Test]) {
+        let bands: Vec<Band> = trainers_of(report)
+            .iter()
+            .map(|t| {
+                let mine: Vec<&RunRecord> =
+                    runs.iter().copied().filter(|r| &r.trainer == t).collect();
+                band(t, &mine, x, loss)
+            })
+            .collect();
+        let reference = match loss {
+            Loss::Train => info.reference_train_mse(),
+            Loss::Test => info.reference_test_mse(),
+        };
+        draw_panel(panel, info, &bands, x, loss, reference)?;
+    }
+    root.present().map_err(|e| format!("{e:?}"))
+}
+
+/// Draws `loss_vs_time` and `loss_vs_iter` (SVG and PNG) for every dataset of `report` under
+/// `dir/plots/<dataset>/`; returns the files written.
+pub fn draw_all(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
+    register_font();
+    let mut written = Vec::new();
+    for info in &report.datasets {
+        let sub = dir.join("plots").join(slug(&info.name));
+        std::fs::create_dir_all(&sub).map_err(|e| HarnessError::io("cannot create", &sub, e))?;
+        for (x, stem) in [
+            (XAxis::Time, "loss_vs_time"),
+            (XAxis::Iteration, "loss_vs_iter"),
+        ] {
+            let size = (1000, 900);
+            let svg = sub.join(format!("{stem}.svg"));
+            draw_figure(
+                SVGBackend::new(&svg, size).into_drawing_area(),
+                report,
+                info,
+                x,
+            )
+            .map_err(|message| HarnessError::Plot {
+                path: svg.clone(),
+                message,
+            })?;
+            let png = sub.join(format!("{stem}.png"));
+            draw_figure(
+                BitMapBackend::new(&png, size).into_drawing_area(),
+                report,
+                info,
+                x,
+            )
+            .map_err(|message| HarnessError::Plot {
+                path: png.clone(),
+                message,
+            })?;
+            written.extend([svg, png]);
+        }
+    }
+    Ok(written)
+}

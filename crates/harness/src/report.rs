@@ -1,0 +1,380 @@
+//! The `report.json` schema. Every struct here is (de)serialised as is; field names carry
+//! units (`_s` = seconds of wall time, `_mse` = mean squared error in standardised-target
+//! units). Bump [`SCHEMA_VERSION`] on any incompatible change and update `docs/report-schema.md`.
+
+use crate::config::RunConfig;
+use crate::runner::PlannedTrainer;
+use fitbench_core::{Architecture, Dataset};
+use serde::{Deserialize, Serialize};
+
+/// Version of this schema.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The unit every MSE in a report is measured in.
+pub const MSE_UNITS: &str = "standardised target units: the target is centred and scaled by the training split's mean and standard deviation, so predicting the training mean scores about 1";
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The trainer said it had nothing left to do.
+    Converged,
+    /// The iteration cap was reached.
+    MaxIters,
+    /// The training-time budget was used up.
+    Timeout,
+    /// The training MSE reached the configured target.
+    TargetReached,
+    /// No sufficient improvement within the patience.
+    Stalled,
+    /// The loss became NaN or infinite.
+    Diverged,
+    /// `init` or `step` returned an error (or the split failed).
+    Error,
+    /// `init`, `step` or `params` panicked.
+    Panicked,
+}
+
+impl Status {
+    /// Whether the run ended normally (not diverged, failed or panicked).
+    pub fn is_ok(self) -> bool {
+        !matches!(self, Status::Diverged | Status::Error | Status::Panicked)
+    }
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Converged => "converged",
+            Status::MaxIters => "max_iters",
+            Status::Timeout => "timeout",
+            Status::TargetReached => "target_reached",
+            Status::Stalled => "stalled",
+            Status::Diverged => "diverged",
+            Status::Error => "error",
+            Status::Panicked => "panicked",
+        }
+    }
+}
+
+/// One evaluation of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Steps done (0 = the initial network).
+    pub iter: usize,
+    /// Training time so far: the sum of the timed `step` calls, in seconds.
+    pub time_s: f64,
+    /// Training MSE of the current parameters.
+    pub train_mse: f64,
+    /// Test MSE of the current parameters.
+    pub test_mse: f64,
+    /// Best training MSE seen so far (over evaluated points).
+    pub best_train_mse: f64,
+}
+
+/// The seeds of one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSeeds {
+    /// Seed of the train/test split (shared by every trainer of the repetition).
+    pub split: u64,
+    /// Seed of the initial weights (shared by every trainer of the repetition).
+    pub init: u64,
+    /// Seed passed to the trainer's `init` (e.g. mini-batch order).
+    pub trainer: u64,
+}
+
+/// When a training-MSE target was first met (at an evaluated point).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetHit {
+    /// The target, in standardised units.
+    pub target: f64,
+    /// First evaluated iteration with train MSE ≤ target; `None` if never.
+    pub iter: Option<usize>,
+    /// Training time at that iteration.
+    pub time_s: Option<f64>,
+}
+
+/// Summary of a run's curve.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Train MSE of the initial network.
+    pub initial_train_mse: Option<f64>,
+    /// Lowest train MSE over evaluated points.
+    pub best_train_mse: Option<f64>,
+    /// Train MSE at the last evaluated point.
+    pub final_train_mse: Option<f64>,
+    /// Lowest test MSE over evaluated points (an optimistic, test-selected figure).
+    pub best_test_mse: Option<f64>,
+    /// Test MSE at the last evaluated point.
+    pub final_test_mse: Option<f64>,
+    /// Test MSE at the point of lowest train MSE.
+    pub test_mse_at_best_train: Option<f64>,
+    /// First hits of each configured target.
+    pub targets: Vec<TargetHit>,
+}
+
+fn finite_min(v: impl Iterator<Item = f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
+        .fold(None, |m, x| Some(m.map_or(x, |m: f64| m.min(x))))
+}
+
+impl RunSummary {
+    /// Summarises `curve` against `targets`.
+    pub fn from_curve(curve: &[CurvePoint], targets: &[f64]) -> Self {
+        let best_point = curve
+            .iter()
+            .filter(|p| p.train_mse.is_finite())
+            .min_by(|a, b| a.train_mse.total_cmp(&b.train_mse));
+        Self {
+            initial_train_mse: curve.first().map(|p| p.train_mse),
+            best_train_mse: finite_min(curve.iter().map(|p| p.train_mse)),
+            final_train_mse: curve.last().map(|p| p.train_mse),
+            best_test_mse: finite_min(curve.iter().map(|p| p.test_mse)),
+            final_test_mse: curve.last().map(|p| p.test_mse),
+            test_mse_at_best_train: best_point.map(|p| p.test_mse),
+            targets: targets
+                .iter()
+                .map(|&target| {
+                    let hit = curve.iter().find(|p| p.train_mse <= target);
+                    TargetHit {
+                        target,
+                        iter: hit.map(|p| p.iter),
+                        time_s: hit.map(|p| p.time_s),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One (dataset, trainer, repetition) run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Dataset name.
+    pub dataset: String,
+    /// Trainer label (registry string with options).
+    pub trainer: String,
+    /// Trainer id (`Trainer::name`).
+    pub trainer_id: String,
+    /// Full trainer configuration.
+    pub trainer_config: serde_json::Value,
+    /// Architecture the trainer trained (`None` if it could not say).
+    pub architecture: Option<Architecture>,
+    /// Repetition index (0-based).
+    pub repetition: usize,
+    /// Seeds used.
+    pub seeds: RunSeeds,
+    /// How the run ended.
+    pub status: Status,
+    /// Why, when there is more to say (errors, panics, divergence, stalls).
+    pub message: Option<String>,
+    /// Time spent in the trainer's `init`, in seconds (not training time).
+    pub setup_s: f64,
+    /// Training time: the sum of the timed `step` calls, in seconds.
+    pub train_s: f64,
+    /// Time spent evaluating (untimed for the trainer), in seconds.
+    pub eval_s: f64,
+    /// Steps done.
+    pub iterations: usize,
+    /// Model flops of one step, when the trainer knows.
+    pub flops_per_step: Option<f64>,
+    /// Evaluated points.
+    pub curve: Vec<CurvePoint>,
+    /// Summary of the curve.
+    pub summary: RunSummary,
+}
+
+impl RunRecord {
+    /// The record of a run that could not start because its split failed.
+    pub fn failed_split(
+        dataset: &str,
+        t: &PlannedTrainer,
+        repetition: usize,
+        c: &RunConfig,
+        message: String,
+    ) -> Self {
+        let (split, init) = crate::runner::split_and_init_seeds(c.base_seed, dataset, repetition);
+        Self {
+            dataset: dataset.into(),
+            trainer: t.label.clone(),
+            trainer_id: t.config.name().into(),
+            trainer_config: t.config_json.clone(),
+            architecture: None,
+            repetition,
+            seeds: RunSeeds {
+                split,
+                init,
+                trainer: 0,
+            },
+            status: Status::Error,
+            message: Some(format!("split failed: {message}")),
+            setup_s: 0.0,
+            train_s: 0.0,
+            eval_s: 0.0,
+            iterations: 0,
+            flops_per_step: None,
+            curve: vec![],
+            summary: RunSummary::from_curve(&[], &c.targets),
+        }
+    }
+}
+
+/// The closed-form linear model's MSE on one split (the dashed line of every plot).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinearReference {
+    /// Repetition (split) it belongs to.
+    pub repetition: usize,
+    /// Ridge used (0 unless plain OLS was singular).
+    pub ridge: f64,
+    /// Train MSE.
+    pub train_mse: f64,
+    /// Test MSE.
+    pub test_mse: f64,
+}
+
+/// A dataset of the sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    /// Name.
+    pub name: String,
+    /// Provenance (package, file, generator and seed, licence).
+    pub source: String,
+    /// Rows.
+    pub n: usize,
+    /// Training rows per split.
+    pub n_train: usize,
+    /// Test rows per split.
+    pub n_test: usize,
+    /// Features.
+    pub d: usize,
+    /// Targets.
+    pub k: usize,
+    /// Feature names.
+    pub feature_names: Vec<String>,
+    /// Target names.
+    pub target_names: Vec<String>,
+    /// Linear reference per repetition.
+    pub linear_reference: Vec<LinearReference>,
+}
+
+impl DatasetInfo {
+    /// Describes `data`; split sizes are filled in by the sweep.
+    pub fn new(name: &str, data: &Dataset, test_fraction: f64) -> Self {
+        let n_test = ((data.n() as f64 * test_fraction).round() as usize).max(1);
+        Self {
+            name: name.into(),
+            source: data.provenance.clone(),
+            n: data.n(),
+            n_train: data.n().saturating_sub(n_test),
+            n_test,
+            d: data.d(),
+            k: data.k(),
+            feature_names: data.feature_names.clone(),
+            target_names: data.target_names.clone(),
+            linear_reference: vec![],
+        }
+    }
+
+    /// Median linear-reference train MSE over repetitions.
+    pub fn reference_train_mse(&self) -> Option<f64> {
+        crate::stats::median(self.linear_reference.iter().map(|r| r.train_mse).collect())
+    }
+
+    /// Median linear-reference test MSE over repetitions.
+    pub fn reference_test_mse(&self) -> Option<f64> {
+        crate::stats::median(self.linear_reference.iter().map(|r| r.test_mse).collect())
+    }
+}
+
+/// Where and with what the report was made.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    /// fitbench version.
+    pub fitbench_version: String,
+    /// Git commit of the source tree (or "unknown").
+    pub git_commit: String,
+    /// Whether tracked files differed from the commit.
+    pub git_dirty: Option<bool>,
+    /// Compiler that built the binary.
+    pub rustc: String,
+    /// Cargo profile (`release` or `debug`).
+    pub profile: String,
+    /// Operating system and architecture.
+    pub os: String,
+    /// CPU model.
+    pub cpu: String,
+    /// Logical cores available.
+    pub cores: usize,
+    /// Threads fitbench was allowed (faer and rayon).
+    pub threads: usize,
+    /// Host name.
+    pub hostname: String,
+    /// faer version.
+    pub faer_version: String,
+    /// burn version, when the burn baseline is built in.
+    pub burn_version: Option<String>,
+    /// Seconds since the Unix epoch when the sweep started.
+    pub started_unix_s: u64,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Units of every MSE ([`MSE_UNITS`]).
+    pub mse_units: String,
+    /// Environment.
+    pub environment: Environment,
+    /// The resolved configuration.
+    pub config: RunConfig,
+    /// The network the run asked for.
+    pub architecture: Architecture,
+    /// Datasets.
+    pub datasets: Vec<DatasetInfo>,
+    /// Runs, in execution order.
+    pub runs: Vec<RunRecord>,
+}
+
+impl Report {
+    /// Checks the invariants a consumer relies on; returns every problem found.
+    pub fn check(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.schema_version != SCHEMA_VERSION {
+            problems.push(format!(
+                "schema_version {} (expected {SCHEMA_VERSION})",
+                self.schema_version
+            ));
+        }
+        let expected = self.datasets.len() * self.config.seeds * self.config.trainers.len();
+        if self.runs.len() != expected {
+            problems.push(format!(
+                "{} runs, expected datasets × seeds × trainers = {expected}",
+                self.runs.len()
+            ));
+        }
+        for r in &self.runs {
+            let id = format!("run {} / {} / rep {}", r.dataset, r.trainer, r.repetition);
+            if !self.datasets.iter().any(|d| d.name == r.dataset) {
+                problems.push(format!("{id}: unknown dataset"));
+            }
+            if r.curve
+                .windows(2)
+                .any(|w| w[1].iter <= w[0].iter || w[1].time_s < w[0].time_s)
+            {
+                problems.push(format!(
+                    "{id}: curve iterations or times are not increasing"
+                ));
+            }
+            if r.curve
+                .iter()
+                .any(|p| p.best_train_mse > p.train_mse && p.train_mse.is_finite())
+            {
+                problems.push(format!("{id}: best_train_mse above train_mse"));
+            }
+            if r.status.is_ok() && r.curve.is_empty() {
+                problems.push(format!("{id}: status {} but no curve", r.status.as_str()));
+            }
+        }
+        problems
+    }
+}

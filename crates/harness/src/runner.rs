@@ -1,0 +1,539 @@
+//! The run loop: the one place that reads the clock.
+//!
+//! For each (dataset, repetition) the harness makes one split and one initial network per
+//! architecture (untimed, shared by every trainer); for each trainer it calls `init`
+//! (untimed, recorded as `setup_s`) and then `step` in a loop. Only `step` is timed. The
+//! model is scored with the shared f64 [`Mlp::mse`] outside the timed region on the
+//! [`EvalSchedule`], and that time is recorded as `eval_s`. A run that fails, panics or
+//! diverges is recorded with its status and message; the sweep goes on.
+
+use crate::config::{EvalSchedule, RunConfig};
+use crate::datasets::DatasetSpec;
+use crate::error::{HarnessError, Result};
+use crate::report::{
+    CurvePoint, DatasetInfo, LinearReference, RunRecord, RunSeeds, RunSummary, Status,
+};
+use crate::trainers::TrainerSpec;
+use fitbench_core::{
+    Activation, Architecture, Dataset, Mlp, Split, StepOutcome, Trainer, TrainerConfig, rng,
+};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+/// A monotonic clock in seconds. Injected so tests can prove what is and is not timed.
+pub trait Clock {
+    /// Seconds since an arbitrary fixed origin; never decreases.
+    fn now(&mut self) -> f64;
+}
+
+/// The real clock: `std::time::Instant`.
+#[derive(Debug)]
+pub struct MonotonicClock(Instant);
+
+impl Default for MonotonicClock {
+    fn default() -> Self {
+        Self(Instant::now())
+    }
+}
+
+impl Clock for MonotonicClock {
+    fn now(&mut self) -> f64 {
+        self.0.elapsed().as_secs_f64()
+    }
+}
+
+/// When a run stops.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StopRules {
+    /// Iteration cap.
+    pub max_iters: usize,
+    /// Training-time budget in seconds.
+    pub budget_s: f64,
+    /// Stop when the training MSE reaches this.
+    pub target_train_mse: Option<f64>,
+    /// Evaluations without sufficient improvement before the run counts as stalled.
+    pub patience: Option<usize>,
+    /// Relative improvement of the best training MSE that counts as progress.
+    pub min_rel_improvement: f64,
+}
+
+impl From<&RunConfig> for StopRules {
+    fn from(c: &RunConfig) -> Self {
+        Self {
+            max_iters: c.max_iters,
+            budget_s: c.budget_s,
+            target_train_mse: c.target_train_mse,
+            patience: c.patience,
+            min_rel_improvement: c.min_rel_improvement,
+        }
+    }
+}
+
+/// One trainer of a plan.
+pub struct PlannedTrainer {
+    /// Label in reports and legends (the registry string, e.g. `ols:ridge=1e-6`).
+    pub label: String,
+    /// The validated config.
+    pub config: Box<dyn TrainerConfig + Send + Sync>,
+    /// The config as JSON (written into every run record).
+    pub config_json: serde_json::Value,
+}
+
+/// One dataset of a plan.
+#[derive(Debug)]
+pub struct PlannedDataset {
+    /// The request it was resolved from.
+    pub spec: DatasetSpec,
+    /// The loaded data (raw units).
+    pub data: Dataset,
+}
+
+/// A fully validated sweep: everything that could be rejected has been, before any clock runs.
+pub struct Plan {
+    /// The resolved configuration.
+    pub config: RunConfig,
+    /// Datasets, loaded.
+    pub datasets: Vec<PlannedDataset>,
+    /// Trainers, validated, with the architecture each will train.
+    pub trainers: Vec<PlannedTrainer>,
+    /// The network the run asks for.
+    pub architecture: Architecture,
+}
+
+impl Plan {
+    /// Validates `config`, loads every dataset and parses every trainer.
+    pub fn resolve(config: RunConfig) -> Result<Self> {
+        config.validate()?;
+        let activation: Activation = config.activation.parse()?;
+        let architecture = Architecture::new(config.hidden.clone(), activation);
+        architecture.validate()?;
+        let mut trainers = Vec::new();
+        for label in &config.trainers {
+            let spec = TrainerSpec::parse(label)?;
+            let config_json = spec.to_json();
+            let boxed: Box<dyn TrainerConfig + Send + Sync> = match spec {
+                TrainerSpec::Ols(c) => Box::new(c),
+            };
+            trainers.push(PlannedTrainer {
+                label: label.clone(),
+                config: boxed,
+                config_json,
+            });
+        }
+        let mut specs: Vec<DatasetSpec> = config
+            .datasets
+            .iter()
+            .map(|n| DatasetSpec::parse(n))
+            .collect::<Result<_>>()?;
+        specs.extend(config.csv.iter().cloned().map(DatasetSpec::Csv));
+        let datasets = specs
+            .into_iter()
+            .map(|spec| {
+                Ok(PlannedDataset {
+                    data: spec.load()?,
+                    spec,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let plan = Self {
+            config,
+            datasets,
+            trainers,
+            architecture,
+        };
+        plan.check_trainers()?;
+        Ok(plan)
+    }
+
+    /// Checks that every trainer can train the requested architecture (before any run).
+    pub fn check_trainers(&self) -> Result<()> {
+        for t in &self.trainers {
+            t.config.validate()?;
+            t.config.architecture(&self.architecture)?;
+        }
+        let mut labels: Vec<&str> = self.trainers.iter().map(|t| t.label.as_str()).collect();
+        labels.sort_unstable();
+        if let Some(w) = labels.windows(2).find(|w| w[0] == w[1]) {
+            return Err(HarnessError::Config(format!(
+                "trainer {:?} is listed twice",
+                w[0]
+            )));
+        }
+        Ok(())
+    }
+
+    /// Number of runs in the sweep.
+    pub fn n_runs(&self) -> usize {
+        self.datasets.len() * self.config.seeds * self.trainers.len()
+    }
+}
+
+/// Seeds of one (dataset, repetition): shared by every trainer.
+pub fn split_and_init_seeds(base: u64, dataset: &str, repetition: usize) -> (u64, u64) {
+    let rep = repetition.to_string();
+    (
+        rng::derive_seed(base, &[dataset, "split", &rep]),
+        rng::derive_seed(base, &[dataset, "init", &rep]),
+    )
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-string payload".into())
+}
+
+/// What `run_one` needs besides the trainer.
+pub struct RunContext<'a> {
+    /// Dataset name.
+    pub dataset: &'a str,
+    /// The split shared by all trainers of this repetition.
+    pub split: &'a Split,
+    /// The architecture the run asks for.
+    pub requested: &'a Architecture,
+    /// Repetition index.
+    pub repetition: usize,
+    /// Base seed of the sweep.
+    pub base_seed: u64,
+    /// Stop rules.
+    pub rules: &'a StopRules,
+    /// Evaluation schedule.
+    pub schedule: &'a EvalSchedule,
+    /// Reported training-MSE targets.
+    pub targets: &'a [f64],
+}
+
+struct Evaluation {
+    train_mse: f64,
+    test_mse: f64,
+}
+
+fn evaluate(
+    trainer: &dyn Trainer,
+    split: &Split,
+) -> std::result::Result<Evaluation, (Status, String)> {
+    let model = catch_unwind(AssertUnwindSafe(|| trainer.params())).map_err(|p| {
+        (
+            Status::Panicked,
+            format!("panic in params(): {}", panic_message(p)),
+        )
+    })?;
+    let mse = |d: &Dataset| {
+        model
+            .mse(d.x.as_ref(), d.y.as_ref())
+            .map_err(|e| (Status::Error, format!("evaluation failed: {e}")))
+    };
+    Ok(Evaluation {
+        train_mse: mse(&split.train)?,
+        test_mse: mse(&split.test)?,
+    })
+}
+
+/// Runs one trainer on one split until a stop rule fires. Never panics and never returns an
+/// error: every failure becomes the record's status and message.
+pub fn run_one(
+    ctx: &RunContext<'_>,
+    label: &str,
+    config: &dyn TrainerConfig,
+    config_json: serde_json::Value,
+    clock: &mut dyn Clock,
+) -> RunRecord {
+    let (split_seed, init_seed) = split_and_init_seeds(ctx.base_seed, ctx.dataset, ctx.repetition);
+    let trainer_seed = rng::derive_seed(
+        ctx.base_seed,
+        &[ctx.dataset, label, &ctx.repetition.to_string()],
+    );
+    let mut record = RunRecord {
+        dataset: ctx.dataset.to_string(),
+        trainer: label.to_string(),
+        trainer_id: config.name().to_string(),
+        trainer_config: config_json,
+        architecture: None,
+        repetition: ctx.repetition,
+        seeds: RunSeeds {
+            split: split_seed,
+            init: init_seed,
+            trainer: trainer_seed,
+        },
+        status: Status::Error,
+        message: None,
+        setup_s: 0.0,
+        train_s: 0.0,
+        eval_s: 0.0,
+        iterations: 0,
+        flops_per_step: None,
+        curve: vec![],
+        summary: RunSummary::default(),
+    };
+    let fail = |mut r: RunRecord, status: Status, message: String| {
+        r.status = status;
+        r.message = Some(message);
+        r.summary = RunSummary::from_curve(&r.curve, ctx.targets);
+        r
+    };
+    let arch = match config.architecture(ctx.requested) {
+        Ok(a) => a,
+        Err(e) => return fail(record, Status::Error, e.to_string()),
+    };
+    record.architecture = Some(arch.clone());
+    let train = &ctx.split.train;
+    let initial = match Mlp::init(&arch, train.d(), train.k(), init_seed) {
+        Ok(m) => m,
+        Err(e) => return fail(record, Status::Error, e.to_string()),
+    };
+    let t0 = clock.now();
+    let built = catch_unwind(AssertUnwindSafe(|| {
+        config.init(train, initial, trainer_seed)
+    }));
+    record.setup_s = clock.now() - t0;
+    let mut trainer = match built {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => return fail(record, Status::Error, format!("init failed: {e}")),
+        Err(p) => {
+            return fail(
+                record,
+                Status::Panicked,
+                format!("panic in init(): {}", panic_message(p)),
+            );
+        }
+    };
+    record.flops_per_step = trainer.flops_per_step();
+
+    let rules = ctx.rules;
+    let mut best = f64::INFINITY;
+    let mut best_history: Vec<f64> = Vec::new();
+    let mut last_eval_train_s = 0.0;
+    let mut next_eval_iter = 1usize;
+    let mut iter = 0usize;
+    let mut eval_point = |record: &mut RunRecord,
+                          trainer: &dyn Trainer,
+                          iter: usize,
+                          clock: &mut dyn Clock|
+     -> Option<(Status, String)> {
+        let e0 = clock.now();
+        let ev = evaluate(trainer, ctx.split);
+        record.eval_s += clock.now() - e0;
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(failure) => return Some(failure),
+        };
+        if ev.train_mse.is_finite() {
+            best = best.min(ev.train_mse);
+        }
+        record.curve.push(CurvePoint {
+            iter,
+            time_s: record.train_s,
+            train_mse: ev.train_mse,
+            test_mse: ev.test_mse,
+            best_train_mse: best,
+        });
+        best_history.push(best);
+        if !ev.train_mse.is_finite() || !ev.test_mse.is_finite() {
+            return Some((
+                Status::Diverged,
+                format!(
+                    "non-finite loss at iteration {iter} (train {}, test {})",
+                    ev.train_mse, ev.test_mse
+                ),
+            ));
+        }
+        if rules.target_train_mse.is_some_and(|t| ev.train_mse <= t) {
+            return Some((
+                Status::TargetReached,
+                format!(
+                    "train MSE {:.3e} reached the target at iteration {iter}",
+                    ev.train_mse
+                ),
+            ));
+        }
+        if let Some(p) = rules.patience
+            && best_history.len() > p
+        {
+            let then = best_history[best_history.len() - 1 - p];
+            if then - best <= rules.min_rel_improvement * then.abs() {
+                return Some((
+                    Status::Stalled,
+                    format!(
+                        "best train MSE improved by less than {:.0e} (relative) over the last {p} evaluations",
+                        rules.min_rel_improvement
+                    ),
+                ));
+            }
+        }
+        None
+    };
+
+    if let Some((status, msg)) = eval_point(&mut record, trainer.as_ref(), 0, clock) {
+        record.iterations = 0;
+        return fail(record, status, msg);
+    }
+    let (status, message) = loop {
+        if iter >= rules.max_iters {
+            break (Status::MaxIters, None);
+        }
+        if record.train_s >= rules.budget_s {
+            break (Status::Timeout, None);
+        }
+        let s0 = clock.now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| trainer.step()));
+        record.train_s += clock.now() - s0;
+        iter += 1;
+        record.iterations = iter;
+        let converged = match outcome {
+            Ok(Ok(StepOutcome::Continue)) => false,
+            Ok(Ok(StepOutcome::Converged)) => true,
+            Ok(Err(e)) => break (Status::Error, Some(format!("step {iter} failed: {e}"))),
+            Err(p) => {
+                break (
+                    Status::Panicked,
+                    Some(format!("panic in step {iter}: {}", panic_message(p))),
+                );
+            }
+        };
+        let last = converged || iter >= rules.max_iters || record.train_s >= rules.budget_s;
+        // The iteration schedule does not depend on time, so the scheduled points of a curve
+        // are the same in every repetition of a run; time-triggered points only add to them.
+        let scheduled = iter <= ctx.schedule.every_step_until || iter >= next_eval_iter;
+        if iter >= next_eval_iter {
+            next_eval_iter = (iter + 1).max((iter as f64 * ctx.schedule.growth).ceil() as usize);
+        }
+        let overdue = record.train_s - last_eval_train_s >= ctx.schedule.max_interval_s;
+        if last || scheduled || overdue {
+            last_eval_train_s = record.train_s;
+            if let Some((status, msg)) = eval_point(&mut record, trainer.as_ref(), iter, clock) {
+                break (status, Some(msg));
+            }
+        }
+        if converged {
+            break (Status::Converged, None);
+        }
+    };
+    record.status = status;
+    record.message = message;
+    record.summary = RunSummary::from_curve(&record.curve, ctx.targets);
+    record
+}
+
+/// Progress events for the binary's progress display.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// A run is about to start.
+    Started {
+        /// Runs finished so far.
+        done: usize,
+        /// Runs in the sweep.
+        total: usize,
+        /// Dataset name.
+        dataset: &'a str,
+        /// Trainer label.
+        trainer: &'a str,
+        /// Repetition.
+        repetition: usize,
+    },
+    /// A run finished.
+    Finished(&'a RunRecord),
+}
+
+/// Fits the closed-form linear reference (OLS, or ridge 1e-8 if OLS is singular) on a split.
+pub fn linear_reference(split: &Split, repetition: usize) -> Option<LinearReference> {
+    use fitbench_lsq::OlsConfig;
+    [0.0, 1e-8].iter().find_map(|&ridge| {
+        let config = OlsConfig {
+            ridge,
+            ..OlsConfig::default()
+        };
+        let initial =
+            Mlp::init(&Architecture::linear(), split.train.d(), split.train.k(), 0).ok()?;
+        let mut t = config.init(&split.train, initial, 0).ok()?;
+        t.step().ok()?;
+        let m = t.params();
+        Some(LinearReference {
+            repetition,
+            ridge,
+            train_mse: m.mse(split.train.x.as_ref(), split.train.y.as_ref()).ok()?,
+            test_mse: m.mse(split.test.x.as_ref(), split.test.y.as_ref()).ok()?,
+        })
+    })
+}
+
+/// Runs the whole plan. `on_run` is called with every finished run (the binary persists it
+/// at once); an error from `on_run` aborts the sweep. Returns the dataset descriptions and
+/// every run record.
+pub fn run_sweep(
+    plan: &Plan,
+    clock: &mut dyn Clock,
+    on_run: &mut dyn FnMut(&RunRecord) -> Result<()>,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(Vec<DatasetInfo>, Vec<RunRecord>)> {
+    let c = &plan.config;
+    let rules = StopRules::from(c);
+    let mut infos = Vec::new();
+    let mut runs = Vec::new();
+    let total = plan.n_runs();
+    for pd in &plan.datasets {
+        let name = pd.spec.name();
+        let mut info = DatasetInfo::new(&name, &pd.data, c.test_fraction);
+        for repetition in 0..c.seeds {
+            let (split_seed, _) = split_and_init_seeds(c.base_seed, &name, repetition);
+            let split = Split::new(&pd.data, c.test_fraction, split_seed);
+            let ctx_split = match &split {
+                Ok(s) => {
+                    info.n_train = s.train.n();
+                    info.n_test = s.test.n();
+                    info.linear_reference
+                        .extend(linear_reference(s, repetition));
+                    Some(s)
+                }
+                Err(_) => None,
+            };
+            for t in &plan.trainers {
+                progress(Progress::Started {
+                    done: runs.len(),
+                    total,
+                    dataset: &name,
+                    trainer: &t.label,
+                    repetition,
+                });
+                let record = match ctx_split {
+                    Some(split) => {
+                        let ctx = RunContext {
+                            dataset: &name,
+                            split,
+                            requested: &plan.architecture,
+                            repetition,
+                            base_seed: c.base_seed,
+                            rules: &rules,
+                            schedule: &c.eval,
+                            targets: &c.targets,
+                        };
+                        run_one(
+                            &ctx,
+                            &t.label,
+                            t.config.as_ref(),
+                            t.config_json.clone(),
+                            clock,
+                        )
+                    }
+                    None => RunRecord::failed_split(
+                        &name,
+                        t,
+                        repetition,
+                        c,
+                        split
+                            .as_ref()
+                            .err()
+                            .map(|e| e.to_string())
+                            .unwrap_or_default(),
+                    ),
+                };
+                on_run(&record)?;
+                progress(Progress::Finished(&record));
+                runs.push(record);
+            }
+        }
+        infos.push(info);
+    }
+    Ok((infos, runs))
+}

@@ -1,0 +1,178 @@
+//! `summary.md`: per dataset, one row per trainer.
+
+use crate::plot::trainers_of;
+use crate::report::{Report, RunRecord, Status};
+use crate::stats::{median, min_median_max};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+fn sci(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".into(), |v| format!("{v:.3e}"))
+}
+
+fn range(v: Vec<f64>) -> String {
+    match min_median_max(v) {
+        Some((lo, m, hi)) if lo == hi => format!("{m:.3e}"),
+        Some((lo, m, hi)) => format!("{m:.3e} [{lo:.2e}, {hi:.2e}]"),
+        None => "–".into(),
+    }
+}
+
+/// A duration in human units.
+pub fn duration(s: f64) -> String {
+    if s < 1e-3 {
+        format!("{:.1} µs", s * 1e6)
+    } else if s < 1.0 {
+        format!("{:.1} ms", s * 1e3)
+    } else {
+        format!("{s:.2} s")
+    }
+}
+
+/// Renders the Markdown summary of `report`.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let env = &report.environment;
+    let _ = writeln!(out, "# fitbench summary: {}\n", report.config.name);
+    let _ = writeln!(
+        out,
+        "Commit `{}`{}, fitbench {}, {} ({} build), {} on {} ({} cores, {} thread(s) used), faer {}{}.\n",
+        env.git_commit,
+        if env.git_dirty == Some(true) {
+            " (dirty)"
+        } else {
+            ""
+        },
+        env.fitbench_version,
+        env.rustc,
+        env.profile,
+        env.cpu,
+        env.hostname,
+        env.cores,
+        env.threads,
+        env.faer_version,
+        env.burn_version
+            .as_ref()
+            .map_or(String::new(), |b| format!(", burn {b}"))
+    );
+    let _ = writeln!(
+        out,
+        "Network: {}. Seeds: {} per (dataset, trainer), base seed {}. Budget {} s of training time and {} steps per run.\n",
+        report.architecture,
+        report.config.seeds,
+        report.config.base_seed,
+        report.config.budget_s,
+        report.config.max_iters
+    );
+    let _ = writeln!(out, "All MSE values are in {}.", report.mse_units);
+    let _ = writeln!(
+        out,
+        "Cells give the median over seeds, with [min, max] when they differ. Times are training time only (the sum of timed `step` calls).\n"
+    );
+    for info in &report.datasets {
+        let runs: Vec<&RunRecord> = report
+            .runs
+            .iter()
+            .filter(|r| r.dataset == info.name)
+            .collect();
+        let _ = writeln!(
+            out,
+            "## {} ({}×{}, {} train / {} test rows)\n",
+            info.name, info.n, info.d, info.n_train, info.n_test
+        );
+        let _ = writeln!(out, "Source: {}.\n", info.source);
+        let _ = writeln!(
+            out,
+            "Linear reference (closed-form OLS, median over splits): train MSE {}, test MSE {}.\n",
+            sci(info.reference_train_mse()),
+            sci(info.reference_test_mse())
+        );
+        let _ = writeln!(
+            out,
+            "| trainer | status | best train MSE | final train MSE | final test MSE | test MSE at best train | steps | train time | setup | eval |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+        for t in trainers_of(report) {
+            let mine: Vec<&RunRecord> = runs.iter().copied().filter(|r| r.trainer == t).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let mut statuses: BTreeMap<Status, usize> = BTreeMap::new();
+            for r in &mine {
+                *statuses.entry(r.status).or_default() += 1;
+            }
+            let status = statuses
+                .iter()
+                .map(|(s, n)| format!("{n}× {}", s.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let col = |f: &dyn Fn(&RunRecord) -> Option<f64>| {
+                mine.iter().filter_map(|r| f(r)).collect::<Vec<f64>>()
+            };
+            let _ = writeln!(
+                out,
+                "| `{t}` | {status} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                range(col(&|r| r.summary.best_train_mse)),
+                range(col(&|r| r.summary.final_train_mse)),
+                range(col(&|r| r.summary.final_test_mse)),
+                range(col(&|r| r.summary.test_mse_at_best_train)),
+                median(col(&|r| Some(r.iterations as f64)))
+                    .map_or("–".into(), |v| format!("{v:.0}")),
+                median(col(&|r| Some(r.train_s))).map_or("–".into(), duration),
+                median(col(&|r| Some(r.setup_s))).map_or("–".into(), duration),
+                median(col(&|r| Some(r.eval_s))).map_or("–".into(), duration),
+            );
+        }
+        if !report.config.targets.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nTraining time to reach a train MSE target (median over the seeds that reached it; reached/total):\n"
+            );
+            let heads: Vec<String> = report
+                .config
+                .targets
+                .iter()
+                .map(|t| format!("≤ {t:e}"))
+                .collect();
+            let _ = writeln!(out, "| trainer | {} |", heads.join(" | "));
+            let _ = writeln!(out, "|---|{}", "---|".repeat(heads.len()));
+            for t in trainers_of(report) {
+                let mine: Vec<&RunRecord> =
+                    runs.iter().copied().filter(|r| r.trainer == t).collect();
+                let cells: Vec<String> = (0..report.config.targets.len())
+                    .map(|i| {
+                        let hits: Vec<f64> = mine
+                            .iter()
+                            .filter_map(|r| r.summary.targets.get(i).and_then(|h| h.time_s))
+                            .collect();
+                        match median(hits.clone()) {
+                            Some(m) => format!("{} ({}/{})", duration(m), hits.len(), mine.len()),
+                            None => format!("– (0/{})", mine.len()),
+                        }
+                    })
+                    .collect();
+                let _ = writeln!(out, "| `{t}` | {} |", cells.join(" | "));
+            }
+        }
+        let failures: Vec<&&RunRecord> = runs.iter().filter(|r| !r.status.is_ok()).collect();
+        if !failures.is_empty() {
+            let _ = writeln!(out, "\nFailed runs:\n");
+            for r in failures {
+                let _ = writeln!(
+                    out,
+                    "- `{}` seed {}: {}: {}",
+                    r.trainer,
+                    r.repetition,
+                    r.status.as_str(),
+                    r.message.as_deref().unwrap_or("")
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\n![loss vs time](plots/{}/loss_vs_time.png)\n",
+            crate::plot::slug(&info.name)
+        );
+    }
+    out
+}

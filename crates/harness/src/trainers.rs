@@ -1,0 +1,100 @@
+//! The trainer registry: `NAME[:key=value,…]` strings resolved to serialisable configs.
+
+use crate::error::{HarnessError, Result};
+use crate::options::Options;
+use fitbench_core::TrainerConfig;
+use fitbench_lsq::OlsConfig;
+use serde::{Deserialize, Serialize};
+
+/// Every trainer fitbench can run, with its configuration (written into every report).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "trainer", rename_all = "snake_case")]
+pub enum TrainerSpec {
+    /// Closed-form linear reference ([`OlsConfig`]).
+    Ols(OlsConfig),
+}
+
+/// Registry names with a one-line description of their options (defaults in brackets).
+pub const TRAINERS: &[(&str, &str)] = &[(
+    "ols",
+    "closed-form linear least squares, one step (always the linear model): ridge [0], solver [cholesky|qr]",
+)];
+
+impl TrainerSpec {
+    /// Parses `NAME[:key=value,…]`, e.g. `ols:ridge=1e-6,solver=qr`, and validates it.
+    pub fn parse(s: &str) -> Result<Self> {
+        let (name, options) = Options::parse_named(s)?;
+        let mut object = options.to_json();
+        if !TRAINERS.iter().any(|(n, _)| *n == name) {
+            let known = TRAINERS
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(HarnessError::Unknown {
+                kind: "trainer",
+                name,
+                known,
+            });
+        }
+        object.insert("trainer".into(), serde_json::Value::String(name.clone()));
+        let spec: TrainerSpec = serde_json::from_value(serde_json::Value::Object(object))
+            .map_err(|e| HarnessError::Config(format!("trainer {s:?}: {e}")))?;
+        spec.config().validate()?;
+        Ok(spec)
+    }
+
+    /// The config as the core trait object.
+    pub fn config(&self) -> &(dyn TrainerConfig + Send + Sync) {
+        match self {
+            TrainerSpec::Ols(c) => c,
+        }
+    }
+
+    /// The config as JSON (for reports).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fitbench_lsq::Solver;
+
+    #[test]
+    fn parses_options_into_typed_configs() {
+        let spec = TrainerSpec::parse("ols:ridge=1e-6,solver=qr").unwrap();
+        assert_eq!(
+            spec,
+            TrainerSpec::Ols(OlsConfig {
+                ridge: 1e-6,
+                solver: Solver::Qr
+            })
+        );
+        assert_eq!(
+            TrainerSpec::parse("ols").unwrap(),
+            TrainerSpec::Ols(OlsConfig::default())
+        );
+    }
+
+    #[test]
+    fn bad_trainer_strings_are_rejected_clearly() {
+        let msg = TrainerSpec::parse("lbfgs").unwrap_err().to_string();
+        assert!(
+            msg.contains("unknown trainer \"lbfgs\"") && msg.contains("ols"),
+            "{msg}"
+        );
+        let msg = TrainerSpec::parse("ols:alpha=1").unwrap_err().to_string();
+        assert!(
+            msg.contains("unknown field `alpha`") && msg.contains("ridge"),
+            "{msg}"
+        );
+        let msg = TrainerSpec::parse("ols:ridge=-1").unwrap_err().to_string();
+        assert!(msg.contains("ols.ridge"), "{msg}");
+        let msg = TrainerSpec::parse("ols:solver=svd")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("svd") && msg.contains("cholesky"), "{msg}");
+    }
+}

@@ -1,0 +1,124 @@
+//! A tiny sweep through the whole pipeline: run, persist, report, summary, plots, re-plot.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use fitbench_harness::config::RunConfig;
+use fitbench_harness::output::{self, RunLog};
+use fitbench_harness::report::{Report, SCHEMA_VERSION};
+use fitbench_harness::runner::{self, MonotonicClock, Plan};
+
+fn tiny() -> RunConfig {
+    RunConfig {
+        name: "tiny".into(),
+        datasets: vec!["smooth2d:n=200".into(), "diabetes".into()],
+        trainers: vec!["ols".into(), "ols:ridge=10,solver=qr".into()],
+        seeds: 2,
+        budget_s: 1.0,
+        ..RunConfig::default()
+    }
+}
+
+fn sweep(dir: &std::path::Path) -> Report {
+    let plan = Plan::resolve(tiny()).unwrap();
+    let mut log = RunLog::create(dir).unwrap();
+    let (datasets, runs) = runner::run_sweep(
+        &plan,
+        &mut MonotonicClock::default(),
+        &mut |r| log.append(r),
+        &mut |_| {},
+    )
+    .unwrap();
+    fitbench_harness::build_report(&plan, datasets, runs)
+}
+
+#[test]
+fn a_sweep_writes_a_valid_report_summary_and_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = sweep(dir.path());
+    let files = output::write_all(&report, dir.path()).unwrap();
+    assert_eq!(
+        files.len(),
+        2 + 2 * 4,
+        "report, summary, and 4 plot files per dataset"
+    );
+
+    // The report round-trips through JSON, follows the schema and checks clean.
+    let back = output::read_report(&dir.path().join("report.json")).unwrap();
+    assert_eq!(back, report);
+    assert_eq!(back.schema_version, SCHEMA_VERSION);
+    assert!(back.check().is_empty(), "{:?}", back.check());
+    assert_eq!(back.runs.len(), 2 * 2 * 2);
+    assert!(
+        back.runs.iter().all(|r| r.status.is_ok()),
+        "{:?}",
+        back.runs.iter().map(|r| &r.message).collect::<Vec<_>>()
+    );
+    assert!(back.mse_units.contains("standardised"));
+    assert_eq!(back.environment.threads, 1);
+
+    // OLS is the linear reference: its best train MSE equals the recorded reference.
+    for d in &back.datasets {
+        assert_eq!(d.linear_reference.len(), 2);
+        for r in back
+            .runs
+            .iter()
+            .filter(|r| r.dataset == d.name && r.trainer == "ols")
+        {
+            let reference = d
+                .linear_reference
+                .iter()
+                .find(|l| l.repetition == r.repetition)
+                .unwrap();
+            assert!(
+                (r.summary.best_train_mse.unwrap() - reference.train_mse).abs()
+                    <= 1e-12 * reference.train_mse
+            );
+        }
+    }
+
+    // Runs were persisted one by one.
+    assert_eq!(
+        RunLog::read(&dir.path().join("runs.jsonl")).unwrap(),
+        report.runs
+    );
+
+    // The summary names every dataset and trainer; the plots are real images.
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    for needle in [
+        "smooth2d:n=200",
+        "diabetes",
+        "`ols`",
+        "`ols:ridge=10,solver=qr`",
+        "Linear reference",
+    ] {
+        assert!(summary.contains(needle), "summary lacks {needle}");
+    }
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "png"))
+    {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(
+            bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000,
+            "{}",
+            f.display()
+        );
+    }
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "svg"))
+    {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(
+            text.contains("<svg")
+                && text.contains("linear reference (OLS)")
+                && text.contains("training"),
+            "{}",
+            f.display()
+        );
+    }
+
+    // Redrawing from the saved report gives the same files again.
+    let redrawn = output::write_all(&back, &dir.path().join("again")).unwrap();
+    assert_eq!(redrawn.len(), files.len());
+}
