@@ -149,6 +149,27 @@ pub fn slug(name: &str) -> String {
     s.trim_matches('_').to_string()
 }
 
+/// Widens a positive range around its geometric mean so it spans at least one decade (a log
+/// axis then always has a labelled power-of-ten tick).
+fn widen_to_a_decade(lo: f64, hi: f64) -> (f64, f64) {
+    if hi / lo >= 10.0 {
+        return (lo, hi);
+    }
+    let mid = (lo * hi).sqrt();
+    (mid / 10f64.sqrt(), mid * 10f64.sqrt())
+}
+
+/// Compact tick labels: plain numbers between 0.01 and 1000, `2e-4` style otherwise.
+fn tick(v: f64) -> String {
+    if (0.01..1000.0).contains(&v.abs()) {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        let s = format!("{v:.0e}");
+        s.replace("e-0", "e-")
+    }
+}
+
 fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     info: &DatasetInfo,
@@ -172,8 +193,8 @@ fn draw_panel<DB: DrawingBackend>(
     if !y0.is_finite() {
         (y0, y1) = (1e-3, 1.0);
     }
-    let (x0, x1) = (x0 / 1.5, x1 * 1.5);
-    let (y0, y1) = (y0 / 1.5, y1 * 1.5);
+    let (x0, x1) = widen_to_a_decade(x0 / 1.5, x1 * 1.5);
+    let (y0, y1) = widen_to_a_decade(y0 / 1.5, y1 * 1.5);
     let (what, panel) = match loss {
         Loss::Train => ("train MSE", "training"),
         Loss::Test => ("test MSE", "held-out test"),
@@ -194,8 +215,8 @@ fn draw_panel<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(format!("{what} [standardised]"))
-        .x_label_formatter(&|v| format!("{v:.0e}"))
-        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 15))
         .draw()
