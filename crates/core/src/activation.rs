@@ -111,6 +111,33 @@ impl Activation {
         }
     }
 
+    /// σ'(z) expressed through the value a = σ(z) (every activation here allows it; at the
+    /// kink of (leaky) ReLU the right derivative is used, as in [`Activation::derivative`]).
+    #[inline]
+    pub fn derivative_from_value(&self, a: f64) -> f64 {
+        match *self {
+            Activation::Identity => 1.0,
+            Activation::Relu => {
+                if a > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Activation::LeakyRelu { alpha } => {
+                if a > 0.0 {
+                    1.0
+                } else {
+                    alpha
+                }
+            }
+            Activation::Tanh => 1.0 - a * a,
+            Activation::Sigmoid => a * (1.0 - a),
+            // σ'(z) = sigmoid(z) = 1 − e^{−a} for a = softplus(z).
+            Activation::Softplus => -(-a).exp_m1(),
+        }
+    }
+
     /// Whether [`Activation::inverse`] is defined.
     pub fn is_invertible(&self) -> bool {
         match *self {
@@ -260,6 +287,16 @@ mod tests {
             for &z in &[-2.0, -0.3, 0.4, 1.9] {
                 let fd = (act.value(z + H) - act.value(z - H)) / (2.0 * H);
                 assert!((fd - act.derivative(z)).abs() < 1e-6, "{act} at {z}");
+            }
+        }
+    }
+
+    #[test]
+    fn derivative_from_value_matches_derivative() {
+        for act in ALL {
+            for &z in &[-2.0, -0.3, 0.4, 1.9] {
+                let (a, b) = (act.derivative(z), act.derivative_from_value(act.value(z)));
+                assert!((a - b).abs() < TOL, "{act} at {z}: {a} vs {b}");
             }
         }
     }

@@ -34,6 +34,13 @@ pub trait Trainer: Send {
     /// The current model, copied out as an f64 [`Mlp`] (called outside the timed region).
     fn params(&self) -> Mlp;
 
+    /// The latest iterate, for trainers whose [`Trainer::params`] returns a selection (e.g. the
+    /// best iterate so far) rather than the iterate itself; `None` otherwise. The harness
+    /// records its losses as the "current" curve (outside the timed region).
+    fn current_params(&self) -> Option<Mlp> {
+        None
+    }
+
     /// Model flops performed by one `step`, when known.
     fn flops_per_step(&self) -> Option<f64> {
         None

@@ -69,6 +69,13 @@ pub struct CurvePoint {
     pub test_mse: f64,
     /// Best training MSE seen so far (over evaluated points).
     pub best_train_mse: f64,
+    /// Train MSE of the latest iterate, for trainers whose parameters are a selection
+    /// (e.g. best-so-far); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_train_mse: Option<f64>,
+    /// Test MSE of the latest iterate (see `current_train_mse`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_test_mse: Option<f64>,
 }
 
 /// The seeds of one run.

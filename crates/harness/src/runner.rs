@@ -111,9 +111,7 @@ impl Plan {
         for label in &config.trainers {
             let spec = TrainerSpec::parse(label)?;
             let config_json = spec.to_json();
-            let boxed: Box<dyn TrainerConfig + Send + Sync> = match spec {
-                TrainerSpec::Ols(c) => Box::new(c),
-            };
+            let boxed = spec.boxed();
             trainers.push(PlannedTrainer {
                 label: label.clone(),
                 config: boxed,
@@ -208,6 +206,8 @@ pub struct RunContext<'a> {
 struct Evaluation {
     train_mse: f64,
     test_mse: f64,
+    /// Train and test MSE of `current_params()`, when the trainer has one.
+    current: Option<(f64, f64)>,
 }
 
 fn evaluate(
@@ -220,14 +220,24 @@ fn evaluate(
             format!("panic in params(): {}", panic_message(p)),
         )
     })?;
-    let mse = |d: &Dataset| {
-        model
-            .mse(d.x.as_ref(), d.y.as_ref())
+    let current = catch_unwind(AssertUnwindSafe(|| trainer.current_params())).map_err(|p| {
+        (
+            Status::Panicked,
+            format!("panic in current_params(): {}", panic_message(p)),
+        )
+    })?;
+    let mse = |m: &Mlp, d: &Dataset| {
+        m.mse(d.x.as_ref(), d.y.as_ref())
             .map_err(|e| (Status::Error, format!("evaluation failed: {e}")))
     };
+    let current = match current {
+        Some(c) => Some((mse(&c, &split.train)?, mse(&c, &split.test)?)),
+        None => None,
+    };
     Ok(Evaluation {
-        train_mse: mse(&split.train)?,
-        test_mse: mse(&split.test)?,
+        train_mse: mse(&model, &split.train)?,
+        test_mse: mse(&model, &split.test)?,
+        current,
     })
 }
 
@@ -328,15 +338,18 @@ pub fn run_one(
             train_mse: ev.train_mse,
             test_mse: ev.test_mse,
             best_train_mse: best,
+            current_train_mse: ev.current.map(|c| c.0),
+            current_test_mse: ev.current.map(|c| c.1),
         });
         best_history.push(best);
-        if !ev.train_mse.is_finite() || !ev.test_mse.is_finite() {
+        let (cur_train, cur_test) = ev.current.unwrap_or((ev.train_mse, ev.test_mse));
+        if [ev.train_mse, ev.test_mse, cur_train, cur_test]
+            .iter()
+            .any(|v| !v.is_finite())
+        {
             return Some((
                 Status::Diverged,
-                format!(
-                    "non-finite loss at iteration {iter} (train {}, test {})",
-                    ev.train_mse, ev.test_mse
-                ),
+                format!("non-finite loss at iteration {iter} (train {cur_train}, test {cur_test})"),
             ));
         }
         if rules.target_train_mse.is_some_and(|t| ev.train_mse <= t) {
@@ -384,6 +397,9 @@ pub fn run_one(
         let converged = match outcome {
             Ok(Ok(StepOutcome::Continue)) => false,
             Ok(Ok(StepOutcome::Converged)) => true,
+            Ok(Err(e @ fitbench_core::Error::NonFinite(_))) => {
+                break (Status::Diverged, Some(format!("step {iter} diverged: {e}")));
+            }
             Ok(Err(e)) => break (Status::Error, Some(format!("step {iter} failed: {e}"))),
             Err(p) => {
                 break (

@@ -3,7 +3,7 @@
 use crate::error::{HarnessError, Result};
 use crate::options::Options;
 use fitbench_core::TrainerConfig;
-use fitbench_lsq::OlsConfig;
+use fitbench_lsq::{LsqConfig, OlsConfig};
 use serde::{Deserialize, Serialize};
 
 /// Every trainer fitbench can run, with its configuration (written into every report).
@@ -12,13 +12,23 @@ use serde::{Deserialize, Serialize};
 pub enum TrainerSpec {
     /// Closed-form linear reference ([`OlsConfig`]).
     Ols(OlsConfig),
+    /// Layer-wise least squares through invertible activations ([`LsqConfig`]; a
+    /// reconstruction of Khadilkar 2023).
+    Lsq(LsqConfig),
 }
 
 /// Registry names with a one-line description of their options (defaults in brackets).
-pub const TRAINERS: &[(&str, &str)] = &[(
-    "ols",
-    "closed-form linear least squares, one step (always the linear model): ridge [0], solver [cholesky|qr]",
-)];
+pub const TRAINERS: &[(&str, &str)] = &[
+    (
+        "ols",
+        "closed-form linear least squares, one step (always the linear model): ridge [0], solver [cholesky|qr]",
+    ),
+    (
+        "lsq",
+        "layer-wise least squares through invertible activations (RECONSTRUCTION of Khadilkar 2023): \
+         eta [1], lambda_a [1e-2], lambda_w [1e-6], eps [1e-3], order [sweep|interleaved], solver [cholesky|qr]",
+    ),
+];
 
 impl TrainerSpec {
     /// Parses `NAME[:key=value,…]`, e.g. `ols:ridge=1e-6,solver=qr`, and validates it.
@@ -48,6 +58,15 @@ impl TrainerSpec {
     pub fn config(&self) -> &(dyn TrainerConfig + Send + Sync) {
         match self {
             TrainerSpec::Ols(c) => c,
+            TrainerSpec::Lsq(c) => c,
+        }
+    }
+
+    /// An owned, boxed copy of the config.
+    pub fn boxed(&self) -> Box<dyn TrainerConfig + Send + Sync> {
+        match self {
+            TrainerSpec::Ols(c) => Box::new(c.clone()),
+            TrainerSpec::Lsq(c) => Box::new(c.clone()),
         }
     }
 

@@ -42,6 +42,8 @@ enum Behaviour {
     Fail,
     /// Multiplies the weights by 1e200 at step 2 (the loss becomes infinite).
     Explode,
+    /// Reports non-finite values at step 2.
+    NonFinite,
     /// Does nothing.
     Idle,
 }
@@ -99,7 +101,10 @@ impl Trainer for TestTrainer {
         match self.cfg.behaviour {
             Behaviour::Panic if self.steps == 2 => panic!("deliberate test panic"),
             Behaviour::Fail if self.steps == 2 => {
-                return Err(Error::NonFinite("deliberate test failure".into()));
+                return Err(Error::InvalidData("deliberate test failure".into()));
+            }
+            Behaviour::NonFinite if self.steps == 2 => {
+                return Err(Error::NonFinite("deliberate test blow-up".into()));
             }
             Behaviour::Explode if self.steps == 2 => {
                 self.model.weights[0] = Mat::from_fn(1, self.x.ncols(), |_, _| 1e200);
@@ -276,6 +281,7 @@ fn failures_are_recorded_and_the_sweep_goes_on() {
         test_config("panics", Behaviour::Panic, &clock),
         test_config("fails", Behaviour::Fail, &clock),
         test_config("explodes", Behaviour::Explode, &clock),
+        test_config("blows-up", Behaviour::NonFinite, &clock),
         test_config("gd", Behaviour::Descend, &clock),
     ];
     let plan = plan_with(base_config(), extra);
@@ -290,7 +296,7 @@ fn failures_are_recorded_and_the_sweep_goes_on() {
         &mut |_| {},
     )
     .unwrap();
-    assert_eq!(runs.len(), 2 * 5, "every run of every trainer is recorded");
+    assert_eq!(runs.len(), 2 * 6, "every run of every trainer is recorded");
     assert_eq!(
         persisted.len(),
         runs.len(),
@@ -301,6 +307,7 @@ fn failures_are_recorded_and_the_sweep_goes_on() {
             "panics" => (Status::Panicked, "deliberate test panic"),
             "fails" => (Status::Error, "deliberate test failure"),
             "explodes" => (Status::Diverged, "non-finite loss at iteration 2"),
+            "blows-up" => (Status::Diverged, "deliberate test blow-up"),
             "gd" => (Status::MaxIters, ""),
             _ => (Status::Converged, ""),
         };

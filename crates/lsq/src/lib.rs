@@ -1,8 +1,12 @@
 //! # fitbench-lsq
 //!
-//! Least-squares trainers written with faer. Today: the closed-form linear reference
-//! [`OlsConfig`] / [`Ols`], which every fitbench plot draws as the dashed "linear reference",
-//! and [`NormalEquations`], the reusable in-place ridge solver it is built on.
+//! Least-squares trainers written with faer:
+//! - [`OlsConfig`] / [`Ols`]: the closed-form linear reference, which every fitbench plot draws
+//!   as the dashed "linear reference";
+//! - [`LsqConfig`] / [`Lsq`]: layer-wise least-squares training of multi-layer nets through
+//!   invertible activations, a **reconstruction** of Khadilkar (2023, arXiv 2307.05189) whose
+//!   every knob is configurable (see [`khadilkar`]);
+//! - [`NormalEquations`]: the reusable in-place ridge solver both are built on.
 //!
 //! ```
 //! use fitbench_core::{synthetic, Architecture, Mlp, Split, TrainerConfig};
@@ -23,9 +27,11 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod khadilkar;
 pub mod normal;
 pub mod ols;
 
 pub use error::{LsqError, Result};
+pub use khadilkar::{Lsq, LsqConfig, Order, Weighting};
 pub use normal::NormalEquations;
 pub use ols::{Ols, OlsConfig, Solver};
