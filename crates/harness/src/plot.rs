@@ -64,12 +64,18 @@ pub enum Loss {
 pub struct Band {
     /// Trainer label.
     pub trainer: String,
+    /// Whether this is the latest-iterate curve of a trainer that reports a best-so-far
+    /// selection (drawn as a thin dashed median line in the trainer's colour, no band).
+    pub current: bool,
+    /// Colour index (the trainer's position in the report).
+    pub color: usize,
     /// Points of the band, x increasing and > 0.
     pub points: Vec<(f64, f64, f64, f64)>,
 }
 
 /// Aggregates the runs of one trainer on one dataset into a median line and min–max band.
-pub fn band(trainer: &str, runs: &[&RunRecord], x: XAxis, loss: Loss) -> Band {
+/// With `current`, the latest-iterate losses (`current_*_mse`) are used instead.
+pub fn band(trainer: &str, runs: &[&RunRecord], x: XAxis, loss: Loss, current: bool) -> Band {
     let curves: Vec<Vec<(f64, f64)>> = runs
         .iter()
         .map(|r| {
@@ -80,14 +86,13 @@ pub fn band(trainer: &str, runs: &[&RunRecord], x: XAxis, loss: Loss) -> Band {
                         XAxis::Time => p.time_s,
                         XAxis::Iteration => p.iter as f64,
                     };
-                    (
-                        xv,
-                        if loss == Loss::Train {
-                            p.train_mse
-                        } else {
-                            p.test_mse
-                        },
-                    )
+                    let y = match (loss, current) {
+                        (Loss::Train, false) => p.train_mse,
+                        (Loss::Test, false) => p.test_mse,
+                        (Loss::Train, true) => p.current_train_mse.unwrap_or(f64::NAN),
+                        (Loss::Test, true) => p.current_test_mse.unwrap_or(f64::NAN),
+                    };
+                    (xv, y)
                 })
                 .filter(|(_, y)| y.is_finite())
                 .collect()
@@ -119,6 +124,8 @@ pub fn band(trainer: &str, runs: &[&RunRecord], x: XAxis, loss: Loss) -> Band {
         .collect();
     Band {
         trainer: trainer.into(),
+        current,
+        color: 0,
         points,
     }
 }
@@ -215,14 +222,27 @@ fn draw_panel<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(format!("{what} [standardised]"))
+        .x_labels(12)
+        .y_labels(12)
         .x_label_formatter(&|v| tick(*v))
         .y_label_formatter(&|v| tick(*v))
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 15))
         .draw()
         .map_err(e)?;
-    for (i, b) in bands.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
+    for b in bands {
+        let color = PALETTE[b.color % PALETTE.len()];
+        if b.current {
+            let line: Vec<(f64, f64)> = b.points.iter().map(|p| (p.0, p.2.max(y0))).collect();
+            chart
+                .draw_series(DashedLineSeries::new(line, 4, 3, color.stroke_width(1)))
+                .map_err(e)?
+                .label(format!("{} (current iterate)", b.trainer))
+                .legend(move |(lx, ly)| {
+                    PathElement::new(vec![(lx, ly), (lx + 20, ly)], color.stroke_width(1))
+                });
+            continue;
+        }
         if b.points.len() >= 2 {
             let mut poly: Vec<(f64, f64)> = b.points.iter().map(|p| (p.0, p.1.max(y0))).collect();
             poly.extend(b.points.iter().rev().map(|p| (p.0, p.3.max(y0))));
@@ -286,14 +306,23 @@ fn draw_figure<DB: DrawingBackend>(
         .filter(|r| r.dataset == info.name)
         .collect();
     for (panel, loss) in panels.iter().zip([Loss::Train, Loss::Test]) {
-        let bands: Vec<Band> = trainers_of(report)
-            .iter()
-            .map(|t| {
-                let mine: Vec<&RunRecord> =
-                    runs.iter().copied().filter(|r| &r.trainer == t).collect();
-                band(t, &mine, x, loss)
-            })
-            .collect();
+        let mut bands: Vec<Band> = Vec::new();
+        for (i, t) in trainers_of(report).iter().enumerate() {
+            let mine: Vec<&RunRecord> = runs.iter().copied().filter(|r| &r.trainer == t).collect();
+            bands.push(Band {
+                color: i,
+                ..band(t, &mine, x, loss, false)
+            });
+            if mine
+                .iter()
+                .any(|r| r.curve.iter().any(|p| p.current_train_mse.is_some()))
+            {
+                bands.push(Band {
+                    color: i,
+                    ..band(t, &mine, x, loss, true)
+                });
+            }
+        }
         let reference = match loss {
             Loss::Train => info.reference_train_mse(),
             Loss::Test => info.reference_test_mse(),
