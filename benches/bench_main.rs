@@ -9,7 +9,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 use fitbench_core::{Activation, Architecture, Mlp, TrainerConfig, synthetic};
-use fitbench_lsq::OlsConfig;
+use fitbench_lsq::{LsqConfig, OlsConfig};
 use std::hint::black_box;
 
 /// faer f64 matmul, 256³, one thread: the calibration kernel other throughputs compare to.
@@ -68,9 +68,33 @@ fn ols(c: &mut Criterion) {
     g.finish();
 }
 
+/// One `lsq` sweep (backward targets + refit of every layer), widths 16→64→64→1, tanh, at
+/// n = 1 000 and n = 10 000. Throughput is the documented flop count of the step.
+fn lsq(c: &mut Criterion) {
+    faer::set_global_parallelism(Par::Seq);
+    let mut g = c.benchmark_group("lsq");
+    let cases = [
+        (1_000, Activation::Tanh),
+        (10_000, Activation::Tanh),
+        (10_000, Activation::LeakyRelu { alpha: 0.1 }),
+    ];
+    for (n, act) in cases {
+        let data = synthetic::teacher(n, 16, &[8], act, 0.1, 0).unwrap();
+        let arch = Architecture::new(vec![64, 64], act);
+        let initial = Mlp::init(&arch, 16, 1, 0).unwrap();
+        let mut t = LsqConfig::default().init(&data, initial, 0).unwrap();
+        g.throughput(Throughput::Elements(
+            t.flops_per_step().unwrap_or(0.0) as u64
+        ));
+        let name = format!("step_n{n}_16-64-64-1_{}", act.to_string().replace(':', ""));
+        g.bench_function(name, |b| b.iter(|| black_box(t.step().unwrap())));
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).warm_up_time(std::time::Duration::from_millis(500)).measurement_time(std::time::Duration::from_secs(2));
-    targets = calibration, evaluation, ols
+    targets = calibration, evaluation, ols, lsq
 }
 criterion_main!(benches);
