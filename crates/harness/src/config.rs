@@ -98,7 +98,7 @@ impl Default for RunConfig {
 /// Named presets: `(name, description)`.
 pub const PRESETS: &[(&str, &str)] = &[(
     "quick",
-    "every available trainer × 2 synthetic + 2 real datasets × 3 seeds, 4 s budget per run; the README's first command",
+    "every available trainer × 2 synthetic + 2 real datasets × 3 seeds, 2 s budget per run; the README's first command",
 )];
 
 impl RunConfig {
@@ -118,7 +118,7 @@ impl RunConfig {
                     .map(|(n, _)| n.to_string())
                     .collect(),
                 seeds: 3,
-                budget_s: 4.0,
+                budget_s: 2.0,
                 max_iters: 2000,
                 hidden: vec![32],
                 ..Self::default()

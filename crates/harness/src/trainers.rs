@@ -4,6 +4,7 @@ use crate::error::{HarnessError, Result};
 use crate::options::Options;
 use fitbench_core::TrainerConfig;
 use fitbench_lsq::{LsqConfig, OlsConfig};
+use fitbench_sgd::{AdamConfig, SgdConfig};
 use serde::{Deserialize, Serialize};
 
 /// Every trainer fitbench can run, with its configuration (written into every report).
@@ -15,6 +16,10 @@ pub enum TrainerSpec {
     /// Layer-wise least squares through invertible activations ([`LsqConfig`]; a
     /// reconstruction of Khadilkar 2023).
     Lsq(LsqConfig),
+    /// SGD with momentum on burn ([`SgdConfig`]).
+    Sgd(SgdConfig),
+    /// Adam on burn ([`AdamConfig`]).
+    Adam(AdamConfig),
 }
 
 /// Registry names with a one-line description of their options (defaults in brackets).
@@ -27,6 +32,16 @@ pub const TRAINERS: &[(&str, &str)] = &[
         "lsq",
         "layer-wise least squares through invertible activations (RECONSTRUCTION of Khadilkar 2023): \
          eta [1], lambda_a [1e-2], lambda_w [1e-6], eps [1e-3], order [sweep|interleaved], solver [cholesky|qr]",
+    ),
+    (
+        "sgd",
+        "SGD on burn, one epoch per step: lr [1e-2], momentum [0.9], dampening [0], nesterov [false], \
+         weight_decay [0], batch [0 = full], precision [f32|f64], backend [flex|ndarray]",
+    ),
+    (
+        "adam",
+        "Adam on burn, one epoch per step: lr [1e-3], beta1 [0.9], beta2 [0.999], eps [1e-8], \
+         weight_decay [0], batch [0 = full], precision [f32|f64], backend [flex|ndarray]",
     ),
 ];
 
@@ -59,6 +74,8 @@ impl TrainerSpec {
         match self {
             TrainerSpec::Ols(c) => c,
             TrainerSpec::Lsq(c) => c,
+            TrainerSpec::Sgd(c) => c,
+            TrainerSpec::Adam(c) => c,
         }
     }
 
@@ -67,6 +84,8 @@ impl TrainerSpec {
         match self {
             TrainerSpec::Ols(c) => Box::new(c.clone()),
             TrainerSpec::Lsq(c) => Box::new(c.clone()),
+            TrainerSpec::Sgd(c) => Box::new(c.clone()),
+            TrainerSpec::Adam(c) => Box::new(c.clone()),
         }
     }
 

@@ -1,0 +1,309 @@
+//! The burn-backed gradient trainer shared by `sgd` and `adam`.
+
+use crate::config::{AdamConfig, Backend, Precision, SgdConfig};
+use crate::error::SgdError;
+use burn::module::{Module, Param};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData, activation};
+use faer::{Col, Mat};
+use fitbench_core::{Activation, Dataset, Mlp, StepOutcome, Trainer, rng};
+
+/// Which optimiser a [`GradientTrainer`] runs, with its configuration.
+#[derive(Clone, Debug)]
+pub enum Optimizer {
+    /// SGD with momentum.
+    Sgd(SgdConfig),
+    /// Adam.
+    Adam(AdamConfig),
+}
+
+/// The network as a burn module: weights are `[fan_in, fan_out]` (burn's layout), biases `[fan_out]`.
+#[derive(Module, Debug)]
+pub struct Net {
+    weights: Vec<Param<Tensor<2>>>,
+    biases: Vec<Param<Tensor<1>>>,
+}
+
+fn activate(act: Activation, z: Tensor<2>) -> Tensor<2> {
+    match act {
+        Activation::Identity => z,
+        Activation::Relu => activation::relu(z),
+        Activation::LeakyRelu { alpha } => activation::leaky_relu(z, alpha),
+        Activation::Tanh => activation::tanh(z),
+        Activation::Sigmoid => activation::sigmoid(z),
+        Activation::Softplus => activation::softplus(z, 1.0),
+    }
+}
+
+impl Net {
+    fn forward(&self, x: Tensor<2>, activations: &[Activation]) -> Tensor<2> {
+        let mut a = x;
+        for ((w, b), act) in self.weights.iter().zip(&self.biases).zip(activations) {
+            let z = a.matmul(w.val()) + b.val().unsqueeze_dim(0);
+            a = activate(*act, z);
+        }
+        a
+    }
+}
+
+/// A dense f64 matrix as a burn tensor of the given dtype (row-major copy).
+fn to_tensor(m: faer::MatRef<'_, f64>, dtype: DType, device: &Device) -> Tensor<2> {
+    let data: Vec<f64> = (0..m.nrows())
+        .flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)]))
+        .collect();
+    Tensor::<2>::from_data(
+        TensorData::new(data, [m.nrows(), m.ncols()]),
+        (device, dtype),
+    )
+}
+
+/// SGD or Adam on burn, bound to a training set. One `step` is one epoch.
+pub struct GradientTrainer {
+    name: &'static str,
+    lr: f64,
+    batch: usize,
+    activations: Vec<Activation>,
+    widths: Vec<usize>,
+    device: Device,
+    model: Option<Net>,
+    optimizer: ModuleOptimizer,
+    x: Tensor<2>,
+    y: Tensor<2>,
+    n: usize,
+    rng: rng::Rng,
+    last_batch_loss: f64,
+}
+
+impl std::fmt::Debug for GradientTrainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GradientTrainer")
+            .field("name", &self.name)
+            .field("lr", &self.lr)
+            .field("batch", &self.batch)
+            .finish()
+    }
+}
+
+impl GradientTrainer {
+    /// Copies the data and the initial network onto the device and builds the optimiser.
+    pub fn new(
+        optimizer: Optimizer,
+        batch: usize,
+        precision: Precision,
+        backend: Backend,
+        train: &Dataset,
+        initial: Mlp,
+        seed: u64,
+    ) -> Result<Self, SgdError> {
+        let device = match backend {
+            #[cfg(feature = "flex")]
+            Backend::Flex => Device::flex().autodiff(),
+            #[cfg(feature = "ndarray")]
+            #[allow(deprecated)]
+            Backend::Ndarray => Device::ndarray().autodiff(),
+            #[allow(unreachable_patterns)]
+            other => {
+                return Err(SgdError::Core(fitbench_core::Error::config(
+                    "backend",
+                    format!("{other:?}"),
+                    "this build lacks that backend; rebuild with its cargo feature",
+                )));
+            }
+        };
+        let dtype = match precision {
+            Precision::F32 => DType::F32,
+            Precision::F64 => DType::F64,
+        };
+        let weights = initial
+            .weights
+            .iter()
+            .map(|w| Param::from_tensor(to_tensor(w.transpose(), dtype, &device)))
+            .collect();
+        let biases = initial
+            .biases
+            .iter()
+            .map(|b| {
+                let data: Vec<f64> = b.iter().copied().collect();
+                let len = data.len();
+                Param::from_tensor(Tensor::<1>::from_data(
+                    TensorData::new(data, [len]),
+                    (&device, dtype),
+                ))
+            })
+            .collect();
+        let (name, lr, optimizer) = match optimizer {
+            Optimizer::Sgd(c) => {
+                let mut b = burn::optim::SgdConfig::new();
+                if c.momentum > 0.0 {
+                    b = b.with_momentum(Some(MomentumConfig {
+                        momentum: c.momentum,
+                        dampening: c.dampening,
+                        nesterov: c.nesterov,
+                    }));
+                }
+                if c.weight_decay > 0.0 {
+                    b = b.with_weight_decay(Some(WeightDecayConfig {
+                        penalty: c.weight_decay as f32,
+                    }));
+                }
+                ("sgd", c.lr, b.init())
+            }
+            Optimizer::Adam(c) => {
+                let mut b = burn::optim::AdamConfig::new()
+                    .with_beta_1(c.beta1 as f32)
+                    .with_beta_2(c.beta2 as f32)
+                    .with_epsilon(c.eps as f32);
+                if c.weight_decay > 0.0 {
+                    b = b.with_weight_decay(Some(WeightDecayConfig {
+                        penalty: c.weight_decay as f32,
+                    }));
+                }
+                ("adam", c.lr, b.init())
+            }
+        };
+        Ok(Self {
+            name,
+            lr,
+            batch,
+            activations: initial.activations.clone(),
+            widths: initial.widths.clone(),
+            model: Some(Net { weights, biases }),
+            optimizer,
+            x: to_tensor(train.x.as_ref(), dtype, &device),
+            y: to_tensor(train.y.as_ref(), dtype, &device),
+            n: train.n(),
+            rng: rng::rng(seed),
+            device,
+            last_batch_loss: f64::NAN,
+        })
+    }
+
+    /// One optimiser update on a batch; returns the batch loss tensor (not yet read).
+    fn update(&mut self, x: Tensor<2>, y: Tensor<2>) -> Result<Tensor<1>, SgdError> {
+        let model = self.model.take().ok_or_else(|| SgdError::Readback {
+            what: "model".into(),
+            message: "lost after a panic".into(),
+        })?;
+        let diff = model.forward(x, &self.activations) - y;
+        let loss = (diff.clone() * diff).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        self.model = Some(self.optimizer.step(self.lr, model, grads));
+        Ok(loss)
+    }
+
+    fn epoch(&mut self) -> Result<(), SgdError> {
+        let loss = if self.batch == 0 || self.batch >= self.n {
+            self.update(self.x.clone(), self.y.clone())?
+        } else {
+            let perm: Vec<i64> = rng::permutation(&mut self.rng, self.n)
+                .into_iter()
+                .map(|i| i as i64)
+                .collect();
+            let idx = Tensor::<1, Int>::from_data(TensorData::new(perm, [self.n]), &self.device);
+            let xs = self.x.clone().select(0, idx.clone());
+            let ys = self.y.clone().select(0, idx);
+            let mut last = None;
+            let mut start = 0;
+            while start < self.n {
+                let len = self.batch.min(self.n - start);
+                last = Some(self.update(
+                    xs.clone().narrow(0, start, len),
+                    ys.clone().narrow(0, start, len),
+                )?);
+                start += len;
+            }
+            last.ok_or_else(|| SgdError::Readback {
+                what: "batch loss".into(),
+                message: "no batch".into(),
+            })?
+        };
+        // Reading a scalar forces the backend to finish the epoch before the clock stops.
+        self.last_batch_loss = loss.into_scalar::<f64>();
+        self.device.sync().map_err(|e| SgdError::Readback {
+            what: "device sync".into(),
+            message: format!("{e:?}"),
+        })?;
+        Ok(())
+    }
+
+    /// Loss of the last mini-batch of the last epoch (a running figure; reports use the
+    /// harness's f64 evaluation).
+    pub fn last_batch_loss(&self) -> f64 {
+        self.last_batch_loss
+    }
+}
+
+fn read(t: Tensor<2>) -> Vec<f64> {
+    t.into_data().iter::<f64>().collect()
+}
+
+impl Trainer for GradientTrainer {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    /// One epoch: a full-batch update, or one update per mini-batch of a seeded reshuffle.
+    fn step(&mut self) -> fitbench_core::Result<StepOutcome> {
+        self.epoch()?;
+        if !self.last_batch_loss.is_finite() {
+            return Err(fitbench_core::Error::NonFinite(format!(
+                "the {} batch loss ({})",
+                self.name, self.last_batch_loss
+            )));
+        }
+        Ok(StepOutcome::Continue)
+    }
+
+    /// The current weights, copied out to f64.
+    fn params(&self) -> Mlp {
+        let w = &self.widths;
+        let (weights, biases) = match &self.model {
+            Some(net) => (
+                net.weights
+                    .iter()
+                    .enumerate()
+                    .map(|(l, p)| {
+                        let v = read(p.val().inner());
+                        Mat::from_fn(w[l + 1], w[l], |i, j| v[j * w[l + 1] + i])
+                    })
+                    .collect(),
+                net.biases
+                    .iter()
+                    .enumerate()
+                    .map(|(l, p)| {
+                        let v: Vec<f64> = p.val().inner().into_data().iter::<f64>().collect();
+                        Col::from_fn(w[l + 1], |i| v[i])
+                    })
+                    .collect(),
+            ),
+            None => (
+                (0..w.len() - 1)
+                    .map(|l| Mat::from_fn(w[l + 1], w[l], |_, _| f64::NAN))
+                    .collect(),
+                (0..w.len() - 1)
+                    .map(|l| Col::from_fn(w[l + 1], |_| f64::NAN))
+                    .collect(),
+            ),
+        };
+        Mlp {
+            widths: w.clone(),
+            activations: self.activations.clone(),
+            weights,
+            biases,
+        }
+    }
+
+    /// Matmul flops of forward and backward passes over the training set: 6·n·Σ mₗ₋₁mₗ.
+    fn flops_per_step(&self) -> Option<f64> {
+        Some(
+            6.0 * self.n as f64
+                * self
+                    .widths
+                    .windows(2)
+                    .map(|w| (w[0] * w[1]) as f64)
+                    .sum::<f64>(),
+        )
+    }
+}

@@ -1,0 +1,341 @@
+//! Tests of the burn gradient baselines: exact updates, shared initial weights, descent,
+//! seeded mini-batches and bad input.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use faer::{Col, Mat};
+use fitbench_core::{
+    Activation, Architecture, Dataset, Mlp, Split, Trainer, TrainerConfig, synthetic,
+};
+use fitbench_sgd::{AdamConfig, Precision, SgdConfig};
+
+/// Agreement of f64 burn updates with the hand-computed f64 reference.
+const F64_TOL: f64 = 1e-9;
+/// Agreement of a gradient step with central finite differences (f64).
+const FD_TOL: f64 = 1e-5;
+
+fn tiny() -> (Dataset, Mlp) {
+    let x = Mat::from_fn(3, 1, |i, _| [0.5, -1.0, 2.0][i]);
+    let y = Mat::from_fn(3, 1, |i, _| [1.0, 0.0, 3.5][i]);
+    let data = Dataset::new("tiny", x, y, vec!["x".into()], vec!["y".into()], "").unwrap();
+    let net = Mlp::from_parts(
+        vec![Activation::Identity],
+        vec![Mat::from_fn(1, 1, |_, _| 0.3)],
+        vec![Col::from_fn(1, |_| -0.2)],
+    )
+    .unwrap();
+    (data, net)
+}
+
+/// Gradient of mean((w·x + b − y)²) for the tiny problem.
+fn grad(w: f64, b: f64) -> (f64, f64) {
+    let (xs, ys) = ([0.5, -1.0, 2.0], [1.0, 0.0, 3.5]);
+    let r: Vec<f64> = xs.iter().zip(ys).map(|(x, y)| w * x + b - y).collect();
+    let gw = 2.0 * r.iter().zip(xs).map(|(r, x)| r * x).sum::<f64>() / 3.0;
+    let gb = 2.0 * r.iter().sum::<f64>() / 3.0;
+    (gw, gb)
+}
+
+fn wb(t: &dyn Trainer) -> (f64, f64) {
+    let p = t.params();
+    (p.weights[0][(0, 0)], p.biases[0][0])
+}
+
+#[test]
+fn sgd_with_momentum_matches_a_hand_computed_update() {
+    let (data, net) = tiny();
+    let config = SgdConfig {
+        lr: 0.05,
+        momentum: 0.9,
+        precision: Precision::F64,
+        ..SgdConfig::default()
+    };
+    let mut t = config.init(&data, net, 0).unwrap();
+    let (mut w, mut b, mut vw, mut vb) = (0.3, -0.2, 0.0, 0.0);
+    for step in 0..3 {
+        let (gw, gb) = grad(w, b);
+        // PyTorch/burn: the first velocity is the gradient itself, then v = μv + (1 − dampening)g;
+        // burn keeps μ as f32.
+        let mu = 0.9f32 as f64;
+        (vw, vb) = if step == 0 {
+            (gw, gb)
+        } else {
+            (mu * vw + gw, mu * vb + gb)
+        };
+        (w, b) = (w - 0.05 * vw, b - 0.05 * vb);
+        t.step().unwrap();
+        let (tw, tb) = wb(t.as_ref());
+        assert!(
+            (tw - w).abs() < F64_TOL && (tb - b).abs() < F64_TOL,
+            "step {step}: ({tw}, {tb}) vs ({w}, {b})"
+        );
+    }
+}
+
+#[test]
+fn adam_matches_a_hand_computed_update() {
+    let (data, net) = tiny();
+    let config = AdamConfig {
+        lr: 0.01,
+        precision: Precision::F64,
+        ..AdamConfig::default()
+    };
+    let mut t = config.init(&data, net, 0).unwrap();
+    // burn keeps β₁, β₂ and ε as f32 and computes the bias corrections in f32:
+    // update = lr · m · (√(1 − β₂ᵗ) / (1 − β₁ᵗ)) / (√v + ε·√(1 − β₂ᵗ)).
+    let (b1f, b2f, epsf) = (0.9f32, 0.999f32, 1e-8f32);
+    let (b1, b2) = (b1f as f64, b2f as f64);
+    let (mut w, mut b) = (0.3, -0.2);
+    let (mut m, mut v) = ([0.0; 2], [0.0; 2]);
+    for step in 1..=3 {
+        let g = grad(w, b);
+        let g = [g.0, g.1];
+        for k in 0..2 {
+            m[k] = b1 * m[k] + (1.0 - b1) * g[k];
+            v[k] = b2 * v[k] + (1.0 - b2) * g[k] * g[k];
+        }
+        let bc2_sqrt = (1.0 - b2f.powi(step)).sqrt();
+        let factor = (bc2_sqrt / (1.0 - b1f.powi(step))) as f64;
+        let upd = |k: usize| 0.01 * (m[k] * factor) / (v[k].sqrt() + (epsf * bc2_sqrt) as f64);
+        (w, b) = (w - upd(0), b - upd(1));
+        t.step().unwrap();
+        let (tw, tb) = wb(t.as_ref());
+        assert!(
+            (tw - w).abs() < F64_TOL && (tb - b).abs() < F64_TOL,
+            "step {step}: ({tw}, {tb}) vs ({w}, {b})"
+        );
+    }
+}
+
+#[test]
+fn a_gradient_step_follows_the_finite_difference_gradient_for_every_activation() {
+    const LR: f64 = 1e-3;
+    const H: f64 = 1e-6;
+    let raw = synthetic::smooth2d(40, 0.1, 1).unwrap();
+    let data = Split::new(&raw, 0.2, 0).unwrap().train;
+    for act in [
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Softplus,
+        Activation::LeakyRelu { alpha: 0.1 },
+        Activation::Identity,
+    ] {
+        let arch = Architecture::new(vec![5, 3], act);
+        let net = Mlp::init(&arch, 2, 1, 4).unwrap();
+        let config = SgdConfig {
+            lr: LR,
+            momentum: 0.0,
+            precision: Precision::F64,
+            ..SgdConfig::default()
+        };
+        let mut t = config.init(&data, net.clone(), 0).unwrap();
+        t.step().unwrap();
+        let after = t.params();
+        let loss = |m: &Mlp| m.mse(data.x.as_ref(), data.y.as_ref()).unwrap();
+        for l in 0..net.n_layers() {
+            for (i, j) in [
+                (0, 0),
+                (net.weights[l].nrows() - 1, net.weights[l].ncols() - 1),
+            ] {
+                let (mut plus, mut minus) = (net.clone(), net.clone());
+                plus.weights[l][(i, j)] += H;
+                minus.weights[l][(i, j)] -= H;
+                let fd = (loss(&plus) - loss(&minus)) / (2.0 * H);
+                let step = (net.weights[l][(i, j)] - after.weights[l][(i, j)]) / LR;
+                assert!(
+                    (fd - step).abs() < FD_TOL * fd.abs().max(1.0),
+                    "{act} layer {l} w[{i},{j}]: fd {fd} vs step {step}"
+                );
+            }
+            let (mut plus, mut minus) = (net.clone(), net.clone());
+            plus.biases[l][0] += H;
+            minus.biases[l][0] -= H;
+            let fd = (loss(&plus) - loss(&minus)) / (2.0 * H);
+            let step = (net.biases[l][0] - after.biases[l][0]) / LR;
+            assert!(
+                (fd - step).abs() < FD_TOL * fd.abs().max(1.0),
+                "{act} layer {l} b[0]: fd {fd} vs step {step}"
+            );
+        }
+    }
+}
+
+#[test]
+fn trainers_start_from_the_shared_initial_weights() {
+    let data = Split::new(&synthetic::friedman1(100, 10, 0.1, 2).unwrap(), 0.2, 0)
+        .unwrap()
+        .train;
+    let net = Mlp::init(&Architecture::new(vec![8], Activation::Tanh), 10, 1, 9).unwrap();
+    let f64_trainer = AdamConfig {
+        precision: Precision::F64,
+        ..AdamConfig::default()
+    }
+    .init(&data, net.clone(), 0)
+    .unwrap();
+    assert_eq!(f64_trainer.params(), net, "f64: bit-identical");
+    let f32_trainer = SgdConfig::default().init(&data, net.clone(), 0).unwrap();
+    let p = f32_trainer.params();
+    for l in 0..net.n_layers() {
+        for j in 0..net.weights[l].ncols() {
+            for i in 0..net.weights[l].nrows() {
+                let v = net.weights[l][(i, j)];
+                assert_eq!(
+                    p.weights[l][(i, j)],
+                    v as f32 as f64,
+                    "f32: the f64 weight rounded once"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn loss_goes_down_on_a_learnable_problem() {
+    let data = Split::new(
+        &synthetic::teacher(400, 4, &[8], Activation::Tanh, 0.05, 3).unwrap(),
+        0.2,
+        0,
+    )
+    .unwrap()
+    .train;
+    let net = Mlp::init(&Architecture::new(vec![8], Activation::Tanh), 4, 1, 1).unwrap();
+    let before = net.mse(data.x.as_ref(), data.y.as_ref()).unwrap();
+    let configs: Vec<Box<dyn TrainerConfig>> = vec![
+        Box::new(AdamConfig {
+            lr: 1e-2,
+            ..AdamConfig::default()
+        }),
+        Box::new(AdamConfig {
+            lr: 1e-2,
+            batch: 32,
+            ..AdamConfig::default()
+        }),
+        Box::new(SgdConfig {
+            lr: 5e-2,
+            ..SgdConfig::default()
+        }),
+        Box::new(SgdConfig {
+            lr: 1e-2,
+            batch: 32,
+            nesterov: true,
+            ..SgdConfig::default()
+        }),
+    ];
+    for c in configs {
+        let mut t = c.init(&data, net.clone(), 0).unwrap();
+        for _ in 0..30 {
+            t.step().unwrap();
+        }
+        let after = t.params().mse(data.x.as_ref(), data.y.as_ref()).unwrap();
+        assert!(after < 0.5 * before, "{}: {before} → {after}", c.name());
+    }
+}
+
+#[test]
+fn seeded_mini_batch_order_is_reproducible() {
+    let data = Split::new(&synthetic::friedman1(200, 10, 0.1, 2).unwrap(), 0.2, 0)
+        .unwrap()
+        .train;
+    let net = Mlp::init(&Architecture::new(vec![8], Activation::Tanh), 10, 1, 9).unwrap();
+    let config = SgdConfig {
+        batch: 16,
+        precision: Precision::F64,
+        ..SgdConfig::default()
+    };
+    let run = |seed: u64| {
+        let mut t = config.init(&data, net.clone(), seed).unwrap();
+        for _ in 0..3 {
+            t.step().unwrap();
+        }
+        t.params()
+    };
+    assert_eq!(run(1), run(1));
+    assert_ne!(run(1), run(2));
+}
+
+#[test]
+fn invalid_hyper_parameters_are_rejected() {
+    let sgd = [
+        (
+            SgdConfig {
+                lr: 0.0,
+                ..SgdConfig::default()
+            },
+            "sgd.lr",
+        ),
+        (
+            SgdConfig {
+                lr: f64::NAN,
+                ..SgdConfig::default()
+            },
+            "sgd.lr",
+        ),
+        (
+            SgdConfig {
+                momentum: 1.0,
+                ..SgdConfig::default()
+            },
+            "sgd.momentum",
+        ),
+        (
+            SgdConfig {
+                dampening: -0.1,
+                ..SgdConfig::default()
+            },
+            "sgd.dampening",
+        ),
+        (
+            SgdConfig {
+                nesterov: true,
+                momentum: 0.0,
+                ..SgdConfig::default()
+            },
+            "sgd.nesterov",
+        ),
+        (
+            SgdConfig {
+                weight_decay: -1.0,
+                ..SgdConfig::default()
+            },
+            "sgd.weight_decay",
+        ),
+    ];
+    for (c, what) in sgd {
+        let msg = c.validate().unwrap_err().to_string();
+        assert!(msg.contains(what), "{msg} should name {what}");
+    }
+    let adam = [
+        (
+            AdamConfig {
+                lr: -1.0,
+                ..AdamConfig::default()
+            },
+            "adam.lr",
+        ),
+        (
+            AdamConfig {
+                beta1: 1.0,
+                ..AdamConfig::default()
+            },
+            "adam.beta1",
+        ),
+        (
+            AdamConfig {
+                beta2: -0.5,
+                ..AdamConfig::default()
+            },
+            "adam.beta2",
+        ),
+        (
+            AdamConfig {
+                eps: 0.0,
+                ..AdamConfig::default()
+            },
+            "adam.eps",
+        ),
+    ];
+    for (c, what) in adam {
+        let msg = c.validate().unwrap_err().to_string();
+        assert!(msg.contains(what), "{msg} should name {what}");
+    }
+}
