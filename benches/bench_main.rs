@@ -92,9 +92,39 @@ fn lsq(c: &mut Criterion) {
     g.finish();
 }
 
+/// One full-batch Adam epoch (f32, one thread) at n = 8 000, d = 16, hidden 64 (tanh), per
+/// burn backend in this build. Throughput: 6·n·Σ mₗ₋₁mₗ matmul flops.
+fn adam(c: &mut Criterion) {
+    use fitbench_sgd::{AdamConfig, Backend};
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build_global();
+    let data = synthetic::teacher(8_000, 16, &[8], Activation::Tanh, 0.1, 0).unwrap();
+    let initial = Mlp::init(&Architecture::new(vec![64], Activation::Tanh), 16, 1, 0).unwrap();
+    let mut g = c.benchmark_group("adam");
+    for backend in [Backend::Flex, Backend::Ndarray]
+        .into_iter()
+        .filter(|b| b.is_available())
+    {
+        let config = AdamConfig {
+            backend,
+            ..AdamConfig::default()
+        };
+        let mut t = config.init(&data, initial.clone(), 0).unwrap();
+        g.throughput(Throughput::Elements(
+            t.flops_per_step().unwrap_or(0.0) as u64
+        ));
+        g.bench_function(
+            format!("epoch_n8000_d16_h64_f32_{backend:?}").to_lowercase(),
+            |b| b.iter(|| black_box(t.step().unwrap())),
+        );
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).warm_up_time(std::time::Duration::from_millis(500)).measurement_time(std::time::Duration::from_secs(2));
-    targets = calibration, evaluation, ols, lsq
+    targets = calibration, evaluation, ols, lsq, adam
 }
 criterion_main!(benches);

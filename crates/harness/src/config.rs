@@ -69,6 +69,10 @@ pub struct RunConfig {
     pub targets: Vec<f64>,
     /// Evaluation schedule.
     pub eval: EvalSchedule,
+    /// burn backend for every gradient trainer that does not name one (`flex` or `ndarray`).
+    pub backend: Option<fitbench_sgd::Backend>,
+    /// Tune the learning rate of every gradient trainer per dataset before the runs.
+    pub lr_grid: Option<crate::tuning::LrGrid>,
 }
 
 impl Default for RunConfig {
@@ -91,6 +95,8 @@ impl Default for RunConfig {
             threads: 1,
             targets: vec![0.5, 0.2, 0.1, 0.05, 0.02, 0.01],
             eval: EvalSchedule::default(),
+            backend: None,
+            lr_grid: None,
         }
     }
 }
@@ -203,6 +209,9 @@ impl RunConfig {
         }
         if let Some(t) = self.targets.iter().find(|t| !(t.is_finite() && **t > 0.0)) {
             return bad("targets", t, "every target must be a positive number");
+        }
+        if let Some(g) = &self.lr_grid {
+            g.validate().map_err(HarnessError::Config)?;
         }
         if !(self.eval.growth.is_finite() && self.eval.growth > 1.0) {
             return bad("eval.growth", &self.eval.growth, "must be > 1, e.g. 1.15");

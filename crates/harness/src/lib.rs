@@ -16,8 +16,8 @@
 //! let config = RunConfig { datasets: vec!["diabetes".into()], seeds: 2, ..RunConfig::default() };
 //! let plan = runner::Plan::resolve(config)?;
 //! let mut clock = runner::MonotonicClock::default();
-//! let (datasets, runs) = runner::run_sweep(&plan, &mut clock, &mut |_| Ok(()), &mut |_| {})?;
-//! let report = fitbench_harness::build_report(&plan, datasets, runs);
+//! let output = runner::run_sweep(&plan, &mut clock, &mut |_| Ok(()), &mut |_| {})?;
+//! let report = fitbench_harness::build_report(&plan, output);
 //! output::write_all(&report, std::path::Path::new("out/example"))?;
 //! # Ok::<(), fitbench_harness::error::HarnessError>(())
 //! ```
@@ -37,15 +37,17 @@ pub mod runner;
 pub mod stats;
 pub mod summary;
 pub mod trainers;
+pub mod tuning;
 
-use report::{DatasetInfo, MSE_UNITS, Report, RunRecord, SCHEMA_VERSION};
+use report::{MSE_UNITS, Report, SCHEMA_VERSION};
 
 /// Assembles the report of a finished (or interrupted) sweep.
-pub fn build_report(
-    plan: &runner::Plan,
-    datasets: Vec<DatasetInfo>,
-    runs: Vec<RunRecord>,
-) -> Report {
+pub fn build_report(plan: &runner::Plan, output: runner::SweepOutput) -> Report {
+    let runner::SweepOutput {
+        datasets,
+        runs,
+        tuning,
+    } = output;
     Report {
         schema_version: SCHEMA_VERSION,
         mse_units: MSE_UNITS.into(),
@@ -54,5 +56,6 @@ pub fn build_report(
         architecture: plan.architecture.clone(),
         datasets,
         runs,
+        tuning,
     }
 }

@@ -340,6 +340,9 @@ pub struct Report {
     pub datasets: Vec<DatasetInfo>,
     /// Runs, in execution order.
     pub runs: Vec<RunRecord>,
+    /// Learning-rate grid searches run before the comparison (empty when disabled).
+    #[serde(default)]
+    pub tuning: Vec<crate::tuning::TuningRecord>,
 }
 
 impl Report {

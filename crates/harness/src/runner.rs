@@ -77,6 +77,9 @@ pub struct PlannedTrainer {
     pub config: Box<dyn TrainerConfig + Send + Sync>,
     /// The config as JSON (written into every run record).
     pub config_json: serde_json::Value,
+    /// The registry spec it came from (`None` for trainers injected by tests or embedders);
+    /// needed to re-tune it.
+    pub spec: Option<TrainerSpec>,
 }
 
 /// One dataset of a plan.
@@ -109,13 +112,17 @@ impl Plan {
         architecture.validate()?;
         let mut trainers = Vec::new();
         for label in &config.trainers {
-            let spec = TrainerSpec::parse(label)?;
+            let mut spec = TrainerSpec::parse(label)?;
+            if let Some(backend) = config.backend {
+                spec.set_default_backend(backend, label);
+            }
             let config_json = spec.to_json();
             let boxed = spec.boxed();
             trainers.push(PlannedTrainer {
                 label: label.clone(),
                 config: boxed,
                 config_json,
+                spec: Some(spec),
             });
         }
         let mut specs: Vec<DatasetSpec> = config
@@ -474,23 +481,53 @@ pub fn linear_reference(split: &Split, repetition: usize) -> Option<LinearRefere
     })
 }
 
+/// Everything a sweep produced.
+#[derive(Debug, Default)]
+pub struct SweepOutput {
+    /// Dataset descriptions (with the linear reference per split).
+    pub datasets: Vec<DatasetInfo>,
+    /// Every run, in execution order.
+    pub runs: Vec<RunRecord>,
+    /// Learning-rate grid searches, when enabled.
+    pub tuning: Vec<crate::tuning::TuningRecord>,
+}
+
 /// Runs the whole plan. `on_run` is called with every finished run (the binary persists it
-/// at once); an error from `on_run` aborts the sweep. Returns the dataset descriptions and
-/// every run record.
+/// at once); an error from `on_run` aborts the sweep.
 pub fn run_sweep(
     plan: &Plan,
     clock: &mut dyn Clock,
     on_run: &mut dyn FnMut(&RunRecord) -> Result<()>,
     progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<(Vec<DatasetInfo>, Vec<RunRecord>)> {
+) -> Result<SweepOutput> {
     let c = &plan.config;
     let rules = StopRules::from(c);
-    let mut infos = Vec::new();
-    let mut runs = Vec::new();
+    let mut out = SweepOutput::default();
     let total = plan.n_runs();
     for pd in &plan.datasets {
         let name = pd.spec.name();
         let mut info = DatasetInfo::new(&name, &pd.data, c.test_fraction);
+        // Per-dataset learning rates, tuned on a validation carve-out of the training split.
+        let mut tuned: Vec<Option<(Box<dyn TrainerConfig + Send + Sync>, serde_json::Value)>> =
+            Vec::new();
+        for t in &plan.trainers {
+            let result = match (&c.lr_grid, &t.spec) {
+                (Some(grid), Some(spec)) => crate::tuning::tune(
+                    spec,
+                    &t.label,
+                    &name,
+                    &pd.data,
+                    &plan.architecture,
+                    c,
+                    grid,
+                ),
+                _ => None,
+            };
+            tuned.push(result.map(|(spec, record)| {
+                out.tuning.push(record);
+                (spec.boxed(), spec.to_json())
+            }));
+        }
         for repetition in 0..c.seeds {
             let (split_seed, _) = split_and_init_seeds(c.base_seed, &name, repetition);
             let split = Split::new(&pd.data, c.test_fraction, split_seed);
@@ -504,9 +541,13 @@ pub fn run_sweep(
                 }
                 Err(_) => None,
             };
-            for t in &plan.trainers {
+            for (t, tuned) in plan.trainers.iter().zip(&tuned) {
+                let (config, config_json) = match tuned {
+                    Some((config, json)) => (config.as_ref(), json.clone()),
+                    None => (t.config.as_ref(), t.config_json.clone()),
+                };
                 progress(Progress::Started {
-                    done: runs.len(),
+                    done: out.runs.len(),
                     total,
                     dataset: &name,
                     trainer: &t.label,
@@ -524,13 +565,7 @@ pub fn run_sweep(
                             schedule: &c.eval,
                             targets: &c.targets,
                         };
-                        run_one(
-                            &ctx,
-                            &t.label,
-                            t.config.as_ref(),
-                            t.config_json.clone(),
-                            clock,
-                        )
+                        run_one(&ctx, &t.label, config, config_json, clock)
                     }
                     None => RunRecord::failed_split(
                         &name,
@@ -546,10 +581,10 @@ pub fn run_sweep(
                 };
                 on_run(&record)?;
                 progress(Progress::Finished(&record));
-                runs.push(record);
+                out.runs.push(record);
             }
         }
-        infos.push(info);
+        out.datasets.push(info);
     }
-    Ok((infos, runs))
+    Ok(out)
 }

@@ -79,6 +79,27 @@ impl TrainerSpec {
         }
     }
 
+    /// A copy with learning rate `lr`, for trainers that have one (`None` otherwise).
+    pub fn with_lr(&self, lr: f64) -> Option<TrainerSpec> {
+        match self {
+            TrainerSpec::Sgd(c) => Some(TrainerSpec::Sgd(SgdConfig { lr, ..c.clone() })),
+            TrainerSpec::Adam(c) => Some(TrainerSpec::Adam(AdamConfig { lr, ..c.clone() })),
+            TrainerSpec::Ols(_) | TrainerSpec::Lsq(_) => None,
+        }
+    }
+
+    /// Sets the burn backend of a gradient trainer whose option string did not name one.
+    pub fn set_default_backend(&mut self, backend: fitbench_sgd::Backend, label: &str) {
+        if label.contains("backend=") {
+            return;
+        }
+        match self {
+            TrainerSpec::Sgd(c) => c.backend = backend,
+            TrainerSpec::Adam(c) => c.backend = backend,
+            TrainerSpec::Ols(_) | TrainerSpec::Lsq(_) => {}
+        }
+    }
+
     /// An owned, boxed copy of the config.
     pub fn boxed(&self) -> Box<dyn TrainerConfig + Send + Sync> {
         match self {

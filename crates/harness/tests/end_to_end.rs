@@ -21,14 +21,14 @@ fn tiny() -> RunConfig {
 fn sweep(dir: &std::path::Path) -> Report {
     let plan = Plan::resolve(tiny()).unwrap();
     let mut log = RunLog::create(dir).unwrap();
-    let (datasets, runs) = runner::run_sweep(
+    let output = runner::run_sweep(
         &plan,
         &mut MonotonicClock::default(),
         &mut |r| log.append(r),
         &mut |_| {},
     )
     .unwrap();
-    fitbench_harness::build_report(&plan, datasets, runs)
+    fitbench_harness::build_report(&plan, output)
 }
 
 #[test]

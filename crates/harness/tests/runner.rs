@@ -153,6 +153,7 @@ fn plan_with(config: RunConfig, extra: Vec<TestConfig>) -> Plan {
             label: cfg.name.into(),
             config: Box::new(cfg),
             config_json: serde_json::Value::Null,
+            spec: None,
         });
     }
     plan
@@ -176,8 +177,9 @@ fn only_step_is_timed() {
     );
     plan.trainers.retain(|t| t.label == "gd");
     plan.config.trainers.retain(|t| t == "gd");
-    let (_, runs) =
-        runner::run_sweep(&plan, &mut clock.clone(), &mut |_| Ok(()), &mut |_| {}).unwrap();
+    let runs = runner::run_sweep(&plan, &mut clock.clone(), &mut |_| Ok(()), &mut |_| {})
+        .unwrap()
+        .runs;
     for r in &runs {
         assert_eq!(r.status, Status::MaxIters);
         assert_eq!(r.iterations, 30);
@@ -205,8 +207,9 @@ fn budget_counts_training_time_only() {
     let mut plan = plan_with(config, vec![test_config("gd", Behaviour::Descend, &clock)]);
     plan.trainers.retain(|t| t.label == "gd");
     plan.config.trainers.retain(|t| t == "gd");
-    let (_, runs) =
-        runner::run_sweep(&plan, &mut clock.clone(), &mut |_| Ok(()), &mut |_| {}).unwrap();
+    let runs = runner::run_sweep(&plan, &mut clock.clone(), &mut |_| Ok(()), &mut |_| {})
+        .unwrap()
+        .runs;
     assert_eq!(runs[0].status, Status::Timeout);
     assert_eq!(runs[0].iterations, 4);
 }
@@ -218,8 +221,9 @@ fn every_trainer_gets_the_same_initial_weights_and_split() {
     let b = test_config("b", Behaviour::Idle, &clock);
     let (seen_a, seen_b) = (a.seen_initial.clone(), b.seen_initial.clone());
     let plan = plan_with(base_config(), vec![a, b]);
-    let (_, runs) =
-        runner::run_sweep(&plan, &mut clock.clone(), &mut |_| Ok(()), &mut |_| {}).unwrap();
+    let runs = runner::run_sweep(&plan, &mut clock.clone(), &mut |_| Ok(()), &mut |_| {})
+        .unwrap()
+        .runs;
     let (seen_a, seen_b) = (seen_a.lock().unwrap(), seen_b.lock().unwrap());
     assert_eq!(seen_a.len(), 2);
     assert_eq!(
@@ -254,13 +258,14 @@ fn same_seed_gives_the_same_iteration_space_curve() {
             ..base_config()
         };
         let plan = plan_with(config, vec![test_config("gd", Behaviour::Descend, &clock)]);
-        let (_, runs) = runner::run_sweep(
+        let runs = runner::run_sweep(
             &plan,
             &mut runner::MonotonicClock::default(),
             &mut |_| Ok(()),
             &mut |_| {},
         )
-        .unwrap();
+        .unwrap()
+        .runs;
         runs.iter()
             .map(|r| {
                 r.curve
@@ -286,7 +291,7 @@ fn failures_are_recorded_and_the_sweep_goes_on() {
     ];
     let plan = plan_with(base_config(), extra);
     let mut persisted = Vec::new();
-    let (_, runs) = runner::run_sweep(
+    let runs = runner::run_sweep(
         &plan,
         &mut clock.clone(),
         &mut |r| {
@@ -295,7 +300,8 @@ fn failures_are_recorded_and_the_sweep_goes_on() {
         },
         &mut |_| {},
     )
-    .unwrap();
+    .unwrap()
+    .runs;
     assert_eq!(runs.len(), 2 * 6, "every run of every trainer is recorded");
     assert_eq!(
         persisted.len(),
@@ -335,8 +341,9 @@ fn stalled_runs_stop_on_patience() {
     let mut plan = plan_with(config, vec![test_config("idle", Behaviour::Idle, &clock)]);
     plan.trainers.retain(|t| t.label == "idle");
     plan.config.trainers.retain(|t| t == "idle");
-    let (_, runs) =
-        runner::run_sweep(&plan, &mut clock.clone(), &mut |_| Ok(()), &mut |_| {}).unwrap();
+    let runs = runner::run_sweep(&plan, &mut clock.clone(), &mut |_| Ok(()), &mut |_| {})
+        .unwrap()
+        .runs;
     assert_eq!(runs[0].status, Status::Stalled);
     assert_eq!(runs[0].iterations, 3);
 }
@@ -351,8 +358,9 @@ fn target_mse_stops_the_run() {
         ..base_config()
     };
     let plan = plan_with(config, vec![test_config("gd", Behaviour::Descend, &clock)]);
-    let (_, runs) =
-        runner::run_sweep(&plan, &mut clock.clone(), &mut |_| Ok(()), &mut |_| {}).unwrap();
+    let runs = runner::run_sweep(&plan, &mut clock.clone(), &mut |_| Ok(()), &mut |_| {})
+        .unwrap()
+        .runs;
     let gd = runs.iter().find(|r| r.trainer == "gd").unwrap();
     assert_eq!(gd.status, Status::TargetReached);
     assert!(gd.summary.final_train_mse.unwrap() <= 0.5);
@@ -386,6 +394,7 @@ fn a_trainer_that_cannot_train_the_architecture_is_rejected_before_running() {
         label: "linear-only".into(),
         config: Box::new(LinearOnly),
         config_json: serde_json::Value::Null,
+        spec: None,
     });
     let msg = plan.check_trainers().unwrap_err().to_string();
     assert!(

@@ -26,23 +26,32 @@ pub struct Net {
     biases: Vec<Param<Tensor<1>>>,
 }
 
-fn activate(act: Activation, z: Tensor<2>) -> Tensor<2> {
-    match act {
-        Activation::Identity => z,
-        Activation::Relu => activation::relu(z),
-        Activation::LeakyRelu { alpha } => activation::leaky_relu(z, alpha),
-        Activation::Tanh => activation::tanh(z),
-        Activation::Sigmoid => activation::sigmoid(z),
-        Activation::Softplus => activation::softplus(z, 1.0),
+fn activate(act: Activation, z: Tensor<2>, backend: Backend) -> Tensor<2> {
+    match (act, backend) {
+        (Activation::Identity, _) => z,
+        (Activation::Relu, _) => activation::relu(z),
+        (Activation::LeakyRelu { alpha }, _) => activation::leaky_relu(z, alpha),
+        // tanh z = 2σ(2z) − 1 on flex: burn-flex evaluates tanh with scalar libm tanhf
+        // (≈ 23 ns per element, 90 % of an epoch at n = 8 000, h = 64) but has a fused sigmoid
+        // with a fused backward, which makes the epoch about 3× faster. Mathematically identical.
+        (Activation::Tanh, Backend::Flex) => activation::sigmoid(z.mul_scalar(2.0))
+            .mul_scalar(2.0)
+            .sub_scalar(1.0),
+        (Activation::Tanh, Backend::Ndarray) => activation::tanh(z),
+        (Activation::Sigmoid, Backend::Flex) => activation::sigmoid(z),
+        // burn's generic sigmoid (used by ndarray) computes in f32 even for f64 tensors; build
+        // it from f64-exact primitives instead.
+        (Activation::Sigmoid, Backend::Ndarray) => z.neg().exp().add_scalar(1.0).recip(),
+        (Activation::Softplus, _) => activation::softplus(z, 1.0),
     }
 }
 
 impl Net {
-    fn forward(&self, x: Tensor<2>, activations: &[Activation]) -> Tensor<2> {
+    fn forward(&self, x: Tensor<2>, activations: &[Activation], backend: Backend) -> Tensor<2> {
         let mut a = x;
         for ((w, b), act) in self.weights.iter().zip(&self.biases).zip(activations) {
             let z = a.matmul(w.val()) + b.val().unsqueeze_dim(0);
-            a = activate(*act, z);
+            a = activate(*act, z, backend);
         }
         a
     }
@@ -64,6 +73,7 @@ pub struct GradientTrainer {
     name: &'static str,
     lr: f64,
     batch: usize,
+    backend: Backend,
     activations: Vec<Activation>,
     widths: Vec<usize>,
     device: Device,
@@ -167,6 +177,7 @@ impl GradientTrainer {
             name,
             lr,
             batch,
+            backend,
             activations: initial.activations.clone(),
             widths: initial.widths.clone(),
             model: Some(Net { weights, biases }),
@@ -186,7 +197,7 @@ impl GradientTrainer {
             what: "model".into(),
             message: "lost after a panic".into(),
         })?;
-        let diff = model.forward(x, &self.activations) - y;
+        let diff = model.forward(x, &self.activations, self.backend) - y;
         let loss = (diff.clone() * diff).mean();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         self.model = Some(self.optimizer.step(self.lr, model, grads));

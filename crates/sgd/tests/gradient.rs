@@ -7,7 +7,7 @@ use faer::{Col, Mat};
 use fitbench_core::{
     Activation, Architecture, Dataset, Mlp, Split, Trainer, TrainerConfig, synthetic,
 };
-use fitbench_sgd::{AdamConfig, Precision, SgdConfig};
+use fitbench_sgd::{AdamConfig, Backend, Precision, SgdConfig};
 
 /// Agreement of f64 burn updates with the hand-computed f64 reference.
 const F64_TOL: f64 = 1e-9;
@@ -27,6 +27,13 @@ fn tiny() -> (Dataset, Mlp) {
     (data, net)
 }
 
+fn backends() -> Vec<Backend> {
+    [Backend::Flex, Backend::Ndarray]
+        .into_iter()
+        .filter(|b| b.is_available())
+        .collect()
+}
+
 /// Gradient of mean((w·x + b − y)²) for the tiny problem.
 fn grad(w: f64, b: f64) -> (f64, f64) {
     let (xs, ys) = ([0.5, -1.0, 2.0], [1.0, 0.0, 3.5]);
@@ -43,11 +50,18 @@ fn wb(t: &dyn Trainer) -> (f64, f64) {
 
 #[test]
 fn sgd_with_momentum_matches_a_hand_computed_update() {
+    for backend in backends() {
+        sgd_hand(backend);
+    }
+}
+
+fn sgd_hand(backend: Backend) {
     let (data, net) = tiny();
     let config = SgdConfig {
         lr: 0.05,
         momentum: 0.9,
         precision: Precision::F64,
+        backend,
         ..SgdConfig::default()
     };
     let mut t = config.init(&data, net, 0).unwrap();
@@ -67,17 +81,24 @@ fn sgd_with_momentum_matches_a_hand_computed_update() {
         let (tw, tb) = wb(t.as_ref());
         assert!(
             (tw - w).abs() < F64_TOL && (tb - b).abs() < F64_TOL,
-            "step {step}: ({tw}, {tb}) vs ({w}, {b})"
+            "{backend:?} step {step}: ({tw}, {tb}) vs ({w}, {b})"
         );
     }
 }
 
 #[test]
 fn adam_matches_a_hand_computed_update() {
+    for backend in backends() {
+        adam_hand(backend);
+    }
+}
+
+fn adam_hand(backend: Backend) {
     let (data, net) = tiny();
     let config = AdamConfig {
         lr: 0.01,
         precision: Precision::F64,
+        backend,
         ..AdamConfig::default()
     };
     let mut t = config.init(&data, net, 0).unwrap();
@@ -102,7 +123,7 @@ fn adam_matches_a_hand_computed_update() {
         let (tw, tb) = wb(t.as_ref());
         assert!(
             (tw - w).abs() < F64_TOL && (tb - b).abs() < F64_TOL,
-            "step {step}: ({tw}, {tb}) vs ({w}, {b})"
+            "{backend:?} step {step}: ({tw}, {tb}) vs ({w}, {b})"
         );
     }
 }
@@ -113,19 +134,24 @@ fn a_gradient_step_follows_the_finite_difference_gradient_for_every_activation()
     const H: f64 = 1e-6;
     let raw = synthetic::smooth2d(40, 0.1, 1).unwrap();
     let data = Split::new(&raw, 0.2, 0).unwrap().train;
-    for act in [
+    let activations = [
         Activation::Tanh,
         Activation::Sigmoid,
         Activation::Softplus,
         Activation::LeakyRelu { alpha: 0.1 },
         Activation::Identity,
-    ] {
+    ];
+    for (act, backend) in activations
+        .into_iter()
+        .flat_map(|a| backends().into_iter().map(move |b| (a, b)))
+    {
         let arch = Architecture::new(vec![5, 3], act);
         let net = Mlp::init(&arch, 2, 1, 4).unwrap();
         let config = SgdConfig {
             lr: LR,
             momentum: 0.0,
             precision: Precision::F64,
+            backend,
             ..SgdConfig::default()
         };
         let mut t = config.init(&data, net.clone(), 0).unwrap();
@@ -144,7 +170,7 @@ fn a_gradient_step_follows_the_finite_difference_gradient_for_every_activation()
                 let step = (net.weights[l][(i, j)] - after.weights[l][(i, j)]) / LR;
                 assert!(
                     (fd - step).abs() < FD_TOL * fd.abs().max(1.0),
-                    "{act} layer {l} w[{i},{j}]: fd {fd} vs step {step}"
+                    "{act} {backend:?} layer {l} w[{i},{j}]: fd {fd} vs step {step}"
                 );
             }
             let (mut plus, mut minus) = (net.clone(), net.clone());
@@ -154,7 +180,7 @@ fn a_gradient_step_follows_the_finite_difference_gradient_for_every_activation()
             let step = (net.biases[l][0] - after.biases[l][0]) / LR;
             assert!(
                 (fd - step).abs() < FD_TOL * fd.abs().max(1.0),
-                "{act} layer {l} b[0]: fd {fd} vs step {step}"
+                "{act} {backend:?} layer {l} b[0]: fd {fd} vs step {step}"
             );
         }
     }
@@ -338,4 +364,78 @@ fn invalid_hyper_parameters_are_rejected() {
         let msg = c.validate().unwrap_err().to_string();
         assert!(msg.contains(what), "{msg} should name {what}");
     }
+}
+
+#[cfg(feature = "ndarray")]
+#[test]
+fn ndarray_and_flex_backends_agree() {
+    // Different summation orders in the two backends' kernels; f64 throughout.
+    const BACKEND_TOL: f64 = 1e-9;
+    let data = Split::new(&synthetic::smooth2d(100, 0.1, 1).unwrap(), 0.2, 0)
+        .unwrap()
+        .train;
+    let run = |backend: Backend, act: Activation| {
+        let net = Mlp::init(&Architecture::new(vec![6], act), 2, 1, 3).unwrap();
+        let c = AdamConfig {
+            lr: 1e-2,
+            batch: 16,
+            precision: Precision::F64,
+            backend,
+            ..AdamConfig::default()
+        };
+        let mut t = c.init(&data, net, 5).unwrap();
+        for _ in 0..3 {
+            t.step().unwrap();
+        }
+        t.params()
+    };
+    let net = Mlp::init(&Architecture::new(vec![6], Activation::Tanh), 2, 1, 3).unwrap();
+    let init_nd = SgdConfig {
+        precision: Precision::F64,
+        backend: Backend::Ndarray,
+        ..SgdConfig::default()
+    }
+    .init(&data, net.clone(), 0)
+    .unwrap()
+    .params();
+    assert_eq!(
+        init_nd, net,
+        "ndarray f64 starts from the shared weights bit for bit"
+    );
+    for act in [
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Softplus,
+        Activation::LeakyRelu { alpha: 0.1 },
+    ] {
+        let (a, b) = (run(Backend::Flex, act), run(Backend::Ndarray, act));
+        let mut worst = 0.0_f64;
+        for l in 0..a.n_layers() {
+            for j in 0..a.weights[l].ncols() {
+                for i in 0..a.weights[l].nrows() {
+                    worst = worst.max((a.weights[l][(i, j)] - b.weights[l][(i, j)]).abs());
+                }
+            }
+        }
+        assert!(
+            worst < BACKEND_TOL,
+            "{act}: largest weight difference {worst:e}"
+        );
+    }
+}
+
+#[cfg(not(feature = "ndarray"))]
+#[test]
+fn a_missing_backend_is_a_clear_error() {
+    let msg = AdamConfig {
+        backend: fitbench_sgd::Backend::Ndarray,
+        ..AdamConfig::default()
+    }
+    .validate()
+    .unwrap_err()
+    .to_string();
+    assert!(
+        msg.contains("adam.backend") && msg.contains("--features ndarray"),
+        "{msg}"
+    );
 }

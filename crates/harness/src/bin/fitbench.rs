@@ -121,6 +121,20 @@ struct RunArgs {
     /// Hidden activation: identity, relu, leaky_relu[:α], tanh, sigmoid, softplus.
     #[arg(long)]
     activation: Option<String>,
+    /// burn backend of the gradient trainers (sgd, adam): flex, or ndarray when built with
+    /// `--features ndarray`.
+    #[arg(long, value_enum)]
+    backend: Option<BackendArg>,
+    /// Tune the learning rate of sgd/adam per dataset on a validation split (default grid
+    /// 1e-4…3e-1, 200 epochs) before the comparison.
+    #[arg(long)]
+    lr_grid: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum BackendArg {
+    Flex,
+    Ndarray,
 }
 
 /// Splits dataset lists: `a,b` is two names unless a part is a `key=value` continuation of
@@ -187,6 +201,15 @@ fn resolve_config(args: &RunArgs) -> Result<RunConfig> {
     }
     if let Some(a) = &args.activation {
         c.activation = a.clone();
+    }
+    if args.lr_grid && c.lr_grid.is_none() {
+        c.lr_grid = Some(fitbench_harness::tuning::LrGrid::default());
+    }
+    if let Some(b) = args.backend {
+        c.backend = Some(match b {
+            BackendArg::Flex => fitbench_sgd::Backend::Flex,
+            BackendArg::Ndarray => fitbench_sgd::Backend::Ndarray,
+        });
     }
     Ok(c)
 }
@@ -264,13 +287,22 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             }
         }
     };
-    let (datasets, runs) =
-        runner::run_sweep(&plan, &mut clock, &mut |r| log.append(r), &mut progress)?;
+    let sweep = runner::run_sweep(&plan, &mut clock, &mut |r| log.append(r), &mut progress)?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let failed = runs.iter().filter(|r| !r.status.is_ok()).count();
-    let report = build_report(&plan, datasets, runs);
+    let failed = sweep.runs.iter().filter(|r| !r.status.is_ok()).count();
+    for t in &sweep.tuning {
+        eprintln!(
+            "fitbench: tuned {} on {}: lr {} (validation MSE {:?} over grid {:?})",
+            t.trainer,
+            t.dataset,
+            t.picked_lr.map_or("none".into(), |v| v.to_string()),
+            t.scores,
+            t.settings.grid
+        );
+    }
+    let report = build_report(&plan, sweep);
     let files = output::write_all(&report, &out)?;
     eprintln!(
         "fitbench: wrote {} files; see {}",

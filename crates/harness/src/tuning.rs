@@ -1,0 +1,153 @@
+//! Fair tuning of the gradient baselines: a short, log-spaced learning-rate grid per dataset,
+//! scored on a validation split carved from the training split (the test split is never
+//! used), before the main comparison runs with the pick.
+
+use crate::config::RunConfig;
+use crate::trainers::TrainerSpec;
+use fitbench_core::{Architecture, Dataset, Mlp, Split, rng};
+use serde::{Deserialize, Serialize};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// Learning-rate grid search settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LrGrid {
+    /// Learning rates to try.
+    pub grid: Vec<f64>,
+    /// Steps (epochs) per candidate.
+    pub epochs: usize,
+    /// Fraction of the training split held out for validation.
+    pub validation_fraction: f64,
+}
+
+impl Default for LrGrid {
+    fn default() -> Self {
+        Self {
+            grid: vec![1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1],
+            epochs: 200,
+            validation_fraction: 0.2,
+        }
+    }
+}
+
+impl LrGrid {
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.grid.is_empty() || self.grid.iter().any(|lr| !(lr.is_finite() && *lr > 0.0)) {
+            return Err(format!(
+                "lr_grid.grid = {:?}: give at least one positive learning rate",
+                self.grid
+            ));
+        }
+        if self.epochs == 0 {
+            return Err("lr_grid.epochs = 0: need at least one epoch per candidate".into());
+        }
+        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
+            return Err(format!(
+                "lr_grid.validation_fraction = {}: must lie in (0, 1)",
+                self.validation_fraction
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What the grid search did for one (dataset, trainer).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TuningRecord {
+    /// Dataset name.
+    pub dataset: String,
+    /// Trainer label as given.
+    pub trainer: String,
+    /// The settings used.
+    pub settings: LrGrid,
+    /// Validation MSE (standardised units) after `settings.epochs` steps, per grid point;
+    /// `None` where the run failed or diverged.
+    pub scores: Vec<Option<f64>>,
+    /// The learning rate picked (lowest validation MSE), if any candidate succeeded.
+    pub picked_lr: Option<f64>,
+    /// Rows used to fit and to validate.
+    pub n_fit: usize,
+    /// Validation rows.
+    pub n_validation: usize,
+}
+
+/// Runs the grid for one trainer on one dataset. Returns `None` for trainers without a
+/// learning rate. Uses the training split of repetition 0 (the test rows are never seen),
+/// a seeded validation carve-out, and the shared initial weights of a dedicated seed.
+pub fn tune(
+    spec: &TrainerSpec,
+    label: &str,
+    dataset: &str,
+    data: &Dataset,
+    arch: &Architecture,
+    c: &RunConfig,
+    settings: &LrGrid,
+) -> Option<(TrainerSpec, TuningRecord)> {
+    spec.with_lr(1.0)?;
+    let (split_seed, _) = crate::runner::split_and_init_seeds(c.base_seed, dataset, 0);
+    let mut record = TuningRecord {
+        dataset: dataset.into(),
+        trainer: label.into(),
+        settings: settings.clone(),
+        scores: vec![None; settings.grid.len()],
+        picked_lr: None,
+        n_fit: 0,
+        n_validation: 0,
+    };
+    let Ok(split) = Split::new(data, c.test_fraction, split_seed) else {
+        return Some((spec.clone(), record));
+    };
+    let train = &split.train;
+    let n_val = ((train.n() as f64 * settings.validation_fraction).round() as usize)
+        .clamp(1, train.n().saturating_sub(2).max(1));
+    let perm = rng::permutation(
+        &mut rng::rng(rng::derive_seed(c.base_seed, &[dataset, "tune-split"])),
+        train.n(),
+    );
+    let (val_rows, fit_rows) = perm.split_at(n_val);
+    let (fit, val) = (train.select_rows(fit_rows), train.select_rows(val_rows));
+    record.n_fit = fit.n();
+    record.n_validation = val.n();
+    let Ok(arch) = spec.config().architecture(arch) else {
+        return Some((spec.clone(), record));
+    };
+    let Ok(initial) = Mlp::init(
+        &arch,
+        fit.d(),
+        fit.k(),
+        rng::derive_seed(c.base_seed, &[dataset, "tune-init"]),
+    ) else {
+        return Some((spec.clone(), record));
+    };
+    let seed = rng::derive_seed(c.base_seed, &[dataset, label, "tune"]);
+    for (i, &lr) in settings.grid.iter().enumerate() {
+        let Some(candidate) = spec.with_lr(lr) else {
+            continue;
+        };
+        let score = catch_unwind(AssertUnwindSafe(|| -> Option<f64> {
+            let mut t = candidate.config().init(&fit, initial.clone(), seed).ok()?;
+            for _ in 0..settings.epochs {
+                t.step().ok()?;
+            }
+            let mse = t.params().mse(val.x.as_ref(), val.y.as_ref()).ok()?;
+            mse.is_finite().then_some(mse)
+        }))
+        .ok()
+        .flatten();
+        record.scores[i] = score;
+    }
+    let best = record
+        .scores
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.map(|s| (i, s)))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    match best {
+        Some((i, _)) => {
+            record.picked_lr = Some(settings.grid[i]);
+            Some((spec.with_lr(settings.grid[i])?, record))
+        }
+        None => Some((spec.clone(), record)),
+    }
+}
