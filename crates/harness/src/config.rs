@@ -102,10 +102,16 @@ impl Default for RunConfig {
 }
 
 /// Named presets: `(name, description)`.
-pub const PRESETS: &[(&str, &str)] = &[(
-    "quick",
-    "every available trainer × 2 synthetic + 2 real datasets × 3 seeds, 2 s budget per run; the README's first command",
-)];
+pub const PRESETS: &[(&str, &str)] = &[
+    (
+        "quick",
+        "every available trainer × 2 synthetic + 2 real datasets × 3 seeds, 2 s budget per run; the README's first command",
+    ),
+    (
+        "lnn",
+        "Lakkapragada 2024: width-1 linear chains k = 1…10 by full-batch SGD vs OLS, 100 trials × 4 noise levels × lr {1e-3, 1e-2}, 10 000 steps (--seeds sets trials, --max-iters steps)",
+    ),
+];
 
 impl RunConfig {
     /// A named preset.
@@ -129,6 +135,9 @@ impl RunConfig {
                 hidden: vec![32],
                 ..Self::default()
             }),
+            "lnn" => Err(HarnessError::Config(
+                "the lnn preset is a study of its own, not a sweep: run it with `fitbench run --preset lnn`".into(),
+            )),
             _ => Err(HarnessError::Unknown {
                 kind: "preset",
                 name: name.into(),

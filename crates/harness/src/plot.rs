@@ -372,3 +372,101 @@ pub fn draw_all(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     }
     Ok(written)
 }
+
+fn draw_lines_on<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> std::result::Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("{e:?}");
+    root.fill(&WHITE).map_err(e)?;
+    let pts = || {
+        series
+            .iter()
+            .flat_map(|(_, p)| p.iter().copied())
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+    };
+    let x1 = pts().map(|p| p.0).fold(0.0_f64, f64::max).max(1.0);
+    let y1 = pts().map(|p| p.1).fold(0.0_f64, f64::max).max(1e-3) * 1.05;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..x1, 0.0..y1)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()
+        .map_err(e)?;
+    for (i, (label, points)) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(e)?
+            .label(label.clone())
+            .legend(move |(lx, ly)| {
+                PathElement::new(vec![(lx, ly), (lx + 20, ly)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(e)?;
+    root.present().map_err(e)
+}
+
+/// A plain line chart (linear axes) written to `stem.svg` and `stem.png`.
+pub fn draw_lines(
+    stem: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<Vec<PathBuf>> {
+    register_font();
+    if let Some(parent) = stem.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| HarnessError::io("cannot create", parent, e))?;
+    }
+    // `with_extension` would cut names containing dots (e.g. `lr=0.001`), so append instead.
+    let name = |ext: &str| {
+        let mut s = stem.as_os_str().to_owned();
+        s.push(ext);
+        PathBuf::from(s)
+    };
+    let (svg, png) = (name(".svg"), name(".png"));
+    draw_lines_on(
+        SVGBackend::new(&svg, (1000, 600)).into_drawing_area(),
+        title,
+        x_label,
+        y_label,
+        series,
+    )
+    .map_err(|message| HarnessError::Plot {
+        path: svg.clone(),
+        message,
+    })?;
+    draw_lines_on(
+        BitMapBackend::new(&png, (1000, 600)).into_drawing_area(),
+        title,
+        x_label,
+        y_label,
+        series,
+    )
+    .map_err(|message| HarnessError::Plot {
+        path: png.clone(),
+        message,
+    })?;
+    Ok(vec![svg, png])
+}

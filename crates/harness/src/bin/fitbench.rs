@@ -50,6 +50,12 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Write results/REPRODUCTION.md from the committed reports of the reproduction presets.
+    Reproduction {
+        /// The results folder.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+    },
     /// Check a report against its schema invariants (and, with --require-ok, that no run failed).
     Validate {
         /// The report.json to check.
@@ -214,7 +220,59 @@ fn resolve_config(args: &RunArgs) -> Result<RunConfig> {
     Ok(c)
 }
 
+fn run_lnn(args: &RunArgs) -> Result<ExitCode> {
+    let mut config = fitbench_sgd::lnn::LnnConfig::default();
+    config.trials = args.seeds.unwrap_or(config.trials);
+    config.steps = args.max_iters.unwrap_or(config.steps);
+    config.seed = args.seed.unwrap_or(config.seed);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results/lnn"));
+    let threads = args.threads.unwrap_or(1);
+    environment::set_threads(threads);
+    eprintln!(
+        "fitbench: lnn study, {} depths × {} noise levels × {} learning rates × {} trials × {} steps → {}",
+        config.depths.len(),
+        config.noises.len(),
+        config.lrs.len(),
+        config.trials,
+        config.steps,
+        out.display()
+    );
+    let mut clock = MonotonicClock::default();
+    let report = fitbench_harness::lnn::run(&config, &mut clock, threads, &mut |c| {
+        eprintln!(
+            "    lr {} c {} k {:>2}: mean D {:.3}, {:.0} % converged",
+            c.lr,
+            c.noise,
+            c.k,
+            c.deviation.mean,
+            100.0 * c.frac_converged
+        );
+    })?;
+    let files = fitbench_harness::lnn::write_all(&report, &out)?;
+    eprintln!(
+        "fitbench: lnn study took {:.1} s; wrote {} files; see {}",
+        report.wall_s,
+        files.len(),
+        out.join("summary.md").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reproduction(results: &std::path::Path) -> Result<ExitCode> {
+    let text = fitbench_harness::reproduction::render(results)?;
+    let path = results.join("REPRODUCTION.md");
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!("fitbench: wrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(args: RunArgs) -> Result<ExitCode> {
+    if args.preset.as_deref() == Some("lnn") {
+        return run_lnn(&args);
+    }
     let config = resolve_config(&args)?;
     let out = args
         .out
@@ -419,6 +477,7 @@ fn main() -> ExitCode {
             );
             Ok(ExitCode::SUCCESS)
         })(),
+        Command::Reproduction { results } => reproduction(&results),
         Command::Validate {
             report,
             require_ok,
