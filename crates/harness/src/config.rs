@@ -108,6 +108,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         "every available trainer × 2 synthetic + 2 real datasets × 3 seeds, 2 s budget per run; the README's first command",
     ),
     (
+        "khadilkar",
+        "Khadilkar 2023 reproduction: lsq (both orders, plus derivative weighting) vs tuned SGD and Adam on smooth2d, a tanh teacher (d = 8) and Friedman #1, net [16, 16] tanh, 5 seeds, 5 s per run",
+    ),
+    (
         "lnn",
         "Lakkapragada 2024: width-1 linear chains k = 1…10 by full-batch SGD vs OLS, 100 trials × 4 noise levels × lr {1e-3, 1e-2}, 10 000 steps (--seeds sets trials, --max-iters steps)",
     ),
@@ -133,6 +137,28 @@ impl RunConfig {
                 budget_s: 2.0,
                 max_iters: 2000,
                 hidden: vec![32],
+                ..Self::default()
+            }),
+            "khadilkar" => Ok(Self {
+                name: "khadilkar".into(),
+                datasets: vec![
+                    "smooth2d:n=1000,noise=0.05".into(),
+                    "teacher:n=1000,d=8,h=16,act=tanh,noise=0.05".into(),
+                    "friedman1:n=1000,noise=0.1".into(),
+                ],
+                trainers: vec![
+                    "lsq".into(),
+                    "lsq:order=interleaved".into(),
+                    "lsq:weighting=derivative".into(),
+                    "sgd".into(),
+                    "adam".into(),
+                ],
+                seeds: 5,
+                budget_s: 5.0,
+                max_iters: 50_000,
+                hidden: vec![16, 16],
+                activation: "tanh".into(),
+                lr_grid: Some(crate::tuning::LrGrid::default()),
                 ..Self::default()
             }),
             "lnn" => Err(HarnessError::Config(
@@ -243,6 +269,7 @@ mod tests {
     #[test]
     fn presets_validate_and_unknown_presets_are_listed() {
         RunConfig::preset("quick").unwrap().validate().unwrap();
+        RunConfig::preset("khadilkar").unwrap().validate().unwrap();
         let msg = RunConfig::preset("slow").unwrap_err().to_string();
         assert!(msg.contains("quick"), "{msg}");
     }

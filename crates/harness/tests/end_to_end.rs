@@ -122,3 +122,24 @@ fn a_sweep_writes_a_valid_report_summary_and_plots() {
     let redrawn = output::write_all(&back, &dir.path().join("again")).unwrap();
     assert_eq!(redrawn.len(), files.len());
 }
+
+#[test]
+fn the_khadilkar_section_is_rendered_from_a_report() {
+    let config = RunConfig {
+        name: "k".into(),
+        datasets: vec!["smooth2d:n=200".into()],
+        trainers: vec!["lsq".into(), "adam:lr=0.01".into()],
+        seeds: 2,
+        max_iters: 15,
+        budget_s: 1e9,
+        hidden: vec![8],
+        ..RunConfig::default()
+    };
+    let plan = Plan::resolve(config).unwrap();
+    let output = runner::run_sweep(&plan, &mut MonotonicClock::default(), &mut |_| Ok(()), &mut |_| {}).unwrap();
+    let report = fitbench_harness::build_report(&plan, output);
+    let section = fitbench_harness::reproduction::khadilkar_section(&report);
+    for needle in ["OUR RECONSTRUCTION", "| `lsq` |", "| `adam:lr=0.01` |", "**Verdict.** Across 1 small problems", "\"reconstruction\":true"] {
+        assert!(section.contains(needle), "section lacks {needle}:\n{section}");
+    }
+}
