@@ -136,10 +136,25 @@ fn the_khadilkar_section_is_rendered_from_a_report() {
         ..RunConfig::default()
     };
     let plan = Plan::resolve(config).unwrap();
-    let output = runner::run_sweep(&plan, &mut MonotonicClock::default(), &mut |_| Ok(()), &mut |_| {}).unwrap();
+    let output = runner::run_sweep(
+        &plan,
+        &mut MonotonicClock::default(),
+        &mut |_| Ok(()),
+        &mut |_| {},
+    )
+    .unwrap();
     let report = fitbench_harness::build_report(&plan, output);
     let section = fitbench_harness::reproduction::khadilkar_section(&report);
-    for needle in ["OUR RECONSTRUCTION", "| `lsq` |", "| `adam:lr=0.01` |", "**Verdict.** Across 1 small problems", "\"reconstruction\":true"] {
-        assert!(section.contains(needle), "section lacks {needle}:\n{section}");
+    for needle in [
+        "OUR RECONSTRUCTION",
+        "| `lsq` |",
+        "| `adam:lr=0.01` |",
+        "**Verdict.** Across 1 small problems",
+        "\"reconstruction\":true",
+    ] {
+        assert!(
+            section.contains(needle),
+            "section lacks {needle}:\n{section}"
+        );
     }
 }
