@@ -29,6 +29,7 @@
 pub mod activation;
 pub mod data;
 pub mod error;
+pub mod linalg;
 pub mod mlp;
 pub mod rng;
 pub mod synthetic;

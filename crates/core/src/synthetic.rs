@@ -60,17 +60,14 @@ fn dataset(name: String, x: Mat<f64>, y: Mat<f64>, seed: u64) -> Result<Dataset>
     Dataset::new(name, x, y, names("x", d), vec!["y".into()], provenance)
 }
 
-/// A planted teacher network: x ~ N(0, I_d), y = teacher(x) + noise, where the teacher has
-/// the given hidden widths and activation and weights ~ N(0, 1/fan_in), biases ~ N(0, 1/fan_in).
-pub fn teacher(
-    n: usize,
+/// The planted teacher network of [`teacher`]: the given hidden widths and activation, an
+/// identity output, weights and biases ~ N(0, 1/fan_in), drawn from `seed`.
+pub fn teacher_network(
     d: usize,
     hidden: &[usize],
     activation: Activation,
-    noise: f64,
     seed: u64,
-) -> Result<Dataset> {
-    check(n, d, noise, "teacher")?;
+) -> Result<Mlp> {
     let arch = Architecture::new(hidden.to_vec(), activation);
     let mut net = Mlp::init(&arch, d, 1, rng::derive_seed(seed, &["teacher-shape"]))?;
     let mut r = rng::rng(rng::derive_seed(seed, &["teacher-weights"]));
@@ -83,6 +80,22 @@ pub fn teacher(
         }
         *b = Col::from_fn(b.nrows(), |_| s * rng::normal(&mut r));
     }
+    Ok(net)
+}
+
+/// A planted teacher network: x ~ N(0, I_d), y = teacher(x) + noise, where the teacher
+/// ([`teacher_network`]) has the given hidden widths and activation and weights and biases
+/// ~ N(0, 1/fan_in).
+pub fn teacher(
+    n: usize,
+    d: usize,
+    hidden: &[usize],
+    activation: Activation,
+    noise: f64,
+    seed: u64,
+) -> Result<Dataset> {
+    check(n, d, noise, "teacher")?;
+    let net = teacher_network(d, hidden, activation, seed)?;
     let mut r = rng::rng(seed);
     let x = Mat::from_fn(n, d, |_, _| 0.0);
     let mut x = x;

@@ -112,6 +112,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         "Khadilkar 2023 reproduction: lsq (both orders, plus derivative weighting) vs tuned SGD and Adam on smooth2d, a tanh teacher (d = 8) and Friedman #1, net [16, 16] tanh, 5 seeds, 5 s per run",
     ),
     (
+        "barbu",
+        "Barbu 2023 reproduction: analytic vs tuned SGD and Adam on the five real datasets, one hidden ReLU layer of 32 and of 64 units (results/barbu/h32, h64), 5 seeds, 3 s per run",
+    ),
+    (
         "lnn",
         "Lakkapragada 2024: width-1 linear chains k = 1…10 by full-batch SGD vs OLS, 100 trials × 4 noise levels × lr {1e-3, 1e-2}, 10 000 steps (--seeds sets trials, --max-iters steps)",
     ),
@@ -161,6 +165,9 @@ impl RunConfig {
                 lr_grid: Some(crate::tuning::LrGrid::default()),
                 ..Self::default()
             }),
+            "barbu" => Err(HarnessError::Config(
+                "the barbu preset runs two sweeps (hidden 32 and 64): use `fitbench run --preset barbu` or RunConfig::preset_group".into(),
+            )),
             "lnn" => Err(HarnessError::Config(
                 "the lnn preset is a study of its own, not a sweep: run it with `fitbench run --preset lnn`".into(),
             )),
@@ -173,6 +180,36 @@ impl RunConfig {
                     .collect::<Vec<_>>()
                     .join(", "),
             }),
+        }
+    }
+
+    /// Presets made of several sweeps: `(sub-folder, config)` pairs (`None` for plain presets).
+    pub fn preset_group(name: &str) -> Option<Vec<(String, Self)>> {
+        match name {
+            "barbu" => Some(
+                [32, 64]
+                    .into_iter()
+                    .map(|h| {
+                        let c = Self {
+                            name: format!("barbu-h{h}"),
+                            datasets: crate::datasets::BUILTIN
+                                .iter()
+                                .map(|b| b.name.to_string())
+                                .collect(),
+                            trainers: vec!["analytic".into(), "sgd".into(), "adam".into()],
+                            seeds: 5,
+                            budget_s: 3.0,
+                            max_iters: 50_000,
+                            hidden: vec![h],
+                            activation: "relu".into(),
+                            lr_grid: Some(crate::tuning::LrGrid::default()),
+                            ..Self::default()
+                        };
+                        (format!("h{h}"), c)
+                    })
+                    .collect(),
+            ),
+            _ => None,
         }
     }
 
@@ -270,6 +307,9 @@ mod tests {
     fn presets_validate_and_unknown_presets_are_listed() {
         RunConfig::preset("quick").unwrap().validate().unwrap();
         RunConfig::preset("khadilkar").unwrap().validate().unwrap();
+        for (_, c) in RunConfig::preset_group("barbu").unwrap() {
+            c.validate().unwrap();
+        }
         let msg = RunConfig::preset("slow").unwrap_err().to_string();
         assert!(msg.contains("quick"), "{msg}");
     }

@@ -2,6 +2,7 @@
 
 use crate::error::{HarnessError, Result};
 use crate::options::Options;
+use fitbench_analytic::AnalyticConfig;
 use fitbench_core::TrainerConfig;
 use fitbench_lsq::{LsqConfig, OlsConfig};
 use fitbench_sgd::{AdamConfig, SgdConfig};
@@ -16,6 +17,9 @@ pub enum TrainerSpec {
     /// Layer-wise least squares through invertible activations ([`LsqConfig`]; a
     /// reconstruction of Khadilkar 2023).
     Lsq(LsqConfig),
+    /// Analytic alternating solver for two-layer ReLU nets ([`AnalyticConfig`]; a
+    /// reconstruction of Barbu 2023).
+    Analytic(AnalyticConfig),
     /// SGD with momentum on burn ([`SgdConfig`]).
     Sgd(SgdConfig),
     /// Adam on burn ([`AdamConfig`]).
@@ -32,6 +36,12 @@ pub const TRAINERS: &[(&str, &str)] = &[
         "lsq",
         "layer-wise least squares through invertible activations (RECONSTRUCTION of Khadilkar 2023): \
          eta [1], lambda_a [1e-2], lambda_w [1e-6], eps [1e-3], order [sweep|interleaved], solver [cholesky|qr]",
+    ),
+    (
+        "analytic",
+        "alternating exact solves for one-hidden-layer relu/leaky_relu nets (RECONSTRUCTION of Barbu 2023): \
+         lambda [1e-4], safeguard [backtracking|damping|none], eta [0.5], max_halvings [10], \
+         hidden_solve [auto|joint|per_neuron], auto_threshold [2048]",
     ),
     (
         "sgd",
@@ -74,6 +84,7 @@ impl TrainerSpec {
         match self {
             TrainerSpec::Ols(c) => c,
             TrainerSpec::Lsq(c) => c,
+            TrainerSpec::Analytic(c) => c,
             TrainerSpec::Sgd(c) => c,
             TrainerSpec::Adam(c) => c,
         }
@@ -84,7 +95,7 @@ impl TrainerSpec {
         match self {
             TrainerSpec::Sgd(c) => Some(TrainerSpec::Sgd(SgdConfig { lr, ..c.clone() })),
             TrainerSpec::Adam(c) => Some(TrainerSpec::Adam(AdamConfig { lr, ..c.clone() })),
-            TrainerSpec::Ols(_) | TrainerSpec::Lsq(_) => None,
+            TrainerSpec::Ols(_) | TrainerSpec::Lsq(_) | TrainerSpec::Analytic(_) => None,
         }
     }
 
@@ -96,7 +107,7 @@ impl TrainerSpec {
         match self {
             TrainerSpec::Sgd(c) => c.backend = backend,
             TrainerSpec::Adam(c) => c.backend = backend,
-            TrainerSpec::Ols(_) | TrainerSpec::Lsq(_) => {}
+            TrainerSpec::Ols(_) | TrainerSpec::Lsq(_) | TrainerSpec::Analytic(_) => {}
         }
     }
 
@@ -105,6 +116,7 @@ impl TrainerSpec {
         match self {
             TrainerSpec::Ols(c) => Box::new(c.clone()),
             TrainerSpec::Lsq(c) => Box::new(c.clone()),
+            TrainerSpec::Analytic(c) => Box::new(c.clone()),
             TrainerSpec::Sgd(c) => Box::new(c.clone()),
             TrainerSpec::Adam(c) => Box::new(c.clone()),
         }

@@ -158,3 +158,40 @@ fn the_khadilkar_section_is_rendered_from_a_report() {
         );
     }
 }
+
+#[test]
+fn the_barbu_section_is_rendered_from_reports() {
+    let config = RunConfig {
+        name: "b".into(),
+        datasets: vec!["diabetes".into()],
+        trainers: vec!["analytic".into(), "adam:lr=0.01".into()],
+        seeds: 2,
+        max_iters: 10,
+        budget_s: 1e9,
+        hidden: vec![8],
+        activation: "relu".into(),
+        ..RunConfig::default()
+    };
+    let plan = Plan::resolve(config).unwrap();
+    let output = runner::run_sweep(
+        &plan,
+        &mut MonotonicClock::default(),
+        &mut |_| Ok(()),
+        &mut |_| {},
+    )
+    .unwrap();
+    let report = fitbench_harness::build_report(&plan, output);
+    assert!(report.runs.iter().all(|r| r.status.is_ok()));
+    let section = fitbench_harness::reproduction::barbu_section(&[("h8".into(), report)]);
+    for needle in [
+        "OUR RECONSTRUCTION",
+        "| diabetes |",
+        "of 1 datasets",
+        "results/barbu/h8/report.json",
+    ] {
+        assert!(
+            section.contains(needle),
+            "section lacks {needle}:\n{section}"
+        );
+    }
+}

@@ -32,7 +32,6 @@
 //! about n·Σ(3mₗ₋₁² + 6mₗ₋₁mₗ) + Σ⅔mₗ₋₁³ in all. All buffers are allocated in `init`.
 
 use crate::error::{LsqError, Result};
-use crate::normal::{NormalEquations, check_pivots};
 use crate::ols::Solver;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{
@@ -41,6 +40,7 @@ use faer::linalg::cholesky::llt::factor::{
 use faer::linalg::cholesky::llt::solve::solve_in_place;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Col, Mat, Par};
+use fitbench_core::linalg::{NormalEquations, check_pivots, singular};
 use fitbench_core::{
     Activation, Architecture, Dataset, Error, Mlp, StepOutcome, Trainer, TrainerConfig,
 };
@@ -446,11 +446,7 @@ impl Lsq {
         );
         let context = format!("lsq backward target of layer {}", l - 1);
         if factor.is_err() {
-            return Err(LsqError::Singular {
-                context,
-                pivot_ratio: 0.0,
-                threshold: crate::normal::PIVOT_RATIO_THRESHOLD,
-            });
+            return Err(singular(&context, 0.0).into());
         }
         check_pivots((0..m_prev).map(|j| gram[(j, j)]), &context)?;
         solve_in_place(
@@ -516,13 +512,13 @@ impl Lsq {
         let design = self.a[l - 1].as_ref();
         let target = self.z_target[l - 1].as_ref();
         match self.config.solver {
-            Solver::Cholesky => self.refit[l - 1].solve(
+            Solver::Cholesky => Ok(self.refit[l - 1].solve(
                 design,
                 target,
                 self.config.lambda_w,
                 0,
                 self.theta[l - 1].as_mut(),
-            ),
+            )?),
             Solver::Qr => {
                 use faer::linalg::solvers::SolveLstsq;
                 let p = design.ncols();

@@ -6,7 +6,7 @@
 //! - [`LsqConfig`] / [`Lsq`]: layer-wise least-squares training of multi-layer nets through
 //!   invertible activations, a **reconstruction** of Khadilkar (2023, arXiv 2307.05189) whose
 //!   every knob is configurable (see [`khadilkar`]);
-//! - [`NormalEquations`]: the reusable in-place ridge solver both are built on.
+//! - both are built on [`NormalEquations`], the in-place ridge solver of `fitbench_core::linalg`.
 //!
 //! ```
 //! use fitbench_core::{synthetic, Architecture, Mlp, Split, TrainerConfig};
@@ -28,10 +28,9 @@
 
 pub mod error;
 pub mod khadilkar;
-pub mod normal;
 pub mod ols;
 
 pub use error::{LsqError, Result};
+pub use fitbench_core::linalg::NormalEquations;
 pub use khadilkar::{Lsq, LsqConfig, Order, Weighting};
-pub use normal::NormalEquations;
 pub use ols::{Ols, OlsConfig, Solver};

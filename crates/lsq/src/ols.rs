@@ -4,8 +4,8 @@
 //! penalised). One `step` is the whole solve and returns [`StepOutcome::Converged`].
 
 use crate::error::{LsqError, Result};
-use crate::normal::NormalEquations;
 use faer::{Col, Mat};
+use fitbench_core::linalg::NormalEquations;
 use fitbench_core::{Architecture, Dataset, Error, Mlp, StepOutcome, Trainer, TrainerConfig};
 use serde::{Deserialize, Serialize};
 
@@ -137,7 +137,7 @@ impl Ols {
             Solver::Qr => {
                 use faer::linalg::solvers::SolveLstsq;
                 let qr = self.design.as_ref().qr();
-                crate::normal::check_pivots(
+                fitbench_core::linalg::check_pivots(
                     (0..self.design.ncols()).map(|j| qr.R()[(j, j)]),
                     "ols (qr)",
                 )?;

@@ -76,7 +76,7 @@ enum ListWhat {
     Presets,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 struct RunArgs {
     /// Start from a named preset (see `fitbench list presets`).
     #[arg(long, conflicts_with = "config")]
@@ -162,7 +162,7 @@ fn split_names(items: &[String]) -> Vec<String> {
 }
 
 fn resolve_config(args: &RunArgs) -> Result<RunConfig> {
-    let mut c = match (&args.preset, &args.config) {
+    let c = match (&args.preset, &args.config) {
         (Some(p), _) => RunConfig::preset(p)?,
         (None, Some(path)) => {
             let text = std::fs::read_to_string(path)
@@ -177,6 +177,11 @@ fn resolve_config(args: &RunArgs) -> Result<RunConfig> {
         }
         (None, None) => RunConfig::default(),
     };
+    apply_overrides(c, args)
+}
+
+/// Applies the command-line options that override a preset or config file.
+fn apply_overrides(mut c: RunConfig, args: &RunArgs) -> Result<RunConfig> {
     if !args.datasets.is_empty() {
         c.datasets = split_names(&args.datasets);
     }

@@ -1,11 +1,12 @@
-//! Regularised normal equations `(AᵀA + λP)Θ = AᵀB`, solved by an in-place Cholesky with a
-//! workspace allocated once.
+//! Dense linear-algebra helpers shared by the faer trainers: regularised normal equations
+//! `(AᵀA + λP)Θ = AᵀB`, solved by an in-place Cholesky with a workspace allocated once, and a
+//! pivot check that turns (numerically) singular systems into a clear error.
 //!
 //! Cost per solve for an n×p design and k right-hand sides: n·p² flops for one triangle of
 //! the Gram matrix, 2·n·p·k for `AᵀB`, p³/3 for the factorisation and 2·p²·k for the two
 //! triangular solves.
 
-use crate::error::{LsqError, Result};
+use crate::error::{Error, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{
     LltRegularization, cholesky_in_place, cholesky_in_place_scratch,
@@ -19,7 +20,7 @@ use faer::{Accum, Mat, MatMut, MatRef, Par};
 /// (a cheap lower bound on 1/cond): below it the system is reported as singular.
 pub const PIVOT_RATIO_THRESHOLD: f64 = 1e-13;
 
-/// Checks a triangular factor's diagonal: fails with [`LsqError::Singular`] when
+/// Checks a triangular factor's diagonal: fails with [`Error::Singular`] when
 /// (min |pivot| / max |pivot|)² is below [`PIVOT_RATIO_THRESHOLD`] (or not a number).
 pub fn check_pivots(diag: impl Iterator<Item = f64>, context: &str) -> Result<()> {
     let (lo, hi) = diag
@@ -31,11 +32,19 @@ pub fn check_pivots(diag: impl Iterator<Item = f64>, context: &str) -> Result<()
     if pivot_ratio >= PIVOT_RATIO_THRESHOLD {
         Ok(())
     } else {
-        Err(LsqError::Singular {
-            context: context.into(),
-            pivot_ratio,
-            threshold: PIVOT_RATIO_THRESHOLD,
-        })
+        Err(singular(context, pivot_ratio))
+    }
+}
+
+/// The error of a singular (or too ill-conditioned) solve.
+pub fn singular(context: &str, pivot_ratio: f64) -> Error {
+    Error::Singular {
+        context: context.into(),
+        hint: format!(
+            "the regularised normal equations are singular or ill-conditioned (pivot ratio {pivot_ratio:.2e} below \
+             {PIVOT_RATIO_THRESHOLD:.0e}); add a ridge penalty (e.g. ols:ridge=1e-6), drop duplicated or constant \
+             columns, or use solver=qr"
+        ),
     }
 }
 
@@ -116,11 +125,7 @@ impl NormalEquations {
             Default::default(),
         );
         if factor.is_err() {
-            return Err(LsqError::Singular {
-                context: self.context.clone(),
-                pivot_ratio: 0.0,
-                threshold: PIVOT_RATIO_THRESHOLD,
-            });
+            return Err(singular(&self.context, 0.0));
         }
         check_pivots((0..p).map(|j| self.gram[(j, j)]), &self.context)?;
         solve_in_place(

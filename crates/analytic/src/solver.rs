@@ -1,0 +1,643 @@
+//! The `analytic` trainer (see the crate docs for the algorithm).
+
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt::factor::{
+    LltRegularization, cholesky_in_place, cholesky_in_place_scratch,
+};
+use faer::linalg::cholesky::llt::solve::solve_in_place;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Col, Mat, Par};
+use fitbench_core::linalg::{NormalEquations, check_pivots, singular};
+use fitbench_core::{
+    Activation, Architecture, Dataset, Error, Mlp, Result, StepOutcome, Trainer, TrainerConfig,
+};
+use serde::{Deserialize, Serialize};
+
+/// How a hidden-layer update is accepted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Safeguard {
+    /// W ← W + s(W_LS − W), s = 1, ½, ¼, …: the first s whose true loss is not above the loss
+    /// before the update; otherwise W is kept (the default; the true loss never increases).
+    #[default]
+    Backtracking,
+    /// W ← (1 − η)W + ηW_LS, unconditionally.
+    Damping,
+    /// W ← W_LS (the naive alternation; it stalls, see the reference notes).
+    None,
+}
+
+/// How the hidden layer is solved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HiddenSolve {
+    /// Joint below `auto_threshold` unknowns h(d+1), per neuron above.
+    #[default]
+    Auto,
+    /// All h(d+1) weights in one regularised solve.
+    Joint,
+    /// One unit at a time (block coordinate descent), each update safeguarded.
+    PerNeuron,
+}
+
+/// Configuration of the `analytic` trainer (a reconstruction; see the crate docs). The
+/// activation's α comes from the architecture (`relu` or `leaky_relu:α`).
+///
+/// | name | default | purpose | range |
+/// |---|---|---|---|
+/// | `lambda` | 1e-4 | ridge of both solves (keeps dead units finite) | ≥ 0 |
+/// | `safeguard` | `backtracking` | `backtracking`, `damping` or `none` | |
+/// | `eta` | 0.5 | step of `safeguard=damping` | (0, 1] |
+/// | `max_halvings` | 10 | backtracking halvings before keeping W | ≥ 0 |
+/// | `hidden_solve` | `auto` | `auto`, `joint` or `per_neuron` | |
+/// | `auto_threshold` | 2048 | h(d+1) above which `auto` solves per neuron (the joint Cholesky costs p³/3 flops and 8p² bytes) | ≥ 1 |
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalyticConfig {
+    /// Ridge λ.
+    pub lambda: f64,
+    /// Safeguard.
+    pub safeguard: Safeguard,
+    /// Damping step η.
+    pub eta: f64,
+    /// Backtracking halvings.
+    pub max_halvings: usize,
+    /// Hidden-layer solve.
+    pub hidden_solve: HiddenSolve,
+    /// Size threshold of `auto`.
+    pub auto_threshold: usize,
+    /// Always `true`: the algorithm is a reconstruction, not the paper's (recorded in reports).
+    #[serde(skip_deserializing)]
+    pub reconstruction: bool,
+}
+
+impl Default for AnalyticConfig {
+    fn default() -> Self {
+        Self {
+            lambda: 1e-4,
+            safeguard: Safeguard::Backtracking,
+            eta: 0.5,
+            max_halvings: 10,
+            hidden_solve: HiddenSolve::Auto,
+            auto_threshold: 2048,
+            reconstruction: true,
+        }
+    }
+}
+
+fn alpha_of(act: Activation) -> Option<f64> {
+    match act {
+        Activation::Relu => Some(0.0),
+        Activation::LeakyRelu { alpha } => Some(alpha),
+        _ => None,
+    }
+}
+
+impl TrainerConfig for AnalyticConfig {
+    fn name(&self) -> &str {
+        "analytic"
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
+            return Err(Error::config(
+                "analytic.lambda",
+                self.lambda,
+                "the ridge must be a finite number ≥ 0, e.g. 1e-4",
+            ));
+        }
+        if !(self.eta > 0.0 && self.eta <= 1.0) {
+            return Err(Error::config(
+                "analytic.eta",
+                self.eta,
+                "the damping step must lie in (0, 1], e.g. 0.5",
+            ));
+        }
+        if self.auto_threshold == 0 {
+            return Err(Error::config("analytic.auto_threshold", 0, "must be ≥ 1"));
+        }
+        Ok(())
+    }
+
+    /// One hidden layer with ReLU or leaky ReLU and an identity output.
+    fn architecture(&self, requested: &Architecture) -> Result<Architecture> {
+        if requested.hidden.len() != 1
+            || alpha_of(requested.activation).is_none()
+            || requested.output != Activation::Identity
+        {
+            return Err(Error::Architecture {
+                trainer: "analytic".into(),
+                architecture: requested.to_string(),
+                hint: "it trains two-layer networks only: one hidden layer with relu or leaky_relu:ALPHA (e.g. --hidden 32 --activation relu)".into(),
+            });
+        }
+        Ok(requested.clone())
+    }
+
+    fn init(&self, train: &Dataset, initial: Mlp, _seed: u64) -> Result<Box<dyn Trainer>> {
+        self.validate()?;
+        Ok(Box::new(Analytic::new(self.clone(), train, initial)?))
+    }
+}
+
+/// The `analytic` trainer bound to a training set.
+pub struct Analytic {
+    config: AnalyticConfig,
+    alpha: f64,
+    joint: bool,
+    activations: Vec<Activation>,
+    /// X̃ = [X 1], n×(d+1).
+    xt: Mat<f64>,
+    y: Mat<f64>,
+    /// Hidden weights with the bias as the last column, h×(d+1).
+    w: Mat<f64>,
+    /// Output weights β₁…β_h and β₀ last, (h+1)×1.
+    beta: Mat<f64>,
+    /// Pre-activations X̃Wᵀ, n×h.
+    z: Mat<f64>,
+    /// [φ(Z) 1], n×(h+1).
+    h_mat: Mat<f64>,
+    output: NormalEquations,
+    // Joint hidden solve.
+    gram: Mat<f64>,
+    rhs: Mat<f64>,
+    mem: MemBuffer,
+    /// Active rows of one unit, scaled by the pattern: n×(d+1).
+    xj: Mat<f64>,
+    /// The same rows for a chunk of units k ≥ j: n×(CHUNK·(d+1)).
+    zc: Mat<f64>,
+    rows: Vec<usize>,
+    // Per-neuron hidden solve.
+    unit: NormalEquations,
+    unit_design: Mat<f64>,
+    unit_target: Mat<f64>,
+    unit_w: Mat<f64>,
+    pred: Vec<f64>,
+    // Trials.
+    w_ls: Mat<f64>,
+    w_try: Mat<f64>,
+    z_try: Mat<f64>,
+    mse: f64,
+    last_flops: f64,
+    par: Par,
+}
+
+/// Units per chunk of the blockwise Gram assembly.
+const CHUNK: usize = 16;
+
+impl std::fmt::Debug for Analytic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analytic")
+            .field("config", &self.config)
+            .field("alpha", &self.alpha)
+            .field("mse", &self.mse)
+            .finish()
+    }
+}
+
+impl Analytic {
+    /// Allocates every buffer and fits β for the initial hidden layer's pattern (untimed).
+    pub fn new(config: AnalyticConfig, train: &Dataset, initial: Mlp) -> Result<Self> {
+        let (n, d) = (train.n(), train.d());
+        let arch = Architecture {
+            hidden: initial.widths[1..initial.widths.len() - 1].to_vec(),
+            activation: initial.activations[0],
+            output: *initial.activations.last().unwrap_or(&Activation::Identity),
+        };
+        config.architecture(&arch)?;
+        if train.k() != 1 || initial.output_width() != 1 || initial.input_width() != d {
+            return Err(Error::Shape {
+                context: "analytic initial model".into(),
+                expected: format!("a {d} → h → 1 network and one target column"),
+                got: format!(
+                    "widths {:?} and {} target columns",
+                    initial.widths,
+                    train.k()
+                ),
+            });
+        }
+        let alpha = alpha_of(initial.activations[0]).unwrap_or(0.0);
+        let h = initial.widths[1];
+        let p = h * (d + 1);
+        let joint = match config.hidden_solve {
+            HiddenSolve::Joint => true,
+            HiddenSolve::PerNeuron => false,
+            HiddenSolve::Auto => p <= config.auto_threshold,
+        };
+        let par = faer::get_global_parallelism();
+        let xt = Mat::from_fn(n, d + 1, |i, j| if j < d { train.x[(i, j)] } else { 1.0 });
+        let w = Mat::from_fn(h, d + 1, |i, j| {
+            if j < d {
+                initial.weights[0][(i, j)]
+            } else {
+                initial.biases[0][i]
+            }
+        });
+        let beta = Mat::from_fn(h + 1, 1, |i, _| {
+            if i < h {
+                initial.weights[1][(0, i)]
+            } else {
+                initial.biases[1][0]
+            }
+        });
+        let (gp, scratch) = if joint {
+            (
+                p,
+                cholesky_in_place_scratch::<f64>(p, par, Default::default()),
+            )
+        } else {
+            (
+                0,
+                cholesky_in_place_scratch::<f64>(1, par, Default::default()),
+            )
+        };
+        let mut this = Self {
+            alpha,
+            joint,
+            activations: initial.activations.clone(),
+            y: train.y.clone(),
+            z: Mat::zeros(n, h),
+            h_mat: Mat::from_fn(n, h + 1, |_, j| if j == h { 1.0 } else { 0.0 }),
+            output: NormalEquations::new(h + 1, 1, par, "analytic output layer"),
+            gram: Mat::zeros(gp, gp),
+            rhs: Mat::zeros(gp, 1),
+            mem: MemBuffer::new(scratch),
+            xj: Mat::zeros(if joint { n } else { 0 }, d + 1),
+            zc: Mat::zeros(if joint { n } else { 0 }, CHUNK.min(h) * (d + 1)),
+            rows: Vec::with_capacity(n),
+            unit: NormalEquations::new(d + 1, 1, par, "analytic per-neuron solve"),
+            unit_design: Mat::zeros(if joint { 0 } else { n }, d + 1),
+            unit_target: Mat::zeros(if joint { 0 } else { n }, 1),
+            unit_w: Mat::zeros(d + 1, 1),
+            pred: vec![0.0; n],
+            w_ls: Mat::zeros(h, d + 1),
+            w_try: Mat::zeros(h, d + 1),
+            z_try: Mat::zeros(n, h),
+            mse: f64::INFINITY,
+            last_flops: 0.0,
+            par,
+            xt,
+            w,
+            beta,
+            config,
+        };
+        this.refresh_z();
+        this.mse = this.true_loss_of_z(&this.z);
+        Ok(this)
+    }
+
+    fn h(&self) -> usize {
+        self.w.nrows()
+    }
+
+    fn phi(&self, z: f64) -> f64 {
+        if z > 0.0 { z } else { self.alpha * z }
+    }
+
+    fn slope(&self, z: f64) -> f64 {
+        if z > 0.0 { 1.0 } else { self.alpha }
+    }
+
+    fn refresh_z(&mut self) {
+        matmul(
+            self.z.as_mut(),
+            Accum::Replace,
+            self.xt.as_ref(),
+            self.w.transpose(),
+            1.0,
+            self.par,
+        );
+    }
+
+    /// True training MSE for pre-activations `z` and the current β.
+    fn true_loss_of_z(&self, z: &Mat<f64>) -> f64 {
+        let (n, h) = (z.nrows(), self.h());
+        let mut s = 0.0;
+        for i in 0..n {
+            let mut f = self.beta[(h, 0)];
+            for j in 0..h {
+                f += self.beta[(j, 0)] * self.phi(z[(i, j)]);
+            }
+            let r = f - self.y[(i, 0)];
+            s += r * r;
+        }
+        s / n as f64
+    }
+
+    /// Step 1: β = (HᵀH + λI)⁻¹Hᵀy for the current W (the intercept β₀ is not penalised).
+    /// Returns the training MSE after the solve.
+    pub fn solve_output(&mut self) -> Result<f64> {
+        let h = self.h();
+        for j in 0..h {
+            for i in 0..self.z.nrows() {
+                self.h_mat[(i, j)] = self.phi(self.z[(i, j)]);
+            }
+        }
+        self.output.solve(
+            self.h_mat.as_ref(),
+            self.y.as_ref(),
+            self.config.lambda,
+            1,
+            self.beta.as_mut(),
+        )?;
+        let n = self.z.nrows() as f64;
+        self.last_flops += n * ((h + 1) * (h + 1)) as f64
+            + 2.0 * n * (h + 1) as f64
+            + ((h + 1) as f64).powi(3) / 3.0;
+        Ok(self.true_loss_of_z(&self.z))
+    }
+
+    /// Step 2 (joint): the least-squares hidden weights W_LS for the current β and pattern,
+    /// written into the internal buffer and returned as h×(d+1) (bias last).
+    pub fn hidden_least_squares(&mut self) -> Result<Mat<f64>> {
+        self.solve_hidden_joint()?;
+        Ok(self.w_ls.clone())
+    }
+
+    fn solve_hidden_joint(&mut self) -> Result<()> {
+        let (n, h, q) = (self.xt.nrows(), self.h(), self.xt.ncols());
+        let p = h * q;
+        let beta0 = self.beta[(h, 0)];
+        for j in 0..h {
+            // Rows where unit j's pattern is non-zero (all rows for leaky ReLU).
+            self.rows.clear();
+            for i in 0..n {
+                if self.slope(self.z[(i, j)]) != 0.0 {
+                    self.rows.push(i);
+                }
+            }
+            let m = self.rows.len();
+            for c in 0..q {
+                for (r, &i) in self.rows.iter().enumerate() {
+                    self.xj[(r, c)] = self.slope(self.z[(i, j)]) * self.xt[(i, c)];
+                }
+            }
+            // Right-hand side block j: βⱼ X̃ᵀ(Dⱼ ⊙ (y − β₀)).
+            let bj = self.beta[(j, 0)];
+            for c in 0..q {
+                let mut s = 0.0;
+                for (r, &i) in self.rows.iter().enumerate() {
+                    s += self.xj[(r, c)] * (self.y[(i, 0)] - beta0);
+                }
+                self.rhs[(j * q + c, 0)] = bj * s;
+            }
+            // Lower block column j: blocks (k, j) for k ≥ j, in chunks of units.
+            let mut k0 = j;
+            while k0 < h {
+                let kc = CHUNK.min(h - k0);
+                for kk in 0..kc {
+                    let k = k0 + kk;
+                    for c in 0..q {
+                        for (r, &i) in self.rows.iter().enumerate() {
+                            self.zc[(r, kk * q + c)] = self.slope(self.z[(i, k)]) * self.xt[(i, c)];
+                        }
+                    }
+                }
+                if m > 0 {
+                    matmul(
+                        self.gram.as_mut().submatrix_mut(k0 * q, j * q, kc * q, q),
+                        Accum::Replace,
+                        self.zc.as_ref().submatrix(0, 0, m, kc * q).transpose(),
+                        self.xj.as_ref().submatrix(0, 0, m, q),
+                        1.0,
+                        self.par,
+                    );
+                } else {
+                    self.gram
+                        .as_mut()
+                        .submatrix_mut(k0 * q, j * q, kc * q, q)
+                        .fill(0.0);
+                }
+                for kk in 0..kc {
+                    let s = bj * self.beta[(k0 + kk, 0)];
+                    let mut block = self.gram.as_mut().submatrix_mut((k0 + kk) * q, j * q, q, q);
+                    for c in 0..q {
+                        for r in 0..q {
+                            block[(r, c)] *= s;
+                        }
+                    }
+                }
+                self.last_flops += 2.0 * (m * q * kc * q) as f64;
+                k0 += kc;
+            }
+            self.last_flops += 2.0 * (m * q) as f64;
+        }
+        for i in 0..p {
+            self.gram[(i, i)] += self.config.lambda;
+        }
+        let factor = cholesky_in_place(
+            self.gram.as_mut(),
+            LltRegularization::default(),
+            self.par,
+            MemStack::new(&mut self.mem),
+            Default::default(),
+        );
+        if factor.is_err() {
+            return Err(singular("analytic hidden layer (joint)", 0.0));
+        }
+        check_pivots(
+            (0..p).map(|i| self.gram[(i, i)]),
+            "analytic hidden layer (joint)",
+        )?;
+        solve_in_place(
+            self.gram.as_ref(),
+            self.rhs.as_mut(),
+            self.par,
+            MemStack::new(&mut []),
+        );
+        self.last_flops += (p as f64).powi(3) / 3.0 + 2.0 * (p * p) as f64;
+        for j in 0..h {
+            for c in 0..q {
+                self.w_ls[(j, c)] = self.rhs[(j * q + c, 0)];
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies W ← W + s(W_LS − W) with the configured safeguard, given the loss before.
+    fn accept_joint(&mut self, loss_before: f64) {
+        let (n, h, q) = (self.xt.nrows(), self.h(), self.xt.ncols());
+        let mut s = match self.config.safeguard {
+            Safeguard::Backtracking | Safeguard::None => 1.0,
+            Safeguard::Damping => self.config.eta,
+        };
+        let tries = if self.config.safeguard == Safeguard::Backtracking {
+            self.config.max_halvings + 1
+        } else {
+            1
+        };
+        for _ in 0..tries {
+            for j in 0..h {
+                for c in 0..q {
+                    self.w_try[(j, c)] = self.w[(j, c)] + s * (self.w_ls[(j, c)] - self.w[(j, c)]);
+                }
+            }
+            matmul(
+                self.z_try.as_mut(),
+                Accum::Replace,
+                self.xt.as_ref(),
+                self.w_try.transpose(),
+                1.0,
+                self.par,
+            );
+            self.last_flops += 2.0 * (n * q * h) as f64;
+            let loss = self.true_loss_of_z(&self.z_try);
+            if self.config.safeguard != Safeguard::Backtracking || loss <= loss_before {
+                std::mem::swap(&mut self.w, &mut self.w_try);
+                std::mem::swap(&mut self.z, &mut self.z_try);
+                return;
+            }
+            s *= 0.5;
+        }
+    }
+
+    /// Per-neuron hidden updates (Gauss–Seidel over units), each safeguarded.
+    fn step_per_neuron(&mut self) -> Result<()> {
+        let (n, h, q) = (self.xt.nrows(), self.h(), self.xt.ncols());
+        for i in 0..n {
+            let mut f = self.beta[(h, 0)];
+            for j in 0..h {
+                f += self.beta[(j, 0)] * self.phi(self.z[(i, j)]);
+            }
+            self.pred[i] = f;
+        }
+        let mut loss = (0..n)
+            .map(|i| (self.pred[i] - self.y[(i, 0)]).powi(2))
+            .sum::<f64>()
+            / n as f64;
+        for j in 0..h {
+            let bj = self.beta[(j, 0)];
+            // Residual without unit j, and the weighted design diag(βⱼDⱼ)X̃.
+            for i in 0..n {
+                let zj = self.z[(i, j)];
+                let dj = bj * self.slope(zj);
+                self.unit_target[(i, 0)] = self.y[(i, 0)] - (self.pred[i] - bj * self.phi(zj));
+                for c in 0..q {
+                    self.unit_design[(i, c)] = dj * self.xt[(i, c)];
+                }
+            }
+            self.unit.solve(
+                self.unit_design.as_ref(),
+                self.unit_target.as_ref(),
+                self.config.lambda,
+                0,
+                self.unit_w.as_mut(),
+            )?;
+            self.last_flops += (n * q * q) as f64 + 2.0 * (n * q) as f64 + (q as f64).powi(3) / 3.0;
+            let mut s = match self.config.safeguard {
+                Safeguard::Backtracking | Safeguard::None => 1.0,
+                Safeguard::Damping => self.config.eta,
+            };
+            let tries = if self.config.safeguard == Safeguard::Backtracking {
+                self.config.max_halvings + 1
+            } else {
+                1
+            };
+            for _ in 0..tries {
+                let cand: Vec<f64> = (0..q)
+                    .map(|c| self.w[(j, c)] + s * (self.unit_w[(c, 0)] - self.w[(j, c)]))
+                    .collect();
+                let mut new_loss = 0.0;
+                for i in 0..n {
+                    let zn: f64 = (0..q).map(|c| self.xt[(i, c)] * cand[c]).sum();
+                    let f = self.pred[i] - bj * self.phi(self.z[(i, j)]) + bj * self.phi(zn);
+                    new_loss += (f - self.y[(i, 0)]).powi(2);
+                }
+                new_loss /= n as f64;
+                self.last_flops += 4.0 * (n * q) as f64;
+                if self.config.safeguard != Safeguard::Backtracking || new_loss <= loss {
+                    for (c, v) in cand.iter().enumerate() {
+                        self.w[(j, c)] = *v;
+                    }
+                    for i in 0..n {
+                        let zn: f64 = (0..q).map(|c| self.xt[(i, c)] * cand[c]).sum();
+                        self.pred[i] += bj * (self.phi(zn) - self.phi(self.z[(i, j)]));
+                        self.z[(i, j)] = zn;
+                    }
+                    loss = new_loss;
+                    break;
+                }
+                s *= 0.5;
+            }
+        }
+        Ok(())
+    }
+
+    /// The current hidden pattern: `true` where unit j is active on sample i.
+    pub fn pattern(&self) -> Mat<f64> {
+        Mat::from_fn(self.z.nrows(), self.h(), |i, j| self.slope(self.z[(i, j)]))
+    }
+
+    /// Flops actually performed by the last step (sparsity and backtracking included).
+    pub fn last_step_flops(&self) -> f64 {
+        self.last_flops
+    }
+
+    /// Whether the hidden layer is solved jointly (else per neuron).
+    pub fn is_joint(&self) -> bool {
+        self.joint
+    }
+
+    /// Replaces the hidden weights (h×(d+1), bias last) and recomputes the pattern.
+    pub fn set_hidden(&mut self, w: &Mat<f64>) {
+        self.w.copy_from(w);
+        self.refresh_z();
+    }
+}
+
+impl Trainer for Analytic {
+    fn name(&self) -> &str {
+        "analytic"
+    }
+
+    /// One alternation: output solve, hidden solve with the pattern fixed, safeguarded
+    /// acceptance, output refit.
+    fn step(&mut self) -> Result<StepOutcome> {
+        self.last_flops = 0.0;
+        let loss_a = self.solve_output()?;
+        if self.joint {
+            self.solve_hidden_joint()?;
+            self.accept_joint(loss_a);
+        } else {
+            self.step_per_neuron()?;
+        }
+        self.mse = self.solve_output()?;
+        if !self.mse.is_finite() {
+            return Err(Error::NonFinite(format!(
+                "the analytic iterate (training MSE {})",
+                self.mse
+            )));
+        }
+        Ok(StepOutcome::Continue)
+    }
+
+    fn params(&self) -> Mlp {
+        let (h, q) = (self.h(), self.xt.ncols());
+        let d = q - 1;
+        Mlp {
+            widths: vec![d, h, 1],
+            activations: self.activations.clone(),
+            weights: vec![
+                Mat::from_fn(h, d, |i, j| self.w[(i, j)]),
+                Mat::from_fn(1, h, |_, j| self.beta[(j, 0)]),
+            ],
+            biases: vec![
+                Col::from_fn(h, |i| self.w[(i, d)]),
+                Col::from_fn(1, |_| self.beta[(h, 0)]),
+            ],
+        }
+    }
+
+    /// The nominal dense-form count n·p² + p³/3 (p = h(d+1)) plus the output solve; the
+    /// flops actually performed (fewer, thanks to the pattern's zeros and symmetry) are in
+    /// [`Analytic::last_step_flops`].
+    fn flops_per_step(&self) -> Option<f64> {
+        let (n, h, q) = (
+            self.xt.nrows() as f64,
+            self.h() as f64,
+            self.xt.ncols() as f64,
+        );
+        let p = h * q;
+        Some(n * p * p + p.powi(3) / 3.0 + 2.0 * n * (h + 1.0) * (h + 1.0))
+    }
+}
