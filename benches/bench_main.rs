@@ -8,6 +8,7 @@
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
+use fitbench_core::Trainer;
 use fitbench_core::{Activation, Architecture, Mlp, TrainerConfig, synthetic};
 use fitbench_lsq::{LsqConfig, OlsConfig};
 use std::hint::black_box;
@@ -122,9 +123,31 @@ fn adam(c: &mut Criterion) {
     g.finish();
 }
 
+/// One alternation of the analytic two-layer ReLU solver (joint hidden solve) at n = 3 200,
+/// d = 16, h = 64, one thread. Throughput: the flops the step actually performed (pattern
+/// sparsity and symmetry exploited), measured on a first step.
+fn analytic(c: &mut Criterion) {
+    use fitbench_analytic::{Analytic, AnalyticConfig, HiddenSolve};
+    faer::set_global_parallelism(Par::Seq);
+    let data = synthetic::teacher(3_200, 16, &[8], Activation::Relu, 0.1, 0).unwrap();
+    let initial = Mlp::init(&Architecture::new(vec![64], Activation::Relu), 16, 1, 0).unwrap();
+    let config = AnalyticConfig {
+        hidden_solve: HiddenSolve::Joint,
+        ..AnalyticConfig::default()
+    };
+    let mut t = Analytic::new(config, &data, initial).unwrap();
+    t.step().unwrap();
+    let mut g = c.benchmark_group("analytic");
+    g.throughput(Throughput::Elements(t.last_step_flops() as u64));
+    g.bench_function("step_n3200_d16_h64_relu", |b| {
+        b.iter(|| black_box(t.step().unwrap()))
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).warm_up_time(std::time::Duration::from_millis(500)).measurement_time(std::time::Duration::from_secs(2));
-    targets = calibration, evaluation, ols, lsq, adam
+    targets = calibration, evaluation, ols, lsq, adam, analytic
 }
 criterion_main!(benches);

@@ -172,6 +172,8 @@ pub struct Analytic {
     unit_design: Mat<f64>,
     unit_target: Mat<f64>,
     unit_w: Mat<f64>,
+    /// Candidate weights of one unit.
+    cand: Vec<f64>,
     pred: Vec<f64>,
     // Trials.
     w_ls: Mat<f64>,
@@ -269,6 +271,7 @@ impl Analytic {
             unit_design: Mat::zeros(if joint { 0 } else { n }, d + 1),
             unit_target: Mat::zeros(if joint { 0 } else { n }, 1),
             unit_w: Mat::zeros(d + 1, 1),
+            cand: vec![0.0; d + 1],
             pred: vec![0.0; n],
             w_ls: Mat::zeros(h, d + 1),
             w_try: Mat::zeros(h, d + 1),
@@ -457,16 +460,7 @@ impl Analytic {
     /// Applies W ← W + s(W_LS − W) with the configured safeguard, given the loss before.
     fn accept_joint(&mut self, loss_before: f64) {
         let (n, h, q) = (self.xt.nrows(), self.h(), self.xt.ncols());
-        let mut s = match self.config.safeguard {
-            Safeguard::Backtracking | Safeguard::None => 1.0,
-            Safeguard::Damping => self.config.eta,
-        };
-        let tries = if self.config.safeguard == Safeguard::Backtracking {
-            self.config.max_halvings + 1
-        } else {
-            1
-        };
-        for _ in 0..tries {
+        for s in self.step_sizes() {
             for j in 0..h {
                 for c in 0..q {
                     self.w_try[(j, c)] = self.w[(j, c)] + s * (self.w_ls[(j, c)] - self.w[(j, c)]);
@@ -487,8 +481,18 @@ impl Analytic {
                 std::mem::swap(&mut self.z, &mut self.z_try);
                 return;
             }
-            s *= 0.5;
         }
+    }
+
+    /// The step sizes s tried for W ← W + s(W_LS − W): 1, ½, ¼, … for backtracking (the
+    /// first acceptable one is taken), η for damping, 1 without a safeguard.
+    fn step_sizes(&self) -> impl Iterator<Item = f64> + use<> {
+        let (first, n) = match self.config.safeguard {
+            Safeguard::Backtracking => (1.0, self.config.max_halvings + 1),
+            Safeguard::Damping => (self.config.eta, 1),
+            Safeguard::None => (1.0, 1),
+        };
+        (0..n).map(move |i| first * 0.5f64.powi(i as i32))
     }
 
     /// Per-neuron hidden updates (Gauss–Seidel over units), each safeguarded.
@@ -524,19 +528,11 @@ impl Analytic {
                 self.unit_w.as_mut(),
             )?;
             self.last_flops += (n * q * q) as f64 + 2.0 * (n * q) as f64 + (q as f64).powi(3) / 3.0;
-            let mut s = match self.config.safeguard {
-                Safeguard::Backtracking | Safeguard::None => 1.0,
-                Safeguard::Damping => self.config.eta,
-            };
-            let tries = if self.config.safeguard == Safeguard::Backtracking {
-                self.config.max_halvings + 1
-            } else {
-                1
-            };
-            for _ in 0..tries {
-                let cand: Vec<f64> = (0..q)
-                    .map(|c| self.w[(j, c)] + s * (self.unit_w[(c, 0)] - self.w[(j, c)]))
-                    .collect();
+            for s in self.step_sizes() {
+                for c in 0..q {
+                    self.cand[c] = self.w[(j, c)] + s * (self.unit_w[(c, 0)] - self.w[(j, c)]);
+                }
+                let cand = &self.cand;
                 let mut new_loss = 0.0;
                 for i in 0..n {
                     let zn: f64 = (0..q).map(|c| self.xt[(i, c)] * cand[c]).sum();
@@ -546,18 +542,17 @@ impl Analytic {
                 new_loss /= n as f64;
                 self.last_flops += 4.0 * (n * q) as f64;
                 if self.config.safeguard != Safeguard::Backtracking || new_loss <= loss {
-                    for (c, v) in cand.iter().enumerate() {
-                        self.w[(j, c)] = *v;
+                    for c in 0..q {
+                        self.w[(j, c)] = self.cand[c];
                     }
                     for i in 0..n {
-                        let zn: f64 = (0..q).map(|c| self.xt[(i, c)] * cand[c]).sum();
+                        let zn: f64 = (0..q).map(|c| self.xt[(i, c)] * self.cand[c]).sum();
                         self.pred[i] += bj * (self.phi(zn) - self.phi(self.z[(i, j)]));
                         self.z[(i, j)] = zn;
                     }
                     loss = new_loss;
                     break;
                 }
-                s *= 0.5;
             }
         }
         Ok(())
