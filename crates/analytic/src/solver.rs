@@ -162,11 +162,20 @@ pub struct Analytic {
     gram: Mat<f64>,
     rhs: Mat<f64>,
     mem: MemBuffer,
-    /// Active rows of one unit, scaled by the pattern: n×(d+1).
-    xj: Mat<f64>,
-    /// The same rows for a chunk of units k ≥ j: n×(CHUNK·(d+1)).
-    zc: Mat<f64>,
-    rows: Vec<usize>,
+    /// Distinct products x̃ᵢ꜀x̃ᵢ꜀' (c ≤ c'), n × q(q+1)/2, fixed for the training set.
+    tprod: Mat<f64>,
+    /// The (c, c') of each column of `tprod`.
+    pairs: Vec<(usize, usize)>,
+    /// The pattern D, n×h.
+    dmask: Mat<f64>,
+    /// D ⊙ (y − β₀), n×h.
+    dres: Mat<f64>,
+    /// X̃ᵀ(D ⊙ (y − β₀)), q×h.
+    xtd: Mat<f64>,
+    /// Aⱼ = [Dⱼ ⊙ Dₖ]ₖ≥ⱼ, n×h (first h − j columns used).
+    aj: Mat<f64>,
+    /// Aⱼᵀ T, h × q(q+1)/2.
+    mblk: Mat<f64>,
     // Per-neuron hidden solve.
     unit: NormalEquations,
     unit_design: Mat<f64>,
@@ -183,9 +192,6 @@ pub struct Analytic {
     last_flops: f64,
     par: Par,
 }
-
-/// Units per chunk of the blockwise Gram assembly.
-const CHUNK: usize = 16;
 
 impl std::fmt::Debug for Analytic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -264,9 +270,13 @@ impl Analytic {
             gram: Mat::zeros(gp, gp),
             rhs: Mat::zeros(gp, 1),
             mem: MemBuffer::new(scratch),
-            xj: Mat::zeros(if joint { n } else { 0 }, d + 1),
-            zc: Mat::zeros(if joint { n } else { 0 }, CHUNK.min(h) * (d + 1)),
-            rows: Vec::with_capacity(n),
+            tprod: Mat::zeros(0, 0),
+            pairs: Vec::new(),
+            dmask: Mat::zeros(if joint { n } else { 0 }, h),
+            dres: Mat::zeros(if joint { n } else { 0 }, h),
+            xtd: Mat::zeros(d + 1, h),
+            aj: Mat::zeros(if joint { n } else { 0 }, h),
+            mblk: Mat::zeros(if joint { h } else { 0 }, (d + 1) * (d + 2) / 2),
             unit: NormalEquations::new(d + 1, 1, par, "analytic per-neuron solve"),
             unit_design: Mat::zeros(if joint { 0 } else { n }, d + 1),
             unit_target: Mat::zeros(if joint { 0 } else { n }, 1),
@@ -284,6 +294,15 @@ impl Analytic {
             beta,
             config,
         };
+        if joint {
+            let q = d + 1;
+            this.pairs = (0..q).flat_map(|c| (c..q).map(move |c2| (c, c2))).collect();
+            let xt = &this.xt;
+            this.tprod = Mat::from_fn(n, this.pairs.len(), |i, pi| {
+                let (c, c2) = this.pairs[pi];
+                xt[(i, c)] * xt[(i, c2)]
+            });
+        }
         this.refresh_z();
         this.mse = this.true_loss_of_z(&this.z);
         Ok(this)
@@ -357,73 +376,67 @@ impl Analytic {
         Ok(self.w_ls.clone())
     }
 
+    /// Joint hidden solve. Block (k, j) of the Gram matrix is
+    /// βⱼβₖ Σᵢ DᵢⱼDᵢₖ x̃ᵢx̃ᵢᵀ; with T the n × q(q+1)/2 matrix of the distinct products
+    /// x̃ᵢ꜀x̃ᵢ꜀' (computed once in `new`, X̃ being fixed), the whole lower block column j is
+    /// one matmul Aⱼᵀ T with Aⱼ = [Dⱼ ⊙ Dₖ]ₖ≥ⱼ. This uses both symmetries (k ≥ j, c ≤ c'),
+    /// runs as large gemms, and never forms the n × h(d+1) design matrix.
     fn solve_hidden_joint(&mut self) -> Result<()> {
         let (n, h, q) = (self.xt.nrows(), self.h(), self.xt.ncols());
         let p = h * q;
+        let npairs = self.pairs.len();
         let beta0 = self.beta[(h, 0)];
+        // Pattern D and D ⊙ (y − β₀).
         for j in 0..h {
-            // Rows where unit j's pattern is non-zero (all rows for leaky ReLU).
-            self.rows.clear();
             for i in 0..n {
-                if self.slope(self.z[(i, j)]) != 0.0 {
-                    self.rows.push(i);
-                }
+                let dij = self.slope(self.z[(i, j)]);
+                self.dmask[(i, j)] = dij;
+                self.dres[(i, j)] = dij * (self.y[(i, 0)] - beta0);
             }
-            let m = self.rows.len();
+        }
+        // Right-hand side: block j = βⱼ X̃ᵀ(Dⱼ ⊙ (y − β₀)).
+        matmul(
+            self.xtd.as_mut(),
+            Accum::Replace,
+            self.xt.transpose(),
+            self.dres.as_ref(),
+            1.0,
+            self.par,
+        );
+        for j in 0..h {
             for c in 0..q {
-                for (r, &i) in self.rows.iter().enumerate() {
-                    self.xj[(r, c)] = self.slope(self.z[(i, j)]) * self.xt[(i, c)];
+                self.rhs[(j * q + c, 0)] = self.beta[(j, 0)] * self.xtd[(c, j)];
+            }
+        }
+        self.last_flops += (2 * n * q * h) as f64;
+        for j in 0..h {
+            let width = h - j;
+            for kk in 0..width {
+                let (dst, dj) = (self.aj.col_as_slice_mut(kk), self.dmask.col_as_slice(j));
+                let dk = self.dmask.col_as_slice(j + kk);
+                for ((a, x), y) in dst.iter_mut().zip(dj).zip(dk) {
+                    *a = x * y;
                 }
             }
-            // Right-hand side block j: βⱼ X̃ᵀ(Dⱼ ⊙ (y − β₀)).
+            matmul(
+                self.mblk.as_mut().submatrix_mut(0, 0, width, npairs),
+                Accum::Replace,
+                self.aj.as_ref().submatrix(0, 0, n, width).transpose(),
+                self.tprod.as_ref(),
+                1.0,
+                self.par,
+            );
+            self.last_flops += (2 * width * n * npairs + n * width) as f64;
             let bj = self.beta[(j, 0)];
-            for c in 0..q {
-                let mut s = 0.0;
-                for (r, &i) in self.rows.iter().enumerate() {
-                    s += self.xj[(r, c)] * (self.y[(i, 0)] - beta0);
+            for kk in 0..width {
+                let k = j + kk;
+                let s = bj * self.beta[(k, 0)];
+                for (pi, &(c, c2)) in self.pairs.iter().enumerate() {
+                    let v = s * self.mblk[(kk, pi)];
+                    self.gram[(k * q + c, j * q + c2)] = v;
+                    self.gram[(k * q + c2, j * q + c)] = v;
                 }
-                self.rhs[(j * q + c, 0)] = bj * s;
             }
-            // Lower block column j: blocks (k, j) for k ≥ j, in chunks of units.
-            let mut k0 = j;
-            while k0 < h {
-                let kc = CHUNK.min(h - k0);
-                for kk in 0..kc {
-                    let k = k0 + kk;
-                    for c in 0..q {
-                        for (r, &i) in self.rows.iter().enumerate() {
-                            self.zc[(r, kk * q + c)] = self.slope(self.z[(i, k)]) * self.xt[(i, c)];
-                        }
-                    }
-                }
-                if m > 0 {
-                    matmul(
-                        self.gram.as_mut().submatrix_mut(k0 * q, j * q, kc * q, q),
-                        Accum::Replace,
-                        self.zc.as_ref().submatrix(0, 0, m, kc * q).transpose(),
-                        self.xj.as_ref().submatrix(0, 0, m, q),
-                        1.0,
-                        self.par,
-                    );
-                } else {
-                    self.gram
-                        .as_mut()
-                        .submatrix_mut(k0 * q, j * q, kc * q, q)
-                        .fill(0.0);
-                }
-                for kk in 0..kc {
-                    let s = bj * self.beta[(k0 + kk, 0)];
-                    let mut block = self.gram.as_mut().submatrix_mut((k0 + kk) * q, j * q, q, q);
-                    for c in 0..q {
-                        for r in 0..q {
-                            block[(r, c)] *= s;
-                        }
-                    }
-                }
-                self.last_flops += 2.0 * (m * q * kc * q) as f64;
-                k0 += kc;
-            }
-            self.last_flops += 2.0 * (m * q) as f64;
         }
         for i in 0..p {
             self.gram[(i, i)] += self.config.lambda;

@@ -278,7 +278,26 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if args.preset.as_deref() == Some("lnn") {
         return run_lnn(&args);
     }
-    let config = resolve_config(&args)?;
+    if let Some(group) = args.preset.as_deref().and_then(RunConfig::preset_group) {
+        let name = args.preset.clone().unwrap_or_default();
+        let base = args
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("results").join(name));
+        for (sub, config) in group {
+            let sub_args = RunArgs {
+                preset: None,
+                out: Some(base.join(sub)),
+                ..args.clone()
+            };
+            run_sweep_config(apply_overrides(config, &sub_args)?, &sub_args)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    run_sweep_config(resolve_config(&args)?, &args)
+}
+
+fn run_sweep_config(config: RunConfig, args: &RunArgs) -> Result<ExitCode> {
     let out = args
         .out
         .clone()
