@@ -11,10 +11,11 @@
 //! One `step` is one alternation:
 //! 1. output layer: β = (HᵀH + λI)⁻¹Hᵀy with H = [φ(X̃Wᵀ), 1];
 //! 2. hidden layer with β and the pattern D fixed (Dᵢⱼ = 1 if wⱼᵀx̃ᵢ > 0 else α): the output
-//!    is linear in vec(W), so W_LS solves regularised normal equations of size h(d+1), whose
-//!    Gram matrix is assembled block by block, block (j, k) = βⱼβₖ X̃ᵀdiag(Dⱼ ⊙ Dₖ)X̃, using only
-//!    the rows where unit j is active (ReLU) and only the upper block triangle — the
-//!    n × h(d+1) design matrix is never formed;
+//!    is linear in vec(W), so W_LS solves regularised normal equations of size h(d+1) whose
+//!    Gram block (k, j) is βⱼβₖ Σᵢ DᵢⱼDᵢₖ x̃ᵢx̃ᵢᵀ. With T the n × q(q+1)/2 matrix of the distinct
+//!    input products x̃ᵢ꜀x̃ᵢ꜀' (q = d + 1; computed once, X̃ being fixed), the lower block column
+//!    j is a single gemm [Dⱼ ⊙ Dₖ]ₖ≥ⱼᵀ T: both symmetries are used (k ≥ j and c ≤ c'), the work
+//!    runs in large matrix products, and the n × h(d+1) design matrix is never formed;
 //! 3. safeguard: W ← W + s(W_LS − W) for s = 1, ½, ¼, … accepting the first s whose true loss
 //!    (pattern recomputed) is not above the loss after step 1 (else W is kept), then β is
 //!    refitted; fixed damping η and no safeguard are options.

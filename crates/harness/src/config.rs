@@ -141,6 +141,9 @@ impl RunConfig {
                 budget_s: 2.0,
                 max_iters: 2000,
                 hidden: vec![32],
+                // Every trainer can train a leaky-ReLU net (lsq needs an invertible activation,
+                // analytic a ReLU-like one).
+                activation: "leaky_relu:0.1".into(),
                 ..Self::default()
             }),
             "khadilkar" => Ok(Self {

@@ -195,3 +195,15 @@ fn the_barbu_section_is_rendered_from_reports() {
         );
     }
 }
+
+#[test]
+fn every_preset_resolves_before_any_run() {
+    for name in ["quick", "khadilkar"] {
+        let plan = Plan::resolve(RunConfig::preset(name).unwrap());
+        assert!(plan.is_ok(), "{name}: {:?}", plan.err());
+    }
+    for (sub, config) in RunConfig::preset_group("barbu").unwrap() {
+        let plan = Plan::resolve(config);
+        assert!(plan.is_ok(), "barbu/{sub}: {:?}", plan.err());
+    }
+}
