@@ -37,13 +37,7 @@ impl Backend {
 }
 
 /// Checks the options both optimisers share.
-fn validate_common(
-    name: &str,
-    lr: f64,
-    weight_decay: f64,
-    batch: usize,
-    backend: Backend,
-) -> Result<()> {
+fn validate_common(name: &str, lr: f64, weight_decay: f64, backend: Backend) -> Result<()> {
     if !(lr.is_finite() && lr > 0.0) {
         return Err(Error::config(
             format!("{name}.lr"),
@@ -58,7 +52,6 @@ fn validate_common(
             "must be a finite number ≥ 0",
         ));
     }
-    let _ = batch; // 0 means full batch; every other value is a batch size.
     if !backend.is_available() {
         let feature = match backend {
             Backend::Flex => "flex",
@@ -177,7 +170,7 @@ impl TrainerConfig for SgdConfig {
     }
 
     fn validate(&self) -> Result<()> {
-        validate_common("sgd", self.lr, self.weight_decay, self.batch, self.backend)?;
+        validate_common("sgd", self.lr, self.weight_decay, self.backend)?;
         if !(0.0..1.0).contains(&self.momentum) {
             return Err(Error::config(
                 "sgd.momentum",
@@ -209,12 +202,8 @@ impl TrainerConfig for SgdConfig {
 
     fn init(&self, train: &Dataset, initial: Mlp, seed: u64) -> Result<Box<dyn Trainer>> {
         self.validate()?;
-        let opt = Optimizer::Sgd(self.clone());
         Ok(Box::new(GradientTrainer::new(
-            opt,
-            self.batch,
-            self.precision,
-            self.backend,
+            Optimizer::Sgd(self.clone()),
             train,
             initial,
             seed,
@@ -228,7 +217,7 @@ impl TrainerConfig for AdamConfig {
     }
 
     fn validate(&self) -> Result<()> {
-        validate_common("adam", self.lr, self.weight_decay, self.batch, self.backend)?;
+        validate_common("adam", self.lr, self.weight_decay, self.backend)?;
         for (what, v) in [("adam.beta1", self.beta1), ("adam.beta2", self.beta2)] {
             if !(0.0..1.0).contains(&v) {
                 return Err(Error::config(
@@ -255,12 +244,8 @@ impl TrainerConfig for AdamConfig {
 
     fn init(&self, train: &Dataset, initial: Mlp, seed: u64) -> Result<Box<dyn Trainer>> {
         self.validate()?;
-        let opt = Optimizer::Adam(self.clone());
         Ok(Box::new(GradientTrainer::new(
-            opt,
-            self.batch,
-            self.precision,
-            self.backend,
+            Optimizer::Adam(self.clone()),
             train,
             initial,
             seed,

@@ -100,13 +100,14 @@ impl GradientTrainer {
     /// Copies the data and the initial network onto the device and builds the optimiser.
     pub fn new(
         optimizer: Optimizer,
-        batch: usize,
-        precision: Precision,
-        backend: Backend,
         train: &Dataset,
         initial: Mlp,
         seed: u64,
     ) -> Result<Self, SgdError> {
+        let (batch, precision, backend) = match &optimizer {
+            Optimizer::Sgd(c) => (c.batch, c.precision, c.backend),
+            Optimizer::Adam(c) => (c.batch, c.precision, c.backend),
+        };
         let device = match backend {
             #[cfg(feature = "flex")]
             Backend::Flex => Device::flex().autodiff(),
