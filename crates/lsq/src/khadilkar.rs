@@ -207,6 +207,8 @@ pub struct Lsq {
     refit: Vec<NormalEquations>,
     /// Backward Gram matrices WₗᵀWₗ + λₐI, mₗ₋₁×mₗ₋₁, for l ≥ 2.
     back_gram: Vec<Mat<f64>>,
+    /// Error contexts of the backward-target solves (built in `new`, not in `step`).
+    back_context: Vec<String>,
     /// Scratch for the backward-target bias correction Θ_top·b, mₗ₋₁ entries.
     back_shift: Vec<Col<f64>>,
     mem: MemBuffer,
@@ -299,6 +301,9 @@ impl Lsq {
             back_gram: (1..n_layers)
                 .map(|l| Mat::zeros(widths[l], widths[l]))
                 .collect(),
+            back_context: (1..n_layers)
+                .map(|l| format!("lsq backward target of layer {l}"))
+                .collect(),
             back_shift: (1..n_layers).map(|l| Col::zeros(widths[l])).collect(),
             mem: MemBuffer::new(scratch),
             weighted: (1..=n_layers)
@@ -326,6 +331,8 @@ impl Lsq {
             widths,
             config,
         };
+        // Z_L* = σ_L⁻¹(clip(y)) never changes (no step writes it), so it is computed once here.
+        this.output_target();
         this.forward();
         this.current_mse = this.output_mse();
         this.best_mse = this.current_mse;
@@ -444,11 +451,11 @@ impl Lsq {
             stack,
             Default::default(),
         );
-        let context = format!("lsq backward target of layer {}", l - 1);
+        let context = &self.back_context[l - 2];
         if factor.is_err() {
-            return Err(singular(&context, 0.0).into());
+            return Err(singular(context, 0.0).into());
         }
-        check_pivots((0..m_prev).map(|j| gram[(j, j)]), &context)?;
+        check_pivots((0..m_prev).map(|j| gram[(j, j)]), context)?;
         solve_in_place(
             gram.as_ref(),
             rhs.as_mut().transpose_mut(),
@@ -548,7 +555,6 @@ impl Lsq {
     }
 
     fn step_sweep(&mut self) -> Result<()> {
-        self.output_target();
         for l in (2..=self.n_layers()).rev() {
             self.backward_target(l)?;
         }
@@ -560,7 +566,6 @@ impl Lsq {
     }
 
     fn step_interleaved(&mut self) -> Result<()> {
-        self.output_target();
         for l in (1..=self.n_layers()).rev() {
             self.refit(l)?;
             if l >= 2 {
