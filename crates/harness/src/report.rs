@@ -191,6 +191,35 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// A run that has not started yet: no curve, status `error` until the run loop sets one.
+    pub fn pending(
+        dataset: &str,
+        trainer: &str,
+        trainer_id: &str,
+        trainer_config: serde_json::Value,
+        repetition: usize,
+        seeds: RunSeeds,
+    ) -> Self {
+        Self {
+            dataset: dataset.into(),
+            trainer: trainer.into(),
+            trainer_id: trainer_id.into(),
+            trainer_config,
+            architecture: None,
+            repetition,
+            seeds,
+            status: Status::Error,
+            message: None,
+            setup_s: 0.0,
+            train_s: 0.0,
+            eval_s: 0.0,
+            iterations: 0,
+            flops_per_step: None,
+            curve: vec![],
+            summary: RunSummary::default(),
+        }
+    }
+
     /// The record of a run that could not start because its split failed.
     pub fn failed_split(
         dataset: &str,
@@ -199,29 +228,18 @@ impl RunRecord {
         c: &RunConfig,
         message: String,
     ) -> Self {
-        let (split, init) = crate::runner::split_and_init_seeds(c.base_seed, dataset, repetition);
-        Self {
-            dataset: dataset.into(),
-            trainer: t.label.clone(),
-            trainer_id: t.config.name().into(),
-            trainer_config: t.config_json.clone(),
-            architecture: None,
+        let seeds = crate::runner::run_seeds(c.base_seed, dataset, &t.label, repetition);
+        let mut r = Self::pending(
+            dataset,
+            &t.label,
+            t.config.name(),
+            t.config_json.clone(),
             repetition,
-            seeds: RunSeeds {
-                split,
-                init,
-                trainer: 0,
-            },
-            status: Status::Error,
-            message: Some(format!("split failed: {message}")),
-            setup_s: 0.0,
-            train_s: 0.0,
-            eval_s: 0.0,
-            iterations: 0,
-            flops_per_step: None,
-            curve: vec![],
-            summary: RunSummary::from_curve(&[], &c.targets),
-        }
+            seeds,
+        );
+        r.message = Some(format!("split failed: {message}"));
+        r.summary = RunSummary::from_curve(&[], &c.targets);
+        r
     }
 }
 

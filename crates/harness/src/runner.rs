@@ -173,6 +173,17 @@ impl Plan {
     }
 }
 
+/// All seeds of one run: split and initial weights from (base, dataset, repetition), shared
+/// by every trainer; the trainer's own seed also from its label.
+pub fn run_seeds(base: u64, dataset: &str, label: &str, repetition: usize) -> RunSeeds {
+    let (split, init) = split_and_init_seeds(base, dataset, repetition);
+    RunSeeds {
+        split,
+        init,
+        trainer: rng::derive_seed(base, &[dataset, label, &repetition.to_string()]),
+    }
+}
+
 /// Seeds of one (dataset, repetition): shared by every trainer.
 pub fn split_and_init_seeds(base: u64, dataset: &str, repetition: usize) -> (u64, u64) {
     let rep = repetition.to_string();
@@ -257,33 +268,16 @@ pub fn run_one(
     config_json: serde_json::Value,
     clock: &mut dyn Clock,
 ) -> RunRecord {
-    let (split_seed, init_seed) = split_and_init_seeds(ctx.base_seed, ctx.dataset, ctx.repetition);
-    let trainer_seed = rng::derive_seed(
-        ctx.base_seed,
-        &[ctx.dataset, label, &ctx.repetition.to_string()],
+    let mut record = RunRecord::pending(
+        ctx.dataset,
+        label,
+        config.name(),
+        config_json,
+        ctx.repetition,
+        run_seeds(ctx.base_seed, ctx.dataset, label, ctx.repetition),
     );
-    let mut record = RunRecord {
-        dataset: ctx.dataset.to_string(),
-        trainer: label.to_string(),
-        trainer_id: config.name().to_string(),
-        trainer_config: config_json,
-        architecture: None,
-        repetition: ctx.repetition,
-        seeds: RunSeeds {
-            split: split_seed,
-            init: init_seed,
-            trainer: trainer_seed,
-        },
-        status: Status::Error,
-        message: None,
-        setup_s: 0.0,
-        train_s: 0.0,
-        eval_s: 0.0,
-        iterations: 0,
-        flops_per_step: None,
-        curve: vec![],
-        summary: RunSummary::default(),
-    };
+    let init_seed = record.seeds.init;
+    let trainer_seed = record.seeds.trainer;
     let fail = |mut r: RunRecord, status: Status, message: String| {
         r.status = status;
         r.message = Some(message);
