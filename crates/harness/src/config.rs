@@ -73,6 +73,29 @@ pub struct RunConfig {
     pub backend: Option<fitbench_sgd::Backend>,
     /// Tune the learning rate of every gradient trainer per dataset before the runs.
     pub lr_grid: Option<crate::tuning::LrGrid>,
+    /// Relative-suboptimality levels (see [`crate::metrics`]) whose first iteration, flops
+    /// and time are reported in every run's deterministic metrics.
+    pub suboptimality_targets: Vec<f64>,
+    /// Iteration counts at which every run's train MSE is recorded (they are added to the
+    /// evaluation schedule).
+    pub iteration_budgets: Vec<usize>,
+    /// Test-only: hobbles one trainer so that it converges more slowly (see [`Handicap`]).
+    /// Exists to prove that `fitbench check` catches a regression; recorded in the report
+    /// whenever it is set.
+    #[doc(hidden)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_handicap: Option<Handicap>,
+}
+
+/// Test-only knob: the trainer labelled `trainer` only really steps on every `every`-th call
+/// of `step` (the other calls do nothing), so it needs `every` times as many iterations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Handicap {
+    /// Trainer label (as in `trainers`).
+    pub trainer: String,
+    /// Only every `every`-th step is real (≥ 2).
+    pub every: usize,
 }
 
 impl Default for RunConfig {
@@ -97,6 +120,9 @@ impl Default for RunConfig {
             eval: EvalSchedule::default(),
             backend: None,
             lr_grid: None,
+            suboptimality_targets: vec![1e-1, 1e-2, 1e-3],
+            iteration_budgets: vec![10, 100, 1000],
+            test_handicap: None,
         }
     }
 }
@@ -114,6 +140,10 @@ pub const PRESETS: &[(&str, &str)] = &[
     (
         "barbu",
         "Barbu 2023 reproduction: analytic vs tuned SGD and Adam on the five real datasets, one hidden ReLU layer of 32 and of 64 units (results/barbu/h32, h64), 5 seeds, 3 s per run",
+    ),
+    (
+        "ci",
+        "the regression gate: every trainer × 4 small problems (noise-free teacher, linear, Friedman #1, diabetes) × 3 seeds, 500 iterations per run; `.ci/run` runs it and `fitbench check`s it against results/baseline",
     ),
     (
         "lnn",
@@ -166,6 +196,30 @@ impl RunConfig {
                 hidden: vec![16, 16],
                 activation: "tanh".into(),
                 lr_grid: Some(crate::tuning::LrGrid::default()),
+                ..Self::default()
+            }),
+            "ci" => Ok(Self {
+                name: "ci".into(),
+                datasets: vec![
+                    // noise-free planted teacher: the exact reference is 0
+                    "teacher:n=500,d=4,h=8,act=tanh,noise=0".into(),
+                    // linear problem: OLS is the exact reference of the linear model
+                    "linear:n=500,d=8,noise=0.1".into(),
+                    "friedman1:n=500,noise=0.1".into(),
+                    "diabetes".into(),
+                ],
+                trainers: crate::trainers::TRAINERS
+                    .iter()
+                    .map(|(n, _)| n.to_string())
+                    .collect(),
+                seeds: 3,
+                max_iters: 500,
+                // A cap that should never bind: the runs stop on iterations, so every
+                // deterministic metric is comparable with the baseline.
+                budget_s: 60.0,
+                hidden: vec![16],
+                activation: "leaky_relu:0.1".into(),
+                iteration_budgets: vec![10, 100, 500],
                 ..Self::default()
             }),
             "barbu" => Err(HarnessError::Config(
@@ -288,6 +342,36 @@ impl RunConfig {
         if let Some(g) = &self.lr_grid {
             g.validate().map_err(HarnessError::Config)?;
         }
+        if let Some(t) = self
+            .suboptimality_targets
+            .iter()
+            .find(|t| !(t.is_finite() && **t > 0.0 && **t < 1.0))
+        {
+            return bad(
+                "suboptimality_targets",
+                t,
+                "every level must lie in (0, 1), e.g. [0.1, 0.01, 0.001]",
+            );
+        }
+        if self.iteration_budgets.contains(&0) {
+            return bad(
+                "iteration_budgets",
+                &0,
+                "every budget must be at least 1 iteration",
+            );
+        }
+        if let Some(h) = &self.test_handicap {
+            if h.every < 2 {
+                return bad("test_handicap.every", &h.every, "must be ≥ 2");
+            }
+            if !self.trainers.contains(&h.trainer) {
+                return bad(
+                    "test_handicap.trainer",
+                    &h.trainer,
+                    "must be one of the trainers of the sweep",
+                );
+            }
+        }
         if !(self.eval.growth.is_finite() && self.eval.growth > 1.0) {
             return bad("eval.growth", &self.eval.growth, "must be > 1, e.g. 1.15");
         }
@@ -310,6 +394,7 @@ mod tests {
     fn presets_validate_and_unknown_presets_are_listed() {
         RunConfig::preset("quick").unwrap().validate().unwrap();
         RunConfig::preset("khadilkar").unwrap().validate().unwrap();
+        RunConfig::preset("ci").unwrap().validate().unwrap();
         for (_, c) in RunConfig::preset_group("barbu").unwrap() {
             c.validate().unwrap();
         }

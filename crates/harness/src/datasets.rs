@@ -118,6 +118,19 @@ impl DatasetSpec {
         Ok(())
     }
 
+    /// A planted teacher (`teacher` or `linear`) generated with `noise=0`: the infimum of
+    /// the train MSE is exactly 0.
+    pub fn is_noise_free_teacher(&self) -> bool {
+        let DatasetSpec::Synthetic(s) = self else {
+            return false;
+        };
+        let Ok((generator, o)) = Options::parse_named(s) else {
+            return false;
+        };
+        matches!(generator.as_str(), "teacher" | "linear")
+            && o.get_f64("dataset", "noise", 0.1).is_ok_and(|v| v == 0.0)
+    }
+
     /// A short name for reports and file names.
     pub fn name(&self) -> String {
         match self {

@@ -55,6 +55,48 @@ pub fn capture(threads: usize) -> Environment {
         started_unix_s: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
+        calibration: None,
+    }
+}
+
+/// Name of the calibration kernel (the same kernel as the `calibration` criterion bench).
+pub const CALIBRATION_KERNEL: &str = "faer f64 matmul 256×256×256, one thread, best of 30";
+
+/// Measures the calibration kernel once: GFLOP/s of the best of 30 multiplications of two
+/// 256 × 256 matrices on one thread (after one warm-up).
+pub fn calibrate_once() -> f64 {
+    use faer::linalg::matmul::matmul;
+    use faer::{Accum, Mat, Par};
+    const N: usize = 256;
+    let a = Mat::from_fn(N, N, |i, j| ((i * 7 + j * 3) % 13) as f64 / 13.0);
+    let mut out = Mat::<f64>::zeros(N, N);
+    let mut best = f64::INFINITY;
+    for rep in 0..31 {
+        let t0 = std::time::Instant::now();
+        matmul(
+            out.as_mut(),
+            Accum::Replace,
+            a.as_ref(),
+            a.as_ref(),
+            1.0,
+            Par::Seq,
+        );
+        let dt = t0.elapsed().as_secs_f64();
+        std::hint::black_box(&out);
+        if rep > 0 {
+            best = best.min(dt);
+        }
+    }
+    2.0 * (N * N * N) as f64 / best.max(1e-12) / 1e9
+}
+
+/// Combines measurements into a [`crate::report::Calibration`] (the best one counts: noise
+/// only ever slows a kernel down).
+pub fn calibration(measurements: Vec<f64>) -> crate::report::Calibration {
+    crate::report::Calibration {
+        kernel: CALIBRATION_KERNEL.into(),
+        gflops: measurements.iter().copied().fold(0.0, f64::max),
+        measurements,
     }
 }
 

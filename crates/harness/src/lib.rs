@@ -24,12 +24,14 @@
 
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod config;
 pub mod csv_data;
 pub mod datasets;
 pub mod environment;
 pub mod error;
 pub mod lnn;
+pub mod metrics;
 pub mod options;
 pub mod output;
 pub mod plot;
@@ -43,21 +45,27 @@ pub mod tuning;
 
 use report::{MSE_UNITS, Report, SCHEMA_VERSION};
 
-/// Assembles the report of a finished (or interrupted) sweep.
+/// Assembles the report of a finished (or interrupted) sweep, with the deterministic
+/// convergence metrics of every run ([`metrics::annotate`]).
 pub fn build_report(plan: &runner::Plan, output: runner::SweepOutput) -> Report {
     let runner::SweepOutput {
         datasets,
         runs,
         tuning,
+        calibration,
     } = output;
-    Report {
+    let mut environment = environment::capture(plan.config.threads);
+    environment.calibration = calibration;
+    let mut report = Report {
         schema_version: SCHEMA_VERSION,
         mse_units: MSE_UNITS.into(),
-        environment: environment::capture(plan.config.threads),
+        environment,
         config: plan.config.clone(),
         architecture: plan.architecture.clone(),
         datasets,
         runs,
         tuning,
-    }
+    };
+    metrics::annotate(&mut report);
+    report
 }

@@ -76,6 +76,11 @@ pub struct CurvePoint {
     /// Test MSE of the latest iterate (see `current_train_mse`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_test_mse: Option<f64>,
+    /// Evaluated because training time had passed (or the time budget ended the run), not
+    /// because the iteration schedule asked: present only in some repetitions of a run, so
+    /// the deterministic metrics ignore it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub off_schedule: bool,
 }
 
 /// The seeds of one run.
@@ -188,6 +193,10 @@ pub struct RunRecord {
     pub curve: Vec<CurvePoint>,
     /// Summary of the curve.
     pub summary: RunSummary,
+    /// Deterministic convergence metrics (filled when the report is built; absent when no
+    /// reference could be found, e.g. the split failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<crate::metrics::ConvergenceMetrics>,
 }
 
 impl RunRecord {
@@ -217,6 +226,7 @@ impl RunRecord {
             flops_per_step: None,
             curve: vec![],
             summary: RunSummary::default(),
+            metrics: None,
         }
     }
 
@@ -254,6 +264,13 @@ pub struct LinearReference {
     pub train_mse: f64,
     /// Test MSE.
     pub test_mse: f64,
+    /// Train MSE of predicting the training mean (`L₀` of [`crate::metrics`]).
+    #[serde(default = "one")]
+    pub null_train_mse: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// A dataset of the sweep.
@@ -279,6 +296,9 @@ pub struct DatasetInfo {
     pub target_names: Vec<String>,
     /// Linear reference per repetition.
     pub linear_reference: Vec<LinearReference>,
+    /// A noise-free planted teacher: the infimum of the train MSE is exactly 0.
+    #[serde(default)]
+    pub noise_free_teacher: bool,
 }
 
 impl DatasetInfo {
@@ -296,6 +316,7 @@ impl DatasetInfo {
             feature_names: data.feature_names.clone(),
             target_names: data.target_names.clone(),
             linear_reference: vec![],
+            noise_free_teacher: false,
         }
     }
 
@@ -339,6 +360,22 @@ pub struct Environment {
     pub burn_version: Option<String>,
     /// Seconds since the Unix epoch when the sweep started.
     pub started_unix_s: u64,
+    /// The calibration kernel, measured in the process that ran the sweep; timing metrics
+    /// are compared across reports in units of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+}
+
+/// Speed of a fixed compute kernel, measured in the same process as the runs it calibrates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// What was measured.
+    pub kernel: String,
+    /// Throughput of the best repetition, in GFLOP/s (best of the measurements before and
+    /// after the sweep).
+    pub gflops: f64,
+    /// Every measurement (GFLOP/s): before the sweep, then after.
+    pub measurements: Vec<f64>,
 }
 
 /// The whole report.

@@ -219,6 +219,41 @@ pub struct RunContext<'a> {
     pub schedule: &'a EvalSchedule,
     /// Reported training-MSE targets.
     pub targets: &'a [f64],
+    /// Iterations always evaluated (the iteration budgets of the deterministic metrics).
+    pub budgets: &'a [usize],
+    /// Test-only handicap: only every n-th `step` call really steps.
+    pub handicap_every: Option<usize>,
+}
+
+/// Test-only wrapper behind [`crate::config::Handicap`]: forwards only every `every`-th
+/// `step` call, so the wrapped trainer needs `every` times as many iterations.
+struct Handicapped {
+    inner: Box<dyn Trainer>,
+    every: usize,
+    calls: usize,
+}
+
+impl Trainer for Handicapped {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn step(&mut self) -> fitbench_core::Result<StepOutcome> {
+        self.calls += 1;
+        if self.calls % self.every == 0 {
+            self.inner.step()
+        } else {
+            Ok(StepOutcome::Continue)
+        }
+    }
+    fn params(&self) -> Mlp {
+        self.inner.params()
+    }
+    fn current_params(&self) -> Option<Mlp> {
+        self.inner.current_params()
+    }
+    fn flops_per_step(&self) -> Option<f64> {
+        self.inner.flops_per_step()
+    }
 }
 
 struct Evaluation {
@@ -300,7 +335,14 @@ pub fn run_one(
     }));
     record.setup_s = clock.now() - t0;
     let mut trainer = match built {
-        Ok(Ok(t)) => t,
+        Ok(Ok(t)) => match ctx.handicap_every {
+            Some(every) => Box::new(Handicapped {
+                inner: t,
+                every,
+                calls: 0,
+            }),
+            None => t,
+        },
         Ok(Err(e)) => return fail(record, Status::Error, format!("init failed: {e}")),
         Err(p) => {
             return fail(
@@ -314,13 +356,17 @@ pub fn run_one(
 
     let rules = ctx.rules;
     let mut best = f64::INFINITY;
+    let mut best_scheduled = f64::INFINITY;
     let mut best_history: Vec<f64> = Vec::new();
     let mut last_eval_train_s = 0.0;
     let mut next_eval_iter = 1usize;
     let mut iter = 0usize;
+    // Stop rules (target, patience) look only at scheduled points, whose iterations do not
+    // depend on time; time-triggered points are marked `off_schedule` and only add detail.
     let mut eval_point = |record: &mut RunRecord,
                           trainer: &dyn Trainer,
                           iter: usize,
+                          scheduled: bool,
                           clock: &mut dyn Clock|
      -> Option<(Status, String)> {
         let e0 = clock.now();
@@ -341,8 +387,8 @@ pub fn run_one(
             best_train_mse: best,
             current_train_mse: ev.current.map(|c| c.0),
             current_test_mse: ev.current.map(|c| c.1),
+            off_schedule: !scheduled,
         });
-        best_history.push(best);
         let (cur_train, cur_test) = ev.current.unwrap_or((ev.train_mse, ev.test_mse));
         if [ev.train_mse, ev.test_mse, cur_train, cur_test]
             .iter()
@@ -353,6 +399,11 @@ pub fn run_one(
                 format!("non-finite loss at iteration {iter} (train {cur_train}, test {cur_test})"),
             ));
         }
+        if !scheduled {
+            return None;
+        }
+        best_scheduled = best_scheduled.min(ev.train_mse);
+        best_history.push(best_scheduled);
         if rules.target_train_mse.is_some_and(|t| ev.train_mse <= t) {
             return Some((
                 Status::TargetReached,
@@ -366,7 +417,7 @@ pub fn run_one(
             && best_history.len() > p
         {
             let then = best_history[best_history.len() - 1 - p];
-            if then - best <= rules.min_rel_improvement * then.abs() {
+            if then - best_scheduled <= rules.min_rel_improvement * then.abs() {
                 return Some((
                     Status::Stalled,
                     format!(
@@ -379,7 +430,7 @@ pub fn run_one(
         None
     };
 
-    if let Some((status, msg)) = eval_point(&mut record, trainer.as_ref(), 0, clock) {
+    if let Some((status, msg)) = eval_point(&mut record, trainer.as_ref(), 0, true, clock) {
         record.iterations = 0;
         return fail(record, status, msg);
     }
@@ -409,17 +460,24 @@ pub fn run_one(
                 );
             }
         };
-        let last = converged || iter >= rules.max_iters || record.train_s >= rules.budget_s;
         // The iteration schedule does not depend on time, so the scheduled points of a curve
         // are the same in every repetition of a run; time-triggered points only add to them.
-        let scheduled = iter <= ctx.schedule.every_step_until || iter >= next_eval_iter;
+        // The last point of a run is scheduled unless the time budget ended it.
+        let timed_out = record.train_s >= rules.budget_s;
+        let scheduled = iter <= ctx.schedule.every_step_until
+            || iter >= next_eval_iter
+            || ctx.budgets.contains(&iter)
+            || converged
+            || iter >= rules.max_iters;
         if iter >= next_eval_iter {
             next_eval_iter = (iter + 1).max((iter as f64 * ctx.schedule.growth).ceil() as usize);
         }
         let overdue = record.train_s - last_eval_train_s >= ctx.schedule.max_interval_s;
-        if last || scheduled || overdue {
+        if timed_out || scheduled || overdue {
             last_eval_train_s = record.train_s;
-            if let Some((status, msg)) = eval_point(&mut record, trainer.as_ref(), iter, clock) {
+            if let Some((status, msg)) =
+                eval_point(&mut record, trainer.as_ref(), iter, scheduled, clock)
+            {
                 break (status, Some(msg));
             }
         }
@@ -466,9 +524,19 @@ pub fn linear_reference(split: &Split, repetition: usize) -> Option<LinearRefere
         let mut t = config.init(&split.train, initial, 0).ok()?;
         t.step().ok()?;
         let m = t.params();
+        let y = split.train.y.as_ref();
+        let null_train_mse = (0..y.ncols())
+            .map(|j| {
+                let col = y.col(j);
+                let mean = col.iter().sum::<f64>() / y.nrows() as f64;
+                col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / y.nrows() as f64
+            })
+            .sum::<f64>()
+            / y.ncols().max(1) as f64;
         Some(LinearReference {
             repetition,
             ridge,
+            null_train_mse,
             train_mse: m.mse(split.train.x.as_ref(), split.train.y.as_ref()).ok()?,
             test_mse: m.mse(split.test.x.as_ref(), split.test.y.as_ref()).ok()?,
         })
@@ -484,6 +552,8 @@ pub struct SweepOutput {
     pub runs: Vec<RunRecord>,
     /// Learning-rate grid searches, when enabled.
     pub tuning: Vec<crate::tuning::TuningRecord>,
+    /// The calibration kernel, measured before and after the sweep.
+    pub calibration: Option<crate::report::Calibration>,
 }
 
 /// Runs the whole plan. `on_run` is called with every finished run (the binary persists it
@@ -498,9 +568,11 @@ pub fn run_sweep(
     let rules = StopRules::from(c);
     let mut out = SweepOutput::default();
     let total = plan.n_runs();
+    let before = crate::environment::calibrate_once();
     for pd in &plan.datasets {
         let name = pd.spec.name();
         let mut info = DatasetInfo::new(&name, &pd.data, c.test_fraction);
+        info.noise_free_teacher = pd.spec.is_noise_free_teacher();
         // Per-dataset learning rates, tuned on a validation carve-out of the training split.
         let mut tuned: Vec<Option<(Box<dyn TrainerConfig + Send + Sync>, serde_json::Value)>> =
             Vec::new();
@@ -558,6 +630,12 @@ pub fn run_sweep(
                             rules: &rules,
                             schedule: &c.eval,
                             targets: &c.targets,
+                            budgets: &c.iteration_budgets,
+                            handicap_every: c
+                                .test_handicap
+                                .as_ref()
+                                .filter(|h| h.trainer == t.label)
+                                .map(|h| h.every),
                         };
                         run_one(&ctx, &t.label, config, config_json, clock)
                     }
@@ -580,5 +658,9 @@ pub fn run_sweep(
         }
         out.datasets.push(info);
     }
+    out.calibration = Some(crate::environment::calibration(vec![
+        before,
+        crate::environment::calibrate_once(),
+    ]));
     Ok(out)
 }

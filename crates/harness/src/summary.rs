@@ -18,6 +18,15 @@ fn range(v: Vec<f64>) -> String {
     }
 }
 
+/// A number for tables: integers as integers, others with four significant digits.
+pub fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4e}")
+    }
+}
+
 /// A duration in human units.
 pub fn duration(s: f64) -> String {
     if s < 1e-3 {

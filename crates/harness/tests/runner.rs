@@ -402,3 +402,50 @@ fn a_trainer_that_cannot_train_the_architecture_is_rejected_before_running() {
         "{msg}"
     );
 }
+
+#[test]
+fn time_triggered_points_change_neither_stops_nor_metrics() {
+    let run = |max_interval_s: f64| {
+        let clock = FakeClock::default();
+        let mut config = RunConfig {
+            patience: Some(4),
+            min_rel_improvement: 1e-3,
+            max_iters: 2000,
+            seeds: 1,
+            iteration_budgets: vec![7, 50],
+            ..base_config()
+        };
+        config.eval.every_step_until = 2;
+        config.eval.max_interval_s = max_interval_s;
+        let mut plan = plan_with(config, vec![test_config("gd", Behaviour::Descend, &clock)]);
+        plan.trainers.retain(|t| t.label == "gd");
+        plan.config.trainers.retain(|t| t == "gd");
+        let out = runner::run_sweep(&plan, &mut clock.clone(), &mut |_| Ok(()), &mut |_| {})
+            .unwrap();
+        fitbench_harness::build_report(&plan, out).runs.remove(0)
+    };
+    // Every step costs 1 s of fake time: with a 0.5 s interval every step is also evaluated.
+    let (dense, sparse) = (run(0.5), run(1e9));
+    assert!(dense.curve.iter().any(|p| p.off_schedule));
+    assert!(sparse.curve.iter().all(|p| !p.off_schedule));
+    let scheduled = |r: &fitbench_harness::report::RunRecord| {
+        r.curve
+            .iter()
+            .filter(|p| !p.off_schedule)
+            .map(|p| (p.iter, p.train_mse.to_bits()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(scheduled(&dense), scheduled(&sparse));
+    assert_eq!(
+        (dense.status, dense.iterations),
+        (sparse.status, sparse.iterations)
+    );
+    // The budgets are evaluated even off the geometric grid.
+    assert!(sparse.curve.iter().any(|p| p.iter == 7));
+    let strip = |r: &fitbench_harness::report::RunRecord| {
+        let mut m = r.metrics.clone().unwrap();
+        m.targets.iter_mut().for_each(|t| t.time_s = None);
+        m
+    };
+    assert_eq!(strip(&dense), strip(&sparse));
+}

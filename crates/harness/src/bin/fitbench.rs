@@ -22,7 +22,9 @@ Examples:
   fitbench run --config configs/example.toml --threads 2
   fitbench list datasets
   fitbench plot results/quick/report.json
-  fitbench validate results/quick/report.json --require-ok";
+  fitbench validate results/quick/report.json --require-ok
+  fitbench run --preset ci --out target/ci-check
+  fitbench check --baseline results/baseline/report.json --current target/ci-check/report.json";
 
 /// Compare training algorithms by the loss they reach per second of compute.
 #[derive(Debug, Parser)]
@@ -56,6 +58,9 @@ enum Command {
         #[arg(long, default_value = "results")]
         results: PathBuf,
     },
+    /// Compare a report with a baseline: deterministic convergence metrics within tight
+    /// tolerances, timing normalised by the calibration kernel; exit 1 on a regression.
+    Check(CheckArgs),
     /// Check a report against its schema invariants (and, with --require-ok, that no run failed).
     Validate {
         /// The report.json to check.
@@ -67,6 +72,43 @@ enum Command {
         #[arg(long)]
         require_plots: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// The baseline report (e.g. results/baseline/report.json).
+    #[arg(long)]
+    baseline: PathBuf,
+    /// The report to check.
+    #[arg(long)]
+    current: PathBuf,
+    /// Rewrite the baseline with the current report (report, summary, plots) after printing
+    /// the comparison; exits 0.
+    #[arg(long)]
+    update: bool,
+    /// Iterations: relative slack before a level reached later counts as worse.
+    #[arg(long, default_value_t = 0.25)]
+    iter_tol: f64,
+    /// Losses after the iteration budgets: relative slack before worse.
+    #[arg(long, default_value_t = 0.05)]
+    loss_tol: f64,
+    /// Timing (normalised by the calibration kernel): ratio current/baseline above which a
+    /// metric counts as worse.
+    #[arg(long, default_value_t = 2.0)]
+    time_ratio: f64,
+    /// Compare deterministic metrics only.
+    #[arg(long)]
+    no_timing: bool,
+    /// Print only rows that are not "same".
+    #[arg(long)]
+    changes_only: bool,
+    /// Also write the current report's metrics as github-action-benchmark
+    /// `customSmallerIsBetter` JSON to this file.
+    #[arg(long)]
+    github_json: Option<PathBuf>,
+    /// Also write the current report's metrics in Bencher Metric Format to this file.
+    #[arg(long)]
+    bencher_json: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -478,6 +520,83 @@ fn validate(path: &std::path::Path, require_ok: bool, require_plots: bool) -> Re
     }
 }
 
+fn write_json(path: &std::path::Path, value: &serde_json::Value) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn check(args: &CheckArgs) -> Result<ExitCode> {
+    use fitbench_harness::check;
+    let tol = check::Tolerances {
+        iter_rel: args.iter_tol,
+        loss_rel: args.loss_tol,
+        time_ratio: args.time_ratio,
+        timing: !args.no_timing,
+        ..check::Tolerances::default()
+    };
+    tol.validate().map_err(anyhow::Error::msg)?;
+    let current = output::read_report(&args.current)?;
+    if let Some(p) = &args.github_json {
+        write_json(p, &check::github_benchmark_json(&current))?;
+        eprintln!("fitbench: wrote {}", p.display());
+    }
+    if let Some(p) = &args.bencher_json {
+        write_json(p, &check::bencher_json(&current))?;
+        eprintln!("fitbench: wrote {}", p.display());
+    }
+    if args.update && !args.baseline.exists() {
+        eprintln!("fitbench: no baseline at {} yet", args.baseline.display());
+    } else {
+        let baseline = output::read_report(&args.baseline)?;
+        let comparison = check::compare(&baseline, &current, &tol);
+        println!(
+            "fitbench check: {} (baseline) vs {} (current)",
+            args.baseline.display(),
+            args.current.display()
+        );
+        print!("{}", comparison.render(args.changes_only));
+        let regressions = comparison.regressions();
+        if !args.update && !regressions.is_empty() {
+            eprintln!(
+                "fitbench check: {} regression(s), e.g. {} / {} / {}: {} → {}; if intended, accept with --update",
+                regressions.len(),
+                regressions[0].dataset,
+                regressions[0].trainer,
+                regressions[0].metric,
+                regressions[0].baseline,
+                regressions[0].current
+            );
+            return Ok(ExitCode::from(1));
+        }
+    }
+    if args.update {
+        let dir = args
+            .baseline
+            .parent()
+            .map_or_else(|| PathBuf::from("."), PathBuf::from);
+        let files = output::write_all(&current, &dir)?;
+        // The baseline report must be the one named on the command line.
+        if args.baseline.file_name() != Some(std::ffi::OsStr::new("report.json")) {
+            std::fs::copy(dir.join("report.json"), &args.baseline)
+                .with_context(|| format!("cannot write {}", args.baseline.display()))?;
+        }
+        let log = args.current.with_file_name("runs.jsonl");
+        if log.exists() && log != dir.join("runs.jsonl") {
+            std::fs::copy(&log, dir.join("runs.jsonl"))
+                .with_context(|| format!("cannot copy {}", log.display()))?;
+        }
+        eprintln!(
+            "fitbench check: baseline {} updated ({} files)",
+            args.baseline.display(),
+            files.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -502,6 +621,7 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         })(),
         Command::Reproduction { results } => reproduction(&results),
+        Command::Check(args) => check(&args),
         Command::Validate {
             report,
             require_ok,

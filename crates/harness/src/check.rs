@@ -1,0 +1,723 @@
+//! `fitbench check`: compares a report with a baseline report, per (dataset, trainer), and
+//! exports the compared metrics for github-action-benchmark and Bencher.
+//!
+//! Every metric is aggregated over the repetitions (median; min and max are kept for the
+//! exports). Two families:
+//!
+//! - **deterministic** ([`MetricKind::Deterministic`]): failed runs, iterations to each
+//!   relative-suboptimality level and train MSE after each iteration budget (see
+//!   [`crate::metrics`]). Same seed and threads give the same values, so they are compared
+//!   within tight tolerances ([`Tolerances`]) that only absorb floating-point differences
+//!   between machines.
+//! - **timing** ([`MetricKind::Timing`]): seconds per step and seconds to each level,
+//!   multiplied by the report's own calibration throughput (GFLOP/s of a fixed faer matmul
+//!   measured in the same process). The unit, "calibration GFLOP", is the work the kernel does
+//!   in that time, so a machine that is uniformly faster or slower cancels out. Compared as
+//!   ratios against a wide threshold.
+//!
+//! A metric not reached counts as infinite ("never"); one the time budget cut off is
+//! unknown, and its comparison is inconclusive rather than a failure.
+
+use crate::metrics;
+use crate::report::Report;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// How far a metric may move before it counts as better or worse.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tolerances {
+    /// Iterations: worse when current > baseline × (1 + `iter_rel`) (and better when
+    /// current × (1 + `iter_rel`) < baseline). One step of the default evaluation schedule is
+    /// 15 %, so 0.25 allows the hit to move by one evaluation point.
+    pub iter_rel: f64,
+    /// Losses: worse when current > baseline + `loss_rel` × baseline + `loss_abs`.
+    pub loss_rel: f64,
+    /// Absolute slack for losses near zero (standardised units).
+    pub loss_abs: f64,
+    /// Timing: worse when current / baseline > `time_ratio` (better below 1 / `time_ratio`).
+    pub time_ratio: f64,
+    /// Compare timing metrics at all.
+    pub timing: bool,
+}
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        Self {
+            iter_rel: 0.25,
+            loss_rel: 0.05,
+            loss_abs: 1e-9,
+            time_ratio: 2.0,
+            timing: true,
+        }
+    }
+}
+
+impl Tolerances {
+    /// Rejects negative or non-finite tolerances and ratios ≤ 1.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("iter tolerance", self.iter_rel),
+            ("loss tolerance", self.loss_rel),
+            ("absolute loss tolerance", self.loss_abs),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{name} = {v}: must be a finite number ≥ 0"));
+            }
+        }
+        if !(self.time_ratio.is_finite() && self.time_ratio > 1.0) {
+            return Err(format!(
+                "time ratio = {}: must be > 1 (e.g. 2 = fail when twice as slow)",
+                self.time_ratio
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether a metric is free of timing noise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Same seed and threads ⇒ same value.
+    Deterministic,
+    /// Depends on the machine and its load (normalised by the calibration kernel).
+    Timing,
+}
+
+/// How a metric compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    Count,
+    Iterations,
+    Loss,
+    Time,
+}
+
+/// An aggregated value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value3 {
+    /// A number (median over repetitions), with the min and max over repetitions.
+    Finite {
+        /// Median.
+        median: f64,
+        /// Smallest.
+        min: f64,
+        /// Largest.
+        max: f64,
+    },
+    /// Not reached (by the median repetition), for a reason that does not depend on time.
+    Never,
+    /// Not known: the time budget ended a run first, or no run produced it.
+    Unknown,
+}
+
+impl Value3 {
+    fn show(self) -> String {
+        match self {
+            Value3::Finite { median, .. } => crate::summary::number(median),
+            Value3::Never => "never".into(),
+            Value3::Unknown => "unknown".into(),
+        }
+    }
+}
+
+/// One metric of one (dataset, trainer).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metric {
+    /// Name, e.g. `iters_to_1e-2`.
+    pub name: String,
+    /// Unit.
+    pub unit: &'static str,
+    /// Deterministic or timing.
+    pub kind: MetricKind,
+    class: Class,
+    /// The value.
+    pub value: Value3,
+}
+
+/// Aggregated metrics per (dataset, trainer).
+pub type Aggregates = BTreeMap<(String, String), Vec<Metric>>;
+
+fn level_name(level: f64) -> String {
+    format!("{level:e}")
+}
+
+/// Per-run value: `Ok(Some(v))` a number, `Ok(None)` never, `Err(())` unknown.
+type PerRun = Result<Option<f64>, ()>;
+
+fn aggregate_values(values: &[PerRun]) -> Value3 {
+    if values.is_empty() || values.iter().any(|v| v.is_err()) {
+        return Value3::Unknown;
+    }
+    let mut v: Vec<f64> = values
+        .iter()
+        .map(|v| v.ok().flatten().unwrap_or(f64::INFINITY))
+        .collect();
+    v.sort_by(f64::total_cmp);
+    // Median with "never" as +∞ (so a majority of misses is a miss).
+    let m = v.len() / 2;
+    let median = if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        0.5 * (v[m - 1] + v[m])
+    };
+    if !median.is_finite() {
+        return Value3::Never;
+    }
+    let finite: Vec<f64> = v.into_iter().filter(|x| x.is_finite()).collect();
+    Value3::Finite {
+        median,
+        min: finite.first().copied().unwrap_or(median),
+        max: finite.last().copied().unwrap_or(median),
+    }
+}
+
+/// Aggregates the metrics of every (dataset, trainer) of `report` (computing the
+/// deterministic metrics first if the report predates them).
+pub fn aggregate(report: &Report) -> Aggregates {
+    let mut report = report.clone();
+    if report.runs.iter().all(|r| r.metrics.is_none()) {
+        metrics::annotate(&mut report);
+    }
+    let gflops = report
+        .environment
+        .calibration
+        .as_ref()
+        .map(|c| c.gflops)
+        .filter(|g| g.is_finite() && *g > 0.0);
+    let (time_unit, scale) = match gflops {
+        Some(g) => ("calibration GFLOP", g),
+        None => ("s (no calibration in report)", 1.0),
+    };
+    let mut groups: BTreeMap<(String, String), Vec<&crate::report::RunRecord>> = BTreeMap::new();
+    for r in &report.runs {
+        groups
+            .entry((r.dataset.clone(), r.trainer.clone()))
+            .or_default()
+            .push(r);
+    }
+    let levels = &report.config.suboptimality_targets;
+    let budgets = &report.config.iteration_budgets;
+    groups
+        .into_iter()
+        .map(|(key, runs)| {
+            let mut out = Vec::new();
+            let failed = runs.iter().filter(|r| !r.status.is_ok()).count() as f64;
+            out.push(Metric {
+                name: "failed_runs".into(),
+                unit: "runs",
+                kind: MetricKind::Deterministic,
+                class: Class::Count,
+                value: Value3::Finite {
+                    median: failed,
+                    min: failed,
+                    max: failed,
+                },
+            });
+            for (i, &level) in levels.iter().enumerate() {
+                let per_run = |f: &dyn Fn(&metrics::SuboptimalityHit) -> Option<f64>| {
+                    runs.iter()
+                        .map(|r| match &r.metrics {
+                            Some(m) => match m.targets.get(i) {
+                                Some(h) if h.iter.is_some() => Ok(f(h)),
+                                _ if m.censored => Err(()),
+                                _ => Ok(None),
+                            },
+                            None if r.status.is_ok() => Err(()),
+                            None => Ok(None),
+                        })
+                        .collect::<Vec<PerRun>>()
+                };
+                out.push(Metric {
+                    name: format!("iters_to_{}", level_name(level)),
+                    unit: "iterations",
+                    kind: MetricKind::Deterministic,
+                    class: Class::Iterations,
+                    value: aggregate_values(&per_run(&|h| h.iter.map(|i| i as f64))),
+                });
+                out.push(Metric {
+                    name: format!("time_to_{}", level_name(level)),
+                    unit: time_unit,
+                    kind: MetricKind::Timing,
+                    class: Class::Time,
+                    value: aggregate_values(&per_run(&|h| h.time_s.map(|t| t * scale))),
+                });
+            }
+            for (i, &b) in budgets.iter().enumerate() {
+                let per_run: Vec<PerRun> = runs
+                    .iter()
+                    .map(|r| match &r.metrics {
+                        Some(m) => match m.budgets.get(i).and_then(|x| x.train_mse) {
+                            Some(v) if v.is_finite() => Ok(Some(v)),
+                            Some(_) => Ok(None),
+                            None if m.censored && m.horizon < b => Err(()),
+                            None => Ok(None),
+                        },
+                        None if r.status.is_ok() => Err(()),
+                        None => Ok(None),
+                    })
+                    .collect();
+                out.push(Metric {
+                    name: format!("train_mse_at_{b}"),
+                    unit: "standardised MSE",
+                    kind: MetricKind::Deterministic,
+                    class: Class::Loss,
+                    value: aggregate_values(&per_run),
+                });
+            }
+            let step: Vec<PerRun> = runs
+                .iter()
+                .filter(|r| r.status.is_ok() && r.iterations > 0)
+                .map(|r| Ok(Some(r.train_s / r.iterations as f64 * scale)))
+                .collect();
+            out.push(Metric {
+                name: "time_per_step".into(),
+                unit: time_unit,
+                kind: MetricKind::Timing,
+                class: Class::Time,
+                value: aggregate_values(&step),
+            });
+            (key, out)
+        })
+        .collect()
+}
+
+/// The verdict on one metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Improved beyond the tolerance.
+    Better,
+    /// Within the tolerance.
+    Same,
+    /// Regressed beyond the tolerance: `check` fails.
+    Worse,
+    /// Cannot be compared (cut off by a time budget, or missing from one report).
+    Inconclusive,
+}
+
+impl Verdict {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Better => "better",
+            Verdict::Same => "same",
+            Verdict::Worse => "WORSE",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// One line of the comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// Dataset.
+    pub dataset: String,
+    /// Trainer label.
+    pub trainer: String,
+    /// Metric name (`runs` when a whole (dataset, trainer) is missing).
+    pub metric: String,
+    /// Unit of the values.
+    pub unit: String,
+    /// Deterministic or timing.
+    pub kind: MetricKind,
+    /// Baseline value, shown.
+    pub baseline: String,
+    /// Current value, shown.
+    pub current: String,
+    /// current / baseline, when both are positive numbers.
+    pub ratio: Option<f64>,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// The result of a comparison.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Comparison {
+    /// Every compared metric.
+    pub rows: Vec<Row>,
+    /// Things worth knowing that are not verdicts (changed references, configs, machines).
+    pub notes: Vec<String>,
+}
+
+impl Comparison {
+    /// Rows with verdict [`Verdict::Worse`].
+    pub fn regressions(&self) -> Vec<&Row> {
+        self.rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Worse)
+            .collect()
+    }
+
+    /// Count of rows per verdict: (better, same, worse, inconclusive).
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        let n = |v| self.rows.iter().filter(|r| r.verdict == v).count();
+        (
+            n(Verdict::Better),
+            n(Verdict::Same),
+            n(Verdict::Worse),
+            n(Verdict::Inconclusive),
+        )
+    }
+
+    /// A plain-text table (only rows that are not `same` when `changes_only`), then the
+    /// notes and a one-line tally.
+    pub fn render(&self, changes_only: bool) -> String {
+        let mut s = String::new();
+        let header = [
+            "dataset", "trainer", "metric", "baseline", "current", "ratio", "verdict",
+        ];
+        let rows: Vec<[String; 7]> = self
+            .rows
+            .iter()
+            .filter(|r| !changes_only || r.verdict != Verdict::Same)
+            .map(|r| {
+                [
+                    r.dataset.clone(),
+                    r.trainer.clone(),
+                    format!(
+                        "{}{}",
+                        r.metric,
+                        if r.kind == MetricKind::Timing {
+                            " (timing)"
+                        } else {
+                            ""
+                        }
+                    ),
+                    r.baseline.clone(),
+                    r.current.clone(),
+                    r.ratio.map_or("–".into(), |x| format!("{x:.3}")),
+                    r.verdict.as_str().into(),
+                ]
+            })
+            .collect();
+        let mut width = header.map(|h| h.chars().count());
+        for row in &rows {
+            for (w, cell) in width.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |cells: &[String]| {
+            let mut l = String::new();
+            for (i, (c, w)) in cells.iter().zip(width).enumerate() {
+                if i > 0 {
+                    l.push_str("  ");
+                }
+                let pad = w.saturating_sub(c.chars().count());
+                l.push_str(c);
+                l.push_str(&" ".repeat(pad));
+            }
+            l.trim_end().to_string()
+        };
+        let _ = writeln!(s, "{}", line(&header.map(String::from)));
+        for row in &rows {
+            let _ = writeln!(s, "{}", line(row));
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "note: {n}");
+        }
+        let (b, same, w, i) = self.counts();
+        let _ = writeln!(
+            s,
+            "{b} better, {same} same, {w} worse, {i} inconclusive ({} metrics)",
+            self.rows.len()
+        );
+        s
+    }
+}
+
+fn compare_values(class: Class, base: Value3, cur: Value3, tol: &Tolerances) -> Verdict {
+    use Value3::*;
+    match (base, cur) {
+        (Unknown, _) | (_, Unknown) => Verdict::Inconclusive,
+        (Never, Never) => Verdict::Same,
+        (Never, Finite { .. }) => Verdict::Better,
+        (Finite { .. }, Never) => Verdict::Worse,
+        (Finite { median: b, .. }, Finite { median: c, .. }) => {
+            let (worse, better) = match class {
+                Class::Count => (c > b, c < b),
+                Class::Iterations => (c > b * (1.0 + tol.iter_rel), c * (1.0 + tol.iter_rel) < b),
+                Class::Loss => {
+                    let slack = tol.loss_rel * b.abs() + tol.loss_abs;
+                    (c > b + slack, c < b - slack)
+                }
+                Class::Time => (c > b * tol.time_ratio, c * tol.time_ratio < b),
+            };
+            if worse {
+                Verdict::Worse
+            } else if better {
+                Verdict::Better
+            } else {
+                Verdict::Same
+            }
+        }
+    }
+}
+
+fn ratio(base: Value3, cur: Value3) -> Option<f64> {
+    match (base, cur) {
+        (Value3::Finite { median: b, .. }, Value3::Finite { median: c, .. }) if b > 0.0 => {
+            Some(c / b)
+        }
+        _ => None,
+    }
+}
+
+/// Compares `current` with `baseline`.
+pub fn compare(baseline: &Report, current: &Report, tol: &Tolerances) -> Comparison {
+    let (base, cur) = (aggregate(baseline), aggregate(current));
+    let mut out = Comparison::default();
+    for ((dataset, trainer), base_metrics) in &base {
+        let Some(cur_metrics) = cur.get(&(dataset.clone(), trainer.clone())) else {
+            out.rows.push(Row {
+                dataset: dataset.clone(),
+                trainer: trainer.clone(),
+                metric: "runs".into(),
+                unit: "runs".into(),
+                kind: MetricKind::Deterministic,
+                baseline: "present".into(),
+                current: "missing".into(),
+                ratio: None,
+                verdict: Verdict::Worse,
+            });
+            continue;
+        };
+        for bm in base_metrics {
+            if bm.kind == MetricKind::Timing && !tol.timing {
+                continue;
+            }
+            let cm = cur_metrics.iter().find(|m| m.name == bm.name);
+            let cur_value = cm.map_or(Value3::Unknown, |m| m.value);
+            out.rows.push(Row {
+                dataset: dataset.clone(),
+                trainer: trainer.clone(),
+                metric: bm.name.clone(),
+                unit: bm.unit.into(),
+                kind: bm.kind,
+                baseline: bm.value.show(),
+                current: cm.map_or("missing".into(), |m| m.value.show()),
+                ratio: ratio(bm.value, cur_value),
+                verdict: compare_values(bm.class, bm.value, cur_value, tol),
+            });
+        }
+    }
+    for (dataset, trainer) in cur.keys().filter(|k| !base.contains_key(*k)) {
+        out.notes.push(format!(
+            "{dataset} / {trainer} is new (not in the baseline): not compared"
+        ));
+    }
+    let (bc, cc) = (&baseline.config, &current.config);
+    for (what, b, c) in [
+        ("seeds", bc.seeds.to_string(), cc.seeds.to_string()),
+        (
+            "base_seed",
+            bc.base_seed.to_string(),
+            cc.base_seed.to_string(),
+        ),
+        (
+            "max_iters",
+            bc.max_iters.to_string(),
+            cc.max_iters.to_string(),
+        ),
+        ("threads", bc.threads.to_string(), cc.threads.to_string()),
+        (
+            "hidden",
+            format!("{:?}", bc.hidden),
+            format!("{:?}", cc.hidden),
+        ),
+        ("activation", bc.activation.clone(), cc.activation.clone()),
+    ] {
+        if b != c {
+            out.notes.push(format!(
+                "config {what} differs: baseline {b}, current {c}; the comparison is not like for like"
+            ));
+        }
+    }
+    if bc.test_handicap.is_some() || cc.test_handicap.is_some() {
+        out.notes.push(format!(
+            "test handicap: baseline {:?}, current {:?}",
+            bc.test_handicap, cc.test_handicap
+        ));
+    }
+    reference_notes(baseline, current, &mut out.notes);
+    let cal = |r: &Report| {
+        r.environment
+            .calibration
+            .as_ref()
+            .map_or("none".to_string(), |c| format!("{:.1} GFLOP/s", c.gflops))
+    };
+    out.notes.push(format!(
+        "calibration: baseline {} ({} @ {}), current {} ({} @ {}); timing ratios use each report's own",
+        cal(baseline),
+        baseline.environment.cpu,
+        short(&baseline.environment.git_commit),
+        cal(current),
+        current.environment.cpu,
+        short(&current.environment.git_commit),
+    ));
+    out
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..10).unwrap_or(commit)
+}
+
+/// Notes where a best-observed reference moved (it shifts every relative level of that split).
+fn reference_notes(baseline: &Report, current: &Report, notes: &mut Vec<String>) {
+    let refs = |r: &Report| {
+        let mut m: BTreeMap<(String, usize), f64> = BTreeMap::new();
+        for run in &r.runs {
+            if let Some(x) = &run.metrics
+                && x.reference.kind == metrics::ReferenceKind::BestObserved
+            {
+                m.insert((run.dataset.clone(), run.repetition), x.reference.train_mse);
+            }
+        }
+        m
+    };
+    let (b, c) = (refs(baseline), refs(current));
+    for (key, bv) in &b {
+        if let Some(cv) = c.get(key)
+            && (cv - bv).abs() > 1e-9 * bv.abs().max(1e-12)
+        {
+            notes.push(format!(
+                "{} rep {}: best observed reference moved from {bv:.6e} to {cv:.6e}",
+                key.0, key.1
+            ));
+        }
+    }
+}
+
+fn export_name(report: &Report, dataset: &str, trainer: &str) -> String {
+    format!("{}/{dataset}/{trainer}", report.config.name)
+}
+
+/// The report's finite metrics as github-action-benchmark `customSmallerIsBetter` JSON: an
+/// array of `{name, unit, value, range, extra}`.
+pub fn github_benchmark_json(report: &Report) -> Value {
+    let commit = short(&report.environment.git_commit).to_string();
+    let mut out = Vec::new();
+    for ((dataset, trainer), ms) in aggregate(report) {
+        for m in ms {
+            if let Value3::Finite { median, min, max } = m.value {
+                out.push(json!({
+                    "name": format!("{}/{}", export_name(report, &dataset, &trainer), m.name),
+                    "unit": m.unit,
+                    "value": median,
+                    "range": format!("{} … {}", crate::summary::number(min), crate::summary::number(max)),
+                    "extra": format!(
+                        "median over {} seeds; {}; commit {commit}",
+                        report.config.seeds,
+                        match m.kind {
+                            MetricKind::Deterministic => "deterministic",
+                            MetricKind::Timing => "timing, normalised by the calibration kernel",
+                        }
+                    ),
+                }));
+            }
+        }
+    }
+    Value::Array(out)
+}
+
+/// The report's finite metrics in Bencher Metric Format: `{benchmark: {measure: {value,
+/// lower_value, upper_value}}}` with benchmark = `preset/dataset/trainer` and measure = the
+/// metric name in kebab case.
+pub fn bencher_json(report: &Report) -> Value {
+    let mut out = serde_json::Map::new();
+    for ((dataset, trainer), ms) in aggregate(report) {
+        let mut measures = serde_json::Map::new();
+        for m in ms {
+            if let Value3::Finite { median, min, max } = m.value {
+                measures.insert(
+                    m.name.replace('_', "-"),
+                    json!({"value": median, "lower_value": min, "upper_value": max}),
+                );
+            }
+        }
+        out.insert(
+            export_name(report, &dataset, &trainer),
+            Value::Object(measures),
+        );
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(v: f64) -> Value3 {
+        Value3::Finite {
+            median: v,
+            min: v,
+            max: v,
+        }
+    }
+
+    #[test]
+    fn verdicts_follow_the_tolerances() {
+        let t = Tolerances::default();
+        use Verdict::*;
+        assert_eq!(
+            compare_values(Class::Iterations, f(100.0), f(120.0), &t),
+            Same
+        );
+        assert_eq!(
+            compare_values(Class::Iterations, f(100.0), f(130.0), &t),
+            Worse
+        );
+        assert_eq!(
+            compare_values(Class::Iterations, f(100.0), f(70.0), &t),
+            Better
+        );
+        assert_eq!(compare_values(Class::Loss, f(0.1), f(0.104), &t), Same);
+        assert_eq!(compare_values(Class::Loss, f(0.1), f(0.11), &t), Worse);
+        assert_eq!(compare_values(Class::Loss, f(0.0), f(1e-10), &t), Same);
+        assert_eq!(compare_values(Class::Time, f(1.0), f(1.9), &t), Same);
+        assert_eq!(compare_values(Class::Time, f(1.0), f(2.1), &t), Worse);
+        assert_eq!(compare_values(Class::Count, f(0.0), f(1.0), &t), Worse);
+        assert_eq!(
+            compare_values(Class::Iterations, f(10.0), Value3::Never, &t),
+            Worse
+        );
+        assert_eq!(
+            compare_values(Class::Iterations, Value3::Never, f(10.0), &t),
+            Better
+        );
+        assert_eq!(
+            compare_values(Class::Iterations, f(10.0), Value3::Unknown, &t),
+            Inconclusive
+        );
+    }
+
+    #[test]
+    fn aggregation_is_a_median_with_never_as_infinity() {
+        assert_eq!(
+            aggregate_values(&[Ok(Some(3.0)), Ok(Some(1.0)), Ok(None)]),
+            Value3::Finite {
+                median: 3.0,
+                min: 1.0,
+                max: 3.0
+            }
+        );
+        assert_eq!(
+            aggregate_values(&[Ok(Some(3.0)), Ok(None), Ok(None)]),
+            Value3::Never
+        );
+        assert_eq!(aggregate_values(&[Ok(Some(3.0)), Err(())]), Value3::Unknown);
+    }
+
+    #[test]
+    fn invalid_tolerances_are_rejected() {
+        let bad = Tolerances {
+            time_ratio: 0.5,
+            ..Tolerances::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("time ratio"));
+        let bad = Tolerances {
+            iter_rel: f64::NAN,
+            ..Tolerances::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("iter"));
+    }
+}

@@ -1,0 +1,295 @@
+//! Deterministic convergence metrics: numbers about a run that do not depend on timing noise.
+//!
+//! Every run of a report gets, per relative-suboptimality level, the first *scheduled*
+//! iteration (and the model flops, where the trainer counts them) at which it got there, and
+//! its train MSE after fixed iteration budgets. Only points of the iteration schedule count
+//! (time-triggered points are `off_schedule`), so the same seed and thread count give the
+//! same metrics, whatever the machine load.
+//!
+//! **Relative suboptimality** (our definition, recorded in every report):
+//!
+//! ```text
+//! r(L) = (L − L*) / (L₀ − L*)
+//! ```
+//!
+//! where `L` is the train MSE, `L*` the best known train MSE on that split and `L₀` the train
+//! MSE of predicting the training mean (about 1 in standardised units). `r` is the fraction of
+//! the explainable loss not yet explained: it is well defined when `L* = 0`, where the textbook
+//! `(L − L*)/L*` is not. `L*` is, in order of preference:
+//!
+//! - [`ReferenceKind::Ols`] for runs of a linear model (no hidden layer, or identity
+//!   activations): the exact least-squares optimum on that split;
+//! - [`ReferenceKind::Zero`] on a noise-free planted teacher (`teacher:…,noise=0`): zero is
+//!   the exact infimum of the MSE;
+//! - [`ReferenceKind::BestObserved`] otherwise: the lowest scheduled train MSE any run of the
+//!   report reached on that split. It moves when a trainer improves; `fitbench check` notes
+//!   such moves.
+//!
+//! A run ended by the time budget is **censored**: what it did not reach before its last
+//! scheduled iteration (`horizon`) is unknown, not "never".
+
+use crate::report::{Report, RunRecord, Status};
+use fitbench_core::{Activation, Architecture};
+use serde::{Deserialize, Serialize};
+
+/// Where the best known loss comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferenceKind {
+    /// Exact: the ordinary-least-squares optimum (runs of linear models).
+    Ols,
+    /// Exact: zero, the infimum of the MSE on a noise-free planted teacher.
+    Zero,
+    /// The lowest scheduled train MSE observed on the split by any run of the report.
+    BestObserved,
+}
+
+impl ReferenceKind {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReferenceKind::Ols => "ols",
+            ReferenceKind::Zero => "zero",
+            ReferenceKind::BestObserved => "best_observed",
+        }
+    }
+}
+
+/// The loss scale a run's relative suboptimality is measured on.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reference {
+    /// Where `train_mse` comes from.
+    pub kind: ReferenceKind,
+    /// `L*`: the best known train MSE on the split.
+    pub train_mse: f64,
+    /// `L₀`: train MSE of predicting the training mean.
+    pub null_train_mse: f64,
+}
+
+impl Reference {
+    /// `r(L) = (L − L*) / (L₀ − L*)`; the denominator is floored at 1e-300 so that a split
+    /// with nothing to explain gives a finite value.
+    pub fn relative_suboptimality(&self, loss: f64) -> f64 {
+        (loss - self.train_mse) / (self.null_train_mse - self.train_mse).max(1e-300)
+    }
+}
+
+/// When a run first reached a relative-suboptimality level (at a scheduled point).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuboptimalityHit {
+    /// The level (e.g. 0.01).
+    pub level: f64,
+    /// First scheduled iteration with `r ≤ level`; `None` if not reached.
+    pub iter: Option<usize>,
+    /// `iter × flops_per_step`, when the trainer counts its flops.
+    pub flops: Option<f64>,
+    /// Training time at that point (a timing figure, not deterministic).
+    pub time_s: Option<f64>,
+}
+
+/// The train MSE after a fixed number of iterations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BudgetLoss {
+    /// The iteration budget.
+    pub iter: usize,
+    /// Train MSE after exactly `iter` steps; for a run that converged earlier (its model no
+    /// longer changes) the final train MSE; `None` if the run ended before `iter` otherwise.
+    pub train_mse: Option<f64>,
+}
+
+/// The deterministic metrics of one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConvergenceMetrics {
+    /// The loss scale.
+    pub reference: Reference,
+    /// Last scheduled iteration evaluated.
+    pub horizon: usize,
+    /// The time budget ended the run: levels not reached and budgets beyond `horizon` are
+    /// unknown rather than missed.
+    pub censored: bool,
+    /// One entry per level of `RunConfig::suboptimality_targets`.
+    pub targets: Vec<SuboptimalityHit>,
+    /// One entry per `RunConfig::iteration_budgets`.
+    pub budgets: Vec<BudgetLoss>,
+}
+
+/// Whether an architecture is a linear (affine) model.
+pub fn is_linear(arch: &Architecture) -> bool {
+    arch.hidden.is_empty()
+        || (arch.activation == Activation::Identity && arch.output == Activation::Identity)
+}
+
+/// Computes the metrics of `run` against `reference`.
+pub fn compute(
+    run: &RunRecord,
+    reference: Reference,
+    levels: &[f64],
+    budgets: &[usize],
+) -> ConvergenceMetrics {
+    let scheduled: Vec<_> = run.curve.iter().filter(|p| !p.off_schedule).collect();
+    let horizon = scheduled.last().map_or(0, |p| p.iter);
+    let targets = levels
+        .iter()
+        .map(|&level| {
+            let hit = scheduled.iter().find(|p| {
+                p.train_mse.is_finite() && reference.relative_suboptimality(p.train_mse) <= level
+            });
+            SuboptimalityHit {
+                level,
+                iter: hit.map(|p| p.iter),
+                flops: hit.and_then(|p| run.flops_per_step.map(|f| f * p.iter as f64)),
+                time_s: hit.map(|p| p.time_s),
+            }
+        })
+        .collect();
+    let budgets = budgets
+        .iter()
+        .map(|&b| {
+            let at = scheduled.iter().find(|p| p.iter == b).map(|p| p.train_mse);
+            let frozen = (run.status == Status::Converged && horizon < b)
+                .then(|| scheduled.last().map(|p| p.train_mse))
+                .flatten();
+            BudgetLoss {
+                iter: b,
+                train_mse: at.or(frozen),
+            }
+        })
+        .collect();
+    ConvergenceMetrics {
+        reference,
+        horizon,
+        censored: run.status == Status::Timeout,
+        targets,
+        budgets,
+    }
+}
+
+/// Lowest scheduled, finite train MSE of a run.
+fn best_scheduled(run: &RunRecord) -> Option<f64> {
+    run.curve
+        .iter()
+        .filter(|p| !p.off_schedule && p.train_mse.is_finite())
+        .map(|p| p.train_mse)
+        .min_by(f64::total_cmp)
+}
+
+/// Fills `metrics` of every run of `report` (references per dataset and repetition).
+pub fn annotate(report: &mut Report) {
+    let levels = report.config.suboptimality_targets.clone();
+    let budgets = report.config.iteration_budgets.clone();
+    let mut references = Vec::with_capacity(report.runs.len());
+    for run in &report.runs {
+        let info = report.datasets.iter().find(|d| d.name == run.dataset);
+        let linear = info.and_then(|d| {
+            d.linear_reference
+                .iter()
+                .find(|r| r.repetition == run.repetition)
+        });
+        let best = report
+            .runs
+            .iter()
+            .filter(|r| r.dataset == run.dataset && r.repetition == run.repetition)
+            .filter_map(best_scheduled)
+            .min_by(f64::total_cmp);
+        let reference = linear.and_then(|lin| {
+            let (kind, train_mse) = if run.architecture.as_ref().is_some_and(is_linear) {
+                (ReferenceKind::Ols, lin.train_mse)
+            } else if info.is_some_and(|d| d.noise_free_teacher) {
+                (ReferenceKind::Zero, 0.0)
+            } else {
+                (ReferenceKind::BestObserved, best?)
+            };
+            Some(Reference {
+                kind,
+                train_mse,
+                null_train_mse: lin.null_train_mse,
+            })
+        });
+        references.push(reference);
+    }
+    for (run, reference) in report.runs.iter_mut().zip(references) {
+        run.metrics = reference.map(|r| compute(run, r, &levels, &budgets));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{CurvePoint, RunSeeds};
+
+    fn point(iter: usize, train_mse: f64, off_schedule: bool) -> CurvePoint {
+        CurvePoint {
+            iter,
+            time_s: iter as f64,
+            train_mse,
+            test_mse: train_mse,
+            best_train_mse: train_mse,
+            current_train_mse: None,
+            current_test_mse: None,
+            off_schedule,
+        }
+    }
+
+    fn run(curve: Vec<CurvePoint>, status: Status) -> RunRecord {
+        let seeds = RunSeeds {
+            split: 0,
+            init: 0,
+            trainer: 0,
+        };
+        let mut r = RunRecord::pending("d", "t", "t", serde_json::Value::Null, 0, seeds);
+        r.curve = curve;
+        r.status = status;
+        r.flops_per_step = Some(10.0);
+        r
+    }
+
+    const REF: Reference = Reference {
+        kind: ReferenceKind::Zero,
+        train_mse: 0.0,
+        null_train_mse: 1.0,
+    };
+
+    #[test]
+    fn levels_are_hit_at_scheduled_points_only() {
+        let r = run(
+            vec![
+                point(0, 1.0, false),
+                point(5, 0.05, true), // time-triggered: ignored
+                point(8, 0.05, false),
+                point(10, 0.009, false),
+            ],
+            Status::MaxIters,
+        );
+        let m = compute(&r, REF, &[0.1, 0.01, 0.001], &[10, 20]);
+        assert_eq!(m.targets[0].iter, Some(8));
+        assert_eq!(m.targets[0].flops, Some(80.0));
+        assert_eq!(m.targets[1].iter, Some(10));
+        assert_eq!(m.targets[2].iter, None);
+        assert_eq!(m.budgets[0].train_mse, Some(0.009));
+        assert_eq!(m.budgets[1].train_mse, None);
+        assert_eq!((m.horizon, m.censored), (10, false));
+    }
+
+    #[test]
+    fn converged_runs_keep_their_final_loss_and_timeouts_are_censored() {
+        let curve = vec![point(0, 1.0, false), point(3, 0.5, false)];
+        let m = compute(&run(curve.clone(), Status::Converged), REF, &[], &[10]);
+        assert_eq!(m.budgets[0].train_mse, Some(0.5));
+        let m = compute(&run(curve, Status::Timeout), REF, &[], &[10]);
+        assert_eq!(m.budgets[0].train_mse, None);
+        assert!(m.censored);
+    }
+
+    #[test]
+    fn relative_suboptimality_is_the_unexplained_fraction() {
+        let r = Reference {
+            kind: ReferenceKind::Ols,
+            train_mse: 0.2,
+            null_train_mse: 1.0,
+        };
+        const TOL: f64 = 1e-15;
+        assert!((r.relative_suboptimality(0.2)).abs() < TOL);
+        assert!((r.relative_suboptimality(1.0) - 1.0).abs() < TOL);
+        assert!((r.relative_suboptimality(0.28) - 0.1).abs() < TOL);
+    }
+}

@@ -1,0 +1,178 @@
+//! The regression gate: deterministic metrics are identical for the same seed, and a trainer
+//! made deliberately slower to converge (the test-only `test_handicap` knob) makes
+//! `fitbench check` fail — through the library and through the binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use fitbench_harness::check::{self, Tolerances, Verdict};
+use fitbench_harness::config::{Handicap, RunConfig};
+use fitbench_harness::report::Report;
+use fitbench_harness::runner::{self, MonotonicClock, Plan};
+use fitbench_harness::{build_report, output};
+use std::process::Command;
+
+fn config() -> RunConfig {
+    RunConfig {
+        name: "gate".into(),
+        datasets: vec![
+            "teacher:n=200,d=4,h=8,act=tanh,noise=0".into(),
+            "linear:n=200,d=4,noise=0.1".into(),
+        ],
+        trainers: vec!["ols".into(), "lsq".into(), "adam".into()],
+        seeds: 1,
+        max_iters: 60,
+        // Never binds: the runs stop on iterations, so nothing depends on time.
+        budget_s: 1e6,
+        hidden: vec![8],
+        activation: "leaky_relu:0.1".into(),
+        iteration_budgets: vec![10, 60],
+        ..RunConfig::default()
+    }
+}
+
+fn sweep(config: RunConfig) -> Report {
+    let plan = Plan::resolve(config).unwrap();
+    let out = runner::run_sweep(
+        &plan,
+        &mut MonotonicClock::default(),
+        &mut |_| Ok(()),
+        &mut |_| {},
+    )
+    .unwrap();
+    build_report(&plan, out)
+}
+
+fn handicapped() -> RunConfig {
+    RunConfig {
+        test_handicap: Some(Handicap {
+            trainer: "adam".into(),
+            every: 4,
+        }),
+        ..config()
+    }
+}
+
+/// Timing is never asserted in tests: only the deterministic metrics are compared.
+fn deterministic_only() -> Tolerances {
+    Tolerances {
+        timing: false,
+        ..Tolerances::default()
+    }
+}
+
+#[test]
+fn same_seed_gives_identical_metrics_and_a_slower_trainer_fails_the_gate() {
+    let a = sweep(config());
+    let again = sweep(config());
+    assert!(a.runs.iter().all(|r| r.metrics.is_some()));
+    for (x, y) in a.runs.iter().zip(&again.runs) {
+        // Bit for bit: the metrics exclude every time-dependent quantity but `time_s`.
+        let strip = |r: &fitbench_harness::report::RunRecord| {
+            let mut m = r.metrics.clone().unwrap();
+            m.targets.iter_mut().for_each(|t| t.time_s = None);
+            m
+        };
+        assert_eq!(strip(x), strip(y), "{} / {}", x.dataset, x.trainer);
+    }
+    let same = check::compare(&a, &again, &deterministic_only());
+    assert!(same.regressions().is_empty(), "{}", same.render(true));
+    assert!(same.rows.iter().all(|r| r.verdict == Verdict::Same));
+
+    // The references: OLS for the linear model, zero on the noise-free teacher.
+    let kind = |dataset: &str, trainer: &str| {
+        a.runs
+            .iter()
+            .find(|r| r.dataset.starts_with(dataset) && r.trainer == trainer)
+            .and_then(|r| r.metrics.as_ref())
+            .map(|m| m.reference.kind.as_str())
+    };
+    assert_eq!(kind("linear", "ols"), Some("ols"));
+    assert_eq!(kind("teacher", "lsq"), Some("zero"));
+    assert_eq!(kind("linear", "adam"), Some("best_observed"));
+
+    let slow = sweep(handicapped());
+    let gate = check::compare(&a, &slow, &deterministic_only());
+    let worse = gate.regressions();
+    assert!(!worse.is_empty(), "{}", gate.render(false));
+    assert!(
+        worse.iter().all(|r| r.trainer == "adam"),
+        "only the handicapped trainer regresses: {}",
+        gate.render(true)
+    );
+    assert!(
+        worse.iter().any(|r| r.metric == "train_mse_at_10"),
+        "{}",
+        gate.render(true)
+    );
+}
+
+#[test]
+fn the_binary_exits_non_zero_on_a_regression_and_update_accepts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, cur) = (dir.path().join("base"), dir.path().join("cur"));
+    output::write_all(&sweep(config()), &base).unwrap();
+    output::write_all(&sweep(handicapped()), &cur).unwrap();
+    let check = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fitbench"))
+            .arg("check")
+            .arg("--baseline")
+            .arg(base.join("report.json"))
+            .arg("--current")
+            .arg(cur.join("report.json"))
+            .arg("--no-timing")
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let gh = dir.path().join("gh.json");
+    let bmf = dir.path().join("bmf.json");
+    let out = check(&[
+        "--github-json",
+        gh.to_str().unwrap(),
+        "--bencher-json",
+        bmf.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("WORSE") && stdout.contains("adam"),
+        "{stdout}"
+    );
+
+    // The exports: github-action-benchmark's array and Bencher's nested object.
+    let gh: serde_json::Value = serde_json::from_slice(&std::fs::read(&gh).unwrap()).unwrap();
+    let first = &gh.as_array().unwrap()[0];
+    assert!(first["name"].as_str().unwrap().starts_with("gate/"));
+    assert!(first["value"].is_number() && first["unit"].is_string());
+    let bmf: serde_json::Value = serde_json::from_slice(&std::fs::read(&bmf).unwrap()).unwrap();
+    let bench = bmf
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k.ends_with("/adam"))
+        .unwrap()
+        .1;
+    assert!(bench["train-mse-at-10"]["value"].is_number());
+
+    // --update accepts the change; the same comparison then passes.
+    assert_eq!(check(&["--update"]).status.code(), Some(0));
+    let out = check(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(base.join("summary.md").exists());
+}
+
+#[test]
+fn invalid_handicaps_are_rejected_before_running() {
+    let mut c = handicapped();
+    c.test_handicap = Some(Handicap {
+        trainer: "sgd".into(),
+        every: 4,
+    });
+    let msg = Plan::resolve(c).err().unwrap().to_string();
+    assert!(msg.contains("test_handicap.trainer"), "{msg}");
+}
