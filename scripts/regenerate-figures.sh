@@ -1,16 +1,38 @@
 #!/usr/bin/env bash
-# Re-runs every committed preset and rewrites results/ (reports, plots, summaries and
-# results/REPRODUCTION.md). Only timing figures should change between runs on one machine.
-# Usage: scripts/regenerate-figures.sh [preset ...]   (default: quick khadilkar lnn)
+# Re-runs every committed preset and rewrites results/ (reports, plots, summaries and the
+# tables of results/REPRODUCTION.md). Afterwards it compares each new sweep report with the
+# one it replaced on the deterministic metrics only (`fitbench check --no-timing`): on one
+# machine only timing figures should move (run lengths cut by a time budget are timing
+# figures too; what they cut off shows as "inconclusive").
+# results/baseline (the CI gate's baseline) is not touched: refresh it with
+#   fitbench run --preset ci --out target/ci && fitbench check --update \
+#     --baseline results/baseline/report.json --current target/ci/report.json
+# Usage: scripts/regenerate-figures.sh [preset ...]   (default: quick khadilkar barbu lnn)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked --bin fitbench
 bin=target/release/fitbench
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(quick khadilkar lnn)
+[ ${#presets[@]} -gt 0 ] || presets=(quick khadilkar barbu lnn)
+old=$(mktemp -d)
+trap 'rm -rf "$old"' EXIT
 for p in "${presets[@]}"; do
   echo "== preset $p"
+  if [ -d "results/$p" ]; then
+    cp -r "results/$p" "$old/"
+    rm -rf "results/$p"
+  fi
   "$bin" run --preset "$p"
 done
 "$bin" reproduction
+for p in "${presets[@]}"; do
+  [ "$p" = lnn ] && continue
+  while IFS= read -r new; do
+    before="$old/${new#results/}"
+    [ -f "$before" ] || continue
+    echo "== deterministic metrics: $before vs $new"
+    "$bin" check --no-timing --changes-only --baseline "$before" --current "$new" ||
+      echo "(deterministic metrics moved: see the rows above)"
+  done < <(find "results/$p" -name report.json | sort)
+done
 echo "results/ regenerated; review with: git diff --stat results/"

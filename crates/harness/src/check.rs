@@ -39,6 +39,9 @@ pub struct Tolerances {
     pub time_ratio: f64,
     /// Compare timing metrics at all.
     pub timing: bool,
+    /// Timing metrics whose baseline is shorter than this many seconds are too short to time
+    /// reliably: their verdict is inconclusive.
+    pub min_time_s: f64,
 }
 
 impl Default for Tolerances {
@@ -49,6 +52,7 @@ impl Default for Tolerances {
             loss_abs: 1e-9,
             time_ratio: 2.0,
             timing: true,
+            min_time_s: 1e-3,
         }
     }
 }
@@ -60,6 +64,7 @@ impl Tolerances {
             ("iter tolerance", self.iter_rel),
             ("loss tolerance", self.loss_rel),
             ("absolute loss tolerance", self.loss_abs),
+            ("minimum time", self.min_time_s),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(format!("{name} = {v}: must be a finite number ≥ 0"));
@@ -133,6 +138,9 @@ pub struct Metric {
     class: Class,
     /// The value.
     pub value: Value3,
+    /// For timing metrics: the median measured duration in plain seconds (for
+    /// `time_per_step`, the whole training time), checked against `min_time_s`.
+    pub seconds: Option<f64>,
 }
 
 /// Aggregated metrics per (dataset, trainer).
@@ -169,6 +177,30 @@ fn aggregate_values(values: &[PerRun]) -> Value3 {
         median,
         min: finite.first().copied().unwrap_or(median),
         max: finite.last().copied().unwrap_or(median),
+    }
+}
+
+/// A timing metric from per-run seconds, normalised by `scale` (GFLOP/s of the calibration).
+fn timing_metric(name: String, unit: &'static str, scale: f64, seconds: &[PerRun]) -> Metric {
+    let raw = aggregate_values(seconds);
+    let value = match raw {
+        Value3::Finite { median, min, max } => Value3::Finite {
+            median: median * scale,
+            min: min * scale,
+            max: max * scale,
+        },
+        other => other,
+    };
+    Metric {
+        name,
+        unit,
+        kind: MetricKind::Timing,
+        class: Class::Time,
+        value,
+        seconds: match raw {
+            Value3::Finite { median, .. } => Some(median),
+            _ => None,
+        },
     }
 }
 
@@ -213,6 +245,7 @@ pub fn aggregate(report: &Report) -> Aggregates {
                     min: failed,
                     max: failed,
                 },
+                seconds: None,
             });
             for (i, &level) in levels.iter().enumerate() {
                 let per_run = |f: &dyn Fn(&metrics::SuboptimalityHit) -> Option<f64>| {
@@ -234,14 +267,14 @@ pub fn aggregate(report: &Report) -> Aggregates {
                     kind: MetricKind::Deterministic,
                     class: Class::Iterations,
                     value: aggregate_values(&per_run(&|h| h.iter.map(|i| i as f64))),
+                    seconds: None,
                 });
-                out.push(Metric {
-                    name: format!("time_to_{}", level_name(level)),
-                    unit: time_unit,
-                    kind: MetricKind::Timing,
-                    class: Class::Time,
-                    value: aggregate_values(&per_run(&|h| h.time_s.map(|t| t * scale))),
-                });
+                out.push(timing_metric(
+                    format!("time_to_{}", level_name(level)),
+                    time_unit,
+                    scale,
+                    &per_run(&|h| h.time_s),
+                ));
             }
             for (i, &b) in budgets.iter().enumerate() {
                 let per_run: Vec<PerRun> = runs
@@ -263,20 +296,23 @@ pub fn aggregate(report: &Report) -> Aggregates {
                     kind: MetricKind::Deterministic,
                     class: Class::Loss,
                     value: aggregate_values(&per_run),
+                    seconds: None,
                 });
             }
             let step: Vec<PerRun> = runs
                 .iter()
                 .filter(|r| r.status.is_ok() && r.iterations > 0)
-                .map(|r| Ok(Some(r.train_s / r.iterations as f64 * scale)))
+                .map(|r| Ok(Some(r.train_s / r.iterations as f64)))
                 .collect();
-            out.push(Metric {
-                name: "time_per_step".into(),
-                unit: time_unit,
-                kind: MetricKind::Timing,
-                class: Class::Time,
-                value: aggregate_values(&step),
-            });
+            let mut per_step = timing_metric("time_per_step".into(), time_unit, scale, &step);
+            // What was measured is the whole training time, not one step.
+            per_step.seconds = crate::stats::median(
+                runs.iter()
+                    .filter(|r| r.status.is_ok() && r.iterations > 0)
+                    .map(|r| r.train_s)
+                    .collect(),
+            );
+            out.push(per_step);
             (key, out)
         })
         .collect()
@@ -291,7 +327,8 @@ pub enum Verdict {
     Same,
     /// Regressed beyond the tolerance: `check` fails.
     Worse,
-    /// Cannot be compared (cut off by a time budget, or missing from one report).
+    /// Cannot be compared: cut off by a time budget, missing from one report, or (timing) too
+    /// short to time.
     Inconclusive,
 }
 
@@ -496,7 +533,11 @@ pub fn compare(baseline: &Report, current: &Report, tol: &Tolerances) -> Compari
                 baseline: bm.value.show(),
                 current: cm.map_or("missing".into(), |m| m.value.show()),
                 ratio: ratio(bm.value, cur_value),
-                verdict: compare_values(bm.class, bm.value, cur_value, tol),
+                verdict: if bm.seconds.is_some_and(|s| s < tol.min_time_s) {
+                    Verdict::Inconclusive
+                } else {
+                    compare_values(bm.class, bm.value, cur_value, tol)
+                },
             });
         }
     }

@@ -173,40 +173,61 @@ fn best_scheduled(run: &RunRecord) -> Option<f64> {
         .min_by(f64::total_cmp)
 }
 
+/// The best known loss of one split, whatever the model class: zero on a noise-free planted
+/// teacher, else the lowest scheduled train MSE of any run of the report on that split. Used
+/// for every run of a non-linear model, and for cross-trainer views (performance profiles).
+pub fn split_reference(report: &Report, dataset: &str, repetition: usize) -> Option<Reference> {
+    let info = report.datasets.iter().find(|d| d.name == dataset)?;
+    let linear = info
+        .linear_reference
+        .iter()
+        .find(|r| r.repetition == repetition)?;
+    let (kind, train_mse) = if info.noise_free_teacher {
+        (ReferenceKind::Zero, 0.0)
+    } else {
+        let best = report
+            .runs
+            .iter()
+            .filter(|r| r.dataset == dataset && r.repetition == repetition)
+            .filter_map(best_scheduled)
+            .min_by(f64::total_cmp)?;
+        (ReferenceKind::BestObserved, best)
+    };
+    Some(Reference {
+        kind,
+        train_mse,
+        null_train_mse: linear.null_train_mse,
+    })
+}
+
+/// The reference of one run: [`ReferenceKind::Ols`] for a linear model, else
+/// [`split_reference`].
+pub fn run_reference(report: &Report, run: &RunRecord) -> Option<Reference> {
+    let split = split_reference(report, &run.dataset, run.repetition);
+    if run.architecture.as_ref().is_some_and(is_linear) {
+        let info = report.datasets.iter().find(|d| d.name == run.dataset)?;
+        let linear = info
+            .linear_reference
+            .iter()
+            .find(|r| r.repetition == run.repetition)?;
+        return Some(Reference {
+            kind: ReferenceKind::Ols,
+            train_mse: linear.train_mse,
+            null_train_mse: linear.null_train_mse,
+        });
+    }
+    split
+}
+
 /// Fills `metrics` of every run of `report` (references per dataset and repetition).
 pub fn annotate(report: &mut Report) {
     let levels = report.config.suboptimality_targets.clone();
     let budgets = report.config.iteration_budgets.clone();
-    let mut references = Vec::with_capacity(report.runs.len());
-    for run in &report.runs {
-        let info = report.datasets.iter().find(|d| d.name == run.dataset);
-        let linear = info.and_then(|d| {
-            d.linear_reference
-                .iter()
-                .find(|r| r.repetition == run.repetition)
-        });
-        let best = report
-            .runs
-            .iter()
-            .filter(|r| r.dataset == run.dataset && r.repetition == run.repetition)
-            .filter_map(best_scheduled)
-            .min_by(f64::total_cmp);
-        let reference = linear.and_then(|lin| {
-            let (kind, train_mse) = if run.architecture.as_ref().is_some_and(is_linear) {
-                (ReferenceKind::Ols, lin.train_mse)
-            } else if info.is_some_and(|d| d.noise_free_teacher) {
-                (ReferenceKind::Zero, 0.0)
-            } else {
-                (ReferenceKind::BestObserved, best?)
-            };
-            Some(Reference {
-                kind,
-                train_mse,
-                null_train_mse: lin.null_train_mse,
-            })
-        });
-        references.push(reference);
-    }
+    let references: Vec<Option<Reference>> = report
+        .runs
+        .iter()
+        .map(|r| run_reference(report, r))
+        .collect();
     for (run, reference) in report.runs.iter_mut().zip(references) {
         run.metrics = reference.map(|r| compute(run, r, &levels, &budgets));
     }

@@ -87,5 +87,6 @@ pub fn write_all(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
         .map_err(|e| HarnessError::io("cannot write", &summary, e))?;
     files.push(summary);
     files.extend(crate::plot::draw_all(report, dir)?);
+    files.extend(crate::plot::draw_profiles(report, dir)?);
     Ok(files)
 }

@@ -471,3 +471,123 @@ pub fn draw_lines(
     })?;
     Ok(vec![svg, png])
 }
+
+/// Performance-profile data (Dolan & Moré 2002) of a report for one suboptimality level:
+/// for each trainer, the step function ρ(τ) = fraction of datasets on which its median time
+/// to reach `r ≤ level` is within τ × the best trainer's time on that dataset. `r` is measured
+/// against [`crate::metrics::split_reference`] (the same for every trainer) and on every
+/// evaluated point (time resolution matters more here than determinism). Returns
+/// `(trainer, [(log₂ τ, ρ)])`; a trainer that never reaches the level on a dataset never
+/// counts for it. `None` unless the report has at least two datasets.
+pub fn performance_profile(report: &Report, level: f64) -> Option<Vec<(String, Vec<(f64, f64)>)>> {
+    if report.datasets.len() < 2 {
+        return None;
+    }
+    let trainers = trainers_of(report);
+    // times[d][t]: median over seeds of the time to the level (∞ if the median seed missed).
+    let times: Vec<Vec<f64>> = report
+        .datasets
+        .iter()
+        .map(|info| {
+            trainers
+                .iter()
+                .map(|t| {
+                    let mut v: Vec<f64> = report
+                        .runs
+                        .iter()
+                        .filter(|r| r.dataset == info.name && &r.trainer == t)
+                        .map(|r| {
+                            // One reference for every trainer: the best loss known on the
+                            // split (a linear model's own OLS optimum would not compare).
+                            crate::metrics::split_reference(report, &r.dataset, r.repetition)
+                                .and_then(|reference| {
+                                    r.curve.iter().find(|p| {
+                                        p.train_mse.is_finite()
+                                            && reference.relative_suboptimality(p.train_mse)
+                                                <= level
+                                    })
+                                })
+                                .map_or(f64::INFINITY, |p| p.time_s)
+                        })
+                        .collect();
+                    v.sort_by(f64::total_cmp);
+                    v.get(v.len() / 2).copied().unwrap_or(f64::INFINITY)
+                })
+                .collect()
+        })
+        .collect();
+    let ratios: Vec<Vec<f64>> = times
+        .iter()
+        .map(|row| {
+            let best = row.iter().copied().fold(f64::INFINITY, f64::min);
+            row.iter()
+                .map(|&t| {
+                    if best.is_finite() && t.is_finite() {
+                        (t / best.max(1e-12)).max(1.0)
+                    } else {
+                        f64::INFINITY
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let n = report.datasets.len() as f64;
+    let x_max = ratios
+        .iter()
+        .flatten()
+        .filter(|r| r.is_finite())
+        .fold(1.0_f64, |m, r| m.max(*r))
+        .log2()
+        .max(1.0)
+        * 1.1;
+    Some(
+        trainers
+            .iter()
+            .enumerate()
+            .map(|(ti, t)| {
+                let mut xs: Vec<f64> = ratios
+                    .iter()
+                    .map(|row| row[ti])
+                    .filter(|r| r.is_finite())
+                    .map(f64::log2)
+                    .collect();
+                xs.sort_by(f64::total_cmp);
+                let mut points = vec![(0.0, 0.0)];
+                for (i, x) in xs.iter().enumerate() {
+                    let before = i as f64 / n;
+                    points.push((*x, before));
+                    points.push((*x, (i + 1) as f64 / n));
+                }
+                let last = points.last().map_or(0.0, |p| p.1);
+                points.push((x_max, last));
+                (t.clone(), points)
+            })
+            .collect(),
+    )
+}
+
+/// Draws `plots/performance_profile_<level>.{svg,png}` for every suboptimality level of a
+/// report with at least two datasets; returns the files written.
+pub fn draw_profiles(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for &level in &report.config.suboptimality_targets {
+        let Some(series) = performance_profile(report, level) else {
+            break;
+        };
+        let stem = dir
+            .join("plots")
+            .join(format!("performance_profile_{level:e}"));
+        written.extend(draw_lines(
+            &stem,
+            &format!(
+                "{}: performance profile, time to r ≤ {level:e} vs the best known loss ({} datasets)",
+                report.config.name,
+                report.datasets.len()
+            ),
+            "log₂ τ  (training time ÷ the fastest trainer's on that dataset)",
+            "fraction of datasets within τ",
+            &series,
+        )?);
+    }
+    Ok(written)
+}

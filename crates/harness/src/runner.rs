@@ -239,7 +239,7 @@ impl Trainer for Handicapped {
     }
     fn step(&mut self) -> fitbench_core::Result<StepOutcome> {
         self.calls += 1;
-        if self.calls % self.every == 0 {
+        if self.calls.is_multiple_of(self.every) {
             self.inner.step()
         } else {
             Ok(StepOutcome::Continue)

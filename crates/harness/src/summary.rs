@@ -38,6 +38,61 @@ pub fn duration(s: f64) -> String {
     }
 }
 
+/// The deterministic-metrics table of one dataset (see [`crate::metrics`]).
+fn deterministic_table(
+    out: &mut String,
+    report: &Report,
+    aggregates: &crate::check::Aggregates,
+    dataset: &str,
+    runs: &[&RunRecord],
+) {
+    let c = &report.config;
+    if c.suboptimality_targets.is_empty() && c.iteration_budgets.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nDeterministic convergence metrics (iteration space: the same seed and threads give the same values): the first scheduled iteration at which the relative suboptimality r = (L − L*)/(L₀ − L*) reached each level (L* the reference, L₀ the MSE of the training mean; median over seeds, `never` if not reached, `unknown` if a time budget cut a run off first), and the train MSE after fixed iteration budgets:\n"
+    );
+    let mut heads: Vec<String> = c
+        .suboptimality_targets
+        .iter()
+        .map(|l| format!("r ≤ {l:e}"))
+        .collect();
+    heads.extend(c.iteration_budgets.iter().map(|b| format!("MSE @ {b}")));
+    let _ = writeln!(out, "| trainer | reference L* | {} |", heads.join(" | "));
+    let _ = writeln!(out, "|---|---|{}", "---|".repeat(heads.len()));
+    for t in trainers_of(report) {
+        let Some(metrics) = aggregates.get(&(dataset.to_string(), t.clone())) else {
+            continue;
+        };
+        let reference = runs
+            .iter()
+            .filter(|r| r.trainer == t)
+            .find_map(|r| r.metrics.as_ref())
+            .map_or("–".into(), |m| {
+                format!(
+                    "{} ({})",
+                    m.reference.kind.as_str(),
+                    sci(Some(m.reference.train_mse))
+                )
+            });
+        let cells: Vec<String> = metrics
+            .iter()
+            .filter(|m| m.name.starts_with("iters_to_") || m.name.starts_with("train_mse_at_"))
+            .map(|m| match m.value {
+                crate::check::Value3::Finite { median, .. } if m.name.starts_with("iters") => {
+                    format!("{median:.0}")
+                }
+                crate::check::Value3::Finite { median, .. } => format!("{median:.3e}"),
+                crate::check::Value3::Never => "never".into(),
+                crate::check::Value3::Unknown => "unknown".into(),
+            })
+            .collect();
+        let _ = writeln!(out, "| `{t}` | {reference} | {} |", cells.join(" | "));
+    }
+}
+
 /// Renders the Markdown summary of `report`.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -78,6 +133,7 @@ pub fn render(report: &Report) -> String {
         out,
         "Cells give the median over seeds, with [min, max] when they differ. Times are training time only (the sum of timed `step` calls).\n"
     );
+    let aggregates = crate::check::aggregate(report);
     for info in &report.datasets {
         let runs: Vec<&RunRecord> = report
             .runs
@@ -163,6 +219,7 @@ pub fn render(report: &Report) -> String {
                 let _ = writeln!(out, "| `{t}` | {} |", cells.join(" | "));
             }
         }
+        deterministic_table(&mut out, report, &aggregates, &info.name, &runs);
         let failures: Vec<&&RunRecord> = runs.iter().filter(|r| !r.status.is_ok()).collect();
         if !failures.is_empty() {
             let _ = writeln!(out, "\nFailed runs:\n");

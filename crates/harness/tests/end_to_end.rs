@@ -38,8 +38,8 @@ fn a_sweep_writes_a_valid_report_summary_and_plots() {
     let files = output::write_all(&report, dir.path()).unwrap();
     assert_eq!(
         files.len(),
-        2 + 2 * 4,
-        "report, summary, and 4 plot files per dataset"
+        2 + 2 * 4 + 3 * 2,
+        "report, summary, 4 plot files per dataset, a profile (svg, png) per level"
     );
 
     // The report round-trips through JSON, follows the schema and checks clean.
@@ -90,6 +90,7 @@ fn a_sweep_writes_a_valid_report_summary_and_plots() {
         "`ols`",
         "`ols:ridge=10,solver=qr`",
         "Linear reference",
+        "Deterministic convergence metrics",
     ] {
         assert!(summary.contains(needle), "summary lacks {needle}");
     }
@@ -104,10 +105,10 @@ fn a_sweep_writes_a_valid_report_summary_and_plots() {
             f.display()
         );
     }
-    for f in files
-        .iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "svg"))
-    {
+    for f in files.iter().filter(|f| {
+        f.extension().is_some_and(|e| e == "svg")
+            && !f.to_string_lossy().contains("performance_profile")
+    }) {
         let text = std::fs::read_to_string(f).unwrap();
         assert!(
             text.contains("<svg")
@@ -116,6 +117,37 @@ fn a_sweep_writes_a_valid_report_summary_and_plots() {
             "{}",
             f.display()
         );
+    }
+
+    // Two datasets: a performance profile per suboptimality level. Each trainer's profile is
+    // a non-decreasing step function in [0, 1]; on every dataset that some trainer reached the
+    // level, the fastest one counts at τ = 1 (log₂ τ = 0).
+    for level in &back.config.suboptimality_targets {
+        let svg = dir
+            .path()
+            .join("plots")
+            .join(format!("performance_profile_{level:e}.svg"));
+        assert!(files.contains(&svg), "{}", svg.display());
+        let series = fitbench_harness::plot::performance_profile(&back, *level).unwrap();
+        assert_eq!(series.len(), 2);
+        for (_, points) in &series {
+            assert!(
+                points
+                    .windows(2)
+                    .all(|w| w[1].0 >= w[0].0 && w[1].1 >= w[0].1)
+            );
+            assert!(points.iter().all(|p| (0.0..=1.0).contains(&p.1)));
+        }
+        let at_one: f64 = series
+            .iter()
+            .map(|(_, p)| {
+                p.iter()
+                    .filter(|q| q.0 == 0.0)
+                    .map(|q| q.1)
+                    .fold(0.0, f64::max)
+            })
+            .fold(0.0, f64::max);
+        assert!(at_one > 0.0, "some trainer is the fastest somewhere");
     }
 
     // Redrawing from the saved report gives the same files again.

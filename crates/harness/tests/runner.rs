@@ -420,8 +420,8 @@ fn time_triggered_points_change_neither_stops_nor_metrics() {
         let mut plan = plan_with(config, vec![test_config("gd", Behaviour::Descend, &clock)]);
         plan.trainers.retain(|t| t.label == "gd");
         plan.config.trainers.retain(|t| t == "gd");
-        let out = runner::run_sweep(&plan, &mut clock.clone(), &mut |_| Ok(()), &mut |_| {})
-            .unwrap();
+        let out =
+            runner::run_sweep(&plan, &mut clock.clone(), &mut |_| Ok(()), &mut |_| {}).unwrap();
         fitbench_harness::build_report(&plan, out).runs.remove(0)
     };
     // Every step costs 1 s of fake time: with a 0.5 s interval every step is also evaluated.

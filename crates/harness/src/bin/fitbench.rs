@@ -96,6 +96,10 @@ struct CheckArgs {
     /// metric counts as worse.
     #[arg(long, default_value_t = 2.0)]
     time_ratio: f64,
+    /// Timing metrics shorter than this (seconds, in the baseline) are too short to time:
+    /// reported as inconclusive.
+    #[arg(long, default_value_t = 1e-3)]
+    min_time_s: f64,
     /// Compare deterministic metrics only.
     #[arg(long)]
     no_timing: bool,
@@ -499,6 +503,16 @@ fn validate(path: &std::path::Path, require_ok: bool, require_plots: bool) -> Re
                 }
             }
         }
+        if report.datasets.len() >= 2 {
+            for level in &report.config.suboptimality_targets {
+                let p = dir
+                    .join("plots")
+                    .join(format!("performance_profile_{level:e}.svg"));
+                if !p.exists() {
+                    problems.push(format!("missing performance profile {}", p.display()));
+                }
+            }
+        }
         if !dir.join("summary.md").exists() {
             problems.push("missing summary.md".into());
         }
@@ -535,6 +549,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
         loss_rel: args.loss_tol,
         time_ratio: args.time_ratio,
         timing: !args.no_timing,
+        min_time_s: args.min_time_s,
         ..check::Tolerances::default()
     };
     tol.validate().map_err(anyhow::Error::msg)?;
@@ -606,7 +621,14 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plot { report, out } => (|| {
-            let r = output::read_report(&report)?;
+            let mut r = output::read_report(&report)?;
+            if r.runs.iter().all(|run| run.metrics.is_none()) {
+                eprintln!(
+                    "fitbench: {} predates the convergence metrics; computing them for the plots (every point counts as scheduled)",
+                    report.display()
+                );
+                fitbench_harness::metrics::annotate(&mut r);
+            }
             let dir = out.unwrap_or_else(|| {
                 report
                     .parent()
