@@ -138,3 +138,20 @@ impl NormalEquations {
         Ok(())
     }
 }
+
+/// Size of the calibration kernel's square matrices.
+pub const CALIBRATION_N: usize = 256;
+
+/// The fixed input of the calibration kernel: a `CALIBRATION_N`² matrix of small rationals.
+pub fn calibration_matrix() -> Mat<f64> {
+    Mat::from_fn(CALIBRATION_N, CALIBRATION_N, |i, j| {
+        ((i * 7 + j * 3) % 13) as f64 / 13.0
+    })
+}
+
+/// The calibration kernel: `out = a·a` with faer's blocked matmul on one thread,
+/// 2·N³ flops. Benchmarks and reports both measure it, so their throughputs can be compared
+/// and timings normalised across machines.
+pub fn calibration_kernel(out: MatMut<'_, f64>, a: MatRef<'_, f64>) {
+    matmul(out, Accum::Replace, a, a, 1.0, Par::Seq);
+}

@@ -116,10 +116,16 @@ pub enum Value3 {
     Unknown,
 }
 
-impl Value3 {
-    fn show(self) -> String {
-        match self {
+impl Metric {
+    /// The value as shown in tables: a number, `never` (a level not reached), `ended` (a loss
+    /// after a budget the run stopped short of, for a reason other than time) or `unknown`.
+    pub fn shown(&self) -> String {
+        match self.value {
+            Value3::Finite { median, .. } if self.class == Class::Iterations => {
+                format!("{median:.0}")
+            }
             Value3::Finite { median, .. } => crate::summary::number(median),
+            Value3::Never if self.class == Class::Loss => "ended".into(),
             Value3::Never => "never".into(),
             Value3::Unknown => "unknown".into(),
         }
@@ -530,8 +536,8 @@ pub fn compare(baseline: &Report, current: &Report, tol: &Tolerances) -> Compari
                 metric: bm.name.clone(),
                 unit: bm.unit.into(),
                 kind: bm.kind,
-                baseline: bm.value.show(),
-                current: cm.map_or("missing".into(), |m| m.value.show()),
+                baseline: bm.shown(),
+                current: cm.map_or("missing".into(), Metric::shown),
                 ratio: ratio(bm.value, cur_value),
                 verdict: if bm.seconds.is_some_and(|s| s < tol.min_time_s) {
                     Verdict::Inconclusive

@@ -65,29 +65,20 @@ pub const CALIBRATION_KERNEL: &str = "faer f64 matmul 256×256×256, one thread,
 /// Measures the calibration kernel once: GFLOP/s of the best of 30 multiplications of two
 /// 256 × 256 matrices on one thread (after one warm-up).
 pub fn calibrate_once() -> f64 {
-    use faer::linalg::matmul::matmul;
-    use faer::{Accum, Mat, Par};
-    const N: usize = 256;
-    let a = Mat::from_fn(N, N, |i, j| ((i * 7 + j * 3) % 13) as f64 / 13.0);
-    let mut out = Mat::<f64>::zeros(N, N);
+    use fitbench_core::linalg::{CALIBRATION_N, calibration_kernel, calibration_matrix};
+    let a = calibration_matrix();
+    let mut out = faer::Mat::<f64>::zeros(CALIBRATION_N, CALIBRATION_N);
     let mut best = f64::INFINITY;
     for rep in 0..31 {
         let t0 = std::time::Instant::now();
-        matmul(
-            out.as_mut(),
-            Accum::Replace,
-            a.as_ref(),
-            a.as_ref(),
-            1.0,
-            Par::Seq,
-        );
+        calibration_kernel(out.as_mut(), a.as_ref());
         let dt = t0.elapsed().as_secs_f64();
         std::hint::black_box(&out);
         if rep > 0 {
             best = best.min(dt);
         }
     }
-    2.0 * (N * N * N) as f64 / best.max(1e-12) / 1e9
+    2.0 * (CALIBRATION_N as f64).powi(3) / best.max(1e-12) / 1e9
 }
 
 /// Combines measurements into a [`crate::report::Calibration`] (the best one counts: noise

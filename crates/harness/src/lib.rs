@@ -9,6 +9,9 @@
 //! - [`runner`]: resolves a [`runner::Plan`] and runs it; times only `step`, evaluates with
 //!   the shared f64 loss outside the timed region, records failures as statuses.
 //! - [`report`]: the `report.json` schema; [`summary`], [`plot`] and [`output`] write it out.
+//! - [`metrics`]: deterministic convergence metrics of every run (iterations and flops to
+//!   relative-suboptimality levels, loss after iteration budgets); [`check`] compares two
+//!   reports on them (and on calibrated timing) and exports them for CI dashboards.
 //!
 //! ```no_run
 //! use fitbench_harness::{config::RunConfig, output, runner};

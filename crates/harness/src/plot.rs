@@ -401,7 +401,13 @@ fn draw_lines_on<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(y_label)
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| {
+            if x1 < 10.0 {
+                format!("{v:.1}")
+            } else {
+                format!("{v:.0}")
+            }
+        })
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 15))
         .draw()
@@ -472,6 +478,9 @@ pub fn draw_lines(
     Ok(vec![svg, png])
 }
 
+/// A labelled line: (legend label, (x, y) points).
+pub type Series = (String, Vec<(f64, f64)>);
+
 /// Performance-profile data (Dolan & Moré 2002) of a report for one suboptimality level:
 /// for each trainer, the step function ρ(τ) = fraction of datasets on which its median time
 /// to reach `r ≤ level` is within τ × the best trainer's time on that dataset. `r` is measured
@@ -479,7 +488,7 @@ pub fn draw_lines(
 /// evaluated point (time resolution matters more here than determinism). Returns
 /// `(trainer, [(log₂ τ, ρ)])`; a trainer that never reaches the level on a dataset never
 /// counts for it. `None` unless the report has at least two datasets.
-pub fn performance_profile(report: &Report, level: f64) -> Option<Vec<(String, Vec<(f64, f64)>)>> {
+pub fn performance_profile(report: &Report, level: f64) -> Option<Vec<Series>> {
     if report.datasets.len() < 2 {
         return None;
     }

@@ -17,6 +17,7 @@ pub fn render(results: &Path) -> Result<String> {
     let khadilkar = results.join("khadilkar").join("report.json");
     if khadilkar.exists() {
         out.push_str(&khadilkar_section(&crate::output::read_report(&khadilkar)?));
+        out.push_str(&profile_figures(results, &["khadilkar"]));
         any = true;
     }
     let barbu: Vec<(String, Report)> = ["h32", "h64"]
@@ -29,6 +30,7 @@ pub fn render(results: &Path) -> Result<String> {
         .collect::<Result<_>>()?;
     if !barbu.is_empty() {
         out.push_str(&barbu_section(&barbu));
+        out.push_str(&profile_figures(results, &["barbu/h32", "barbu/h64"]));
         any = true;
     }
     let lnn = results.join("lnn").join("report.json");
@@ -106,6 +108,22 @@ fn median_time_to(runs: &[&RunRecord], label: &str, level: f64) -> (Option<f64>,
         reached,
         mine.len(),
     )
+}
+
+/// Links the performance profiles (time to r ≤ 1e-2) of the given result folders, where
+/// they exist.
+fn profile_figures(results: &Path, folders: &[&str]) -> String {
+    let mut out = String::new();
+    for folder in folders {
+        let rel = format!("{folder}/plots/performance_profile_1e-2.png");
+        if results.join(&rel).exists() {
+            let _ = writeln!(
+                out,
+                "![{folder}: performance profile, time to relative suboptimality 1e-2]({rel})\n\n*Cross-dataset view of `results/{folder}`: the fraction of datasets on which each trainer reaches r ≤ 1e-2 (against the best loss known on the split) within τ × the fastest trainer's training time.*\n"
+            );
+        }
+    }
+    out
 }
 
 /// The `khadilkar` section: lsq (a reconstruction) against tuned SGD and Adam.

@@ -52,7 +52,7 @@ fn deterministic_table(
     }
     let _ = writeln!(
         out,
-        "\nDeterministic convergence metrics (iteration space: the same seed and threads give the same values): the first scheduled iteration at which the relative suboptimality r = (L − L*)/(L₀ − L*) reached each level (L* the reference, L₀ the MSE of the training mean; median over seeds, `never` if not reached, `unknown` if a time budget cut a run off first), and the train MSE after fixed iteration budgets:\n"
+        "\nDeterministic convergence metrics (iteration space: the same seed and threads give the same values): the first scheduled iteration at which the relative suboptimality r = (L − L*)/(L₀ − L*) reached each level (L* the reference, L₀ the MSE of the training mean; median over seeds, `never` if not reached, `unknown` if a time budget cut a run off first), and the train MSE after fixed iteration budgets (`ended`: the median run stopped earlier, e.g. stalled):\n"
     );
     let mut heads: Vec<String> = c
         .suboptimality_targets
@@ -80,14 +80,7 @@ fn deterministic_table(
         let cells: Vec<String> = metrics
             .iter()
             .filter(|m| m.name.starts_with("iters_to_") || m.name.starts_with("train_mse_at_"))
-            .map(|m| match m.value {
-                crate::check::Value3::Finite { median, .. } if m.name.starts_with("iters") => {
-                    format!("{median:.0}")
-                }
-                crate::check::Value3::Finite { median, .. } => format!("{median:.3e}"),
-                crate::check::Value3::Never => "never".into(),
-                crate::check::Value3::Unknown => "unknown".into(),
-            })
+            .map(crate::check::Metric::shown)
             .collect();
         let _ = writeln!(out, "| `{t}` | {reference} | {} |", cells.join(" | "));
     }
