@@ -11,6 +11,7 @@
 //! - [`Trainer`] and [`TrainerConfig`]: what a training algorithm implements.
 //! - [`synthetic`]: planted teacher, noisy linear, Friedman #1 and a smooth 2-D function.
 //! - [`rng`]: seeds and the ChaCha8 generator behind every random choice.
+//! - [`simd`]: `vzeroupper` after faer's AVX-512 kernels (the workspace's only `unsafe`).
 //!
 //! ```
 //! use fitbench_core::{synthetic, Activation, Architecture, Mlp, Split};
@@ -32,6 +33,7 @@ pub mod error;
 pub mod linalg;
 pub mod mlp;
 pub mod rng;
+pub mod simd;
 pub mod synthetic;
 pub mod trainer;
 

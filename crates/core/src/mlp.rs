@@ -233,6 +233,7 @@ impl Mlp {
                 par,
             );
             let act = self.activations[l];
+            crate::simd::clear_upper_state();
             for j in 0..z.ncols() {
                 let b = self.biases[l][j];
                 for v in z.col_as_slice_mut(j) {

@@ -365,6 +365,7 @@ impl Lsq {
         );
         let act = self.activations[l - 1];
         if act != Activation::Identity {
+            fitbench_core::simd::clear_upper_state();
             for j in 0..m {
                 for v in out.col_as_slice_mut(j) {
                     *v = act.value(*v);
@@ -462,8 +463,9 @@ impl Lsq {
             self.par,
             MemStack::new(&mut []),
         );
-        // Mix, clip, invert.
+        // Mix, clip, invert (libm inverses: clear faer's AVX-512 state first).
         let act = self.activations[l - 2];
+        fitbench_core::simd::clear_upper_state();
         for j in 0..m_prev {
             let col = rhs.col_as_slice_mut(j);
             for (i, v) in col.iter_mut().enumerate() {
