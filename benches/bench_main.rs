@@ -8,7 +8,7 @@
 //! `analytic` the flops its step actually performed), so `Gelem/s` reads as GFLOP/s and a
 //! slower step can be told apart from more steps.
 //!
-//! Run all with `cargo bench` (about 5 minutes on 2 cores after the build), or a subset with
+//! Run all with `cargo bench` (well under a minute after the build: 10 samples, about 1 s per bench), or a subset with
 //! `cargo bench --bench bench_main -- NAME` where NAME matches a group or bench id, e.g.
 //! `-- calibration`, `-- lsq`, `-- n10000`, `-- 'adam/epoch_n1000'`. `--features ndarray`
 //! adds the burn-ndarray backend to `sgd` and `adam`. Everything runs on one thread
