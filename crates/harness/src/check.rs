@@ -117,6 +117,15 @@ pub enum Value3 {
 }
 
 impl Metric {
+    /// Deterministic or timing (only time metrics depend on the machine).
+    pub fn kind(&self) -> MetricKind {
+        if self.class == Class::Time {
+            MetricKind::Timing
+        } else {
+            MetricKind::Deterministic
+        }
+    }
+
     /// The value as shown in tables: a number, `never` (a level not reached), `ended` (a loss
     /// after a budget the run stopped short of, for a reason other than time) or `unknown`.
     pub fn shown(&self) -> String {
@@ -139,8 +148,6 @@ pub struct Metric {
     pub name: String,
     /// Unit.
     pub unit: &'static str,
-    /// Deterministic or timing.
-    pub kind: MetricKind,
     class: Class,
     /// The value.
     pub value: Value3,
@@ -200,7 +207,6 @@ fn timing_metric(name: String, unit: &'static str, scale: f64, seconds: &[PerRun
     Metric {
         name,
         unit,
-        kind: MetricKind::Timing,
         class: Class::Time,
         value,
         seconds: match raw {
@@ -213,10 +219,15 @@ fn timing_metric(name: String, unit: &'static str, scale: f64, seconds: &[PerRun
 /// Aggregates the metrics of every (dataset, trainer) of `report` (computing the
 /// deterministic metrics first if the report predates them).
 pub fn aggregate(report: &Report) -> Aggregates {
-    let mut report = report.clone();
     if report.runs.iter().all(|r| r.metrics.is_none()) {
-        metrics::annotate(&mut report);
+        let mut annotated = report.clone();
+        metrics::annotate(&mut annotated);
+        return aggregate_annotated(&annotated);
     }
+    aggregate_annotated(report)
+}
+
+fn aggregate_annotated(report: &Report) -> Aggregates {
     let gflops = report
         .environment
         .calibration
@@ -244,7 +255,6 @@ pub fn aggregate(report: &Report) -> Aggregates {
             out.push(Metric {
                 name: "failed_runs".into(),
                 unit: "runs",
-                kind: MetricKind::Deterministic,
                 class: Class::Count,
                 value: Value3::Finite {
                     median: failed,
@@ -270,7 +280,6 @@ pub fn aggregate(report: &Report) -> Aggregates {
                 out.push(Metric {
                     name: format!("iters_to_{}", level_name(level)),
                     unit: "iterations",
-                    kind: MetricKind::Deterministic,
                     class: Class::Iterations,
                     value: aggregate_values(&per_run(&|h| h.iter.map(|i| i as f64))),
                     seconds: None,
@@ -299,7 +308,6 @@ pub fn aggregate(report: &Report) -> Aggregates {
                 out.push(Metric {
                     name: format!("train_mse_at_{b}"),
                     unit: "standardised MSE",
-                    kind: MetricKind::Deterministic,
                     class: Class::Loss,
                     value: aggregate_values(&per_run),
                     seconds: None,
@@ -525,7 +533,7 @@ pub fn compare(baseline: &Report, current: &Report, tol: &Tolerances) -> Compari
             continue;
         };
         for bm in base_metrics {
-            if bm.kind == MetricKind::Timing && !tol.timing {
+            if bm.kind() == MetricKind::Timing && !tol.timing {
                 continue;
             }
             let cm = cur_metrics.iter().find(|m| m.name == bm.name);
@@ -535,7 +543,7 @@ pub fn compare(baseline: &Report, current: &Report, tol: &Tolerances) -> Compari
                 trainer: trainer.clone(),
                 metric: bm.name.clone(),
                 unit: bm.unit.into(),
-                kind: bm.kind,
+                kind: bm.kind(),
                 baseline: bm.shown(),
                 current: cm.map_or("missing".into(), Metric::shown),
                 ratio: ratio(bm.value, cur_value),
@@ -654,7 +662,7 @@ pub fn github_benchmark_json(report: &Report) -> Value {
                     "extra": format!(
                         "median over {} seeds; {}; commit {commit}",
                         report.config.seeds,
-                        match m.kind {
+                        match m.kind() {
                             MetricKind::Deterministic => "deterministic",
                             MetricKind::Timing => "timing, normalised by the calibration kernel",
                         }

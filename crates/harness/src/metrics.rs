@@ -203,7 +203,6 @@ pub fn split_reference(report: &Report, dataset: &str, repetition: usize) -> Opt
 /// The reference of one run: [`ReferenceKind::Ols`] for a linear model, else
 /// [`split_reference`].
 pub fn run_reference(report: &Report, run: &RunRecord) -> Option<Reference> {
-    let split = split_reference(report, &run.dataset, run.repetition);
     if run.architecture.as_ref().is_some_and(is_linear) {
         let info = report.datasets.iter().find(|d| d.name == run.dataset)?;
         let linear = info
@@ -216,7 +215,7 @@ pub fn run_reference(report: &Report, run: &RunRecord) -> Option<Reference> {
             null_train_mse: linear.null_train_mse,
         });
     }
-    split
+    split_reference(report, &run.dataset, run.repetition)
 }
 
 /// Fills `metrics` of every run of `report` (references per dataset and repetition).

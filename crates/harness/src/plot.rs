@@ -483,6 +483,7 @@ pub type Series = (String, Vec<(f64, f64)>);
 
 /// Performance-profile data (Dolan & Moré 2002) of a report for one suboptimality level:
 /// for each trainer, the step function ρ(τ) = fraction of datasets on which its median time
+/// (the upper median for an even number of seeds, a miss counting as ∞)
 /// to reach `r ≤ level` is within τ × the best trainer's time on that dataset. `r` is measured
 /// against [`crate::metrics::split_reference`] (the same for every trainer) and on every
 /// evaluated point (time resolution matters more here than determinism). Returns
