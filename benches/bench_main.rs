@@ -158,19 +158,13 @@ fn gradient(
 
 fn sgd(c: &mut Criterion) {
     gradient(c, "sgd", &|backend| {
-        Box::new(fitbench_sgd::SgdConfig {
-            backend,
-            ..Default::default()
-        })
+        Box::new(fitbench_sgd::SgdConfig::default().backend(backend))
     });
 }
 
 fn adam(c: &mut Criterion) {
     gradient(c, "adam", &|backend| {
-        Box::new(fitbench_sgd::AdamConfig {
-            backend,
-            ..Default::default()
-        })
+        Box::new(fitbench_sgd::AdamConfig::default().backend(backend))
     });
 }
 

@@ -22,7 +22,11 @@ for p in "${presets[@]}"; do
     cp -r "results/$p" "$old/"
     rm -rf "results/$p"
   fi
-  "$bin" run --preset "$p"
+  if [ "$p" = lnn ]; then
+    "$bin" lnn
+  else
+    "$bin" run --preset "$p"
+  fi
 done
 "$bin" reproduction
 for p in "${presets[@]}"; do

@@ -45,3 +45,15 @@
 pub mod solver;
 
 pub use solver::{Analytic, AnalyticConfig, HiddenSolve, Safeguard};
+
+use fitbench_core::registry::{Capabilities, TrainerEntry};
+
+/// The trainers of this crate, for the harness's registry.
+pub const TRAINERS: &[TrainerEntry] = &[TrainerEntry::of::<AnalyticConfig>(
+    "analytic",
+    "alternating exact solves for one-hidden-layer relu/leaky_relu nets (RECONSTRUCTION of Barbu 2023)",
+    Capabilities {
+        deterministic: true,
+        ..Capabilities::NONE
+    },
+)];

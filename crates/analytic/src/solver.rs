@@ -10,6 +10,7 @@ use faer::{Accum, Col, Mat, Par};
 use fitbench_core::linalg::{NormalEquations, check_pivots, singular};
 use fitbench_core::{
     Activation, Architecture, Dataset, Error, Mlp, Result, StepOutcome, Trainer, TrainerConfig,
+    flops,
 };
 use serde::{Deserialize, Serialize};
 
@@ -66,8 +67,9 @@ pub struct AnalyticConfig {
     pub hidden_solve: HiddenSolve,
     /// Size threshold of `auto`.
     pub auto_threshold: usize,
-    /// Always `true`: the algorithm is a reconstruction, not the paper's (recorded in reports).
-    #[serde(skip_deserializing)]
+    /// Always `true`: the algorithm is a reconstruction, not the paper's (recorded in reports;
+    /// `false` is rejected).
+    #[serde(deserialize_with = "fitbench_core::registry::always_true")]
     pub reconstruction: bool,
 }
 
@@ -362,10 +364,7 @@ impl Analytic {
             1,
             self.beta.as_mut(),
         )?;
-        let n = self.z.nrows() as f64;
-        self.last_flops += n * ((h + 1) * (h + 1)) as f64
-            + 2.0 * n * (h + 1) as f64
-            + ((h + 1) as f64).powi(3) / 3.0;
+        self.last_flops += flops::normal_equations(self.z.nrows(), h + 1, 1);
         Ok(self.true_loss_of_z(&self.z))
     }
 
@@ -408,7 +407,7 @@ impl Analytic {
                 self.rhs[(j * q + c, 0)] = self.beta[(j, 0)] * self.xtd[(c, j)];
             }
         }
-        self.last_flops += (2 * n * q * h) as f64;
+        self.last_flops += flops::matmul(q, n, h);
         for j in 0..h {
             let width = h - j;
             for kk in 0..width {
@@ -426,7 +425,8 @@ impl Analytic {
                 1.0,
                 self.par,
             );
-            self.last_flops += (2 * width * n * npairs + n * width) as f64;
+            // Aⱼ (n·width products) and Aⱼᵀ T.
+            self.last_flops += (n * width) as f64 + flops::matmul(width, n, npairs);
             let bj = self.beta[(j, 0)];
             for kk in 0..width {
                 let k = j + kk;
@@ -461,7 +461,7 @@ impl Analytic {
             self.par,
             MemStack::new(&mut []),
         );
-        self.last_flops += (p as f64).powi(3) / 3.0 + 2.0 * (p * p) as f64;
+        self.last_flops += flops::cholesky(p) + flops::triangular_solves(p, 1);
         for j in 0..h {
             for c in 0..q {
                 self.w_ls[(j, c)] = self.rhs[(j * q + c, 0)];
@@ -487,7 +487,7 @@ impl Analytic {
                 1.0,
                 self.par,
             );
-            self.last_flops += 2.0 * (n * q * h) as f64;
+            self.last_flops += flops::matmul(n, q, h);
             let loss = self.true_loss_of_z(&self.z_try);
             if self.config.safeguard != Safeguard::Backtracking || loss <= loss_before {
                 std::mem::swap(&mut self.w, &mut self.w_try);
@@ -540,7 +540,7 @@ impl Analytic {
                 0,
                 self.unit_w.as_mut(),
             )?;
-            self.last_flops += (n * q * q) as f64 + 2.0 * (n * q) as f64 + (q as f64).powi(3) / 3.0;
+            self.last_flops += flops::normal_equations(n, q, 1);
             for s in self.step_sizes() {
                 for c in 0..q {
                     self.cand[c] = self.w[(j, c)] + s * (self.unit_w[(c, 0)] - self.w[(j, c)]);
@@ -553,7 +553,8 @@ impl Analytic {
                     new_loss += (f - self.y[(i, 0)]).powi(2);
                 }
                 new_loss /= n as f64;
-                self.last_flops += 4.0 * (n * q) as f64;
+                // The trial's pre-activations X̃w, and again on acceptance.
+                self.last_flops += 2.0 * flops::matmul(n, q, 1);
                 if self.config.safeguard != Safeguard::Backtracking || new_loss <= loss {
                     for c in 0..q {
                         self.w[(j, c)] = self.cand[c];
@@ -576,7 +577,9 @@ impl Analytic {
         Mat::from_fn(self.z.nrows(), self.h(), |i, j| self.slope(self.z[(i, j)]))
     }
 
-    /// Flops actually performed by the last step (sparsity and backtracking included).
+    /// Flops actually performed by the last step (sparsity and backtracking included), in the
+    /// convention of [`fitbench_core::flops`]: every solve and matrix product, and the
+    /// element-wise products that build the joint Gram matrix.
     pub fn last_step_flops(&self) -> f64 {
         self.last_flops
     }
@@ -636,16 +639,16 @@ impl Trainer for Analytic {
         }
     }
 
-    /// The nominal dense-form count n·p² + p³/3 (p = h(d+1)) plus the output solve; the
-    /// flops actually performed (fewer, thanks to the pattern's zeros and symmetry) are in
-    /// [`Analytic::last_step_flops`].
+    /// The nominal dense-form count, in the convention of [`fitbench_core::flops`]: the
+    /// leading terms of the joint hidden solve, one Gram triangle of the n × p design
+    /// (p = h(d+1)) and its Cholesky, n·p² + p³/3 ([`flops::gram`], [`flops::cholesky`]),
+    /// plus the Gram triangles of the two output solves, 2·n·(h+1)². Lower-order terms (the
+    /// right-hand sides, the triangular solves, the trial forward passes) are left out. The
+    /// flops actually performed (fewer, thanks to the pattern's zeros and symmetry; lower-order
+    /// terms included) are in [`Analytic::last_step_flops`].
     fn flops_per_step(&self) -> Option<f64> {
-        let (n, h, q) = (
-            self.xt.nrows() as f64,
-            self.h() as f64,
-            self.xt.ncols() as f64,
-        );
+        let (n, h, q) = (self.xt.nrows(), self.h(), self.xt.ncols());
         let p = h * q;
-        Some(n * p * p + p.powi(3) / 3.0 + 2.0 * n * (h + 1.0) * (h + 1.0))
+        Some(flops::gram(n, p) + flops::cholesky(p) + 2.0 * flops::gram(n, h + 1))
     }
 }

@@ -55,6 +55,20 @@ pub enum Error {
         /// What the trainer can train instead.
         hint: String,
     },
+    /// A name (dataset, trainer, option) is not known.
+    #[error("unknown {kind} {name:?}; known: {known}")]
+    Unknown {
+        /// What kind of name, e.g. "trainer".
+        kind: &'static str,
+        /// The name given.
+        name: String,
+        /// The valid names.
+        known: String,
+    },
+    /// An option string or configuration is malformed (not `NAME:key=value,…`, a value of
+    /// the wrong type, an unknown field).
+    #[error("invalid configuration: {0}")]
+    Parse(String),
     /// The iteration produced NaN or infinity.
     #[error("non-finite values in {0}")]
     NonFinite(String),

@@ -10,6 +10,9 @@
 //!   and the one f64 [`Mlp::mse`] the harness scores every trainer with.
 //! - [`Trainer`] and [`TrainerConfig`]: what a training algorithm implements.
 //! - [`synthetic`]: planted teacher, noisy linear, Friedman #1 and a smooth 2-D function.
+//! - [`registry`]: the entries through which trainer crates offer their trainers to the
+//!   harness; [`Options`]: `NAME:key=value,…` strings; [`synthetic::SYNTHETIC`]: the table of
+//!   synthetic generators.
 //! - [`rng`]: seeds and the ChaCha8 generator behind every random choice.
 //! - [`simd`]: `vzeroupper` after faer's AVX-512 kernels (the workspace's only `unsafe`).
 //!
@@ -28,17 +31,24 @@
 #![deny(missing_docs)]
 
 pub mod activation;
+pub mod clock;
 pub mod data;
 pub mod error;
+pub mod flops;
 pub mod linalg;
 pub mod mlp;
+pub mod options;
+pub mod registry;
 pub mod rng;
 pub mod simd;
 pub mod synthetic;
 pub mod trainer;
 
 pub use activation::Activation;
+pub use clock::Clock;
 pub use data::{Dataset, Split, Standardiser};
 pub use error::{Error, Result};
-pub use mlp::{Architecture, Mlp};
+pub use mlp::{Architecture, ForwardBuffers, Mlp};
+pub use options::Options;
+pub use registry::{Capabilities, DynTrainerConfig, TrainerEntry};
 pub use trainer::{StepOutcome, Trainer, TrainerConfig};

@@ -211,39 +211,113 @@ impl Mlp {
             && self.biases.iter().all(|b| b.iter().all(|v| v.is_finite()))
     }
 
-    /// The network output for inputs `x` (n×d), computed in f64 with `par`.
-    pub fn forward_with(&self, x: MatRef<'_, f64>, par: Par) -> Result<Mat<f64>> {
+    /// Fails unless `x` has one column per input of the network.
+    fn check_input(&self, x: MatRef<'_, f64>, context: &str) -> Result<()> {
         if x.ncols() != self.input_width() {
             return Err(Error::Shape {
-                context: "Mlp::forward".into(),
+                context: context.into(),
                 expected: format!("{} input columns", self.input_width()),
                 got: format!("{}", x.ncols()),
             });
         }
+        Ok(())
+    }
+
+    /// Layer `l` (0-based: `weights[l]`) of the forward pass, shared by every forward pass:
+    /// `pre = input·Wₗᵀ + 1bₗᵀ` and `σₗ(pre)`, written into `out`, or over `pre` itself when
+    /// `out` is `None`. `pre` (and `out`) must be n×`widths[l + 1]`.
+    ///
+    /// The activation loop follows a faer matmul, so it clears the upper vector state first
+    /// (see [`crate::simd`]).
+    fn layer_into(
+        &self,
+        l: usize,
+        input: MatRef<'_, f64>,
+        pre: &mut Mat<f64>,
+        out: Option<&mut Mat<f64>>,
+        par: Par,
+    ) {
+        matmul(
+            pre.as_mut(),
+            Accum::Replace,
+            input,
+            self.weights[l].transpose(),
+            1.0,
+            par,
+        );
+        let act = self.activations[l];
+        crate::simd::clear_upper_state();
+        match out {
+            None => {
+                for j in 0..pre.ncols() {
+                    let b = self.biases[l][j];
+                    for v in pre.col_as_slice_mut(j) {
+                        *v = act.value(*v + b);
+                    }
+                }
+            }
+            Some(out) => {
+                for j in 0..pre.ncols() {
+                    let b = self.biases[l][j];
+                    let z_col = pre.col_as_slice_mut(j);
+                    let a_col = out.col_as_slice_mut(j);
+                    for (z, a) in z_col.iter_mut().zip(a_col) {
+                        *z += b;
+                        *a = act.value(*z);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The network output for inputs `x` (n×d), computed in f64 with `par`.
+    ///
+    /// Allocates one n×mₗ matrix per layer and keeps only the output; to keep every layer's
+    /// pre-activations and activations in buffers allocated once, use [`Mlp::forward_into`]
+    /// (same arithmetic, bit-identical output).
+    pub fn forward_with(&self, x: MatRef<'_, f64>, par: Par) -> Result<Mat<f64>> {
+        self.check_input(x, "Mlp::forward")?;
         let mut a: Option<Mat<f64>> = None;
         for l in 0..self.n_layers() {
             let input = a.as_ref().map_or(x, |m| m.as_ref());
             let mut z = Mat::zeros(x.nrows(), self.widths[l + 1]);
-            matmul(
-                z.as_mut(),
-                Accum::Replace,
-                input,
-                self.weights[l].transpose(),
-                1.0,
-                par,
-            );
-            let act = self.activations[l];
-            crate::simd::clear_upper_state();
-            for j in 0..z.ncols() {
-                let b = self.biases[l][j];
-                for v in z.col_as_slice_mut(j) {
-                    *v = act.value(*v + b);
-                }
-            }
+            self.layer_into(l, input, &mut z, None, par);
             a = Some(z);
         }
         // n_layers ≥ 1 by construction, so `a` is set.
         a.ok_or_else(|| Error::InvalidData("network has no layers".into()))
+    }
+
+    /// The forward pass over the n rows of `x` with `par`, writing every layer's
+    /// pre-activations `Zₗ = Aₗ₋₁Wₗᵀ + 1bₗᵀ` and activations `Aₗ = σₗ(Zₗ)` into `buffers`
+    /// (built by [`ForwardBuffers::new`] for this network's widths and n rows). Allocates
+    /// nothing; the output is [`ForwardBuffers::output`], bit-identical to [`Mlp::forward_with`].
+    ///
+    /// Pass `faer::get_global_parallelism()` for the setting [`Mlp::forward`] uses.
+    pub fn forward_into(
+        &self,
+        x: MatRef<'_, f64>,
+        buffers: &mut ForwardBuffers,
+        par: Par,
+    ) -> Result<()> {
+        self.check_input(x, "Mlp::forward_into")?;
+        if buffers.widths != self.widths || buffers.n != x.nrows() {
+            return Err(Error::Shape {
+                context: "Mlp::forward_into buffers".into(),
+                expected: format!(
+                    "buffers for widths {:?} and {} rows",
+                    self.widths,
+                    x.nrows()
+                ),
+                got: format!("widths {:?} and {} rows", buffers.widths, buffers.n),
+            });
+        }
+        for l in 0..self.n_layers() {
+            let (done, rest) = buffers.activations.split_at_mut(l);
+            let input = done.last().map_or(x, |m| m.as_ref());
+            self.layer_into(l, input, &mut buffers.pre[l], Some(&mut rest[0]), par);
+        }
+        Ok(())
     }
 
     /// [`Mlp::forward_with`] using faer's global parallelism setting.
@@ -264,6 +338,60 @@ impl Mlp {
         }
         let out = self.forward(x)?;
         Ok(mse_of(out.as_ref(), y))
+    }
+}
+
+/// Caller-owned buffers of one forward pass over n rows: every layer's pre-activations and
+/// activations, allocated once by [`ForwardBuffers::new`] and filled by [`Mlp::forward_into`].
+///
+/// Layers are numbered from 0 like [`Mlp::weights`]: layer `l` maps `Aₗ` (with `A₀ = X`) to
+/// [`ForwardBuffers::pre_activations`]`(l)` = `AₗWᵀ + 1bᵀ` (with `weights[l]`, `biases[l]`)
+/// and [`ForwardBuffers::activations`]`(l)` = σ of it.
+#[derive(Clone, Debug)]
+pub struct ForwardBuffers {
+    n: usize,
+    widths: Vec<usize>,
+    /// `pre[l]`: pre-activations of layer `l`, n×`widths[l + 1]`.
+    pre: Vec<Mat<f64>>,
+    /// `activations[l]`: activations of layer `l`, n×`widths[l + 1]`.
+    activations: Vec<Mat<f64>>,
+}
+
+impl ForwardBuffers {
+    /// Zeroed buffers for a forward pass of `mlp` (or any network with its widths) over `n` rows.
+    pub fn new(mlp: &Mlp, n: usize) -> Self {
+        let layers = || mlp.widths[1..].iter().map(|&m| Mat::zeros(n, m));
+        Self {
+            n,
+            widths: mlp.widths.clone(),
+            pre: layers().collect(),
+            activations: layers().collect(),
+        }
+    }
+
+    /// Number of rows n.
+    pub fn n_rows(&self) -> usize {
+        self.n
+    }
+
+    /// Layer widths `[d, h₁, …, k]` the buffers were built for.
+    pub fn widths(&self) -> &[usize] {
+        &self.widths
+    }
+
+    /// Pre-activations of layer `l` (0-based), n×`widths[l + 1]`. Panics if `l` is not a layer.
+    pub fn pre_activations(&self, l: usize) -> MatRef<'_, f64> {
+        self.pre[l].as_ref()
+    }
+
+    /// Activations of layer `l` (0-based), n×`widths[l + 1]`. Panics if `l` is not a layer.
+    pub fn activations(&self, l: usize) -> MatRef<'_, f64> {
+        self.activations[l].as_ref()
+    }
+
+    /// The network output (the last layer's activations), n×k.
+    pub fn output(&self) -> MatRef<'_, f64> {
+        self.activations(self.activations.len() - 1)
     }
 }
 
@@ -324,6 +452,99 @@ mod tests {
         }
         let y = Mat::from_fn(3, 1, |i, _| expected[i] + 1.0);
         assert!((net.mse(x.as_ref(), y.as_ref()).unwrap() - 1.0).abs() < TOL);
+    }
+
+    /// A 4 → 5 → 3 → 2 tanh network and 7 rows of inputs.
+    fn small_case() -> (Mlp, Mat<f64>) {
+        let arch = Architecture::new(vec![5, 3], Activation::Tanh);
+        let net = Mlp::init(&arch, 4, 2, 3).unwrap();
+        let x = Mat::from_fn(7, 4, |i, j| ((i * 4 + j) as f64 * 0.37).sin() * 2.0);
+        (net, x)
+    }
+
+    fn bits(m: MatRef<'_, f64>) -> Vec<u64> {
+        m.col_iter()
+            .flat_map(|c| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+            .collect()
+    }
+
+    #[test]
+    fn forward_into_matches_forward_and_keeps_every_layer() {
+        let (net, x) = small_case();
+        let mut buffers = ForwardBuffers::new(&net, x.nrows());
+        assert_eq!((buffers.n_rows(), buffers.widths()), (7, &[4, 5, 3, 2][..]));
+        net.forward_into(x.as_ref(), &mut buffers, Par::Seq)
+            .unwrap();
+        let out = net.forward_with(x.as_ref(), Par::Seq).unwrap();
+        assert_eq!(bits(buffers.output()), bits(out.as_ref()), "bit-identical");
+        // Zₗ = Aₗ₋₁Wₗᵀ + 1bₗᵀ by hand, and Aₗ = σ(Zₗ), for every layer.
+        for l in 0..net.n_layers() {
+            let input = if l == 0 {
+                x.as_ref()
+            } else {
+                buffers.activations(l - 1)
+            };
+            let (z, a) = (buffers.pre_activations(l), buffers.activations(l));
+            assert_eq!((z.nrows(), z.ncols()), (7, net.widths[l + 1]));
+            for i in 0..7 {
+                for j in 0..net.widths[l + 1] {
+                    let expected = net.biases[l][j]
+                        + (0..net.widths[l])
+                            .map(|c| input[(i, c)] * net.weights[l][(j, c)])
+                            .sum::<f64>();
+                    assert!(
+                        (z[(i, j)] - expected).abs() < TOL,
+                        "layer {l} z[{i},{j}] = {} vs {expected}",
+                        z[(i, j)]
+                    );
+                    assert_eq!(a[(i, j)], net.activations[l].value(z[(i, j)]));
+                }
+            }
+        }
+        // The buffers are reused: a second pass overwrites every entry.
+        let x2 = Mat::from_fn(7, 4, |i, j| (i as f64 - j as f64) * 0.25);
+        net.forward_into(x2.as_ref(), &mut buffers, Par::Seq)
+            .unwrap();
+        let out2 = net.forward_with(x2.as_ref(), Par::Seq).unwrap();
+        assert_eq!(bits(buffers.output()), bits(out2.as_ref()));
+    }
+
+    #[test]
+    fn forward_into_rejects_mismatched_buffers() {
+        let (net, x) = small_case();
+        let mut wrong_rows = ForwardBuffers::new(&net, 6);
+        assert!(
+            net.forward_into(x.as_ref(), &mut wrong_rows, Par::Seq)
+                .is_err()
+        );
+        let other = Mlp::init(&Architecture::new(vec![6, 3], Activation::Tanh), 4, 2, 0).unwrap();
+        let mut wrong_widths = ForwardBuffers::new(&other, 7);
+        assert!(
+            net.forward_into(x.as_ref(), &mut wrong_widths, Par::Seq)
+                .is_err()
+        );
+        let mut buffers = ForwardBuffers::new(&net, 7);
+        let narrow = Mat::<f64>::zeros(7, 3);
+        assert!(
+            net.forward_into(narrow.as_ref(), &mut buffers, Par::Seq)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn every_forward_pass_clears_the_upper_state_before_each_activation_loop() {
+        // The values cannot show a missing `vzeroupper` (only the speed of libm can), so count
+        // the calls: one per layer, each between the layer's matmul and its activation loop.
+        let (net, x) = small_case();
+        let layers = net.n_layers() as u64;
+        let mut buffers = ForwardBuffers::new(&net, x.nrows());
+        let before = crate::simd::guard_calls();
+        net.forward_into(x.as_ref(), &mut buffers, Par::Seq)
+            .unwrap();
+        assert_eq!(crate::simd::guard_calls() - before, layers, "forward_into");
+        let before = crate::simd::guard_calls();
+        net.forward(x.as_ref()).unwrap();
+        assert_eq!(crate::simd::guard_calls() - before, layers, "forward");
     }
 
     #[test]

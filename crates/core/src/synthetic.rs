@@ -7,6 +7,7 @@ use crate::activation::Activation;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::mlp::{Architecture, Mlp};
+use crate::options::Options;
 use crate::rng::{self, Rng};
 use faer::{Col, Mat};
 
@@ -180,6 +181,184 @@ pub fn smooth2d(n: usize, noise: f64, seed: u64) -> Result<Dataset> {
     dataset(format!("smooth2d:n={n},noise={noise}"), x, y, seed)
 }
 
+/// The values of a generator's options, with the defaults of its [`SyntheticEntry`].
+#[derive(Debug)]
+pub struct Params<'a> {
+    entry: &'static SyntheticEntry,
+    options: &'a Options,
+}
+
+impl Params<'_> {
+    fn raw(&self, key: &str) -> Result<&str> {
+        if let Some(v) = self.options.get_str(key) {
+            return Ok(v);
+        }
+        self.entry
+            .keys
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, default)| *default)
+            .ok_or_else(|| {
+                Error::Parse(format!(
+                    "generator {} reads option {key:?}, which its table entry does not list",
+                    self.entry.name
+                ))
+            })
+    }
+
+    fn parsed<T: std::str::FromStr>(&self, key: &str, expected: &str) -> Result<T> {
+        let v = self.raw(key)?;
+        v.parse().map_err(|_| {
+            Error::Parse(format!(
+                "dataset {}: option {key}={v:?} is not {expected}",
+                self.entry.name
+            ))
+        })
+    }
+
+    /// `key` as a non-negative integer.
+    pub fn usize(&self, key: &str) -> Result<usize> {
+        self.parsed(key, "a non-negative integer")
+    }
+
+    /// `key` as a 64-bit seed.
+    pub fn u64(&self, key: &str) -> Result<u64> {
+        self.parsed(key, "a non-negative integer")
+    }
+
+    /// `key` as a number.
+    pub fn f64(&self, key: &str) -> Result<f64> {
+        self.parsed(key, "a number")
+    }
+
+    /// `key` as `a/b/c` integers.
+    pub fn usize_list(&self, key: &str) -> Result<Vec<usize>> {
+        let v = self.raw(key)?;
+        v.split('/')
+            .map(|p| p.trim().parse())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| {
+                Error::Parse(format!(
+                    "dataset {}: option {key}={v:?} is not a list of integers like 16/16",
+                    self.entry.name
+                ))
+            })
+    }
+
+    /// `key` as an activation name.
+    pub fn activation(&self, key: &str) -> Result<Activation> {
+        self.raw(key)?.parse()
+    }
+}
+
+/// One synthetic generator: its name, options with their defaults (written once, here), and
+/// the function that generates it.
+#[derive(Debug)]
+pub struct SyntheticEntry {
+    /// Registry name, e.g. `teacher`.
+    pub name: &'static str,
+    /// What it generates.
+    pub help: &'static str,
+    /// Every option as `(key, default)`; other keys are rejected.
+    pub keys: &'static [(&'static str, &'static str)],
+    /// With `noise=0` the data are exactly a member of the model family the generator plants
+    /// (the infimum of the train MSE is 0 for a large enough model).
+    pub planted: bool,
+    /// Generates the data from the option values.
+    pub generate: fn(&Params<'_>) -> Result<Dataset>,
+}
+
+impl SyntheticEntry {
+    /// Checks `options` against [`SyntheticEntry::keys`] and generates the data.
+    pub fn generate(&'static self, options: &Options) -> Result<Dataset> {
+        self.check(options)?;
+        (self.generate)(&Params {
+            entry: self,
+            options,
+        })
+    }
+
+    /// Rejects keys the generator does not have.
+    pub fn check(&self, options: &Options) -> Result<()> {
+        let keys: Vec<&str> = self.keys.iter().map(|(k, _)| *k).collect();
+        options.check_keys(&format!("dataset {}", self.name), &keys)
+    }
+
+    /// The value of `key` (given or default), e.g. to ask whether `noise` is 0.
+    pub fn value<'a>(&'a self, options: &'a Options, key: &str) -> Option<&'a str> {
+        options.get_str(key).or_else(|| {
+            self.keys
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, default)| *default)
+        })
+    }
+
+    /// `help: key [default], …`.
+    pub fn help_line(&self) -> String {
+        let keys = self
+            .keys
+            .iter()
+            .map(|(k, d)| format!("{k} [{d}]"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("{}: {keys}", self.help)
+    }
+}
+
+/// Every synthetic generator. Adding one = one entry here + its function.
+pub const SYNTHETIC: &[SyntheticEntry] = &[
+    SyntheticEntry {
+        name: "teacher",
+        help: "planted network (h=16/16 for two layers)",
+        keys: &[
+            ("n", "2000"),
+            ("d", "8"),
+            ("h", "16"),
+            ("act", "tanh"),
+            ("noise", "0.1"),
+            ("seed", "0"),
+        ],
+        planted: true,
+        generate: |p| {
+            teacher(
+                p.usize("n")?,
+                p.usize("d")?,
+                &p.usize_list("h")?,
+                p.activation("act")?,
+                p.f64("noise")?,
+                p.u64("seed")?,
+            )
+        },
+    },
+    SyntheticEntry {
+        name: "linear",
+        help: "y = Xw + ε",
+        keys: &[("n", "2000"), ("d", "8"), ("noise", "0.1"), ("seed", "0")],
+        planted: true,
+        generate: |p| linear(p.usize("n")?, p.usize("d")?, p.f64("noise")?, p.u64("seed")?),
+    },
+    SyntheticEntry {
+        name: "friedman1",
+        help: "Friedman #1",
+        keys: &[("n", "2000"), ("d", "10"), ("noise", "0.1"), ("seed", "0")],
+        planted: false,
+        generate: |p| friedman1(p.usize("n")?, p.usize("d")?, p.f64("noise")?, p.u64("seed")?),
+    },
+    SyntheticEntry {
+        name: "smooth2d",
+        help: "sin(3x₁)·x₂ + ½x₂²",
+        keys: &[("n", "1000"), ("noise", "0.05"), ("seed", "0")],
+        planted: false,
+        generate: |p| smooth2d(p.usize("n")?, p.f64("noise")?, p.u64("seed")?),
+    },
+];
+
+/// The generator called `name`.
+pub fn entry(name: &str) -> Option<&'static SyntheticEntry> {
+    SYNTHETIC.iter().find(|e| e.name == name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +393,22 @@ mod tests {
         };
         let resid: Vec<f64> = z.iter().zip(c).map(|(a, b)| a - b).collect();
         assert!((sd(&resid) / sd(c) - 0.5).abs() < TOL);
+    }
+
+    #[test]
+    fn every_table_entry_generates_with_its_defaults_and_rejects_unknown_keys() {
+        for e in SYNTHETIC {
+            let data = e.generate(&Options::default()).unwrap();
+            let n: usize = e.value(&Options::default(), "n").unwrap().parse().unwrap();
+            assert_eq!(data.n(), n, "{}", e.name);
+            let (_, bad) = Options::parse_named("x:nope=1").unwrap();
+            let msg = e.generate(&bad).unwrap_err().to_string();
+            assert!(msg.contains("nope") && msg.contains("seed"), "{msg}");
+            assert!(e.help_line().contains("seed [0]"), "{}", e.help_line());
+        }
+        let (_, o) = Options::parse_named("t:n=abc").unwrap();
+        let msg = entry("linear").unwrap().generate(&o).unwrap_err().to_string();
+        assert!(msg.contains("n=\"abc\""), "{msg}");
     }
 
     #[test]

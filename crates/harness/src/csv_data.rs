@@ -4,20 +4,9 @@
 use crate::error::{HarnessError, Result};
 use faer::Mat;
 use fitbench_core::Dataset;
+use fitbench_report::config::CsvSpec;
 use std::io::Read;
 use std::path::Path;
-
-/// Which columns of a CSV to use.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct CsvSpec {
-    /// Path of the file (`.csv` or `.csv.gz`).
-    pub path: String,
-    /// Name of the target column.
-    pub target: String,
-    /// Columns to ignore.
-    #[serde(default)]
-    pub drop: Vec<String>,
-}
 
 /// Reads and parses the CSV file described by `spec`.
 pub fn load_csv_file(spec: &CsvSpec) -> Result<Dataset> {

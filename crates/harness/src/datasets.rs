@@ -1,10 +1,11 @@
 //! The dataset registry: built-in real datasets (embedded, no download), synthetic problems
 //! with parameters in the name, and user CSV files.
 
-use crate::csv_data::{self, CsvSpec};
+use crate::csv_data;
 use crate::error::{HarnessError, Result};
-use crate::options::Options;
-use fitbench_core::{Activation, Dataset, synthetic};
+use fitbench_core::synthetic::{self, SyntheticEntry};
+use fitbench_core::{Dataset, Options};
+use fitbench_report::config::CsvSpec;
 
 /// A real dataset compiled into the binary from `data/` (see `data/README.md`).
 #[derive(Debug)]
@@ -53,26 +54,6 @@ pub const BUILTIN: &[BuiltinDataset] = &[
     },
 ];
 
-/// The synthetic generators and their parameters (defaults in brackets).
-pub const SYNTHETIC: &[(&str, &str)] = &[
-    (
-        "teacher",
-        "planted network: n [2000], d [8], h [16] (use 16/16 for two layers), act [tanh], noise [0.1], seed [0]",
-    ),
-    (
-        "linear",
-        "y = Xw + ε: n [2000], d [8], noise [0.1], seed [0]",
-    ),
-    (
-        "friedman1",
-        "Friedman #1: n [2000], d [10], noise [0.1], seed [0]",
-    ),
-    (
-        "smooth2d",
-        "sin(3x₁)·x₂ + ½x₂²: n [1000], noise [0.05], seed [0]",
-    ),
-];
-
 /// A resolved dataset request.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DatasetSpec {
@@ -85,50 +66,44 @@ pub enum DatasetSpec {
 }
 
 impl DatasetSpec {
-    /// Resolves a registry name: a built-in dataset or `GENERATOR[:key=value,…]`.
+    /// Resolves a registry name: a built-in dataset or `GENERATOR[:key=value,…]` (options
+    /// checked against the generator's table entry now, so errors surface before any run).
     pub fn parse(name: &str) -> Result<Self> {
         if let Some(i) = BUILTIN.iter().position(|b| b.name == name) {
             return Ok(DatasetSpec::Builtin(i));
         }
-        let generator = name.split(':').next().unwrap_or_default();
-        if SYNTHETIC.iter().any(|(g, _)| *g == generator) {
-            // Validate parameters now so errors surface before any run.
-            let spec = DatasetSpec::Synthetic(name.to_string());
-            spec.check_synthetic()?;
-            return Ok(spec);
+        let (generator, options) = Options::parse_named(name)?;
+        match synthetic::entry(&generator) {
+            Some(entry) => {
+                entry.check(&options)?;
+                Ok(DatasetSpec::Synthetic(name.to_string()))
+            }
+            None => Err(HarnessError::Unknown {
+                kind: "dataset",
+                name: name.into(),
+                known: known_names(),
+            }),
         }
-        Err(HarnessError::Unknown {
-            kind: "dataset",
-            name: name.into(),
-            known: known_names(),
-        })
     }
 
-    fn check_synthetic(&self) -> Result<()> {
-        if let DatasetSpec::Synthetic(s) = self {
-            let (generator, opts) = Options::parse_named(s)?;
-            let allowed: &[&str] = match generator.as_str() {
-                "teacher" => &["n", "d", "h", "act", "noise", "seed"],
-                "linear" => &["n", "d", "noise", "seed"],
-                "friedman1" => &["n", "d", "noise", "seed"],
-                _ => &["n", "noise", "seed"],
-            };
-            opts.check_keys(&format!("dataset {generator}"), allowed)?;
-        }
-        Ok(())
+    /// The generator's entry and options of a synthetic spec.
+    fn synthetic(&self) -> Option<(&'static SyntheticEntry, Options)> {
+        let DatasetSpec::Synthetic(s) = self else {
+            return None;
+        };
+        let (generator, options) = Options::parse_named(s).ok()?;
+        synthetic::entry(&generator).map(|e| (e, options))
     }
 
-    /// A planted teacher (`teacher` or `linear`) generated with `noise=0`: the infimum of
+    /// A planted generator ([`SyntheticEntry::planted`]) run with `noise=0`: the infimum of
     /// the train MSE is exactly 0.
     pub fn is_noise_free_teacher(&self) -> bool {
-        let DatasetSpec::Synthetic(s) = self else {
-            return false;
-        };
-        let Ok((generator, o)) = Options::parse_named(s) else {
-            return false;
-        };
-        matches!(generator.as_str(), "teacher" | "linear")
-            && o.get_f64("dataset", "noise", 0.1).is_ok_and(|v| v == 0.0)
+        self.synthetic().is_some_and(|(e, o)| {
+            e.planted
+                && e.value(&o, "noise")
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .is_some_and(|v| v == 0.0)
+        })
     }
 
     /// A short name for reports and file names.
@@ -156,38 +131,13 @@ impl DatasetSpec {
             }
             DatasetSpec::Csv(c) => csv_data::load_csv_file(c),
             DatasetSpec::Synthetic(s) => {
-                let (generator, o) = Options::parse_named(s)?;
-                let what = format!("dataset {generator}");
-                let seed = o.get_u64(&what, "seed", 0)?;
-                let noise = o.get_f64(
-                    &what,
-                    "noise",
-                    if generator == "smooth2d" { 0.05 } else { 0.1 },
-                )?;
-                let n = o.get_usize(
-                    &what,
-                    "n",
-                    if generator == "smooth2d" { 1000 } else { 2000 },
-                )?;
-                let mut data = match generator.as_str() {
-                    "teacher" => {
-                        let hidden = o.get_usize_list(&what, "h", &[16])?;
-                        let act: Activation = o.get_str("act").unwrap_or("tanh").parse()?;
-                        synthetic::teacher(
-                            n,
-                            o.get_usize(&what, "d", 8)?,
-                            &hidden,
-                            act,
-                            noise,
-                            seed,
-                        )?
-                    }
-                    "linear" => synthetic::linear(n, o.get_usize(&what, "d", 8)?, noise, seed)?,
-                    "friedman1" => {
-                        synthetic::friedman1(n, o.get_usize(&what, "d", 10)?, noise, seed)?
-                    }
-                    _ => synthetic::smooth2d(n, noise, seed)?,
-                };
+                let (generator, options) = Options::parse_named(s)?;
+                let entry = synthetic::entry(&generator).ok_or_else(|| HarnessError::Unknown {
+                    kind: "dataset",
+                    name: s.clone(),
+                    known: known_names(),
+                })?;
+                let mut data = entry.generate(&options)?;
                 data.name = s.clone();
                 Ok(data)
             }
@@ -198,7 +148,11 @@ impl DatasetSpec {
 /// Every registry name, for error messages.
 pub fn known_names() -> String {
     let mut names: Vec<String> = BUILTIN.iter().map(|b| b.name.to_string()).collect();
-    names.extend(SYNTHETIC.iter().map(|(g, _)| format!("{g}[:key=value,…]")));
+    names.extend(
+        synthetic::SYNTHETIC
+            .iter()
+            .map(|g| format!("{}[:key=value,…]", g.name)),
+    );
     names.join(", ")
 }
 
@@ -256,5 +210,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("n") && msg.contains("abc"), "{msg}");
+    }
+
+    #[test]
+    fn noise_free_teachers_are_recognised_from_the_table() {
+        let yes = |s: &str| DatasetSpec::parse(s).unwrap().is_noise_free_teacher();
+        assert!(yes("teacher:noise=0"));
+        assert!(yes("linear:n=50,noise=0"));
+        assert!(!yes("teacher"), "default noise is 0.1");
+        assert!(!yes("friedman1:noise=0"), "friedman1 plants no model");
+        assert!(!yes("diabetes"));
     }
 }

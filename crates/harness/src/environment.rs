@@ -1,66 +1,8 @@
-//! What machine, build and source tree a report comes from.
+//! Process-wide settings and measurements of the harness: thread counts and the calibration
+//! kernel (timed here, because only the harness reads the clock during a sweep). What a
+//! report records about its environment is [`fitbench_report::environment`].
 
-use crate::report::Environment;
-use std::process::Command;
-
-fn git(args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .args(["-C", env!("CARGO_MANIFEST_DIR")])
-        .args(args)
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// Captures the environment (git commit of the source tree fitbench was built from, compiler,
-/// CPU, cores, threads, library versions).
-pub fn capture(threads: usize) -> Environment {
-    let burn = env!("FITBENCH_BURN_VERSION");
-    Environment {
-        fitbench_version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
-        git_dirty: git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()),
-        rustc: env!("FITBENCH_RUSTC").into(),
-        profile: env!("FITBENCH_PROFILE").into(),
-        os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-        cpu: cpu_model(),
-        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        threads,
-        hostname: hostname(),
-        faer_version: env!("FITBENCH_FAER_VERSION").into(),
-        burn_version: (!burn.is_empty()).then(|| burn.to_string()),
-        started_unix_s: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        calibration: None,
-    }
-}
-
-/// Name of the calibration kernel (the same kernel as the `calibration` criterion bench).
-pub const CALIBRATION_KERNEL: &str = "faer f64 matmul 256×256×256, one thread, best of 30";
+pub use fitbench_report::environment::{CALIBRATION_KERNEL, calibration, capture};
 
 /// Measures the calibration kernel once: GFLOP/s of the best of 30 multiplications of two
 /// 256 × 256 matrices on one thread (after one warm-up).
@@ -79,16 +21,6 @@ pub fn calibrate_once() -> f64 {
         }
     }
     2.0 * (CALIBRATION_N as f64).powi(3) / best.max(1e-12) / 1e9
-}
-
-/// Combines measurements into a [`crate::report::Calibration`] (the best one counts: noise
-/// only ever slows a kernel down).
-pub fn calibration(measurements: Vec<f64>) -> crate::report::Calibration {
-    crate::report::Calibration {
-        kernel: CALIBRATION_KERNEL.into(),
-        gflops: measurements.iter().copied().fold(0.0, f64::max),
-        measurements,
-    }
 }
 
 /// Sets faer's global parallelism and builds rayon's global pool with `threads` threads

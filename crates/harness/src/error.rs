@@ -10,6 +10,15 @@ pub enum HarnessError {
     /// An error of the shared contract.
     #[error(transparent)]
     Core(#[from] fitbench_core::Error),
+    /// Reading or writing a report failed, or its configuration is invalid.
+    #[error(transparent)]
+    Report(#[from] fitbench_report::ReportError),
+    /// Writing summaries, plots or comparisons failed.
+    #[error(transparent)]
+    Render(#[from] fitbench_render::RenderError),
+    /// The lnn study failed.
+    #[error(transparent)]
+    Lnn(#[from] fitbench_lnn::LnnError),
     /// A file could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {
@@ -47,22 +56,6 @@ pub enum HarnessError {
     /// A run configuration or option string is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// A report could not be (de)serialised.
-    #[error("report {path}: {message}")]
-    Report {
-        /// The report file.
-        path: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
-    /// A plot could not be drawn.
-    #[error("cannot draw {path}: {message}")]
-    Plot {
-        /// The image file.
-        path: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
 }
 
 fn location(line: Option<u64>, column: Option<&str>) -> String {

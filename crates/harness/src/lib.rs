@@ -1,52 +1,54 @@
 //! # fitbench-harness
 //!
-//! Runs every trainer on every dataset under one clock and writes what happened. This is the
-//! only crate that reads the clock or touches files.
+//! Runs every trainer on every dataset under one clock and writes what happened. The run
+//! loop is the only code that reads the clock while trainers run.
 //!
-//! - [`config::RunConfig`]: a sweep (presets, TOML files, CLI overrides), validated up front.
-//! - [`datasets`]: built-in real datasets (embedded), synthetic generators by name, user CSVs
-//!   ([`csv_data`]) with precise errors.
-//! - [`runner`]: resolves a [`runner::Plan`] and runs it; times only `step`, evaluates with
-//!   the shared f64 loss outside the timed region, records failures as statuses.
-//! - [`report`]: the `report.json` schema; [`summary`], [`plot`] and [`output`] write it out.
-//! - [`metrics`]: deterministic convergence metrics of every run (iterations and flops to
-//!   relative-suboptimality levels, loss after iteration budgets); [`check`] compares two
-//!   reports on them (and on calibrated timing) and exports them for CI dashboards.
+//! - [`registry`]: every trainer (chained from the trainer crates' `TRAINERS` slices) and
+//!   [`registry::TrainerSpec`], a trainer as requested; [`datasets`]: built-in real datasets,
+//!   synthetic generators (from `fitbench_core::synthetic::SYNTHETIC`) and user CSVs
+//!   ([`csv_data`]).
+//! - [`presets`]: named sweeps and groups of sweeps; [`request`]: what `fitbench run` is
+//!   asked ([`request::RunRequest`]), resolved into sweeps and executed.
+//! - [`runner`]: resolves a [`runner::Plan`] (everything rejectable is rejected before any
+//!   clock starts) and runs it; times only `step`, evaluates with the shared f64 loss outside
+//!   the timed region, records failures as statuses. [`tuning`]: the learning-rate grid.
+//! - [`reproduction`]: renders `results/REPRODUCTION.md` from committed reports.
+//!
+//! Reports, their schema and metrics live in `fitbench-report`; summaries, plots and
+//! `fitbench check` in `fitbench-render`; the lnn study in `fitbench-lnn`.
 //!
 //! ```no_run
-//! use fitbench_harness::{config::RunConfig, output, runner};
+//! use fitbench_harness::request::{self, RunRequest};
 //!
-//! let config = RunConfig { datasets: vec!["diabetes".into()], seeds: 2, ..RunConfig::default() };
-//! let plan = runner::Plan::resolve(config)?;
-//! let mut clock = runner::MonotonicClock::default();
-//! let output = runner::run_sweep(&plan, &mut clock, &mut |_| Ok(()), &mut |_| {})?;
-//! let report = fitbench_harness::build_report(&plan, output);
-//! output::write_all(&report, std::path::Path::new("out/example"))?;
+//! let request = RunRequest {
+//!     datasets: vec!["diabetes".into()],
+//!     trainers: vec!["ols".into(), "adam:lr=1e-2".into()],
+//!     seeds: Some(2),
+//!     out: Some("out/example".into()),
+//!     ..RunRequest::default()
+//! };
+//! for job in request.sweeps()? {
+//!     let result = request::execute(&job, &mut |_| {}, &mut |_| {})?;
+//!     println!("{} runs, {} failed", result.report.runs.len(), result.failed);
+//! }
 //! # Ok::<(), fitbench_harness::error::HarnessError>(())
 //! ```
 
 #![deny(missing_docs)]
 
-pub mod check;
-pub mod config;
 pub mod csv_data;
 pub mod datasets;
 pub mod environment;
 pub mod error;
-pub mod lnn;
-pub mod metrics;
-pub mod options;
-pub mod output;
-pub mod plot;
-pub mod report;
+pub mod presets;
+pub mod registry;
 pub mod reproduction;
+pub mod request;
 pub mod runner;
-pub mod stats;
-pub mod summary;
-pub mod trainers;
 pub mod tuning;
 
-use report::{MSE_UNITS, Report, SCHEMA_VERSION};
+use fitbench_report::metrics;
+use fitbench_report::schema::{MSE_UNITS, Report, SCHEMA_VERSION};
 
 /// Assembles the report of a finished (or interrupted) sweep, with the deterministic
 /// convergence metrics of every run ([`metrics::annotate`]).

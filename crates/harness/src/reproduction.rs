@@ -1,7 +1,7 @@
 //! `results/REPRODUCTION.md`: one section per reproduction preset, rendered from the
 //! committed reports (never written by hand).
 
-use crate::error::Result;
+use crate::error::{HarnessError, Result};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -16,7 +16,7 @@ pub fn render(results: &Path) -> Result<String> {
     let mut any = false;
     let khadilkar = results.join("khadilkar").join("report.json");
     if khadilkar.exists() {
-        out.push_str(&khadilkar_section(&crate::output::read_report(&khadilkar)?));
+        out.push_str(&khadilkar_section(&fitbench_report::io::read_report(&khadilkar)?));
         out.push_str(&profile_figures(results, &["khadilkar"]));
         any = true;
     }
@@ -25,9 +25,9 @@ pub fn render(results: &Path) -> Result<String> {
         .filter_map(|sub| {
             let path = results.join("barbu").join(sub).join("report.json");
             path.exists()
-                .then(|| crate::output::read_report(&path).map(|r| (sub.to_string(), r)))
+                .then(|| fitbench_report::io::read_report(&path).map(|r| (sub.to_string(), r)))
         })
-        .collect::<Result<_>>()?;
+        .collect::<std::result::Result<_, _>>()?;
     if !barbu.is_empty() {
         out.push_str(&barbu_section(&barbu));
         out.push_str(&profile_figures(results, &["barbu/h32", "barbu/h64"]));
@@ -35,7 +35,7 @@ pub fn render(results: &Path) -> Result<String> {
     }
     let lnn = results.join("lnn").join("report.json");
     if lnn.exists() {
-        out.push_str(&crate::lnn::reproduction_section(&crate::lnn::read(&lnn)?));
+        out.push_str(&fitbench_lnn::reproduction_section(&fitbench_lnn::read(&lnn)?));
         any = true;
     }
     if !any {
@@ -44,9 +44,9 @@ pub fn render(results: &Path) -> Result<String> {
     Ok(out)
 }
 
-use crate::report::{Report, RunRecord, Status};
-use crate::stats::median;
-use crate::summary::duration;
+use fitbench_report::format::duration;
+use fitbench_report::schema::{Report, RunRecord, Status};
+use fitbench_report::stats::median;
 
 /// First training time at which a run's evaluated train MSE is ≤ `level`.
 pub fn time_to(run: &RunRecord, level: f64) -> Option<f64> {
@@ -152,17 +152,14 @@ pub fn khadilkar_section(report: &Report) -> String {
         "**What was measured.** The algorithm is OUR RECONSTRUCTION from the abstract (the full text was not available): backward \"ideal\" pre-activation targets through invertible activations, then a ridge least-squares refit of every layer, best-so-far tracking (knobs: `{lsq_config}`); `lsq:order=interleaved` is the literal reading of the abstract, `lsq:weighting=derivative` is our own addition (a σ'-weighted refit). Baselines: full-batch SGD (momentum 0.9) and Adam, learning rate tuned per dataset by the harness's grid search on a validation carve-out of the training split. Network {}, the same initial weights for every trainer, {} seeds, {} s of training time (only `step` timed) or {} steps per run, one thread. Train MSE in standardised units. \"Faster\" is read as the training time to reach the loss the reconstruction itself reaches (median over seeds); \"stable\" as the spread of the best train MSE across seeds (max/min) and the number of failed or diverged runs.\n",
         report.architecture, report.config.seeds, report.config.budget_s, report.config.max_iters
     );
-    let gradient: Vec<String> = crate::plot::trainers_of(report)
-        .into_iter()
-        .filter(|t| t.starts_with("sgd") || t.starts_with("adam"))
-        .collect();
+    let gradient = gradient_labels(report);
     let mut faster = 0;
     let mut lower = 0;
     let mut stabler = 0;
     let mut ratios: Vec<f64> = Vec::new();
     for d in &report.datasets {
         let runs: Vec<&RunRecord> = report.runs.iter().filter(|r| r.dataset == d.name).collect();
-        let figures: Vec<TrainerFigures> = crate::plot::trainers_of(report)
+        let figures: Vec<TrainerFigures> = report.trainers()
             .iter()
             .map(|t| TrainerFigures::of(t, &runs))
             .collect();
@@ -266,7 +263,7 @@ pub fn khadilkar_section(report: &Report) -> String {
     let diverged = report
         .runs
         .iter()
-        .filter(|r| r.trainer.starts_with("lsq") && r.status == Status::Diverged)
+        .filter(|r| r.trainer_id == "lsq" && r.status == Status::Diverged)
         .count();
     let (lo, hi) = ratios
         .iter()
@@ -339,14 +336,14 @@ pub fn barbu_section(reports: &[(String, Report)]) -> String {
         for d in &report.datasets {
             let runs: Vec<&RunRecord> =
                 report.runs.iter().filter(|r| r.dataset == d.name).collect();
-            let labels = crate::plot::trainers_of(report);
-            let Some(a_label) = labels.iter().find(|t| t.starts_with("analytic")) else {
+            let labels = report.trainers();
+            let Some(a_label) = labels.iter().find(|t| trainer_id(report, t) == Some("analytic")) else {
                 continue;
             };
             let a = TrainerFigures::of(a_label, &runs);
-            let grads: Vec<TrainerFigures> = labels
+            let gradient = gradient_labels(report);
+            let grads: Vec<TrainerFigures> = gradient
                 .iter()
-                .filter(|t| t.starts_with("sgd") || t.starts_with("adam"))
                 .map(|t| TrainerFigures::of(t, &runs))
                 .filter(|f| f.runs > 0)
                 .collect();
@@ -382,4 +379,36 @@ pub fn barbu_section(reports: &[(String, Report)]) -> String {
         );
     }
     out
+}
+
+/// The trainer id (registry name) of the runs labelled `label`.
+fn trainer_id<'a>(report: &'a Report, label: &str) -> Option<&'a str> {
+    report
+        .runs
+        .iter()
+        .find(|r| r.trainer == label)
+        .map(|r| r.trainer_id.as_str())
+}
+
+/// Labels of the report's gradient-based trainers, by their registry capabilities (never by
+/// label prefix).
+fn gradient_labels(report: &Report) -> Vec<String> {
+    report
+        .trainers()
+        .into_iter()
+        .filter(|t| {
+            trainer_id(report, t)
+                .and_then(crate::registry::capabilities)
+                .is_some_and(|c| c.gradient_based)
+        })
+        .collect()
+}
+
+/// Renders `results/REPRODUCTION.md` ([`render`]) and writes it into `results`; returns its
+/// path.
+pub fn write(results: &Path) -> Result<std::path::PathBuf> {
+    let text = render(results)?;
+    let path = results.join("REPRODUCTION.md");
+    std::fs::write(&path, text).map_err(|e| HarnessError::io("cannot write", &path, e))?;
+    Ok(path)
 }

@@ -7,24 +7,21 @@
 //! [`EvalSchedule`], and that time is recorded as `eval_s`. A run that fails, panics or
 //! diverges is recorded with its status and message; the sweep goes on.
 
-use crate::config::{EvalSchedule, RunConfig};
 use crate::datasets::DatasetSpec;
 use crate::error::{HarnessError, Result};
-use crate::report::{
-    CurvePoint, DatasetInfo, LinearReference, RunRecord, RunSeeds, RunSummary, Status,
+use crate::registry::TrainerSpec;
+use fitbench_report::config::{EvalSchedule, RunConfig, TuningRecord};
+use fitbench_report::schema::{
+    Calibration, CurvePoint, DatasetInfo, LinearReference, RunRecord, RunSeeds, RunSummary,
+    Status,
 };
-use crate::trainers::TrainerSpec;
 use fitbench_core::{
     Activation, Architecture, Dataset, Mlp, Split, StepOutcome, Trainer, TrainerConfig, rng,
 };
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
-/// A monotonic clock in seconds. Injected so tests can prove what is and is not timed.
-pub trait Clock {
-    /// Seconds since an arbitrary fixed origin; never decreases.
-    fn now(&mut self) -> f64;
-}
+pub use fitbench_core::Clock;
 
 /// The real clock: `std::time::Instant`.
 #[derive(Debug)]
@@ -113,8 +110,8 @@ impl Plan {
         let mut trainers = Vec::new();
         for label in &config.trainers {
             let mut spec = TrainerSpec::parse(label)?;
-            if let Some(backend) = config.backend {
-                spec.set_default_backend(backend, label);
+            if let Some(backend) = &config.backend {
+                spec = spec.with_default_backend(backend)?;
             }
             let config_json = spec.to_json();
             let boxed = spec.boxed();
@@ -193,6 +190,28 @@ pub fn split_and_init_seeds(base: u64, dataset: &str, repetition: usize) -> (u64
     )
 }
 
+/// The record of a run that could not start because its split failed.
+pub fn failed_split(
+    dataset: &str,
+    t: &PlannedTrainer,
+    repetition: usize,
+    c: &RunConfig,
+    message: String,
+) -> RunRecord {
+    let seeds = run_seeds(c.base_seed, dataset, &t.label, repetition);
+    let mut r = RunRecord::pending(
+        dataset,
+        &t.label,
+        t.config.name(),
+        t.config_json.clone(),
+        repetition,
+        seeds,
+    );
+    r.message = Some(format!("split failed: {message}"));
+    r.summary = RunSummary::from_curve(&[], &c.targets);
+    r
+}
+
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     payload
         .downcast_ref::<&str>()
@@ -225,7 +244,7 @@ pub struct RunContext<'a> {
     pub handicap_every: Option<usize>,
 }
 
-/// Test-only wrapper behind [`crate::config::Handicap`]: forwards only every `every`-th
+/// Test-only wrapper behind [`fitbench_report::config::Handicap`]: forwards only every `every`-th
 /// `step` call, so the wrapped trainer needs `every` times as many iterations.
 struct Handicapped {
     inner: Box<dyn Trainer>,
@@ -551,9 +570,9 @@ pub struct SweepOutput {
     /// Every run, in execution order.
     pub runs: Vec<RunRecord>,
     /// Learning-rate grid searches, when enabled.
-    pub tuning: Vec<crate::tuning::TuningRecord>,
+    pub tuning: Vec<TuningRecord>,
     /// The calibration kernel, measured before and after the sweep.
-    pub calibration: Option<crate::report::Calibration>,
+    pub calibration: Option<Calibration>,
 }
 
 /// Runs the whole plan. `on_run` is called with every finished run (the binary persists it
@@ -639,7 +658,7 @@ pub fn run_sweep(
                         };
                         run_one(&ctx, &t.label, config, config_json, clock)
                     }
-                    None => RunRecord::failed_split(
+                    None => failed_split(
                         &name,
                         t,
                         repetition,

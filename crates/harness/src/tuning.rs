@@ -2,75 +2,10 @@
 //! scored on a validation split carved from the training split (the test split is never
 //! used), before the main comparison runs with the pick.
 
-use crate::config::RunConfig;
-use crate::trainers::TrainerSpec;
+use crate::registry::TrainerSpec;
+use fitbench_report::config::{LrGrid, RunConfig, TuningRecord};
 use fitbench_core::{Architecture, Dataset, Mlp, Split, rng};
-use serde::{Deserialize, Serialize};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-
-/// Learning-rate grid search settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LrGrid {
-    /// Learning rates to try.
-    pub grid: Vec<f64>,
-    /// Steps (epochs) per candidate.
-    pub epochs: usize,
-    /// Fraction of the training split held out for validation.
-    pub validation_fraction: f64,
-}
-
-impl Default for LrGrid {
-    fn default() -> Self {
-        Self {
-            grid: vec![1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1],
-            epochs: 200,
-            validation_fraction: 0.2,
-        }
-    }
-}
-
-impl LrGrid {
-    /// Checks the settings.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.grid.is_empty() || self.grid.iter().any(|lr| !(lr.is_finite() && *lr > 0.0)) {
-            return Err(format!(
-                "lr_grid.grid = {:?}: give at least one positive learning rate",
-                self.grid
-            ));
-        }
-        if self.epochs == 0 {
-            return Err("lr_grid.epochs = 0: need at least one epoch per candidate".into());
-        }
-        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
-            return Err(format!(
-                "lr_grid.validation_fraction = {}: must lie in (0, 1)",
-                self.validation_fraction
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// What the grid search did for one (dataset, trainer).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TuningRecord {
-    /// Dataset name.
-    pub dataset: String,
-    /// Trainer label as given.
-    pub trainer: String,
-    /// The settings used.
-    pub settings: LrGrid,
-    /// Validation MSE (standardised units) after `settings.epochs` steps, per grid point;
-    /// `None` where the run failed or diverged.
-    pub scores: Vec<Option<f64>>,
-    /// The learning rate picked (lowest validation MSE), if any candidate succeeded.
-    pub picked_lr: Option<f64>,
-    /// Rows used to fit and to validate.
-    pub n_fit: usize,
-    /// Validation rows.
-    pub n_validation: usize,
-}
 
 /// Runs the grid for one trainer on one dataset. Returns `None` for trainers without a
 /// learning rate. Uses the training split of repetition 0 (the test rows are never seen),
@@ -84,7 +19,9 @@ pub fn tune(
     c: &RunConfig,
     settings: &LrGrid,
 ) -> Option<(TrainerSpec, TuningRecord)> {
-    spec.with_lr(1.0)?;
+    if !spec.entry.capabilities.learning_rate {
+        return None;
+    }
     let (split_seed, _) = crate::runner::split_and_init_seeds(c.base_seed, dataset, 0);
     let mut record = TuningRecord {
         dataset: dataset.into(),
@@ -122,7 +59,7 @@ pub fn tune(
     };
     let seed = rng::derive_seed(c.base_seed, &[dataset, label, "tune"]);
     for (i, &lr) in settings.grid.iter().enumerate() {
-        let Some(candidate) = spec.with_lr(lr) else {
+        let Some(Ok(candidate)) = spec.with_lr(lr) else {
             continue;
         };
         let score = catch_unwind(AssertUnwindSafe(|| -> Option<f64> {
@@ -146,7 +83,7 @@ pub fn tune(
     match best {
         Some((i, _)) => {
             record.picked_lr = Some(settings.grid[i]);
-            Some((spec.with_lr(settings.grid[i])?, record))
+            Some((spec.with_lr(settings.grid[i])?.ok()?, record))
         }
         None => Some((spec.clone(), record)),
     }

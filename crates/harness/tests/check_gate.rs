@@ -4,12 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use fitbench_harness::check::{self, Tolerances, Verdict};
-use fitbench_harness::config::{Handicap, RunConfig};
-use fitbench_harness::report::Report;
+use fitbench_render::check::{self, Tolerances, Verdict};
+use fitbench_report::config::{Handicap, RunConfig};
+use fitbench_report::schema::Report;
 use fitbench_harness::runner::{self, MonotonicClock, Plan};
-use fitbench_harness::{build_report, output};
-use std::process::Command;
+use fitbench_harness::build_report;
+use fitbench_render::output;
 
 fn config() -> RunConfig {
     RunConfig {
@@ -67,7 +67,7 @@ fn same_seed_gives_identical_metrics_and_a_slower_trainer_fails_the_gate() {
     assert!(a.runs.iter().all(|r| r.metrics.is_some()));
     for (x, y) in a.runs.iter().zip(&again.runs) {
         // Bit for bit: the metrics exclude every time-dependent quantity but `time_s`.
-        let strip = |r: &fitbench_harness::report::RunRecord| {
+        let strip = |r: &fitbench_report::schema::RunRecord| {
             let mut m = r.metrics.clone().unwrap();
             m.targets.iter_mut().for_each(|t| t.time_s = None);
             m
@@ -106,37 +106,39 @@ fn same_seed_gives_identical_metrics_and_a_slower_trainer_fails_the_gate() {
     );
 }
 
+fn request(base: &std::path::Path, cur: &std::path::Path) -> check::CheckRequest {
+    check::CheckRequest {
+        baseline: base.join("report.json"),
+        current: cur.join("report.json"),
+        update: false,
+        allow_new: false,
+        tolerances: deterministic_only(),
+        changes_only: false,
+        github_json: None,
+        bencher_json: None,
+    }
+}
+
 #[test]
-fn the_binary_exits_non_zero_on_a_regression_and_update_accepts_it() {
+fn check_fails_on_a_regression_exports_metrics_and_update_accepts_it() {
     let dir = tempfile::tempdir().unwrap();
     let (base, cur) = (dir.path().join("base"), dir.path().join("cur"));
     output::write_all(&sweep(config()), &base).unwrap();
     output::write_all(&sweep(handicapped()), &cur).unwrap();
-    let check = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_fitbench"))
-            .arg("check")
-            .arg("--baseline")
-            .arg(base.join("report.json"))
-            .arg("--current")
-            .arg(cur.join("report.json"))
-            .arg("--no-timing")
-            .args(extra)
-            .output()
-            .unwrap()
-    };
     let gh = dir.path().join("gh.json");
     let bmf = dir.path().join("bmf.json");
-    let out = check(&[
-        "--github-json",
-        gh.to_str().unwrap(),
-        "--bencher-json",
-        bmf.to_str().unwrap(),
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let outcome = check::run(&check::CheckRequest {
+        github_json: Some(gh.clone()),
+        bencher_json: Some(bmf.clone()),
+        ..request(&base, &cur)
+    })
+    .unwrap();
+    assert_eq!(outcome.failures.len(), 1, "{}", outcome.text);
+    assert!(outcome.failures[0].contains("regression"), "{:?}", outcome.failures);
     assert!(
-        stdout.contains("WORSE") && stdout.contains("adam"),
-        "{stdout}"
+        outcome.text.contains("WORSE") && outcome.text.contains("adam"),
+        "{}",
+        outcome.text
     );
 
     // The exports: github-action-benchmark's array and Bencher's nested object.
@@ -155,15 +157,38 @@ fn the_binary_exits_non_zero_on_a_regression_and_update_accepts_it() {
     assert!(bench["train-mse-at-10"]["value"].is_number());
 
     // --update accepts the change; the same comparison then passes.
-    assert_eq!(check(&["--update"]).status.code(), Some(0));
-    let out = check(&[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let updated = check::run(&check::CheckRequest {
+        update: true,
+        ..request(&base, &cur)
+    })
+    .unwrap();
+    assert!(updated.failures.is_empty());
+    let again = check::run(&request(&base, &cur)).unwrap();
+    assert!(again.failures.is_empty(), "{}", again.text);
     assert!(base.join("summary.md").exists());
+}
+
+#[test]
+fn a_trainer_new_to_the_gate_fails_loudly_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, cur) = (dir.path().join("base"), dir.path().join("cur"));
+    output::write_all(&sweep(config()), &base).unwrap();
+    let mut more = config();
+    more.trainers.push("sgd".into());
+    output::write_all(&sweep(more), &cur).unwrap();
+    let outcome = check::run(&request(&base, &cur)).unwrap();
+    assert_eq!(outcome.failures.len(), 1, "{}", outcome.text);
+    assert!(outcome.failures[0].contains("not gated"), "{:?}", outcome.failures);
+    assert!(outcome.text.contains("UNGATED") && outcome.text.contains("/ sgd"), "{}", outcome.text);
+    let comparison = outcome.comparison.unwrap();
+    assert_eq!(comparison.ungated.len(), 2, "two datasets");
+    assert!(comparison.regressions().is_empty());
+    let allowed = check::run(&check::CheckRequest {
+        allow_new: true,
+        ..request(&base, &cur)
+    })
+    .unwrap();
+    assert!(allowed.failures.is_empty(), "{:?}", allowed.failures);
 }
 
 #[test]

@@ -4,8 +4,8 @@
 
 use faer::{Col, Mat};
 use fitbench_core::{Architecture, Dataset, Error, Mlp, StepOutcome, Trainer, TrainerConfig};
-use fitbench_harness::config::RunConfig;
-use fitbench_harness::report::Status;
+use fitbench_report::config::RunConfig;
+use fitbench_report::schema::Status;
 use fitbench_harness::runner::{self, Clock, Plan, PlannedTrainer};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -428,7 +428,7 @@ fn time_triggered_points_change_neither_stops_nor_metrics() {
     let (dense, sparse) = (run(0.5), run(1e9));
     assert!(dense.curve.iter().any(|p| p.off_schedule));
     assert!(sparse.curve.iter().all(|p| !p.off_schedule));
-    let scheduled = |r: &fitbench_harness::report::RunRecord| {
+    let scheduled = |r: &fitbench_report::schema::RunRecord| {
         r.curve
             .iter()
             .filter(|p| !p.off_schedule)
@@ -442,7 +442,7 @@ fn time_triggered_points_change_neither_stops_nor_metrics() {
     );
     // The budgets are evaluated even off the geometric grid.
     assert!(sparse.curve.iter().any(|p| p.iter == 7));
-    let strip = |r: &fitbench_harness::report::RunRecord| {
+    let strip = |r: &fitbench_report::schema::RunRecord| {
         let mut m = r.metrics.clone().unwrap();
         m.targets.iter_mut().for_each(|t| t.time_s = None);
         m

@@ -26,10 +26,19 @@
 //! [`Order::Interleaved`] is the literal reading of the abstract: for l = L…1, refit Θₗ on
 //! the current Aₗ₋₁, then invert through the *new* Wₗ to get Zₗ₋₁*; a forward pass follows.
 //!
-//! Flops per step (sweep, Cholesky), with p = m + 1:
-//! backward, per l ≥ 2: 2mₗ₋₁²mₗ (Gram) + 2n·mₗmₗ₋₁ (right-hand side) + mₗ₋₁³/3 + 2n·mₗ₋₁²;
-//! refit, per l: n·pₗ² (one Gram triangle) + 2n·pₗmₗ + pₗ³/3 + 2pₗ²mₗ + 2n·pₗmₗ (refresh);
-//! about n·Σ(3mₗ₋₁² + 6mₗ₋₁mₗ) + Σ⅔mₗ₋₁³ in all. All buffers are allocated in `init`.
+//! Flops per step (sweep, Cholesky), in the convention of [`fitbench_core::flops`] (a
+//! multiply-add is 2 flops), with pₗ = mₗ₋₁ + 1 (the ones column of `[Aₗ₋₁ 1]`):
+//! - backward target, per l ≥ 2: 2mₗ₋₁²mₗ (the Gram WₗᵀWₗ) + 2n·mₗmₗ₋₁ (the right-hand side
+//!   Zₗ*Wₗ) + mₗ₋₁³/3 (Cholesky) + 2n·mₗ₋₁² (triangular solves for n right-hand sides);
+//! - refit, per l: the normal equations of an n×pₗ design with mₗ right-hand sides,
+//!   n·pₗ² + 2n·pₗmₗ + pₗ³/3 + 2pₗ²mₗ ([`flops::normal_equations`]);
+//! - refresh, per l: `[Aₗ₋₁ 1]Θₗ`, i.e. the forward pass of layer l ([`flops::forward`],
+//!   2n·mₗ₋₁mₗ) plus the bias, which this trainer multiplies in as the ones column
+//!   (2n·mₗ more), 2n·pₗmₗ in all;
+//!
+//! about n·Σ(3mₗ₋₁² + 6mₗ₋₁mₗ) + Σ⅔mₗ₋₁³ in all; O(m²) terms (the bias shift Θ_top·b) and
+//! element-wise work (inverses, activations) are not counted. All buffers are allocated in
+//! `init`.
 
 use crate::error::{LsqError, Result};
 use crate::ols::Solver;
@@ -42,7 +51,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Col, Mat, Par};
 use fitbench_core::linalg::{NormalEquations, check_pivots, singular};
 use fitbench_core::{
-    Activation, Architecture, Dataset, Error, Mlp, StepOutcome, Trainer, TrainerConfig,
+    Activation, Architecture, Dataset, Error, Mlp, StepOutcome, Trainer, TrainerConfig, flops,
 };
 use serde::{Deserialize, Serialize};
 
@@ -99,8 +108,9 @@ pub struct LsqConfig {
     pub solver: Solver,
     /// Refit sample weighting.
     pub weighting: Weighting,
-    /// Always `true`: the algorithm is a reconstruction, not the paper's (recorded in reports).
-    #[serde(skip_deserializing)]
+    /// Always `true`: the algorithm is a reconstruction, not the paper's (recorded in reports;
+    /// `false` is rejected).
+    #[serde(deserialize_with = "fitbench_core::registry::always_true")]
     pub reconstruction: bool,
 }
 
@@ -644,21 +654,23 @@ impl Trainer for Lsq {
         Some(self.to_mlp(&self.theta))
     }
 
+    /// The count of the module docs (sweep order, Cholesky solver, no weighting), per layer
+    /// from the input side.
     fn flops_per_step(&self) -> Option<f64> {
-        let n = self.y.nrows() as f64;
-        let w: Vec<f64> = self.widths.iter().map(|&m| m as f64).collect();
-        let mut flops = 0.0;
+        let n = self.y.nrows();
+        let w = &self.widths;
+        let mut total = 0.0;
         for l in 1..w.len() {
-            let (m_prev, m, p) = (w[l - 1], w[l], w[l - 1] + 1.0);
+            let (m_prev, m, p) = (w[l - 1], w[l], w[l - 1] + 1);
             if l >= 2 {
-                flops += 2.0 * m_prev * m_prev * m
-                    + 2.0 * n * m * m_prev
-                    + m_prev.powi(3) / 3.0
-                    + 2.0 * n * m_prev * m_prev;
+                total += flops::matmul(m_prev, m, m_prev)
+                    + flops::matmul(n, m, m_prev)
+                    + flops::cholesky(m_prev)
+                    + flops::triangular_solves(m_prev, n);
             }
-            flops +=
-                n * p * p + 2.0 * n * p * m + p.powi(3) / 3.0 + 2.0 * p * p * m + 2.0 * n * p * m;
+            let refresh = flops::forward(&w[l - 1..=l], n) + flops::matmul(n, 1, m);
+            total += flops::normal_equations(n, p, m) + refresh;
         }
-        Some(flops)
+        Some(total)
     }
 }

@@ -6,7 +6,9 @@
 use crate::error::{LsqError, Result};
 use faer::{Col, Mat};
 use fitbench_core::linalg::NormalEquations;
-use fitbench_core::{Architecture, Dataset, Error, Mlp, StepOutcome, Trainer, TrainerConfig};
+use fitbench_core::{
+    Architecture, Dataset, Error, Mlp, StepOutcome, Trainer, TrainerConfig, flops,
+};
 use serde::{Deserialize, Serialize};
 
 /// How the least-squares problem is solved.
@@ -167,13 +169,14 @@ impl Trainer for Ols {
         self.model.clone()
     }
 
-    /// n·p² + 2·n·p·k + p³/3 + 2·p²·k with p = d + 1 (Cholesky path).
+    /// One ridge solve by the normal equations ([`flops::normal_equations`]):
+    /// n·p² + 2·n·p·k + p³/3 + 2·p²·k with p = d + 1, counted for the Cholesky path (n includes
+    /// the d rows appended for the QR solver's ridge).
     fn flops_per_step(&self) -> Option<f64> {
-        let (n, p, k) = (
-            self.design.nrows() as f64,
-            self.design.ncols() as f64,
-            self.theta.ncols() as f64,
-        );
-        Some(n * p * p + 2.0 * n * p * k + p * p * p / 3.0 + 2.0 * p * p * k)
+        Some(flops::normal_equations(
+            self.design.nrows(),
+            self.design.ncols(),
+            self.theta.ncols(),
+        ))
     }
 }

@@ -1,5 +1,5 @@
 //! Tests of the `lsq` trainer (reconstruction of Khadilkar 2023): identities, convergence on
-//! planted problems, best-so-far tracking, determinism and bad input.
+//! planted problems, best-so-far tracking, determinism, flop counts and bad input.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -80,7 +80,10 @@ fn a_planted_teacher_is_fitted_100x_within_a_few_dozen_steps() {
 }
 
 #[test]
-fn best_so_far_never_increases_and_both_orders_run() {
+fn params_is_the_best_iterate_so_far_and_both_orders_run() {
+    // The trainer's own training MSE (from its activations) and `Mlp::mse` (a fresh forward
+    // pass) may differ in the last bits, so the selection is compared within this tolerance.
+    const SELECTION_TOL: f64 = 1e-12;
     let data = Split::new(&synthetic::smooth2d(500, 0.05, 2).unwrap(), 0.2, 0)
         .unwrap()
         .train;
@@ -90,6 +93,7 @@ fn best_so_far_never_increases_and_both_orders_run() {
         (Order::Interleaved, Weighting::None),
         (Order::Sweep, Weighting::Derivative),
     ];
+    let mut rises = 0;
     for (order, weighting) in variants {
         let mut t = trainer(
             &LsqConfig {
@@ -101,28 +105,29 @@ fn best_so_far_never_increases_and_both_orders_run() {
             &arch,
             3,
         );
-        let mut last = train_mse(t.as_ref(), &data);
-        let initial = last;
-        for _ in 0..30 {
+        let initial = train_mse(t.as_ref(), &data);
+        let (mut lowest, mut previous) = (initial, initial);
+        for step in 0..30 {
             t.step().unwrap();
-            let now = train_mse(t.as_ref(), &data);
-            assert!(
-                now <= last,
-                "{order:?}: best-so-far rose from {last} to {now}"
-            );
             let current = t
                 .current_params()
                 .unwrap()
                 .mse(data.x.as_ref(), data.y.as_ref())
                 .unwrap();
+            rises += usize::from(current > previous);
+            previous = current;
+            lowest = lowest.min(current);
+            let best = train_mse(t.as_ref(), &data);
             assert!(
-                current >= now,
-                "{order:?}: the best cannot be worse than the current iterate"
+                (best - lowest).abs() <= SELECTION_TOL * lowest,
+                "{order:?} {weighting:?} step {step}: params() has MSE {best}, \
+                 but the lowest iterate so far had {lowest} (current {current})"
             );
-            last = now;
         }
-        assert!(last < initial, "{order:?} made no progress");
+        assert!(lowest < initial, "{order:?} {weighting:?} made no progress");
     }
+    // The current iterate's loss does rise at times here, so the selection is exercised.
+    assert!(rises > 0, "no variant's loss ever rose; pick a harder case");
 }
 
 #[test]
@@ -239,4 +244,36 @@ fn every_invalid_knob_is_rejected_with_its_own_message() {
         msg.contains("relu is not invertible") && msg.contains("leaky_relu"),
         "{msg}"
     );
+}
+
+#[test]
+fn flops_per_step_is_the_documented_count() {
+    // Sweep order, Cholesky refits: per layer l (p = mₗ₋₁ + 1), the backward target for l ≥ 2,
+    // 2mₗ₋₁²mₗ + 2n·mₗmₗ₋₁ + mₗ₋₁³/3 + 2n·mₗ₋₁², then the refit n·p² + 2n·pmₗ + p³/3 + 2p²mₗ
+    // and the refresh 2n·pmₗ, summed in that order. Written out here (and recorded for one
+    // case) because the reports' "flops to level" metrics are products of this number.
+    let data = Split::new(&synthetic::smooth2d(500, 0.05, 2).unwrap(), 0.2, 0)
+        .unwrap()
+        .train;
+    let arch = Architecture::new(vec![16, 8], Activation::Tanh);
+    let t = trainer(&LsqConfig::default(), &data, &arch, 0);
+    let n = data.n() as f64;
+    let widths = [2.0, 16.0, 8.0, 1.0_f64];
+    let mut expected = 0.0;
+    for l in 1..widths.len() {
+        let (m_prev, m, p) = (widths[l - 1], widths[l], widths[l - 1] + 1.0);
+        if l >= 2 {
+            expected += 2.0 * m_prev * m_prev * m
+                + 2.0 * n * m * m_prev
+                + m_prev.powi(3) / 3.0
+                + 2.0 * n * m_prev * m_prev;
+        }
+        expected +=
+            n * p * p + 2.0 * n * p * m + p.powi(3) / 3.0 + 2.0 * p * p * m + 2.0 * n * p * m;
+    }
+    assert_eq!(
+        expected, 837923.6666666666,
+        "recorded for n = 400, widths [2, 16, 8, 1]"
+    );
+    assert_eq!(t.flops_per_step(), Some(expected));
 }

@@ -176,3 +176,20 @@ fn invalid_ridge_is_rejected() {
         assert!(err.contains("ols.ridge"), "{err}");
     }
 }
+
+#[test]
+fn flops_per_step_is_one_normal_equations_solve() {
+    // n·p² + 2·n·p·k + p³/3 + 2·p²·k with p = d + 1 = 3, n = 20, k = 1.
+    let data = planted();
+    let t = OlsConfig::default()
+        .init(
+            &data,
+            Mlp::init(&Architecture::linear(), 2, 1, 0).unwrap(),
+            0,
+        )
+        .unwrap();
+    let (n, p, k) = (20.0, 3.0, 1.0);
+    let expected = n * p * p + 2.0 * n * p * k + p * p * p / 3.0 + 2.0 * p * p * k;
+    assert_eq!(expected, 327.0);
+    assert_eq!(t.flops_per_step(), Some(expected));
+}

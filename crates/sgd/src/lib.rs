@@ -16,7 +16,7 @@
 //! use fitbench_sgd::AdamConfig;
 //!
 //! let split = Split::new(&synthetic::smooth2d(300, 0.05, 1)?, 0.2, 0)?;
-//! let config = AdamConfig { lr: 1e-2, ..AdamConfig::default() };
+//! let config = AdamConfig::default().lr(1e-2);
 //! config.validate()?;
 //! let arch = config.architecture(&Architecture::new(vec![16], Activation::Tanh))?;
 //! let initial = Mlp::init(&arch, 2, 1, 0)?;
@@ -34,9 +34,35 @@
 
 pub mod config;
 pub mod error;
-pub mod lnn;
 pub mod trainer;
 
-pub use config::{AdamConfig, Backend, Precision, SgdConfig};
+pub use config::{
+    Adam, AdamConfig, Backend, GradientConfig, GradientOptions, Optimiser, Precision, Sgd,
+    SgdConfig,
+};
 pub use error::SgdError;
 pub use trainer::GradientTrainer;
+
+use fitbench_core::registry::{Capabilities, TrainerEntry};
+
+/// What both gradient trainers can do: tune `lr`, take `--backend`.
+const GRADIENT: Capabilities = Capabilities {
+    learning_rate: true,
+    burn_backend: true,
+    gradient_based: true,
+    deterministic: true,
+};
+
+/// The trainers of this crate, for the harness's registry.
+pub const TRAINERS: &[TrainerEntry] = &[
+    TrainerEntry::of::<SgdConfig>(
+        "sgd",
+        "SGD on burn, one epoch per step (batch 0 = full batch)",
+        GRADIENT,
+    ),
+    TrainerEntry::of::<AdamConfig>(
+        "adam",
+        "Adam on burn, one epoch per step (batch 0 = full batch)",
+        GRADIENT,
+    ),
+];

@@ -1,23 +1,12 @@
 //! The burn-backed gradient trainer shared by `sgd` and `adam`.
 
-use crate::config::{AdamConfig, Backend, Precision, SgdConfig};
+use crate::config::{Backend, GradientOptions, Precision};
 use crate::error::SgdError;
 use burn::module::{Module, Param};
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{DType, Device, Int, Tensor, TensorData, activation};
 use faer::{Col, Mat};
-use fitbench_core::{Activation, Dataset, Mlp, StepOutcome, Trainer, rng};
-
-/// Which optimiser a [`GradientTrainer`] runs, with its configuration.
-#[derive(Clone, Debug)]
-pub enum Optimizer {
-    /// SGD with momentum.
-    Sgd(SgdConfig),
-    /// Adam.
-    Adam(AdamConfig),
-}
+use fitbench_core::{Activation, Dataset, Mlp, StepOutcome, Trainer, flops, rng};
 
 /// The network as a burn module: weights are `[fan_in, fan_out]` (burn's layout), biases `[fan_out]`.
 #[derive(Module, Debug)]
@@ -97,17 +86,22 @@ impl std::fmt::Debug for GradientTrainer {
 }
 
 impl GradientTrainer {
-    /// Copies the data and the initial network onto the device and builds the optimiser.
+    /// Copies the data and the initial network onto the device; `optimizer` is burn's
+    /// optimiser built from the config ([`crate::Optimiser::build`]), `name` its registry name.
     pub fn new(
-        optimizer: Optimizer,
+        name: &'static str,
+        options: &GradientOptions,
+        optimizer: ModuleOptimizer,
         train: &Dataset,
         initial: Mlp,
         seed: u64,
     ) -> Result<Self, SgdError> {
-        let (batch, precision, backend) = match &optimizer {
-            Optimizer::Sgd(c) => (c.batch, c.precision, c.backend),
-            Optimizer::Adam(c) => (c.batch, c.precision, c.backend),
-        };
+        let (lr, batch, precision, backend) = (
+            options.lr,
+            options.batch,
+            options.precision,
+            options.backend,
+        );
         let device = match backend {
             #[cfg(feature = "flex")]
             Backend::Flex => Device::flex().autodiff(),
@@ -144,36 +138,6 @@ impl GradientTrainer {
                 ))
             })
             .collect();
-        let (name, lr, optimizer) = match optimizer {
-            Optimizer::Sgd(c) => {
-                let mut b = burn::optim::SgdConfig::new();
-                if c.momentum > 0.0 {
-                    b = b.with_momentum(Some(MomentumConfig {
-                        momentum: c.momentum,
-                        dampening: c.dampening,
-                        nesterov: c.nesterov,
-                    }));
-                }
-                if c.weight_decay > 0.0 {
-                    b = b.with_weight_decay(Some(WeightDecayConfig {
-                        penalty: c.weight_decay as f32,
-                    }));
-                }
-                ("sgd", c.lr, b.init())
-            }
-            Optimizer::Adam(c) => {
-                let mut b = burn::optim::AdamConfig::new()
-                    .with_beta_1(c.beta1 as f32)
-                    .with_beta_2(c.beta2 as f32)
-                    .with_epsilon(c.eps as f32);
-                if c.weight_decay > 0.0 {
-                    b = b.with_weight_decay(Some(WeightDecayConfig {
-                        penalty: c.weight_decay as f32,
-                    }));
-                }
-                ("adam", c.lr, b.init())
-            }
-        };
         Ok(Self {
             name,
             lr,
@@ -307,15 +271,10 @@ impl Trainer for GradientTrainer {
         }
     }
 
-    /// Matmul flops of forward and backward passes over the training set: 6·n·Σ mₗ₋₁mₗ.
+    /// One gradient evaluation over the whole training set per epoch, whatever the batch size:
+    /// [`flops::gradient`] = 6·n·Σ mₗ₋₁mₗ (forward and backward matrix products; the
+    /// optimiser's element-wise update is not counted).
     fn flops_per_step(&self) -> Option<f64> {
-        Some(
-            6.0 * self.n as f64
-                * self
-                    .widths
-                    .windows(2)
-                    .map(|w| (w[0] * w[1]) as f64)
-                    .sum::<f64>(),
-        )
+        Some(flops::gradient(&self.widths, self.n))
     }
 }

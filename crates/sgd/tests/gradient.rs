@@ -7,7 +7,7 @@ use faer::{Col, Mat};
 use fitbench_core::{
     Activation, Architecture, Dataset, Mlp, Split, Trainer, TrainerConfig, synthetic,
 };
-use fitbench_sgd::{AdamConfig, Backend, Precision, SgdConfig};
+use fitbench_sgd::{Adam, AdamConfig, Backend, Precision, Sgd, SgdConfig};
 
 /// Agreement of f64 burn updates with the hand-computed f64 reference.
 const F64_TOL: f64 = 1e-9;
@@ -27,11 +27,19 @@ fn tiny() -> (Dataset, Mlp) {
     (data, net)
 }
 
+/// The backends compiled into this build. Panics when there is none, so that the tests
+/// looping over them cannot pass by looping zero times.
 fn backends() -> Vec<Backend> {
-    [Backend::Flex, Backend::Ndarray]
+    let available: Vec<Backend> = [Backend::Flex, Backend::Ndarray]
         .into_iter()
         .filter(|b| b.is_available())
-        .collect()
+        .collect();
+    assert!(
+        !available.is_empty(),
+        "no burn backend is compiled in: run these tests with `--features flex` (the default) \
+         and/or `--features ndarray`"
+    );
+    available
 }
 
 /// Gradient of mean((w·x + b − y)²) for the tiny problem.
@@ -57,13 +65,14 @@ fn sgd_with_momentum_matches_a_hand_computed_update() {
 
 fn sgd_hand(backend: Backend) {
     let (data, net) = tiny();
-    let config = SgdConfig {
-        lr: 0.05,
-        momentum: 0.9,
-        precision: Precision::F64,
-        backend,
-        ..SgdConfig::default()
-    };
+    let config = SgdConfig::default()
+        .lr(0.05)
+        .precision(Precision::F64)
+        .backend(backend)
+        .with_own(Sgd {
+            momentum: 0.9,
+            ..Sgd::default()
+        });
     let mut t = config.init(&data, net, 0).unwrap();
     let (mut w, mut b, mut vw, mut vb) = (0.3, -0.2, 0.0, 0.0);
     for step in 0..3 {
@@ -95,12 +104,10 @@ fn adam_matches_a_hand_computed_update() {
 
 fn adam_hand(backend: Backend) {
     let (data, net) = tiny();
-    let config = AdamConfig {
-        lr: 0.01,
-        precision: Precision::F64,
-        backend,
-        ..AdamConfig::default()
-    };
+    let config = AdamConfig::default()
+        .lr(0.01)
+        .precision(Precision::F64)
+        .backend(backend);
     let mut t = config.init(&data, net, 0).unwrap();
     // burn keeps β₁, β₂ and ε as f32 and computes the bias corrections in f32:
     // update = lr · m · (√(1 − β₂ᵗ) / (1 − β₁ᵗ)) / (√v + ε·√(1 − β₂ᵗ)).
@@ -147,13 +154,14 @@ fn a_gradient_step_follows_the_finite_difference_gradient_for_every_activation()
     {
         let arch = Architecture::new(vec![5, 3], act);
         let net = Mlp::init(&arch, 2, 1, 4).unwrap();
-        let config = SgdConfig {
-            lr: LR,
-            momentum: 0.0,
-            precision: Precision::F64,
-            backend,
-            ..SgdConfig::default()
-        };
+        let config = SgdConfig::default()
+            .lr(LR)
+            .precision(Precision::F64)
+            .backend(backend)
+            .with_own(Sgd {
+                momentum: 0.0,
+                ..Sgd::default()
+            });
         let mut t = config.init(&data, net.clone(), 0).unwrap();
         t.step().unwrap();
         let after = t.params();
@@ -187,17 +195,34 @@ fn a_gradient_step_follows_the_finite_difference_gradient_for_every_activation()
 }
 
 #[test]
+fn flops_per_step_is_one_gradient_evaluation_over_the_training_set() {
+    // 6·n·Σ mₗ₋₁mₗ (fitbench_core::flops::gradient) per epoch, whatever the batch size.
+    let data = Split::new(&synthetic::friedman1(100, 10, 0.1, 2).unwrap(), 0.2, 0)
+        .unwrap()
+        .train;
+    let net = Mlp::init(&Architecture::new(vec![8, 4], Activation::Tanh), 10, 1, 9).unwrap();
+    let expected = 6.0 * 80.0 * (10.0 * 8.0 + 8.0 * 4.0 + 4.0 * 1.0);
+    assert_eq!(expected, 55680.0);
+    for batch in [0, 16] {
+        let t = SgdConfig::default()
+            .batch(batch)
+            .backend(backends()[0])
+            .init(&data, net.clone(), 0)
+            .unwrap();
+        assert_eq!(t.flops_per_step(), Some(expected), "batch {batch}");
+    }
+}
+
+#[test]
 fn trainers_start_from_the_shared_initial_weights() {
     let data = Split::new(&synthetic::friedman1(100, 10, 0.1, 2).unwrap(), 0.2, 0)
         .unwrap()
         .train;
     let net = Mlp::init(&Architecture::new(vec![8], Activation::Tanh), 10, 1, 9).unwrap();
-    let f64_trainer = AdamConfig {
-        precision: Precision::F64,
-        ..AdamConfig::default()
-    }
-    .init(&data, net.clone(), 0)
-    .unwrap();
+    let f64_trainer = AdamConfig::default()
+        .precision(Precision::F64)
+        .init(&data, net.clone(), 0)
+        .unwrap();
     assert_eq!(f64_trainer.params(), net, "f64: bit-identical");
     let f32_trainer = SgdConfig::default().init(&data, net.clone(), 0).unwrap();
     let p = f32_trainer.params();
@@ -227,25 +252,13 @@ fn loss_goes_down_on_a_learnable_problem() {
     let net = Mlp::init(&Architecture::new(vec![8], Activation::Tanh), 4, 1, 1).unwrap();
     let before = net.mse(data.x.as_ref(), data.y.as_ref()).unwrap();
     let configs: Vec<Box<dyn TrainerConfig>> = vec![
-        Box::new(AdamConfig {
-            lr: 1e-2,
-            ..AdamConfig::default()
-        }),
-        Box::new(AdamConfig {
-            lr: 1e-2,
-            batch: 32,
-            ..AdamConfig::default()
-        }),
-        Box::new(SgdConfig {
-            lr: 5e-2,
-            ..SgdConfig::default()
-        }),
-        Box::new(SgdConfig {
-            lr: 1e-2,
-            batch: 32,
+        Box::new(AdamConfig::default().lr(1e-2)),
+        Box::new(AdamConfig::default().lr(1e-2).batch(32)),
+        Box::new(SgdConfig::default().lr(5e-2)),
+        Box::new(SgdConfig::default().lr(1e-2).batch(32).with_own(Sgd {
             nesterov: true,
-            ..SgdConfig::default()
-        }),
+            ..Sgd::default()
+        })),
     ];
     for c in configs {
         let mut t = c.init(&data, net.clone(), 0).unwrap();
@@ -263,11 +276,7 @@ fn seeded_mini_batch_order_is_reproducible() {
         .unwrap()
         .train;
     let net = Mlp::init(&Architecture::new(vec![8], Activation::Tanh), 10, 1, 9).unwrap();
-    let config = SgdConfig {
-        batch: 16,
-        precision: Precision::F64,
-        ..SgdConfig::default()
-    };
+    let config = SgdConfig::default().batch(16).precision(Precision::F64);
     let run = |seed: u64| {
         let mut t = config.init(&data, net.clone(), seed).unwrap();
         for _ in 0..3 {
@@ -282,81 +291,57 @@ fn seeded_mini_batch_order_is_reproducible() {
 #[test]
 fn invalid_hyper_parameters_are_rejected() {
     let sgd = [
+        (SgdConfig::default().lr(0.0), "sgd.lr"),
+        (SgdConfig::default().lr(f64::NAN), "sgd.lr"),
         (
-            SgdConfig {
-                lr: 0.0,
-                ..SgdConfig::default()
-            },
-            "sgd.lr",
-        ),
-        (
-            SgdConfig {
-                lr: f64::NAN,
-                ..SgdConfig::default()
-            },
-            "sgd.lr",
-        ),
-        (
-            SgdConfig {
+            SgdConfig::default().with_own(Sgd {
                 momentum: 1.0,
-                ..SgdConfig::default()
-            },
+                ..Sgd::default()
+            }),
             "sgd.momentum",
         ),
         (
-            SgdConfig {
+            SgdConfig::default().with_own(Sgd {
                 dampening: -0.1,
-                ..SgdConfig::default()
-            },
+                ..Sgd::default()
+            }),
             "sgd.dampening",
         ),
         (
-            SgdConfig {
+            SgdConfig::default().with_own(Sgd {
                 nesterov: true,
                 momentum: 0.0,
-                ..SgdConfig::default()
-            },
+                ..Sgd::default()
+            }),
             "sgd.nesterov",
         ),
-        (
-            SgdConfig {
-                weight_decay: -1.0,
-                ..SgdConfig::default()
-            },
-            "sgd.weight_decay",
-        ),
+        (SgdConfig::default().weight_decay(-1.0), "sgd.weight_decay"),
     ];
     for (c, what) in sgd {
         let msg = c.validate().unwrap_err().to_string();
         assert!(msg.contains(what), "{msg} should name {what}");
     }
     let adam = [
+        (AdamConfig::default().lr(-1.0), "adam.lr"),
         (
-            AdamConfig {
-                lr: -1.0,
-                ..AdamConfig::default()
-            },
-            "adam.lr",
-        ),
-        (
-            AdamConfig {
+            AdamConfig::default().with_own(Adam {
                 beta1: 1.0,
-                ..AdamConfig::default()
-            },
+                ..Adam::default()
+            }),
             "adam.beta1",
         ),
         (
-            AdamConfig {
+            AdamConfig::default().with_own(Adam {
                 beta2: -0.5,
-                ..AdamConfig::default()
-            },
+                ..Adam::default()
+            }),
             "adam.beta2",
         ),
         (
-            AdamConfig {
+            AdamConfig::default().with_own(Adam {
                 eps: 0.0,
-                ..AdamConfig::default()
-            },
+                ..Adam::default()
+            }),
             "adam.eps",
         ),
     ];
@@ -376,13 +361,11 @@ fn ndarray_and_flex_backends_agree() {
         .train;
     let run = |backend: Backend, act: Activation| {
         let net = Mlp::init(&Architecture::new(vec![6], act), 2, 1, 3).unwrap();
-        let c = AdamConfig {
-            lr: 1e-2,
-            batch: 16,
-            precision: Precision::F64,
-            backend,
-            ..AdamConfig::default()
-        };
+        let c = AdamConfig::default()
+            .lr(1e-2)
+            .batch(16)
+            .precision(Precision::F64)
+            .backend(backend);
         let mut t = c.init(&data, net, 5).unwrap();
         for _ in 0..3 {
             t.step().unwrap();
@@ -390,14 +373,12 @@ fn ndarray_and_flex_backends_agree() {
         t.params()
     };
     let net = Mlp::init(&Architecture::new(vec![6], Activation::Tanh), 2, 1, 3).unwrap();
-    let init_nd = SgdConfig {
-        precision: Precision::F64,
-        backend: Backend::Ndarray,
-        ..SgdConfig::default()
-    }
-    .init(&data, net.clone(), 0)
-    .unwrap()
-    .params();
+    let init_nd = SgdConfig::default()
+        .precision(Precision::F64)
+        .backend(Backend::Ndarray)
+        .init(&data, net.clone(), 0)
+        .unwrap()
+        .params();
     assert_eq!(
         init_nd, net,
         "ndarray f64 starts from the shared weights bit for bit"
@@ -427,13 +408,11 @@ fn ndarray_and_flex_backends_agree() {
 #[cfg(not(feature = "ndarray"))]
 #[test]
 fn a_missing_backend_is_a_clear_error() {
-    let msg = AdamConfig {
-        backend: fitbench_sgd::Backend::Ndarray,
-        ..AdamConfig::default()
-    }
-    .validate()
-    .unwrap_err()
-    .to_string();
+    let msg = AdamConfig::default()
+        .backend(fitbench_sgd::Backend::Ndarray)
+        .validate()
+        .unwrap_err()
+        .to_string();
     assert!(
         msg.contains("adam.backend") && msg.contains("--features ndarray"),
         "{msg}"

@@ -1,7 +1,7 @@
 //! Loss-vs-time and loss-vs-iteration figures drawn with plotters, in SVG and PNG.
 //!
 //! Text is rendered with an embedded DejaVu Sans (Bitstream Vera licence, see
-//! `crates/harness/assets/DejaVuSans-LICENSE.txt`), so no system font is needed.
+//! `crates/render/assets/DejaVuSans-LICENSE.txt`), so no system font is needed.
 //!
 //! For every trainer the figure shows the median over repetitions (line) and the min–max
 //! band. Each repetition's curve is a step function: at any x it takes the value of its last
@@ -9,8 +9,9 @@
 //! run. The axes are logarithmic, so the initial point (x = 0) is not drawn. The closed-form
 //! linear reference (median over repetitions) is the dashed black line.
 
-use crate::error::{HarnessError, Result};
-use crate::report::{DatasetInfo, Report, RunRecord};
+use crate::error::{RenderError, Result};
+use fitbench_report::schema::slug;
+use fitbench_report::schema::{DatasetInfo, Report, RunRecord};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -119,7 +120,7 @@ pub fn band(trainer: &str, runs: &[&RunRecord], x: XAxis, loss: Loss, current: b
                         .map(|(_, y)| *y)
                 })
                 .collect();
-            crate::stats::min_median_max(vals).map(|(lo, med, hi)| (gx, lo, med, hi))
+            fitbench_report::stats::min_median_max(vals).map(|(lo, med, hi)| (gx, lo, med, hi))
         })
         .collect();
     Band {
@@ -128,32 +129,6 @@ pub fn band(trainer: &str, runs: &[&RunRecord], x: XAxis, loss: Loss, current: b
         color: 0,
         points,
     }
-}
-
-/// Trainer labels in the order they first appear in the report.
-pub fn trainers_of(report: &Report) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for r in &report.runs {
-        if !out.contains(&r.trainer) {
-            out.push(r.trainer.clone());
-        }
-    }
-    out
-}
-
-/// A file-system-safe version of a dataset name.
-pub fn slug(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    s.trim_matches('_').to_string()
 }
 
 /// Widens a positive range around its geometric mean so it spans at least one decade (a log
@@ -307,7 +282,7 @@ fn draw_figure<DB: DrawingBackend>(
         .collect();
     for (panel, loss) in panels.iter().zip([Loss::Train, Loss::Test]) {
         let mut bands: Vec<Band> = Vec::new();
-        for (i, t) in trainers_of(report).iter().enumerate() {
+        for (i, t) in report.trainers().iter().enumerate() {
             let mine: Vec<&RunRecord> = runs.iter().copied().filter(|r| &r.trainer == t).collect();
             bands.push(Band {
                 color: i,
@@ -332,38 +307,56 @@ fn draw_figure<DB: DrawingBackend>(
     root.present().map_err(|e| format!("{e:?}"))
 }
 
+/// The per-dataset figures, as (x axis, path without extension relative to the output
+/// folder): `plots/<dataset>/loss_vs_time` and `plots/<dataset>/loss_vs_iter`.
+pub fn dataset_figure_stems(dataset: &str) -> [(XAxis, PathBuf); 2] {
+    let sub = Path::new("plots").join(slug(dataset));
+    [
+        (XAxis::Time, sub.join("loss_vs_time")),
+        (XAxis::Iteration, sub.join("loss_vs_iter")),
+    ]
+}
+
+/// The performance profile of one level, without extension, relative to the output folder.
+pub fn profile_stem(level: f64) -> PathBuf {
+    Path::new("plots").join(format!("performance_profile_{level:e}"))
+}
+
+/// The formats every figure is written in.
+pub const FORMATS: [&str; 2] = ["svg", "png"];
+
 /// Draws `loss_vs_time` and `loss_vs_iter` (SVG and PNG) for every dataset of `report` under
 /// `dir/plots/<dataset>/`; returns the files written.
 pub fn draw_all(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     register_font();
     let mut written = Vec::new();
     for info in &report.datasets {
-        let sub = dir.join("plots").join(slug(&info.name));
-        std::fs::create_dir_all(&sub).map_err(|e| HarnessError::io("cannot create", &sub, e))?;
-        for (x, stem) in [
-            (XAxis::Time, "loss_vs_time"),
-            (XAxis::Iteration, "loss_vs_iter"),
-        ] {
+        for (x, stem) in dataset_figure_stems(&info.name) {
+            let stem = dir.join(stem);
+            if let Some(sub) = stem.parent() {
+                std::fs::create_dir_all(sub)
+                    .map_err(|e| RenderError::io("cannot create", sub, e))?;
+            }
             let size = (1000, 900);
-            let svg = sub.join(format!("{stem}.svg"));
+            let svg = stem.with_extension("svg");
             draw_figure(
                 SVGBackend::new(&svg, size).into_drawing_area(),
                 report,
                 info,
                 x,
             )
-            .map_err(|message| HarnessError::Plot {
+            .map_err(|message| RenderError::Plot {
                 path: svg.clone(),
                 message,
             })?;
-            let png = sub.join(format!("{stem}.png"));
+            let png = stem.with_extension("png");
             draw_figure(
                 BitMapBackend::new(&png, size).into_drawing_area(),
                 report,
                 info,
                 x,
             )
-            .map_err(|message| HarnessError::Plot {
+            .map_err(|message| RenderError::Plot {
                 path: png.clone(),
                 message,
             })?;
@@ -444,7 +437,7 @@ pub fn draw_lines(
     register_font();
     if let Some(parent) = stem.parent() {
         std::fs::create_dir_all(parent)
-            .map_err(|e| HarnessError::io("cannot create", parent, e))?;
+            .map_err(|e| RenderError::io("cannot create", parent, e))?;
     }
     // `with_extension` would cut names containing dots (e.g. `lr=0.001`), so append instead.
     let name = |ext: &str| {
@@ -460,7 +453,7 @@ pub fn draw_lines(
         y_label,
         series,
     )
-    .map_err(|message| HarnessError::Plot {
+    .map_err(|message| RenderError::Plot {
         path: svg.clone(),
         message,
     })?;
@@ -471,7 +464,7 @@ pub fn draw_lines(
         y_label,
         series,
     )
-    .map_err(|message| HarnessError::Plot {
+    .map_err(|message| RenderError::Plot {
         path: png.clone(),
         message,
     })?;
@@ -485,7 +478,7 @@ pub type Series = (String, Vec<(f64, f64)>);
 /// for each trainer, the step function ρ(τ) = fraction of datasets on which its median time
 /// (the upper median for an even number of seeds, a miss counting as ∞)
 /// to reach `r ≤ level` is within τ × the best trainer's time on that dataset. `r` is measured
-/// against [`crate::metrics::split_reference`] (the same for every trainer) and on every
+/// against [`fitbench_report::metrics::split_reference`] (the same for every trainer) and on every
 /// evaluated point (time resolution matters more here than determinism). Returns
 /// `(trainer, [(log₂ τ, ρ)])`; a trainer that never reaches the level on a dataset never
 /// counts for it. `None` unless the report has at least two datasets.
@@ -493,7 +486,7 @@ pub fn performance_profile(report: &Report, level: f64) -> Option<Vec<Series>> {
     if report.datasets.len() < 2 {
         return None;
     }
-    let trainers = trainers_of(report);
+    let trainers = report.trainers();
     // times[d][t]: median over seeds of the time to the level (∞ if the median seed missed).
     let times: Vec<Vec<f64>> = report
         .datasets
@@ -509,7 +502,7 @@ pub fn performance_profile(report: &Report, level: f64) -> Option<Vec<Series>> {
                         .map(|r| {
                             // One reference for every trainer: the best loss known on the
                             // split (a linear model's own OLS optimum would not compare).
-                            crate::metrics::split_reference(report, &r.dataset, r.repetition)
+                            fitbench_report::metrics::split_reference(report, &r.dataset, r.repetition)
                                 .and_then(|reference| {
                                     r.curve.iter().find(|p| {
                                         p.train_mse.is_finite()
@@ -584,9 +577,7 @@ pub fn draw_profiles(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
         let Some(series) = performance_profile(report, level) else {
             break;
         };
-        let stem = dir
-            .join("plots")
-            .join(format!("performance_profile_{level:e}"));
+        let stem = dir.join(profile_stem(level));
         written.extend(draw_lines(
             &stem,
             &format!(

@@ -6,7 +6,7 @@
 //!
 //! - **deterministic** ([`MetricKind::Deterministic`]): failed runs, iterations to each
 //!   relative-suboptimality level and train MSE after each iteration budget (see
-//!   [`crate::metrics`]). Same seed and threads give the same values, so they are compared
+//!   [`fitbench_report::metrics`]). Same seed and threads give the same values, so they are compared
 //!   within tight tolerances ([`Tolerances`]) that only absorb floating-point differences
 //!   between machines.
 //! - **timing** ([`MetricKind::Timing`]): seconds per step and seconds to each level,
@@ -18,8 +18,8 @@
 //! A metric not reached counts as infinite ("never"); one the time budget cut off is
 //! unknown, and its comparison is inconclusive rather than a failure.
 
-use crate::metrics;
-use crate::report::Report;
+use fitbench_report::metrics;
+use fitbench_report::schema::Report;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -133,7 +133,7 @@ impl Metric {
             Value3::Finite { median, .. } if self.class == Class::Iterations => {
                 format!("{median:.0}")
             }
-            Value3::Finite { median, .. } => crate::summary::number(median),
+            Value3::Finite { median, .. } => fitbench_report::format::number(median),
             Value3::Never if self.class == Class::Loss => "ended".into(),
             Value3::Never => "never".into(),
             Value3::Unknown => "unknown".into(),
@@ -238,7 +238,7 @@ fn aggregate_annotated(report: &Report) -> Aggregates {
         Some(g) => ("calibration GFLOP", g),
         None => ("s (no calibration in report)", 1.0),
     };
-    let mut groups: BTreeMap<(String, String), Vec<&crate::report::RunRecord>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), Vec<&fitbench_report::schema::RunRecord>> = BTreeMap::new();
     for r in &report.runs {
         groups
             .entry((r.dataset.clone(), r.trainer.clone()))
@@ -320,7 +320,7 @@ fn aggregate_annotated(report: &Report) -> Aggregates {
                 .collect();
             let mut per_step = timing_metric("time_per_step".into(), time_unit, scale, &step);
             // What was measured is the whole training time, not one step.
-            per_step.seconds = crate::stats::median(
+            per_step.seconds = fitbench_report::stats::median(
                 runs.iter()
                     .filter(|r| r.status.is_ok() && r.iterations > 0)
                     .map(|r| r.train_s)
@@ -388,6 +388,10 @@ pub struct Comparison {
     pub rows: Vec<Row>,
     /// Things worth knowing that are not verdicts (changed references, configs, machines).
     pub notes: Vec<String>,
+    /// (dataset, trainer) pairs of the current report that the baseline does not have: not
+    /// gated. `check` fails on them unless told to allow them (`--allow-new`), so a trainer
+    /// new to the ci preset cannot join the gate silently.
+    pub ungated: Vec<(String, String)>,
 }
 
 impl Comparison {
@@ -465,6 +469,20 @@ impl Comparison {
         }
         for n in &self.notes {
             let _ = writeln!(s, "note: {n}");
+        }
+        if !self.ungated.is_empty() {
+            let _ = writeln!(
+                s,
+                "UNGATED: {} (dataset, trainer) pair(s) are not in the baseline, so nothing checks them:",
+                self.ungated.len()
+            );
+            for (d, t) in &self.ungated {
+                let _ = writeln!(s, "UNGATED:   {d} / {t}");
+            }
+            let _ = writeln!(
+                s,
+                "UNGATED: gate them with `fitbench check --update` (rewrites the baseline), or pass --allow-new"
+            );
         }
         let (b, same, w, i) = self.counts();
         let _ = writeln!(
@@ -555,11 +573,11 @@ pub fn compare(baseline: &Report, current: &Report, tol: &Tolerances) -> Compari
             });
         }
     }
-    for (dataset, trainer) in cur.keys().filter(|k| !base.contains_key(*k)) {
-        out.notes.push(format!(
-            "{dataset} / {trainer} is new (not in the baseline): not compared"
-        ));
-    }
+    out.ungated = cur
+        .keys()
+        .filter(|k| !base.contains_key(*k))
+        .cloned()
+        .collect();
     let (bc, cc) = (&baseline.config, &current.config);
     for (what, b, c) in [
         ("seeds", bc.seeds.to_string(), cc.seeds.to_string()),
@@ -658,7 +676,7 @@ pub fn github_benchmark_json(report: &Report) -> Value {
                     "name": format!("{}/{}", export_name(report, &dataset, &trainer), m.name),
                     "unit": m.unit,
                     "value": median,
-                    "range": format!("{} … {}", crate::summary::number(min), crate::summary::number(max)),
+                    "range": format!("{} … {}", fitbench_report::format::number(min), fitbench_report::format::number(max)),
                     "extra": format!(
                         "median over {} seeds; {}; commit {commit}",
                         report.config.seeds,
@@ -775,4 +793,128 @@ mod tests {
         };
         assert!(bad.validate().unwrap_err().contains("iter"));
     }
+}
+
+/// What `fitbench check` is asked to do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckRequest {
+    /// The baseline report.
+    pub baseline: std::path::PathBuf,
+    /// The report to check.
+    pub current: std::path::PathBuf,
+    /// Rewrite the baseline's folder with the current report (report, runs.jsonl, summary,
+    /// plots) after comparing; never fails on regressions.
+    pub update: bool,
+    /// Do not fail on (dataset, trainer) pairs missing from the baseline.
+    pub allow_new: bool,
+    /// The tolerances.
+    pub tolerances: Tolerances,
+    /// Print only rows that are not "same".
+    pub changes_only: bool,
+    /// Also write github-action-benchmark JSON here.
+    pub github_json: Option<std::path::PathBuf>,
+    /// Also write Bencher Metric Format JSON here.
+    pub bencher_json: Option<std::path::PathBuf>,
+}
+
+/// What `fitbench check` did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckOutcome {
+    /// The comparison (`None` when `update` found no baseline yet).
+    pub comparison: Option<Comparison>,
+    /// The rendered table and notes.
+    pub text: String,
+    /// Why the check fails (empty: it passes).
+    pub failures: Vec<String>,
+    /// Files written (exports, and the baseline's files on `update`).
+    pub written: Vec<std::path::PathBuf>,
+}
+
+/// Runs `fitbench check`: reads both reports, writes the requested exports, compares, and on
+/// `update` rewrites the baseline folder. Fails ([`CheckOutcome::failures`]) on a regression
+/// or, unless `allow_new`, on ungated pairs.
+pub fn run(request: &CheckRequest) -> crate::error::Result<CheckOutcome> {
+    use fitbench_report::io;
+    let current = io::read_report(&request.current)?;
+    let mut written = Vec::new();
+    if let Some(p) = &request.github_json {
+        io::write_json(&github_benchmark_json(&current), p)?;
+        written.push(p.clone());
+    }
+    if let Some(p) = &request.bencher_json {
+        io::write_json(&bencher_json(&current), p)?;
+        written.push(p.clone());
+    }
+    let mut outcome = CheckOutcome {
+        comparison: None,
+        text: String::new(),
+        failures: vec![],
+        written,
+    };
+    if request.update && !request.baseline.exists() {
+        outcome.text = format!("no baseline at {} yet\n", request.baseline.display());
+    } else {
+        let baseline = io::read_report(&request.baseline)?;
+        let comparison = compare(&baseline, &current, &request.tolerances);
+        outcome.text = format!(
+            "fitbench check: {} (baseline) vs {} (current)\n{}",
+            request.baseline.display(),
+            request.current.display(),
+            comparison.render(request.changes_only)
+        );
+        if !request.update {
+            let regressions = comparison.regressions();
+            if let Some(r) = regressions.first() {
+                outcome.failures.push(format!(
+                    "{} regression(s), e.g. {} / {} / {}: {} → {}; if intended, accept with --update",
+                    regressions.len(),
+                    r.dataset,
+                    r.trainer,
+                    r.metric,
+                    r.baseline,
+                    r.current
+                ));
+            }
+            if !comparison.ungated.is_empty() && !request.allow_new {
+                outcome.failures.push(format!(
+                    "{} (dataset, trainer) pair(s) are new and not gated, e.g. {} / {}; gate them with --update or pass --allow-new",
+                    comparison.ungated.len(),
+                    comparison.ungated[0].0,
+                    comparison.ungated[0].1
+                ));
+            }
+        }
+        outcome.comparison = Some(comparison);
+    }
+    if request.update {
+        outcome.written.extend(update_baseline(&request.baseline, &request.current, &current)?);
+    }
+    Ok(outcome)
+}
+
+/// Rewrites the baseline's folder with `current` (read from `current_path`): report,
+/// summary, plots, and the `runs.jsonl` beside the current report. Returns the files written.
+pub fn update_baseline(
+    baseline: &std::path::Path,
+    current_path: &std::path::Path,
+    current: &Report,
+) -> crate::error::Result<Vec<std::path::PathBuf>> {
+    use crate::error::RenderError;
+    let dir = baseline
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| std::path::PathBuf::from("."), std::path::PathBuf::from);
+    let mut files = crate::output::write_all(current, &dir)?;
+    // The baseline report must be the file named in the request.
+    if baseline.file_name() != Some(std::ffi::OsStr::new("report.json")) {
+        fitbench_report::io::write_json(current, baseline)?;
+        files.push(baseline.to_path_buf());
+    }
+    let log = current_path.with_file_name("runs.jsonl");
+    let target = dir.join("runs.jsonl");
+    if log.exists() && log != target {
+        std::fs::copy(&log, &target).map_err(|e| RenderError::io("cannot copy", &log, e))?;
+        files.push(target);
+    }
+    Ok(files)
 }

@@ -2,8 +2,7 @@
 //! units (`_s` = seconds of wall time, `_mse` = mean squared error in standardised-target
 //! units). Bump [`SCHEMA_VERSION`] on any incompatible change and update `docs/report-schema.md`.
 
-use crate::config::RunConfig;
-use crate::runner::PlannedTrainer;
+use crate::config::{RunConfig, TuningRecord};
 use fitbench_core::{Architecture, Dataset};
 use serde::{Deserialize, Serialize};
 
@@ -229,28 +228,6 @@ impl RunRecord {
             metrics: None,
         }
     }
-
-    /// The record of a run that could not start because its split failed.
-    pub fn failed_split(
-        dataset: &str,
-        t: &PlannedTrainer,
-        repetition: usize,
-        c: &RunConfig,
-        message: String,
-    ) -> Self {
-        let seeds = crate::runner::run_seeds(c.base_seed, dataset, &t.label, repetition);
-        let mut r = Self::pending(
-            dataset,
-            &t.label,
-            t.config.name(),
-            t.config_json.clone(),
-            repetition,
-            seeds,
-        );
-        r.message = Some(format!("split failed: {message}"));
-        r.summary = RunSummary::from_curve(&[], &c.targets);
-        r
-    }
 }
 
 /// The closed-form linear model's MSE on one split (the dashed line of every plot).
@@ -397,10 +374,21 @@ pub struct Report {
     pub runs: Vec<RunRecord>,
     /// Learning-rate grid searches run before the comparison (empty when disabled).
     #[serde(default)]
-    pub tuning: Vec<crate::tuning::TuningRecord>,
+    pub tuning: Vec<TuningRecord>,
 }
 
 impl Report {
+    /// Trainer labels in the order they first appear in the runs.
+    pub fn trainers(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for r in &self.runs {
+            if !out.contains(&r.trainer) {
+                out.push(r.trainer.clone());
+            }
+        }
+        out
+    }
+
     /// Checks the invariants a consumer relies on; returns every problem found.
     pub fn check(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -443,3 +431,19 @@ impl Report {
         problems
     }
 }
+
+/// A file-system-safe version of a dataset name.
+pub fn slug(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    s.trim_matches('_').to_string()
+}
+

@@ -19,8 +19,9 @@
 //! `P_j = Π_{i>j} w_i` and residual r = h_k − y:
 //! ∂L/∂w_j = 2·P_j·mean(r·h_{j−1}) and ∂L/∂b_j = 2·P_j·mean(r).
 
+use crate::error::Result;
+use fitbench_core::Error;
 use fitbench_core::rng::{self, Rng};
-use fitbench_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// The five moments of a sample `(x, y)` that determine an affine model's MSE.
@@ -204,42 +205,48 @@ impl Default for LnnConfig {
 }
 
 impl LnnConfig {
-    /// Checks every setting.
+    /// Checks every setting; an invalid one gives [`Error::InvalidConfig`] (wrapped in
+    /// [`crate::LnnError::Core`]) naming it.
     pub fn validate(&self) -> Result<()> {
         if self.depths.is_empty() || self.depths.contains(&0) {
             return Err(Error::config(
                 "lnn.depths",
                 format!("{:?}", self.depths),
                 "give chain lengths ≥ 1",
-            ));
+            )
+            .into());
         }
         if self.noises.iter().any(|c| !(c.is_finite() && *c >= 0.0)) || self.noises.is_empty() {
             return Err(Error::config(
                 "lnn.noises",
                 format!("{:?}", self.noises),
                 "give noise coefficients ≥ 0",
-            ));
+            )
+            .into());
         }
         if self.lrs.iter().any(|l| !(l.is_finite() && *l > 0.0)) || self.lrs.is_empty() {
             return Err(Error::config(
                 "lnn.lrs",
                 format!("{:?}", self.lrs),
                 "give positive learning rates",
-            ));
+            )
+            .into());
         }
         if self.trials == 0 || self.steps == 0 || self.record_every == 0 {
             return Err(Error::config(
                 "lnn.trials/steps/record_every",
                 format!("{}/{}/{}", self.trials, self.steps, self.record_every),
                 "must all be ≥ 1",
-            ));
+            )
+            .into());
         }
         if self.n_train < 2 || self.n_val < 1 {
             return Err(Error::config(
                 "lnn.n_train/n_val",
                 format!("{}/{}", self.n_train, self.n_val),
                 "need ≥ 2 training and ≥ 1 validation samples",
-            ));
+            )
+            .into());
         }
         Ok(())
     }

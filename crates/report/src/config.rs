@@ -1,7 +1,7 @@
-//! The run configuration (TOML files, presets, command-line overrides) and its validation.
+//! The run configuration as recorded in every report (the harness resolves presets, TOML
+//! files and command-line overrides into it) and its validation.
 
-use crate::csv_data::CsvSpec;
-use crate::error::{HarnessError, Result};
+use crate::error::{ReportError, Result};
 use serde::{Deserialize, Serialize};
 
 /// When the harness evaluates the model (outside the timed region).
@@ -70,9 +70,9 @@ pub struct RunConfig {
     /// Evaluation schedule.
     pub eval: EvalSchedule,
     /// burn backend for every gradient trainer that does not name one (`flex` or `ndarray`).
-    pub backend: Option<fitbench_sgd::Backend>,
+    pub backend: Option<String>,
     /// Tune the learning rate of every gradient trainer per dataset before the runs.
-    pub lr_grid: Option<crate::tuning::LrGrid>,
+    pub lr_grid: Option<LrGrid>,
     /// Relative-suboptimality levels (see [`crate::metrics`]) whose first iteration, flops
     /// and time are reported in every run's deterministic metrics.
     pub suboptimality_targets: Vec<f64>,
@@ -127,158 +127,92 @@ impl Default for RunConfig {
     }
 }
 
-/// Named presets: `(name, description)`.
-pub const PRESETS: &[(&str, &str)] = &[
-    (
-        "quick",
-        "every available trainer × 2 synthetic + 2 real datasets × 3 seeds, 2 s budget per run; the README's first command",
-    ),
-    (
-        "khadilkar",
-        "Khadilkar 2023 reproduction: lsq (both orders, plus derivative weighting) vs tuned SGD and Adam on smooth2d, a tanh teacher (d = 8) and Friedman #1, net [16, 16] tanh, 5 seeds, 5 s per run",
-    ),
-    (
-        "barbu",
-        "Barbu 2023 reproduction: analytic vs tuned SGD and Adam on the five real datasets, one hidden ReLU layer of 32 and of 64 units (results/barbu/h32, h64), 5 seeds, 3 s per run",
-    ),
-    (
-        "ci",
-        "the regression gate: every trainer × 4 small problems (noise-free teacher, linear, Friedman #1, diabetes) × 3 seeds, 500 iterations per run; `.ci/run` runs it and `fitbench check`s it against results/baseline",
-    ),
-    (
-        "lnn",
-        "Lakkapragada 2024: width-1 linear chains k = 1…10 by full-batch SGD vs OLS, 100 trials × 4 noise levels × lr {1e-3, 1e-2}, 10 000 steps (--seeds sets trials, --max-iters steps)",
-    ),
-];
+/// Which columns of a CSV to use.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CsvSpec {
+    /// Path of the file (`.csv` or `.csv.gz`).
+    pub path: String,
+    /// Name of the target column.
+    pub target: String,
+    /// Columns to ignore.
+    #[serde(default)]
+    pub drop: Vec<String>,
+}
+
+/// Learning-rate grid search settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LrGrid {
+    /// Learning rates to try.
+    pub grid: Vec<f64>,
+    /// Steps (epochs) per candidate.
+    pub epochs: usize,
+    /// Fraction of the training split held out for validation.
+    pub validation_fraction: f64,
+}
+
+impl Default for LrGrid {
+    fn default() -> Self {
+        Self {
+            grid: vec![1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1],
+            epochs: 200,
+            validation_fraction: 0.2,
+        }
+    }
+}
+
+impl LrGrid {
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.grid.is_empty() || self.grid.iter().any(|lr| !(lr.is_finite() && *lr > 0.0)) {
+            return Err(format!(
+                "lr_grid.grid = {:?}: give at least one positive learning rate",
+                self.grid
+            ));
+        }
+        if self.epochs == 0 {
+            return Err("lr_grid.epochs = 0: need at least one epoch per candidate".into());
+        }
+        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
+            return Err(format!(
+                "lr_grid.validation_fraction = {}: must lie in (0, 1)",
+                self.validation_fraction
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What the grid search did for one (dataset, trainer).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TuningRecord {
+    /// Dataset name.
+    pub dataset: String,
+    /// Trainer label as given.
+    pub trainer: String,
+    /// The settings used.
+    pub settings: LrGrid,
+    /// Validation MSE (standardised units) after `settings.epochs` steps, per grid point;
+    /// `None` where the run failed or diverged.
+    pub scores: Vec<Option<f64>>,
+    /// The learning rate picked (lowest validation MSE), if any candidate succeeded.
+    pub picked_lr: Option<f64>,
+    /// Rows used to fit and to validate.
+    pub n_fit: usize,
+    /// Validation rows.
+    pub n_validation: usize,
+}
 
 impl RunConfig {
-    /// A named preset.
-    pub fn preset(name: &str) -> Result<Self> {
-        match name {
-            "quick" => Ok(Self {
-                name: "quick".into(),
-                datasets: vec![
-                    "teacher:n=2000,d=8,h=16,act=tanh,noise=0.1".into(),
-                    "friedman1:n=2000,noise=0.1".into(),
-                    "diabetes".into(),
-                    "wine-red".into(),
-                ],
-                trainers: crate::trainers::TRAINERS
-                    .iter()
-                    .map(|(n, _)| n.to_string())
-                    .collect(),
-                seeds: 3,
-                budget_s: 2.0,
-                max_iters: 2000,
-                hidden: vec![32],
-                // Every trainer can train a leaky-ReLU net (lsq needs an invertible activation,
-                // analytic a ReLU-like one).
-                activation: "leaky_relu:0.1".into(),
-                ..Self::default()
-            }),
-            "khadilkar" => Ok(Self {
-                name: "khadilkar".into(),
-                datasets: vec![
-                    "smooth2d:n=1000,noise=0.05".into(),
-                    "teacher:n=1000,d=8,h=16,act=tanh,noise=0.05".into(),
-                    "friedman1:n=1000,noise=0.1".into(),
-                ],
-                trainers: vec![
-                    "lsq".into(),
-                    "lsq:order=interleaved".into(),
-                    "lsq:weighting=derivative".into(),
-                    "sgd".into(),
-                    "adam".into(),
-                ],
-                seeds: 5,
-                budget_s: 5.0,
-                max_iters: 50_000,
-                hidden: vec![16, 16],
-                activation: "tanh".into(),
-                lr_grid: Some(crate::tuning::LrGrid::default()),
-                ..Self::default()
-            }),
-            "ci" => Ok(Self {
-                name: "ci".into(),
-                datasets: vec![
-                    // noise-free planted teacher: the exact reference is 0
-                    "teacher:n=500,d=4,h=8,act=tanh,noise=0".into(),
-                    // linear problem: OLS is the exact reference of the linear model
-                    "linear:n=500,d=8,noise=0.1".into(),
-                    "friedman1:n=500,noise=0.1".into(),
-                    "diabetes".into(),
-                ],
-                trainers: crate::trainers::TRAINERS
-                    .iter()
-                    .map(|(n, _)| n.to_string())
-                    .collect(),
-                seeds: 3,
-                max_iters: 500,
-                // A cap that should never bind: the runs stop on iterations, so every
-                // deterministic metric is comparable with the baseline.
-                budget_s: 60.0,
-                hidden: vec![16],
-                activation: "leaky_relu:0.1".into(),
-                iteration_budgets: vec![10, 100, 500],
-                ..Self::default()
-            }),
-            "barbu" => Err(HarnessError::Config(
-                "the barbu preset runs two sweeps (hidden 32 and 64): use `fitbench run --preset barbu` or RunConfig::preset_group".into(),
-            )),
-            "lnn" => Err(HarnessError::Config(
-                "the lnn preset is a study of its own, not a sweep: run it with `fitbench run --preset lnn`".into(),
-            )),
-            _ => Err(HarnessError::Unknown {
-                kind: "preset",
-                name: name.into(),
-                known: PRESETS
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }),
-        }
-    }
-
-    /// Presets made of several sweeps: `(sub-folder, config)` pairs (`None` for plain presets).
-    pub fn preset_group(name: &str) -> Option<Vec<(String, Self)>> {
-        match name {
-            "barbu" => Some(
-                [32, 64]
-                    .into_iter()
-                    .map(|h| {
-                        let c = Self {
-                            name: format!("barbu-h{h}"),
-                            datasets: crate::datasets::BUILTIN
-                                .iter()
-                                .map(|b| b.name.to_string())
-                                .collect(),
-                            trainers: vec!["analytic".into(), "sgd".into(), "adam".into()],
-                            seeds: 5,
-                            budget_s: 3.0,
-                            max_iters: 50_000,
-                            hidden: vec![h],
-                            activation: "relu".into(),
-                            lr_grid: Some(crate::tuning::LrGrid::default()),
-                            ..Self::default()
-                        };
-                        (format!("h{h}"), c)
-                    })
-                    .collect(),
-            ),
-            _ => None,
-        }
-    }
-
     /// Parses a TOML config file's text (unknown keys are errors).
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|e| HarnessError::Config(format!("{origin}: {e}")))
+        toml::from_str(text).map_err(|e| ReportError::Config(format!("{origin}: {e}")))
     }
 
     /// Checks every scalar option (names are checked when the plan is resolved).
     pub fn validate(&self) -> Result<()> {
         let bad = |what: &str, v: &dyn std::fmt::Display, hint: &str| {
-            Err(HarnessError::Config(format!("{what} = {v}: {hint}")))
+            Err(ReportError::Config(format!("{what} = {v}: {hint}")))
         };
         if self.datasets.is_empty() && self.csv.is_empty() {
             return bad(
@@ -340,7 +274,7 @@ impl RunConfig {
             return bad("targets", t, "every target must be a positive number");
         }
         if let Some(g) = &self.lr_grid {
-            g.validate().map_err(HarnessError::Config)?;
+            g.validate().map_err(ReportError::Config)?;
         }
         if let Some(t) = self
             .suboptimality_targets
@@ -391,20 +325,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn presets_validate_and_unknown_presets_are_listed() {
-        RunConfig::preset("quick").unwrap().validate().unwrap();
-        RunConfig::preset("khadilkar").unwrap().validate().unwrap();
-        RunConfig::preset("ci").unwrap().validate().unwrap();
-        for (_, c) in RunConfig::preset_group("barbu").unwrap() {
-            c.validate().unwrap();
-        }
-        let msg = RunConfig::preset("slow").unwrap_err().to_string();
-        assert!(msg.contains("quick"), "{msg}");
-    }
-
-    #[test]
     fn toml_round_trips_and_rejects_unknown_keys() {
-        let c = RunConfig::preset("quick").unwrap();
+        let c = RunConfig {
+            datasets: vec!["diabetes".into()],
+            backend: Some("flex".into()),
+            lr_grid: Some(LrGrid::default()),
+            ..RunConfig::default()
+        };
         let text = toml::to_string(&c).unwrap();
         assert_eq!(RunConfig::from_toml(&text, "x.toml").unwrap(), c);
         let msg = RunConfig::from_toml("datasets = [\"diabetes\"]\nbudget = 3\n", "x.toml")

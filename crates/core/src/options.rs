@@ -1,7 +1,7 @@
 //! `NAME:key=value,…` option strings, as used for datasets (`teacher:d=16,h=8`) and trainers
 //! (`ols:ridge=1e-6`).
 
-use crate::error::{HarnessError, Result};
+use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 
 /// Parsed `key=value` pairs.
@@ -16,14 +16,14 @@ impl Options {
             None => (s.trim(), ""),
         };
         if name.is_empty() {
-            return Err(HarnessError::Config(format!(
+            return Err(Error::Parse(format!(
                 "{s:?} has no name before ':'"
             )));
         }
         let mut map = BTreeMap::new();
         for pair in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').ok_or_else(|| {
-                HarnessError::Config(format!(
+                Error::Parse(format!(
                     "option {pair:?} in {s:?} is not key=value (e.g. {name}:key=value,other=value)"
                 ))
             })?;
@@ -31,7 +31,7 @@ impl Options {
                 .insert(k.trim().to_string(), v.trim().to_string())
                 .is_some()
             {
-                return Err(HarnessError::Config(format!(
+                return Err(Error::Parse(format!(
                     "option {:?} is given twice in {s:?}",
                     k.trim()
                 )));
@@ -43,13 +43,34 @@ impl Options {
     /// Rejects keys outside `allowed`.
     pub fn check_keys(&self, what: &str, allowed: &[&str]) -> Result<()> {
         match self.0.keys().find(|k| !allowed.contains(&k.as_str())) {
-            Some(k) => Err(HarnessError::Unknown {
+            Some(k) => Err(Error::Unknown {
                 kind: "option",
                 name: format!("{k} for {what}"),
                 known: allowed.join(", "),
             }),
             None => Ok(()),
         }
+    }
+
+    /// A copy with `key` set to `value` (replacing any value given).
+    pub fn with(&self, key: &str, value: impl ToString) -> Self {
+        let mut copy = self.clone();
+        copy.0.insert(key.to_string(), value.to_string());
+        copy
+    }
+
+    /// Whether `key` was given.
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    /// Formats the options back as `key=value,…` (sorted by key).
+    pub fn to_option_string(&self) -> String {
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The raw value of `key`.
@@ -67,7 +88,7 @@ impl Options {
         match self.0.get(key) {
             None => Ok(default),
             Some(v) => v.parse().map_err(|_| {
-                HarnessError::Config(format!("{what}: option {key}={v:?} is not {expected}"))
+                Error::Parse(format!("{what}: option {key}={v:?} is not {expected}"))
             }),
         }
     }
@@ -96,7 +117,7 @@ impl Options {
                 .map(|p| p.trim().parse())
                 .collect::<std::result::Result<_, _>>()
                 .map_err(|_| {
-                    HarnessError::Config(format!(
+                    Error::Parse(format!(
                         "{what}: option {key}={v:?} is not a list of integers like 16/16"
                     ))
                 }),

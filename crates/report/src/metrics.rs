@@ -28,7 +28,7 @@
 //! A run ended by the time budget is **censored**: what it did not reach before its last
 //! scheduled iteration (`horizon`) is unknown, not "never".
 
-use crate::report::{Report, RunRecord, Status};
+use crate::schema::{Report, RunRecord, Status};
 use fitbench_core::{Activation, Architecture};
 use serde::{Deserialize, Serialize};
 
@@ -218,6 +218,16 @@ pub fn run_reference(report: &Report, run: &RunRecord) -> Option<Reference> {
     split_reference(report, &run.dataset, run.repetition)
 }
 
+/// Computes the metrics of a report written before they existed (no run has any); returns
+/// whether it did. Every point of such a report counts as scheduled.
+pub fn annotate_if_missing(report: &mut Report) -> bool {
+    let missing = !report.runs.is_empty() && report.runs.iter().all(|r| r.metrics.is_none());
+    if missing {
+        annotate(report);
+    }
+    missing
+}
+
 /// Fills `metrics` of every run of `report` (references per dataset and repetition).
 pub fn annotate(report: &mut Report) {
     let levels = report.config.suboptimality_targets.clone();
@@ -235,7 +245,7 @@ pub fn annotate(report: &mut Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{CurvePoint, RunSeeds};
+    use crate::schema::{CurvePoint, RunSeeds};
 
     fn point(iter: usize, train_mse: f64, off_schedule: bool) -> CurvePoint {
         CurvePoint {

@@ -1,8 +1,8 @@
 //! `summary.md`: per dataset, one row per trainer.
 
-use crate::plot::trainers_of;
-use crate::report::{Report, RunRecord, Status};
-use crate::stats::{median, min_median_max};
+use fitbench_report::format::duration;
+use fitbench_report::schema::{Report, RunRecord, Status, slug};
+use fitbench_report::stats::{median, min_median_max};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -18,27 +18,7 @@ fn range(v: Vec<f64>) -> String {
     }
 }
 
-/// A number for tables: integers as integers, others with four significant digits.
-pub fn number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.4e}")
-    }
-}
-
-/// A duration in human units.
-pub fn duration(s: f64) -> String {
-    if s < 1e-3 {
-        format!("{:.1} µs", s * 1e6)
-    } else if s < 1.0 {
-        format!("{:.1} ms", s * 1e3)
-    } else {
-        format!("{s:.2} s")
-    }
-}
-
-/// The deterministic-metrics table of one dataset (see [`crate::metrics`]).
+/// The deterministic-metrics table of one dataset (see [`fitbench_report::metrics`]).
 fn deterministic_table(
     out: &mut String,
     report: &Report,
@@ -62,7 +42,7 @@ fn deterministic_table(
     heads.extend(c.iteration_budgets.iter().map(|b| format!("MSE @ {b}")));
     let _ = writeln!(out, "| trainer | reference L* | {} |", heads.join(" | "));
     let _ = writeln!(out, "|---|---|{}", "---|".repeat(heads.len()));
-    for t in trainers_of(report) {
+    for t in report.trainers() {
         let Some(metrics) = aggregates.get(&(dataset.to_string(), t.clone())) else {
             continue;
         };
@@ -150,7 +130,7 @@ pub fn render(report: &Report) -> String {
             "| trainer | status | best train MSE | final train MSE | final test MSE | test MSE at best train | steps | train time | setup | eval |"
         );
         let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
-        for t in trainers_of(report) {
+        for t in report.trainers() {
             let mine: Vec<&RunRecord> = runs.iter().copied().filter(|r| r.trainer == t).collect();
             if mine.is_empty() {
                 continue;
@@ -194,7 +174,7 @@ pub fn render(report: &Report) -> String {
                 .collect();
             let _ = writeln!(out, "| trainer | {} |", heads.join(" | "));
             let _ = writeln!(out, "|---|{}", "---|".repeat(heads.len()));
-            for t in trainers_of(report) {
+            for t in report.trainers() {
                 let mine: Vec<&RunRecord> =
                     runs.iter().copied().filter(|r| r.trainer == t).collect();
                 let cells: Vec<String> = (0..report.config.targets.len())
@@ -230,7 +210,7 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(
             out,
             "\n![loss vs time](plots/{}/loss_vs_time.png)\n",
-            crate::plot::slug(&info.name)
+            slug(&info.name)
         );
     }
     out

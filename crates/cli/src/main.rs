@@ -1,0 +1,526 @@
+//! `fitbench`: the command-line front end. Argument parsing into the library's request
+//! types, dispatch, and progress display; the work happens in `fitbench_harness` (sweeps),
+//! `fitbench_render` (plots, summaries, `check`), `fitbench_report` (reading and validating
+//! reports) and `fitbench_lnn` (the lnn study).
+
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use fitbench_harness::request::{self, RunRequest};
+use fitbench_harness::runner::{MonotonicClock, Progress};
+use fitbench_harness::{datasets, presets, registry};
+use fitbench_render::{check, output};
+use fitbench_report::config::CsvSpec;
+use fitbench_report::io;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const EXAMPLES: &str = "\
+Examples:
+  fitbench run --preset quick
+  fitbench run --datasets diabetes,teacher:d=16,h=8,n=5000,noise=0.1 --trainers ols,ols:ridge=1 --seeds 3
+  fitbench run --csv my.csv --target price --drop id --trainers ols --out out/mine
+  fitbench run --config configs/example.toml --threads 2
+  fitbench lnn --trials 20
+  fitbench list datasets
+  fitbench plot results/quick/report.json
+  fitbench validate results/quick/report.json --require-ok
+  fitbench run --preset ci --out target/ci-check
+  fitbench check --baseline results/baseline/report.json --current target/ci-check/report.json";
+
+/// Compare training algorithms by the loss they reach per second of compute.
+#[derive(Debug, Parser)]
+#[command(name = "fitbench", version, about, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a sweep: every trainer × dataset × seed; writes report.json, summary.md, plots.
+    #[command(after_help = EXAMPLES)]
+    Run(Box<RunArgs>),
+    /// Run the Lakkapragada 2024 study: width-1 linear chains by full-batch SGD vs OLS.
+    Lnn(LnnArgs),
+    /// List datasets, trainers or presets.
+    List {
+        /// What to list (all if omitted).
+        what: Option<ListWhat>,
+    },
+    /// Redraw the plots and summary of a saved report without re-running.
+    Plot {
+        /// The report.json to draw.
+        report: PathBuf,
+        /// Output folder (default: the report's folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write results/REPRODUCTION.md from the committed reports of the reproduction presets.
+    Reproduction {
+        /// The results folder.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+    },
+    /// Compare a report with a baseline: deterministic convergence metrics within tight
+    /// tolerances, timing normalised by the calibration kernel; exit 1 on a regression or on
+    /// a (dataset, trainer) the baseline does not gate.
+    Check(CheckArgs),
+    /// Check a report against its schema invariants (and, with --require-ok, that no run failed).
+    Validate {
+        /// The report.json to check.
+        report: PathBuf,
+        /// Fail if any run diverged, errored or panicked.
+        #[arg(long)]
+        require_ok: bool,
+        /// Fail unless every file `fitbench run` writes (summary, plots) exists.
+        #[arg(long)]
+        require_plots: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// The baseline report (e.g. results/baseline/report.json).
+    #[arg(long)]
+    baseline: PathBuf,
+    /// The report to check.
+    #[arg(long)]
+    current: PathBuf,
+    /// Rewrite the baseline with the current report (report, summary, plots) after printing
+    /// the comparison; exits 0.
+    #[arg(long)]
+    update: bool,
+    /// Do not fail on (dataset, trainer) pairs the baseline does not have.
+    #[arg(long)]
+    allow_new: bool,
+    /// Iterations: relative slack before a level reached later counts as worse.
+    #[arg(long, default_value_t = 0.25)]
+    iter_tol: f64,
+    /// Losses after the iteration budgets: relative slack before worse.
+    #[arg(long, default_value_t = 0.05)]
+    loss_tol: f64,
+    /// Timing (normalised by the calibration kernel): ratio current/baseline above which a
+    /// metric counts as worse.
+    #[arg(long, default_value_t = 2.0)]
+    time_ratio: f64,
+    /// Timing metrics shorter than this (seconds, in the baseline) are too short to time:
+    /// reported as inconclusive.
+    #[arg(long, default_value_t = 1e-3)]
+    min_time_s: f64,
+    /// Compare deterministic metrics only.
+    #[arg(long)]
+    no_timing: bool,
+    /// Print only rows that are not "same".
+    #[arg(long)]
+    changes_only: bool,
+    /// Also write the current report's metrics as github-action-benchmark
+    /// `customSmallerIsBetter` JSON to this file.
+    #[arg(long)]
+    github_json: Option<PathBuf>,
+    /// Also write the current report's metrics in Bencher Metric Format to this file.
+    #[arg(long)]
+    bencher_json: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ListWhat {
+    Datasets,
+    Trainers,
+    Presets,
+}
+
+#[derive(Clone, Debug, clap::Args)]
+struct LnnArgs {
+    /// Trials per (depth, noise, learning rate).
+    #[arg(long)]
+    trials: Option<usize>,
+    /// Full-batch SGD steps per trial.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Base seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output folder.
+    #[arg(long, default_value = "results/lnn")]
+    out: PathBuf,
+    /// Threads (recorded; the study runs on one).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
+#[derive(Clone, Debug, clap::Args)]
+struct RunArgs {
+    /// Start from a named preset (see `fitbench list presets`).
+    #[arg(long, conflicts_with = "config")]
+    preset: Option<String>,
+    /// Start from a TOML config file (see configs/example.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Datasets, comma-separated: built-in names or GENERATOR:key=value,… (replaces the preset's).
+    /// Separate several synthetic specs with ';' or repeat the flag.
+    #[arg(long, value_delimiter = ';')]
+    datasets: Vec<String>,
+    /// Trainers as NAME[:key=value,…], separated by ';' or by repeating the flag.
+    #[arg(long, value_delimiter = ';')]
+    trainers: Vec<String>,
+    /// A CSV file to use as a dataset (header row, numeric columns).
+    #[arg(long, requires = "target")]
+    csv: Option<String>,
+    /// Target column of --csv.
+    #[arg(long)]
+    target: Option<String>,
+    /// Columns of --csv to ignore, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    drop: Vec<String>,
+    /// Repetitions (splits and initial weights) per dataset and trainer.
+    #[arg(long)]
+    seeds: Option<usize>,
+    /// Base seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Training-time budget per run in seconds.
+    #[arg(long)]
+    budget_s: Option<f64>,
+    /// Iteration cap per run.
+    #[arg(long)]
+    max_iters: Option<usize>,
+    /// Stop a run when its train MSE reaches this (standardised units).
+    #[arg(long)]
+    target_mse: Option<f64>,
+    /// Output folder (default: results/<preset or config name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Threads for faer and rayon (default 1 for fair timing).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Hidden widths shared by every trainer, e.g. 64,64.
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// Hidden activation: identity, relu, leaky_relu[:α], tanh, sigmoid, softplus.
+    #[arg(long)]
+    activation: Option<String>,
+    /// burn backend of every trainer that has one (sgd, adam) and does not name one: flex,
+    /// or ndarray when built with `--features ndarray`.
+    #[arg(long)]
+    backend: Option<String>,
+    /// Tune the learning rate of every trainer that has one, per dataset, on a validation
+    /// split (default grid 1e-4…3e-1, 200 epochs) before the comparison.
+    #[arg(long)]
+    lr_grid: bool,
+}
+
+impl RunArgs {
+    fn into_request(self) -> Result<RunRequest> {
+        let csv = match (self.csv, self.target) {
+            (Some(path), Some(target)) => Some(CsvSpec {
+                path,
+                target,
+                drop: self.drop,
+            }),
+            (Some(_), None) => bail!("--csv needs --target COLUMN"),
+            (None, _) if !self.drop.is_empty() => {
+                bail!("--drop applies to --csv, which is missing")
+            }
+            (None, Some(_)) => bail!("--target applies to --csv, which is missing"),
+            (None, None) => None,
+        };
+        Ok(RunRequest {
+            preset: self.preset,
+            config_file: self.config,
+            datasets: self.datasets,
+            trainers: self.trainers,
+            csv,
+            seeds: self.seeds,
+            seed: self.seed,
+            budget_s: self.budget_s,
+            max_iters: self.max_iters,
+            target_mse: self.target_mse,
+            out: self.out,
+            threads: self.threads,
+            hidden: self.hidden,
+            activation: self.activation,
+            backend: self.backend,
+            lr_grid: self.lr_grid,
+        })
+    }
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    let request = args.into_request()?;
+    for job in request.sweeps()? {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            ProgressBar::new(0).with_style(
+                ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            )
+        });
+        let mut on_plan = |plan: &fitbench_harness::runner::Plan| {
+            eprintln!(
+                "fitbench: {} runs ({} datasets × {} trainers × {} seeds) → {}",
+                plan.n_runs(),
+                plan.datasets.len(),
+                plan.trainers.len(),
+                plan.config.seeds,
+                job.out.display()
+            );
+            if let Some(b) = &bar {
+                b.set_length(plan.n_runs() as u64);
+            }
+        };
+        let mut progress = |p: Progress<'_>| show_progress(&p, bar.as_ref());
+        let result = request::execute(&job, &mut on_plan, &mut progress)?;
+        if let Some(b) = &bar {
+            b.finish_and_clear();
+        }
+        for t in &result.report.tuning {
+            eprintln!(
+                "fitbench: tuned {} on {}: lr {} (validation MSE {:?} over grid {:?})",
+                t.trainer,
+                t.dataset,
+                t.picked_lr.map_or("none".into(), |v| v.to_string()),
+                t.scores,
+                t.settings.grid
+            );
+        }
+        eprintln!(
+            "fitbench: wrote {} files; see {}",
+            result.files.len(),
+            job.out.join("summary.md").display()
+        );
+        if result.failed > 0 {
+            eprintln!(
+                "fitbench: {} run(s) failed; their status and message are in the report",
+                result.failed
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show_progress(p: &Progress<'_>, bar: Option<&ProgressBar>) {
+    match p {
+        Progress::Started {
+            done,
+            total,
+            dataset,
+            trainer,
+            repetition,
+        } => match bar {
+            Some(b) => b.set_message(format!("{dataset} / {trainer} / seed {repetition}")),
+            None => eprintln!(
+                "[{}/{total}] {dataset} / {trainer} / seed {repetition}",
+                done + 1
+            ),
+        },
+        Progress::Finished(r) => match bar {
+            Some(b) => {
+                b.inc(1);
+                if !r.status.is_ok() {
+                    b.println(format!(
+                        "{} / {}: {}",
+                        r.dataset,
+                        r.trainer,
+                        r.message.as_deref().unwrap_or("")
+                    ));
+                }
+            }
+            None => eprintln!(
+                "    {} after {} steps, {:.3} s: best train MSE {}{}",
+                r.status.as_str(),
+                r.iterations,
+                r.train_s,
+                r.summary
+                    .best_train_mse
+                    .map_or("–".into(), |v| format!("{v:.4e}")),
+                r.message
+                    .as_deref()
+                    .map_or(String::new(), |m| format!(" ({m})"))
+            ),
+        },
+    }
+}
+
+fn lnn(args: &LnnArgs) -> Result<ExitCode> {
+    fitbench_harness::environment::set_threads(args.threads);
+    let request = fitbench_lnn::LnnRequest {
+        trials: args.trials,
+        steps: args.steps,
+        seed: args.seed,
+        threads: args.threads,
+        out: args.out.clone(),
+    };
+    eprintln!("fitbench: lnn study → {}", args.out.display());
+    let (report, files) =
+        fitbench_lnn::run_study(&request, &mut MonotonicClock::default(), &mut |c| {
+            eprintln!(
+                "    lr {} c {} k {:>2}: mean D {:.3}, {:.0} % converged",
+                c.lr,
+                c.noise,
+                c.k,
+                c.deviation.mean,
+                100.0 * c.frac_converged
+            );
+        })?;
+    eprintln!(
+        "fitbench: lnn study took {:.1} s; wrote {} files; see {}",
+        report.wall_s,
+        files.len(),
+        args.out.join("summary.md").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(what: Option<ListWhat>) {
+    let all = what.is_none();
+    if all || matches!(what, Some(ListWhat::Datasets)) {
+        println!("Built-in real datasets (embedded; see data/README.md):");
+        for b in datasets::BUILTIN {
+            println!("  {:<10} target {:<12} {}", b.name, b.target, b.description);
+        }
+        println!("Synthetic generators (NAME[:key=value,…], defaults in brackets):");
+        for g in fitbench_core::synthetic::SYNTHETIC {
+            println!("  {:<10} {}", g.name, g.help_line());
+        }
+        println!("User data: --csv PATH --target COLUMN [--drop COL,…]");
+    }
+    if all || matches!(what, Some(ListWhat::Trainers)) {
+        println!("Trainers (NAME[:key=value,…], defaults in brackets):");
+        for e in registry::trainers() {
+            println!("  {:<10} {}", e.name, e.help_line());
+        }
+    }
+    if all || matches!(what, Some(ListWhat::Presets)) {
+        println!("Presets:");
+        for p in presets::PRESETS {
+            println!("  {:<10} {}", p.name, p.description);
+        }
+        println!("Studies: `fitbench lnn` (Lakkapragada 2024, deep linear chains vs OLS)");
+    }
+}
+
+fn folder_of(path: &Path) -> PathBuf {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), PathBuf::from)
+}
+
+fn validate(path: &Path, require_ok: bool, require_plots: bool) -> Result<ExitCode> {
+    let report = io::read_report(path)?;
+    let options = output::ValidateOptions {
+        require_ok,
+        require_files: require_plots,
+    };
+    let problems = output::validate(&report, &folder_of(path), options);
+    if problems.is_empty() {
+        println!(
+            "{}: ok ({} runs, {} datasets)",
+            path.display(),
+            report.runs.len(),
+            report.datasets.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        eprintln!("{}: {p}", path.display());
+    }
+    eprintln!("{}: {} problem(s)", path.display(), problems.len());
+    Ok(ExitCode::FAILURE)
+}
+
+fn check_cmd(args: CheckArgs) -> Result<ExitCode> {
+    let tolerances = check::Tolerances {
+        iter_rel: args.iter_tol,
+        loss_rel: args.loss_tol,
+        time_ratio: args.time_ratio,
+        timing: !args.no_timing,
+        min_time_s: args.min_time_s,
+        ..check::Tolerances::default()
+    };
+    tolerances.validate().map_err(anyhow::Error::msg)?;
+    let outcome = check::run(&check::CheckRequest {
+        baseline: args.baseline,
+        current: args.current,
+        update: args.update,
+        allow_new: args.allow_new,
+        tolerances,
+        changes_only: args.changes_only,
+        github_json: args.github_json,
+        bencher_json: args.bencher_json,
+    })?;
+    print!("{}", outcome.text);
+    for f in &outcome.written {
+        eprintln!("fitbench: wrote {}", f.display());
+    }
+    for f in &outcome.failures {
+        eprintln!("fitbench check: {f}");
+    }
+    Ok(if outcome.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn plot(report: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
+    let mut r = io::read_report(report)?;
+    if fitbench_report::metrics::annotate_if_missing(&mut r) {
+        eprintln!(
+            "fitbench: {} predates the convergence metrics; computed them for the plots (every point counts as scheduled)",
+            report.display()
+        );
+    }
+    let dir = out.unwrap_or_else(|| folder_of(report));
+    let files = output::write_all(&r, &dir)?;
+    eprintln!(
+        "fitbench: redrew {} files in {}",
+        files.len(),
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reproduction(results: &Path) -> Result<ExitCode> {
+    let path = fitbench_harness::reproduction::write(results)?;
+    eprintln!("fitbench: wrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(*args),
+        Command::Lnn(args) => lnn(&args),
+        Command::List { what } => {
+            list(what);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plot { report, out } => plot(&report, out),
+        Command::Reproduction { results } => reproduction(&results),
+        Command::Check(args) => check_cmd(args),
+        Command::Validate {
+            report,
+            require_ok,
+            require_plots,
+        } => validate(&report, require_ok, require_plots),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("fitbench: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,230 @@
+//! Registry entries: how a trainer crate tells the harness what it offers.
+//!
+//! Each trainer crate exports `pub const TRAINERS: &[TrainerEntry]`, one entry per trainer,
+//! made with [`TrainerEntry::of`] from its config type. The harness chains the crates'
+//! slices (one line per crate) and never names a trainer otherwise: parsing `NAME:key=value,…`
+//! strings, the help of `fitbench list trainers` (generated from the config's `Default` via
+//! serde, never retyped), tuning (capability [`Capabilities::learning_rate`]) and
+//! `--backend` ([`Capabilities::burn_backend`]) all go through the entry.
+//!
+//! ```
+//! use fitbench_core::registry::{Capabilities, TrainerEntry};
+//! use fitbench_core::{Architecture, Dataset, Mlp, Options, Result, Trainer, TrainerConfig};
+//! use serde::{Deserialize, Serialize};
+//!
+//! /// A do-nothing trainer with one knob.
+//! #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+//! #[serde(deny_unknown_fields, default)]
+//! struct NopConfig {
+//!     knob: f64,
+//! }
+//!
+//! impl TrainerConfig for NopConfig {
+//!     fn name(&self) -> &str { "nop" }
+//!     fn validate(&self) -> Result<()> { Ok(()) }
+//!     fn architecture(&self, a: &Architecture) -> Result<Architecture> { Ok(a.clone()) }
+//!     fn init(&self, _: &Dataset, _: Mlp, _: u64) -> Result<Box<dyn Trainer>> { unimplemented!() }
+//! }
+//!
+//! const NOP: TrainerEntry = TrainerEntry::of::<NopConfig>("nop", "does nothing", Capabilities::NONE);
+//! let (_, options) = Options::parse_named("nop:knob=2")?;
+//! let config = NOP.parse(&options)?;
+//! assert_eq!(config.to_json()["knob"], 2.0);
+//! assert_eq!(config.to_json()["trainer"], "nop");
+//! assert!(NOP.help_line().contains("knob [0.0]"));
+//! # Ok::<(), fitbench_core::Error>(())
+//! ```
+
+use crate::error::{Error, Result};
+use crate::options::Options;
+use crate::trainer::TrainerConfig;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// What the harness may do with a trainer, declared once in its registry entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Capabilities {
+    /// Has an `lr` option (the learning-rate grid search tunes it).
+    pub learning_rate: bool,
+    /// Has a `backend` option naming a burn backend (`--backend` sets it when not given).
+    pub burn_backend: bool,
+    /// Follows gradients of the loss (reproductions compare these with the others).
+    pub gradient_based: bool,
+    /// Same seed and thread count give the same iterates bit for bit.
+    pub deterministic: bool,
+}
+
+impl Capabilities {
+    /// No capability at all.
+    pub const NONE: Self = Self {
+        learning_rate: false,
+        burn_backend: false,
+        gradient_based: false,
+        deterministic: false,
+    };
+}
+
+/// A validated trainer configuration that can also be cloned and written into reports.
+///
+/// Blanket-implemented for every `TrainerConfig + Serialize + Clone + Send + Sync`.
+pub trait DynTrainerConfig: TrainerConfig + Send + Sync {
+    /// The config as a JSON object with the trainer's name under `"trainer"` (what reports
+    /// record as `trainer_config`).
+    fn to_json(&self) -> serde_json::Value;
+    /// An owned copy.
+    fn clone_box(&self) -> Box<dyn DynTrainerConfig>;
+}
+
+impl<T> DynTrainerConfig for T
+where
+    T: TrainerConfig + Serialize + Clone + Send + Sync + 'static,
+{
+    fn to_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        match &mut value {
+            serde_json::Value::Object(map) => {
+                // Insert the tag first so it reads first in reports.
+                let mut tagged = serde_json::Map::new();
+                tagged.insert("trainer".into(), self.name().into());
+                tagged.append(map);
+                serde_json::Value::Object(tagged)
+            }
+            _ => value,
+        }
+    }
+
+    fn clone_box(&self) -> Box<dyn DynTrainerConfig> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn DynTrainerConfig> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+/// One trainer of a crate's `TRAINERS` slice.
+#[derive(Clone, Copy)]
+pub struct TrainerEntry {
+    /// Registry name: the `NAME` of `NAME:key=value,…`, equal to the config's
+    /// [`TrainerConfig::name`] (the registry test checks it).
+    pub name: &'static str,
+    /// One line saying what the trainer is (the options are listed from the defaults).
+    pub help: &'static str,
+    /// What the harness may do with it.
+    pub capabilities: Capabilities,
+    parse: fn(serde_json::Map<String, serde_json::Value>) -> Result<Box<dyn DynTrainerConfig>>,
+    defaults: fn() -> serde_json::Value,
+}
+
+impl std::fmt::Debug for TrainerEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainerEntry")
+            .field("name", &self.name)
+            .field("capabilities", &self.capabilities)
+            .finish_non_exhaustive()
+    }
+}
+
+fn parse_as<C>(object: serde_json::Map<String, serde_json::Value>) -> Result<Box<dyn DynTrainerConfig>>
+where
+    C: DynTrainerConfig + DeserializeOwned + 'static,
+{
+    let config: C = serde_json::from_value(serde_json::Value::Object(object))
+        .map_err(|e| Error::Parse(e.to_string()))?;
+    Ok(Box::new(config))
+}
+
+fn defaults_as<C>() -> serde_json::Value
+where
+    C: Default + Serialize,
+{
+    serde_json::to_value(C::default()).unwrap_or(serde_json::Value::Null)
+}
+
+impl TrainerEntry {
+    /// The entry of config type `C`, whose `Default` gives every option's default.
+    pub const fn of<C>(name: &'static str, help: &'static str, capabilities: Capabilities) -> Self
+    where
+        C: DynTrainerConfig + DeserializeOwned + Default + Serialize + 'static,
+    {
+        Self {
+            name,
+            help,
+            capabilities,
+            parse: parse_as::<C>,
+            defaults: defaults_as::<C>,
+        }
+    }
+
+    /// Builds and validates the config from `key=value` options (values typed as JSON
+    /// booleans, integers or floats where they parse as such, strings otherwise).
+    pub fn parse(&self, options: &Options) -> Result<Box<dyn DynTrainerConfig>> {
+        let config = (self.parse)(options.to_json()).map_err(|e| match e {
+            Error::Parse(m) => Error::Parse(format!(
+                "trainer {}{}: {m}",
+                self.name,
+                if options.0.is_empty() {
+                    String::new()
+                } else {
+                    format!(":{}", options.to_option_string())
+                }
+            )),
+            other => other,
+        })?;
+        if config.name() != self.name {
+            return Err(Error::Parse(format!(
+                "registry entry {:?} built a config named {:?}; the two names must agree",
+                self.name,
+                config.name()
+            )));
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Every option with its default, as a JSON object (from the config's `Default`).
+    pub fn defaults(&self) -> serde_json::Value {
+        (self.defaults)()
+    }
+
+    /// `help: key [default], …`, the options listed from [`TrainerEntry::defaults`].
+    pub fn help_line(&self) -> String {
+        let fields = match self.defaults() {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| format!("{k} [{}]", show(v)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => String::new(),
+        };
+        if fields.is_empty() {
+            self.help.to_string()
+        } else {
+            format!("{}: {fields}", self.help)
+        }
+    }
+}
+
+/// Deserialiser of the `reconstruction` marker that reconstructed algorithms' configs carry
+/// (`#[serde(deserialize_with = "fitbench_core::registry::always_true")]`): it is recorded in
+/// every report and may be given back (a report's config parses again), but only as `true`.
+pub fn always_true<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
+    use serde::Deserialize as _;
+    if bool::deserialize(d)? {
+        Ok(true)
+    } else {
+        Err(serde::de::Error::custom(
+            "reconstruction is a record, not a knob: this algorithm is our reconstruction of a paper, so it is always true",
+        ))
+    }
+}
+
+fn show(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "none".into(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,204 @@
+//! Named presets: each is one sweep or a group of sweeps (one sub-folder each). Every preset
+//! names its trainers explicitly, or says it takes all of them (`quick`); the CI gate's
+//! preset (`ci`) names its own, so a new trainer never joins the gate silently.
+
+use crate::error::{HarnessError, Result};
+use crate::registry;
+use fitbench_report::RunConfig;
+use fitbench_report::config::LrGrid;
+
+/// The sweeps of a preset.
+#[derive(Clone, Copy, Debug)]
+pub enum PresetKind {
+    /// One sweep, written into the output folder.
+    Sweep(fn() -> RunConfig),
+    /// Several sweeps, each into `<output folder>/<sub-folder>`.
+    Group(fn() -> Vec<(String, RunConfig)>),
+}
+
+/// A named preset.
+#[derive(Clone, Copy, Debug)]
+pub struct Preset {
+    /// Name (`--preset NAME`; also the default output folder `results/NAME`).
+    pub name: &'static str,
+    /// What it runs.
+    pub description: &'static str,
+    /// Its sweeps.
+    pub kind: PresetKind,
+}
+
+impl Preset {
+    /// `(sub-folder, config)` of every sweep; the sub-folder is `None` for a plain sweep.
+    pub fn sweeps(&self) -> Vec<(Option<String>, RunConfig)> {
+        match self.kind {
+            PresetKind::Sweep(f) => vec![(None, f())],
+            PresetKind::Group(f) => f().into_iter().map(|(s, c)| (Some(s), c)).collect(),
+        }
+    }
+}
+
+/// Every preset.
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "quick",
+        description: "ALL registered trainers × 2 synthetic + 2 real datasets × 3 seeds, 2 s budget per run; the README's first command",
+        kind: PresetKind::Sweep(quick),
+    },
+    Preset {
+        name: "khadilkar",
+        description: "Khadilkar 2023 reproduction: lsq (both orders, plus derivative weighting) vs tuned SGD and Adam on smooth2d, a tanh teacher (d = 8) and Friedman #1, net [16, 16] tanh, 5 seeds, 5 s per run",
+        kind: PresetKind::Sweep(khadilkar),
+    },
+    Preset {
+        name: "barbu",
+        description: "Barbu 2023 reproduction: analytic vs tuned SGD and Adam on the five real datasets, one hidden ReLU layer of 32 and of 64 units (results/barbu/h32, h64), 5 seeds, 3 s per run",
+        kind: PresetKind::Group(barbu),
+    },
+    Preset {
+        name: "ci",
+        description: "the regression gate: ols, lsq, analytic, sgd, adam × 4 small problems (noise-free teacher, linear, Friedman #1, diabetes) × 3 seeds, 500 iterations per run; `.ci/run` runs it and `fitbench check`s it against results/baseline",
+        kind: PresetKind::Sweep(ci),
+    },
+];
+
+/// The preset called `name`.
+pub fn preset(name: &str) -> Result<&'static Preset> {
+    if name == "lnn" {
+        return Err(HarnessError::Config(
+            "lnn is a study of its own, not a sweep: run it with `fitbench lnn` (see `fitbench lnn --help`)".into(),
+        ));
+    }
+    PRESETS
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| HarnessError::Unknown {
+            kind: "preset",
+            name: name.into(),
+            known: PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+        })
+}
+
+fn quick() -> RunConfig {
+    RunConfig {
+        name: "quick".into(),
+        datasets: vec![
+            "teacher:n=2000,d=8,h=16,act=tanh,noise=0.1".into(),
+            "friedman1:n=2000,noise=0.1".into(),
+            "diabetes".into(),
+            "wine-red".into(),
+        ],
+        // All registered trainers.
+        trainers: registry::trainers().map(|e| e.name.to_string()).collect(),
+        seeds: 3,
+        budget_s: 2.0,
+        max_iters: 2000,
+        hidden: vec![32],
+        // Every trainer can train a leaky-ReLU net (lsq needs an invertible activation,
+        // analytic a ReLU-like one).
+        activation: "leaky_relu:0.1".into(),
+        ..RunConfig::default()
+    }
+}
+
+fn khadilkar() -> RunConfig {
+    RunConfig {
+        name: "khadilkar".into(),
+        datasets: vec![
+            "smooth2d:n=1000,noise=0.05".into(),
+            "teacher:n=1000,d=8,h=16,act=tanh,noise=0.05".into(),
+            "friedman1:n=1000,noise=0.1".into(),
+        ],
+        trainers: vec![
+            "lsq".into(),
+            "lsq:order=interleaved".into(),
+            "lsq:weighting=derivative".into(),
+            "sgd".into(),
+            "adam".into(),
+        ],
+        seeds: 5,
+        budget_s: 5.0,
+        max_iters: 50_000,
+        hidden: vec![16, 16],
+        activation: "tanh".into(),
+        lr_grid: Some(LrGrid::default()),
+        ..RunConfig::default()
+    }
+}
+
+fn ci() -> RunConfig {
+    RunConfig {
+        name: "ci".into(),
+        datasets: vec![
+            // noise-free planted teacher: the exact reference is 0
+            "teacher:n=500,d=4,h=8,act=tanh,noise=0".into(),
+            // linear problem: OLS is the exact reference of the linear model
+            "linear:n=500,d=8,noise=0.1".into(),
+            "friedman1:n=500,noise=0.1".into(),
+            "diabetes".into(),
+        ],
+        // Named explicitly: a trainer joins the gate only when it is added here and the
+        // baseline is updated (`fitbench check` fails on ungated trainers).
+        trainers: ["ols", "lsq", "analytic", "sgd", "adam"]
+            .map(String::from)
+            .to_vec(),
+        seeds: 3,
+        max_iters: 500,
+        // A cap that should never bind: the runs stop on iterations, so every
+        // deterministic metric is comparable with the baseline.
+        budget_s: 60.0,
+        hidden: vec![16],
+        activation: "leaky_relu:0.1".into(),
+        iteration_budgets: vec![10, 100, 500],
+        ..RunConfig::default()
+    }
+}
+
+fn barbu() -> Vec<(String, RunConfig)> {
+    [32, 64]
+        .into_iter()
+        .map(|h| {
+            let c = RunConfig {
+                name: format!("barbu-h{h}"),
+                datasets: crate::datasets::BUILTIN
+                    .iter()
+                    .map(|b| b.name.to_string())
+                    .collect(),
+                trainers: vec!["analytic".into(), "sgd".into(), "adam".into()],
+                seeds: 5,
+                budget_s: 3.0,
+                max_iters: 50_000,
+                hidden: vec![h],
+                activation: "relu".into(),
+                lr_grid: Some(LrGrid::default()),
+                ..RunConfig::default()
+            };
+            (format!("h{h}"), c)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_validate_and_resolve() {
+        for p in PRESETS {
+            for (_, c) in p.sweeps() {
+                c.validate().unwrap();
+                crate::runner::Plan::resolve(c).unwrap();
+            }
+        }
+        let msg = preset("slow").unwrap_err().to_string();
+        assert!(msg.contains("quick") && msg.contains("ci"), "{msg}");
+        let msg = preset("lnn").unwrap_err().to_string();
+        assert!(msg.contains("fitbench lnn"), "{msg}");
+    }
+
+    #[test]
+    fn quick_takes_every_registered_trainer_and_ci_names_its_own() {
+        let names: Vec<String> = registry::trainers().map(|e| e.name.to_string()).collect();
+        assert_eq!(quick().trainers, names);
+        assert_eq!(ci().trainers, ["ols", "lsq", "analytic", "sgd", "adam"]);
+    }
+}

@@ -1,0 +1,244 @@
+//! The registry: every trainer and dataset fitbench can run, by name.
+//!
+//! Trainers come from the trainer crates' `TRAINERS` slices, chained here in a fixed order
+//! (one line per crate); nothing else in the harness names a trainer. Synthetic generators
+//! come from [`fitbench_core::synthetic::SYNTHETIC`], built-in real datasets from
+//! [`crate::datasets::BUILTIN`].
+//!
+//! A trainer is used through its [`TrainerSpec`]: the registry entry plus the options it was
+//! given. Tuning changes `lr` and `--backend` sets `backend` by re-parsing the options, for
+//! exactly the trainers whose [`Capabilities`] say they have one.
+
+use crate::error::{HarnessError, Result};
+use fitbench_core::registry::{Capabilities, DynTrainerConfig, TrainerEntry};
+use fitbench_core::{Options, TrainerConfig};
+
+/// The trainer crates' registries, in the order `fitbench list trainers` shows them.
+const CRATES: &[&[TrainerEntry]] = &[
+    fitbench_lsq::TRAINERS,
+    fitbench_analytic::TRAINERS,
+    fitbench_sgd::TRAINERS,
+];
+
+/// Every registered trainer.
+pub fn trainers() -> impl Iterator<Item = &'static TrainerEntry> {
+    CRATES.iter().flat_map(|c| c.iter())
+}
+
+/// The trainer registered as `name`.
+pub fn trainer(name: &str) -> Result<&'static TrainerEntry> {
+    trainers()
+        .find(|e| e.name == name)
+        .ok_or_else(|| HarnessError::Unknown {
+            kind: "trainer",
+            name: name.into(),
+            known: trainers().map(|e| e.name).collect::<Vec<_>>().join(", "),
+        })
+}
+
+/// The capabilities of trainer `name` (`None` if it is not registered, e.g. a report from
+/// another build).
+pub fn capabilities(name: &str) -> Option<Capabilities> {
+    trainers().find(|e| e.name == name).map(|e| e.capabilities)
+}
+
+/// A trainer as requested: its registry entry, the options given, and the validated config.
+#[derive(Clone)]
+pub struct TrainerSpec {
+    /// The registry entry.
+    pub entry: &'static TrainerEntry,
+    /// The options as given (`lr=…,batch=…`), plus any the harness set (`backend`, a tuned
+    /// `lr`).
+    pub options: Options,
+    /// The validated config.
+    pub config: Box<dyn DynTrainerConfig>,
+}
+
+impl std::fmt::Debug for TrainerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainerSpec")
+            .field("name", &self.entry.name)
+            .field("options", &self.options)
+            .field("config", &self.config.to_json())
+            .finish()
+    }
+}
+
+impl TrainerSpec {
+    /// Parses `NAME[:key=value,…]`, e.g. `ols:ridge=1e-6,solver=qr`, and validates it.
+    pub fn parse(s: &str) -> Result<Self> {
+        let (name, options) = Options::parse_named(s)?;
+        Self::new(trainer(&name)?, options)
+    }
+
+    /// Builds the config of `entry` from `options` and validates it.
+    pub fn new(entry: &'static TrainerEntry, options: Options) -> Result<Self> {
+        let config = entry.parse(&options)?;
+        Ok(Self {
+            entry,
+            options,
+            config,
+        })
+    }
+
+    /// A copy with option `key` set to `value`.
+    pub fn with_option(&self, key: &str, value: impl ToString) -> Result<Self> {
+        Self::new(self.entry, self.options.with(key, value))
+    }
+
+    /// A copy with learning rate `lr`, for trainers that have one (`None` otherwise).
+    pub fn with_lr(&self, lr: f64) -> Option<Result<Self>> {
+        self.entry
+            .capabilities
+            .learning_rate
+            .then(|| self.with_option("lr", lr))
+    }
+
+    /// Sets the burn backend of a trainer that has one and whose options did not name one.
+    pub fn with_default_backend(self, backend: &str) -> Result<Self> {
+        if self.entry.capabilities.burn_backend && !self.options.contains("backend") {
+            self.with_option("backend", backend)
+        } else {
+            Ok(self)
+        }
+    }
+
+    /// The config as the core trait object.
+    pub fn config(&self) -> &dyn TrainerConfig {
+        &*self.config
+    }
+
+    /// An owned copy of the config as the trait object the run loop takes.
+    pub fn boxed(&self) -> Box<dyn TrainerConfig + Send + Sync> {
+        Box::new(Owned(self.config.clone_box()))
+    }
+
+    /// The config as JSON (for reports), with its name under `"trainer"`.
+    pub fn to_json(&self) -> serde_json::Value {
+        self.config.to_json()
+    }
+}
+
+/// A registry config as a plain `TrainerConfig` object.
+struct Owned(Box<dyn DynTrainerConfig>);
+
+impl TrainerConfig for Owned {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn validate(&self) -> fitbench_core::Result<()> {
+        self.0.validate()
+    }
+    fn architecture(
+        &self,
+        requested: &fitbench_core::Architecture,
+    ) -> fitbench_core::Result<fitbench_core::Architecture> {
+        self.0.architecture(requested)
+    }
+    fn init(
+        &self,
+        train: &fitbench_core::Dataset,
+        initial: fitbench_core::Mlp,
+        seed: u64,
+    ) -> fitbench_core::Result<Box<dyn fitbench_core::Trainer>> {
+        self.0.init(train, initial, seed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The registry invariants the README's "Extending" steps rely on, for every entry.
+    #[test]
+    fn every_entry_parses_without_options_and_names_agree() {
+        let mut names: Vec<&str> = trainers().map(|e| e.name).collect();
+        assert!(names.len() >= 5, "{names:?}");
+        for e in trainers() {
+            let spec = TrainerSpec::parse(e.name).unwrap();
+            assert_eq!(spec.config.name(), e.name, "TrainerConfig::name of {}", e.name);
+            let json = spec.to_json();
+            assert_eq!(json["trainer"], e.name, "serialised tag of {}", e.name);
+            // Every default field is listed in the help and present in the report's config.
+            let defaults = e.defaults();
+            let fields = defaults.as_object().unwrap();
+            let help = e.help_line();
+            for (k, _) in fields {
+                assert!(help.contains(&format!("{k} [")), "help of {} lacks {k}: {help}", e.name);
+                assert!(json.get(k).is_some(), "report config of {} lacks {k}", e.name);
+            }
+            // Serialise → options → parse gives the same config back.
+            let round: Vec<String> = fields
+                .keys()
+                .filter_map(|k| {
+                    let v = &json[k];
+                    let s = match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        serde_json::Value::Null => return None,
+                        other => other.to_string(),
+                    };
+                    Some(format!("{k}={s}"))
+                })
+                .collect();
+            let again = TrainerSpec::parse(&format!("{}:{}", e.name, round.join(","))).unwrap();
+            assert_eq!(again.to_json(), json, "round trip of {}", e.name);
+            // Capabilities are consistent with the options.
+            assert_eq!(
+                e.capabilities.learning_rate,
+                fields.contains_key("lr"),
+                "learning_rate capability of {}",
+                e.name
+            );
+            assert_eq!(
+                e.capabilities.burn_backend,
+                fields.contains_key("backend"),
+                "burn_backend capability of {}",
+                e.name
+            );
+        }
+        names.sort_unstable();
+        assert!(names.windows(2).all(|w| w[0] != w[1]), "duplicate names: {names:?}");
+    }
+
+    #[test]
+    fn parses_options_into_typed_configs() {
+        let spec = TrainerSpec::parse("ols:ridge=1e-6,solver=qr").unwrap();
+        assert_eq!(spec.to_json()["ridge"], 1e-6);
+        assert_eq!(spec.to_json()["solver"], "qr");
+        let adam = TrainerSpec::parse("adam:lr=0.05").unwrap();
+        assert_eq!(adam.with_lr(0.1).unwrap().unwrap().to_json()["lr"], 0.1);
+        assert!(TrainerSpec::parse("ols").unwrap().with_lr(0.1).is_none());
+        let nd = TrainerSpec::parse("adam:backend=flex")
+            .unwrap()
+            .with_default_backend("ndarray")
+            .unwrap();
+        assert_eq!(nd.to_json()["backend"], "flex", "an explicit backend wins");
+        let ols = TrainerSpec::parse("ols")
+            .unwrap()
+            .with_default_backend("ndarray")
+            .unwrap();
+        assert!(ols.to_json().get("backend").is_none());
+    }
+
+    #[test]
+    fn bad_trainer_strings_are_rejected_clearly() {
+        let msg = TrainerSpec::parse("lbfgs").unwrap_err().to_string();
+        assert!(
+            msg.contains("unknown trainer \"lbfgs\"") && msg.contains("ols"),
+            "{msg}"
+        );
+        let msg = TrainerSpec::parse("ols:alpha=1").unwrap_err().to_string();
+        assert!(
+            msg.contains("unknown field `alpha`") && msg.contains("ridge"),
+            "{msg}"
+        );
+        let msg = TrainerSpec::parse("ols:ridge=-1").unwrap_err().to_string();
+        assert!(msg.contains("ols.ridge"), "{msg}");
+        let msg = TrainerSpec::parse("ols:solver=svd")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("svd") && msg.contains("cholesky"), "{msg}");
+        let msg = TrainerSpec::parse("sgd:beta1=0.5").unwrap_err().to_string();
+        assert!(msg.contains("beta1") && msg.contains("momentum"), "{msg}");
+    }
+}

@@ -1,0 +1,241 @@
+//! What `fitbench run` is asked to do, as plain data ([`RunRequest`]), and how a request
+//! becomes sweeps ([`RunRequest::sweeps`]) and results ([`execute`]). The CLI only parses
+//! arguments into a [`RunRequest`] and shows progress.
+
+use crate::error::{HarnessError, Result};
+use crate::presets;
+use crate::runner::{self, MonotonicClock, Plan, Progress};
+use fitbench_report::config::{CsvSpec, LrGrid};
+use fitbench_report::io::RunLog;
+use fitbench_report::{Report, RunConfig};
+use std::path::{Path, PathBuf};
+
+/// A `fitbench run` request: a starting point (preset, TOML file or defaults) and overrides.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunRequest {
+    /// Start from this preset.
+    pub preset: Option<String>,
+    /// Start from this TOML config file.
+    pub config_file: Option<PathBuf>,
+    /// Datasets (replace the preset's); items may hold several comma-separated names.
+    pub datasets: Vec<String>,
+    /// Trainers as `NAME[:key=value,…]` (replace the preset's).
+    pub trainers: Vec<String>,
+    /// A user CSV file as a dataset.
+    pub csv: Option<CsvSpec>,
+    /// Repetitions.
+    pub seeds: Option<usize>,
+    /// Base seed.
+    pub seed: Option<u64>,
+    /// Training-time budget per run, in seconds.
+    pub budget_s: Option<f64>,
+    /// Iteration cap per run.
+    pub max_iters: Option<usize>,
+    /// Stop a run when its train MSE reaches this.
+    pub target_mse: Option<f64>,
+    /// Output folder (default `results/<preset or config name>`).
+    pub out: Option<PathBuf>,
+    /// Threads for faer and rayon.
+    pub threads: Option<usize>,
+    /// Hidden widths.
+    pub hidden: Option<Vec<usize>>,
+    /// Hidden activation.
+    pub activation: Option<String>,
+    /// burn backend of every trainer that has one and does not name one.
+    pub backend: Option<String>,
+    /// Tune learning rates with the default grid.
+    pub lr_grid: bool,
+}
+
+/// One sweep to run: its configuration and output folder.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepJob {
+    /// The resolved configuration.
+    pub config: RunConfig,
+    /// Where its files go.
+    pub out: PathBuf,
+}
+
+/// Splits dataset or trainer lists: `a,b` is two names unless a part is a `key=value`
+/// continuation of an option string (e.g. `teacher:d=16,h=8,diabetes` is `teacher:d=16,h=8`
+/// and `diabetes`).
+pub fn split_names(items: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        for part in item.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match out.last_mut() {
+                Some(last) if part.contains('=') && !part.contains(':') && last.contains(':') => {
+                    last.push(',');
+                    last.push_str(part);
+                }
+                _ => out.push(part.to_string()),
+            }
+        }
+    }
+    out
+}
+
+impl RunRequest {
+    /// The sweeps this request runs (several for a preset group such as `barbu`), each with
+    /// the overrides applied. Nothing is validated beyond names here; [`Plan::resolve`] does
+    /// the rest before any clock starts.
+    pub fn sweeps(&self) -> Result<Vec<SweepJob>> {
+        let (name, bases): (Option<&str>, Vec<(Option<String>, RunConfig)>) =
+            match (&self.preset, &self.config_file) {
+                (Some(_), Some(_)) => {
+                    return Err(HarnessError::Config(
+                        "--preset and --config both given; choose one".into(),
+                    ));
+                }
+                (Some(p), None) => {
+                    let preset = presets::preset(p)?;
+                    (Some(preset.name), preset.sweeps())
+                }
+                (None, Some(path)) => (None, vec![(None, read_config_file(path)?)]),
+                (None, None) => (None, vec![(None, RunConfig::default())]),
+            };
+        bases
+            .into_iter()
+            .map(|(sub, base)| {
+                let config = self.apply(base)?;
+                let root = self.out.clone().unwrap_or_else(|| {
+                    PathBuf::from("results").join(name.unwrap_or(config.name.as_str()))
+                });
+                let out = match sub {
+                    Some(s) => root.join(s),
+                    None => root,
+                };
+                Ok(SweepJob { config, out })
+            })
+            .collect()
+    }
+
+    /// Applies the overrides to a preset's or file's configuration.
+    fn apply(&self, mut c: RunConfig) -> Result<RunConfig> {
+        if !self.datasets.is_empty() {
+            c.datasets = split_names(&self.datasets);
+        }
+        if !self.trainers.is_empty() {
+            c.trainers = split_names(&self.trainers);
+        }
+        if let Some(csv) = &self.csv {
+            if self.datasets.is_empty() && self.preset.is_none() && self.config_file.is_none() {
+                c.datasets.clear();
+            }
+            c.csv.push(csv.clone());
+        }
+        c.seeds = self.seeds.unwrap_or(c.seeds);
+        c.base_seed = self.seed.unwrap_or(c.base_seed);
+        c.budget_s = self.budget_s.unwrap_or(c.budget_s);
+        c.max_iters = self.max_iters.unwrap_or(c.max_iters);
+        c.target_train_mse = self.target_mse.or(c.target_train_mse);
+        c.threads = self.threads.unwrap_or(c.threads);
+        if let Some(h) = &self.hidden {
+            c.hidden = h.clone();
+        }
+        if let Some(a) = &self.activation {
+            c.activation = a.clone();
+        }
+        if self.lr_grid && c.lr_grid.is_none() {
+            c.lr_grid = Some(LrGrid::default());
+        }
+        if let Some(b) = &self.backend {
+            c.backend = Some(b.clone());
+        }
+        Ok(c)
+    }
+}
+
+/// Reads a TOML config file; its name defaults to the file's stem.
+pub fn read_config_file(path: &Path) -> Result<RunConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| HarnessError::io("cannot read config file", path, e))?;
+    let mut c = RunConfig::from_toml(&text, &path.display().to_string())?;
+    if c.name == RunConfig::default().name {
+        c.name = path
+            .file_stem()
+            .map_or("custom".into(), |s| s.to_string_lossy().into_owned());
+    }
+    Ok(c)
+}
+
+/// What a finished sweep produced.
+#[derive(Debug)]
+pub struct SweepResult {
+    /// The report (also written to `report.json`).
+    pub report: Report,
+    /// Every file written.
+    pub files: Vec<PathBuf>,
+    /// Runs that diverged, failed or panicked.
+    pub failed: usize,
+}
+
+/// Resolves, runs and writes one sweep: `runs.jsonl` as runs finish, then `report.json`,
+/// `summary.md` and the plots. `on_plan` sees the resolved plan before the first run.
+pub fn execute(
+    job: &SweepJob,
+    on_plan: &mut dyn FnMut(&Plan),
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<SweepResult> {
+    crate::environment::set_threads(job.config.threads);
+    let plan = Plan::resolve(job.config.clone())?;
+    on_plan(&plan);
+    let mut log = RunLog::create(&job.out)?;
+    let mut clock = MonotonicClock::default();
+    let sweep = runner::run_sweep(
+        &plan,
+        &mut clock,
+        &mut |r| log.append(r).map_err(HarnessError::from),
+        progress,
+    )?;
+    let failed = sweep.runs.iter().filter(|r| !r.status.is_ok()).count();
+    let report = crate::build_report(&plan, sweep);
+    let files = fitbench_render::output::write_all(&report, &job.out)?;
+    Ok(SweepResult {
+        report,
+        files,
+        failed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dataset_lists_keep_synthetic_options_together() {
+        let got = split_names(&["teacher:d=16,h=8,n=5000,diabetes,smooth2d:n=100,noise=0".into()]);
+        assert_eq!(
+            got,
+            vec![
+                "teacher:d=16,h=8,n=5000",
+                "diabetes",
+                "smooth2d:n=100,noise=0"
+            ]
+        );
+        assert_eq!(
+            split_names(&["ols,ols:ridge=1,solver=qr".into()]),
+            vec!["ols", "ols:ridge=1,solver=qr"]
+        );
+    }
+
+    #[test]
+    fn preset_groups_become_one_sweep_per_sub_folder_with_overrides() {
+        let request = RunRequest {
+            preset: Some("barbu".into()),
+            seeds: Some(1),
+            out: Some("x".into()),
+            ..RunRequest::default()
+        };
+        let jobs = request.sweeps().unwrap();
+        assert_eq!(jobs.len(), 2);
+        assert_eq!(jobs[0].out, PathBuf::from("x/h32"));
+        assert_eq!(jobs[1].out, PathBuf::from("x/h64"));
+        assert!(jobs.iter().all(|j| j.config.seeds == 1));
+        let quick = RunRequest {
+            preset: Some("quick".into()),
+            ..RunRequest::default()
+        };
+        assert_eq!(quick.sweeps().unwrap()[0].out, PathBuf::from("results/quick"));
+    }
+}

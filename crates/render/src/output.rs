@@ -1,0 +1,83 @@
+//! The files of a report folder: `report.json`, `summary.md` and the plots. One list of
+//! expected files, [`expected_files`], serves both the writer and the validator.
+
+use crate::error::{RenderError, Result};
+use crate::plot;
+use fitbench_report::io;
+use fitbench_report::schema::Report;
+use std::path::{Path, PathBuf};
+
+/// Every file [`write_all`] writes for `report`, relative to the output folder.
+pub fn expected_files(report: &Report) -> Vec<PathBuf> {
+    let mut files = vec![PathBuf::from("report.json"), PathBuf::from("summary.md")];
+    let mut stems: Vec<PathBuf> = report
+        .datasets
+        .iter()
+        .flat_map(|d| plot::dataset_figure_stems(&d.name).map(|(_, s)| s))
+        .collect();
+    for &level in &report.config.suboptimality_targets {
+        if plot::performance_profile(report, level).is_none() {
+            break;
+        }
+        stems.push(plot::profile_stem(level));
+    }
+    for stem in stems {
+        for ext in plot::FORMATS {
+            let mut name = stem.clone().into_os_string();
+            name.push(".");
+            name.push(ext);
+            files.push(PathBuf::from(name));
+        }
+    }
+    files
+}
+
+/// Writes `report.json`, `summary.md` and every plot into `dir`; returns the files written.
+pub fn write_all(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| RenderError::io("cannot create output folder", dir, e))?;
+    let mut files = vec![io::write_report(report, dir)?];
+    let summary = dir.join("summary.md");
+    std::fs::write(&summary, crate::summary::render(report))
+        .map_err(|e| RenderError::io("cannot write", &summary, e))?;
+    files.push(summary);
+    files.extend(plot::draw_all(report, dir)?);
+    files.extend(plot::draw_profiles(report, dir)?);
+    Ok(files)
+}
+
+/// What `fitbench validate` checks beyond the schema invariants.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ValidateOptions {
+    /// Every run must have ended normally (not diverged, failed or panicked).
+    pub require_ok: bool,
+    /// Every file of [`expected_files`] must exist and be non-empty in the report's folder.
+    pub require_files: bool,
+}
+
+/// Every problem of the report in `dir` (the schema invariants of [`Report::check`], plus
+/// what `options` asks for). Empty when the report is valid.
+pub fn validate(report: &Report, dir: &Path, options: ValidateOptions) -> Vec<String> {
+    let mut problems = report.check();
+    if options.require_ok {
+        problems.extend(report.runs.iter().filter(|r| !r.status.is_ok()).map(|r| {
+            format!(
+                "run {} / {} / rep {}: {} ({})",
+                r.dataset,
+                r.trainer,
+                r.repetition,
+                r.status.as_str(),
+                r.message.as_deref().unwrap_or("")
+            )
+        }));
+    }
+    if options.require_files {
+        for f in expected_files(report) {
+            let p = dir.join(&f);
+            if std::fs::metadata(&p).map_or(true, |m| m.len() == 0) {
+                problems.push(format!("missing or empty {}", p.display()));
+            }
+        }
+    }
+    problems
+}

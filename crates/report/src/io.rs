@@ -1,0 +1,145 @@
+//! Reading and writing JSON files: reports (with their schema version checked), the
+//! `runs.jsonl` log of a sweep in progress, and any other serde value (study reports,
+//! exports).
+
+use crate::error::{ReportError, Result};
+use crate::schema::{Report, RunRecord, SCHEMA_VERSION};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Writes `value` as pretty JSON (with a final newline), creating the parent folder.
+pub fn write_json<T: Serialize + ?Sized>(value: &T, path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ReportError::io("cannot create folder", dir, e))?;
+    }
+    let text = serde_json::to_string_pretty(value).map_err(|e| ReportError::Json {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
+    std::fs::write(path, text + "\n").map_err(|e| ReportError::io("cannot write", path, e))
+}
+
+/// Reads a JSON file into `T`; `what` names the expected content in errors.
+pub fn read_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ReportError::io("cannot read", path, e))?;
+    serde_json::from_str(&text).map_err(|e| ReportError::Json {
+        path: path.into(),
+        message: format!("not {what}: {e}"),
+    })
+}
+
+/// The `schema_version` field of a JSON file, if it has one.
+fn schema_version_of(path: &Path) -> Result<Option<u64>> {
+    let value: serde_json::Value = read_json(path, "a JSON file")?;
+    Ok(value.get("schema_version").and_then(serde_json::Value::as_u64))
+}
+
+/// Reads a `report.json`, checking its schema version first so that a report of another
+/// version gets a message saying so (not a confusing missing-field error).
+pub fn read_report(path: &Path) -> Result<Report> {
+    match schema_version_of(path)? {
+        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+        Some(v) => {
+            return Err(ReportError::Json {
+                path: path.into(),
+                message: format!(
+                    "schema_version {v}, but this fitbench reads version {SCHEMA_VERSION}; re-run the sweep that made it, or read it with the fitbench that wrote it"
+                ),
+            });
+        }
+        None => {
+            return Err(ReportError::Json {
+                path: path.into(),
+                message: "no schema_version: not a fitbench report".into(),
+            });
+        }
+    }
+    read_json(path, "a fitbench report of this schema version")
+}
+
+/// Writes `dir/report.json`.
+pub fn write_report(report: &Report, dir: &Path) -> Result<PathBuf> {
+    let path = dir.join("report.json");
+    write_json(report, &path)?;
+    Ok(path)
+}
+
+/// Appends each finished run to `runs.jsonl` and flushes it, so an interrupted sweep keeps
+/// every run already done.
+#[derive(Debug)]
+pub struct RunLog {
+    path: PathBuf,
+    file: BufWriter<File>,
+}
+
+impl RunLog {
+    /// Creates (truncates) `dir/runs.jsonl`, creating `dir` if needed.
+    pub fn create(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ReportError::io("cannot create output folder", dir, e))?;
+        let path = dir.join("runs.jsonl");
+        let file = File::create(&path).map_err(|e| ReportError::io("cannot create", &path, e))?;
+        Ok(Self {
+            path,
+            file: BufWriter::new(file),
+        })
+    }
+
+    /// Appends one run and flushes.
+    pub fn append(&mut self, run: &RunRecord) -> Result<()> {
+        let line = serde_json::to_string(run).map_err(|e| ReportError::Json {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
+        writeln!(self.file, "{line}")
+            .and_then(|_| self.file.flush())
+            .map_err(|e| ReportError::io("cannot write", &self.path, e))
+    }
+
+    /// Reads the runs of a (possibly interrupted) `runs.jsonl`.
+    pub fn read(path: &Path) -> Result<Vec<RunRecord>> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ReportError::io("cannot read", path, e))?;
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_str(l).map_err(|e| ReportError::Json {
+                    path: path.into(),
+                    message: format!("line {}: {e}", i + 1),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_of_another_schema_version_are_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        std::fs::write(&path, "{\"schema_version\": 999}").unwrap();
+        let msg = read_report(&path).unwrap_err().to_string();
+        assert!(msg.contains("schema_version 999"), "{msg}");
+        std::fs::write(&path, "{\"runs\": []}").unwrap();
+        let msg = read_report(&path).unwrap_err().to_string();
+        assert!(msg.contains("not a fitbench report"), "{msg}");
+    }
+
+    #[test]
+    fn json_round_trips_through_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/x.json");
+        write_json(&vec![1.5, 2.0], &path).unwrap();
+        let back: Vec<f64> = read_json(&path, "numbers").unwrap();
+        assert_eq!(back, vec![1.5, 2.0]);
+    }
+}
