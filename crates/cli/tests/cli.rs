@@ -1,6 +1,8 @@
 //! The `fitbench` binary: exit codes and dispatch (the logic itself is tested in the library
 //! crates).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use fitbench_harness::build_report;
 use fitbench_harness::runner::{self, MonotonicClock, Plan};
 use fitbench_render::output;
@@ -83,7 +85,12 @@ fn check_exits_1_on_a_regression_and_0_once_the_baseline_is_updated() {
     assert_eq!(check(&["--update"]).status.code(), Some(0));
     let out = check(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = fitbench(&["validate", b.to_str().unwrap(), "--require-ok", "--require-plots"]);
+    let out = fitbench(&[
+        "validate",
+        b.to_str().unwrap(),
+        "--require-ok",
+        "--require-plots",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 

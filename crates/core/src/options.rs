@@ -16,9 +16,7 @@ impl Options {
             None => (s.trim(), ""),
         };
         if name.is_empty() {
-            return Err(Error::Parse(format!(
-                "{s:?} has no name before ':'"
-            )));
+            return Err(Error::Parse(format!("{s:?} has no name before ':'")));
         }
         let mut map = BTreeMap::new();
         for pair in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -87,9 +85,9 @@ impl Options {
     ) -> Result<T> {
         match self.0.get(key) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| {
-                Error::Parse(format!("{what}: option {key}={v:?} is not {expected}"))
-            }),
+            Some(v) => v
+                .parse()
+                .map_err(|_| Error::Parse(format!("{what}: option {key}={v:?} is not {expected}"))),
         }
     }
 

@@ -104,6 +104,9 @@ impl Clone for Box<dyn DynTrainerConfig> {
     }
 }
 
+/// Builds a config from its options as a JSON object.
+type ParseFn = fn(serde_json::Map<String, serde_json::Value>) -> Result<Box<dyn DynTrainerConfig>>;
+
 /// One trainer of a crate's `TRAINERS` slice.
 #[derive(Clone, Copy)]
 pub struct TrainerEntry {
@@ -114,7 +117,7 @@ pub struct TrainerEntry {
     pub help: &'static str,
     /// What the harness may do with it.
     pub capabilities: Capabilities,
-    parse: fn(serde_json::Map<String, serde_json::Value>) -> Result<Box<dyn DynTrainerConfig>>,
+    parse: ParseFn,
     defaults: fn() -> serde_json::Value,
 }
 
@@ -127,7 +130,9 @@ impl std::fmt::Debug for TrainerEntry {
     }
 }
 
-fn parse_as<C>(object: serde_json::Map<String, serde_json::Value>) -> Result<Box<dyn DynTrainerConfig>>
+fn parse_as<C>(
+    object: serde_json::Map<String, serde_json::Value>,
+) -> Result<Box<dyn DynTrainerConfig>>
 where
     C: DynTrainerConfig + DeserializeOwned + 'static,
 {

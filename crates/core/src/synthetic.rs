@@ -336,14 +336,28 @@ pub const SYNTHETIC: &[SyntheticEntry] = &[
         help: "y = Xw + ε",
         keys: &[("n", "2000"), ("d", "8"), ("noise", "0.1"), ("seed", "0")],
         planted: true,
-        generate: |p| linear(p.usize("n")?, p.usize("d")?, p.f64("noise")?, p.u64("seed")?),
+        generate: |p| {
+            linear(
+                p.usize("n")?,
+                p.usize("d")?,
+                p.f64("noise")?,
+                p.u64("seed")?,
+            )
+        },
     },
     SyntheticEntry {
         name: "friedman1",
         help: "Friedman #1",
         keys: &[("n", "2000"), ("d", "10"), ("noise", "0.1"), ("seed", "0")],
         planted: false,
-        generate: |p| friedman1(p.usize("n")?, p.usize("d")?, p.f64("noise")?, p.u64("seed")?),
+        generate: |p| {
+            friedman1(
+                p.usize("n")?,
+                p.usize("d")?,
+                p.f64("noise")?,
+                p.u64("seed")?,
+            )
+        },
     },
     SyntheticEntry {
         name: "smooth2d",
@@ -407,7 +421,11 @@ mod tests {
             assert!(e.help_line().contains("seed [0]"), "{}", e.help_line());
         }
         let (_, o) = Options::parse_named("t:n=abc").unwrap();
-        let msg = entry("linear").unwrap().generate(&o).unwrap_err().to_string();
+        let msg = entry("linear")
+            .unwrap()
+            .generate(&o)
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("n=\"abc\""), "{msg}");
     }
 

@@ -74,7 +74,11 @@ pub fn preset(name: &str) -> Result<&'static Preset> {
         .ok_or_else(|| HarnessError::Unknown {
             kind: "preset",
             name: name.into(),
-            known: PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+            known: PRESETS
+                .iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+                .join(", "),
         })
 }
 

@@ -156,7 +156,12 @@ mod tests {
         assert!(names.len() >= 5, "{names:?}");
         for e in trainers() {
             let spec = TrainerSpec::parse(e.name).unwrap();
-            assert_eq!(spec.config.name(), e.name, "TrainerConfig::name of {}", e.name);
+            assert_eq!(
+                spec.config.name(),
+                e.name,
+                "TrainerConfig::name of {}",
+                e.name
+            );
             let json = spec.to_json();
             assert_eq!(json["trainer"], e.name, "serialised tag of {}", e.name);
             // Every default field is listed in the help and present in the report's config.
@@ -164,8 +169,16 @@ mod tests {
             let fields = defaults.as_object().unwrap();
             let help = e.help_line();
             for (k, _) in fields {
-                assert!(help.contains(&format!("{k} [")), "help of {} lacks {k}: {help}", e.name);
-                assert!(json.get(k).is_some(), "report config of {} lacks {k}", e.name);
+                assert!(
+                    help.contains(&format!("{k} [")),
+                    "help of {} lacks {k}: {help}",
+                    e.name
+                );
+                assert!(
+                    json.get(k).is_some(),
+                    "report config of {} lacks {k}",
+                    e.name
+                );
             }
             // Serialise → options → parse gives the same config back.
             let round: Vec<String> = fields
@@ -197,7 +210,10 @@ mod tests {
             );
         }
         names.sort_unstable();
-        assert!(names.windows(2).all(|w| w[0] != w[1]), "duplicate names: {names:?}");
+        assert!(
+            names.windows(2).all(|w| w[0] != w[1]),
+            "duplicate names: {names:?}"
+        );
     }
 
     #[test]

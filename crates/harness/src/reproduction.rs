@@ -16,7 +16,9 @@ pub fn render(results: &Path) -> Result<String> {
     let mut any = false;
     let khadilkar = results.join("khadilkar").join("report.json");
     if khadilkar.exists() {
-        out.push_str(&khadilkar_section(&fitbench_report::io::read_report(&khadilkar)?));
+        out.push_str(&khadilkar_section(&fitbench_report::io::read_report(
+            &khadilkar,
+        )?));
         out.push_str(&profile_figures(results, &["khadilkar"]));
         any = true;
     }
@@ -35,7 +37,9 @@ pub fn render(results: &Path) -> Result<String> {
     }
     let lnn = results.join("lnn").join("report.json");
     if lnn.exists() {
-        out.push_str(&fitbench_lnn::reproduction_section(&fitbench_lnn::read(&lnn)?));
+        out.push_str(&fitbench_lnn::reproduction_section(&fitbench_lnn::read(
+            &lnn,
+        )?));
         any = true;
     }
     if !any {
@@ -159,7 +163,8 @@ pub fn khadilkar_section(report: &Report) -> String {
     let mut ratios: Vec<f64> = Vec::new();
     for d in &report.datasets {
         let runs: Vec<&RunRecord> = report.runs.iter().filter(|r| r.dataset == d.name).collect();
-        let figures: Vec<TrainerFigures> = report.trainers()
+        let figures: Vec<TrainerFigures> = report
+            .trainers()
             .iter()
             .map(|t| TrainerFigures::of(t, &runs))
             .collect();
@@ -337,7 +342,10 @@ pub fn barbu_section(reports: &[(String, Report)]) -> String {
             let runs: Vec<&RunRecord> =
                 report.runs.iter().filter(|r| r.dataset == d.name).collect();
             let labels = report.trainers();
-            let Some(a_label) = labels.iter().find(|t| trainer_id(report, t) == Some("analytic")) else {
+            let Some(a_label) = labels
+                .iter()
+                .find(|t| trainer_id(report, t) == Some("analytic"))
+            else {
                 continue;
             };
             let a = TrainerFigures::of(a_label, &runs);

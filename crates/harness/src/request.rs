@@ -236,6 +236,9 @@ mod tests {
             preset: Some("quick".into()),
             ..RunRequest::default()
         };
-        assert_eq!(quick.sweeps().unwrap()[0].out, PathBuf::from("results/quick"));
+        assert_eq!(
+            quick.sweeps().unwrap()[0].out,
+            PathBuf::from("results/quick")
+        );
     }
 }

@@ -10,13 +10,12 @@
 use crate::datasets::DatasetSpec;
 use crate::error::{HarnessError, Result};
 use crate::registry::TrainerSpec;
-use fitbench_report::config::{EvalSchedule, RunConfig, TuningRecord};
-use fitbench_report::schema::{
-    Calibration, CurvePoint, DatasetInfo, LinearReference, RunRecord, RunSeeds, RunSummary,
-    Status,
-};
 use fitbench_core::{
     Activation, Architecture, Dataset, Mlp, Split, StepOutcome, Trainer, TrainerConfig, rng,
+};
+use fitbench_report::config::{EvalSchedule, RunConfig, TuningRecord};
+use fitbench_report::schema::{
+    Calibration, CurvePoint, DatasetInfo, LinearReference, RunRecord, RunSeeds, RunSummary, Status,
 };
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;

@@ -3,8 +3,8 @@
 //! used), before the main comparison runs with the pick.
 
 use crate::registry::TrainerSpec;
-use fitbench_report::config::{LrGrid, RunConfig, TuningRecord};
 use fitbench_core::{Architecture, Dataset, Mlp, Split, rng};
+use fitbench_report::config::{LrGrid, RunConfig, TuningRecord};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Runs the grid for one trainer on one dataset. Returns `None` for trainers without a

@@ -4,12 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use fitbench_harness::build_report;
+use fitbench_harness::runner::{self, MonotonicClock, Plan};
 use fitbench_render::check::{self, Tolerances, Verdict};
+use fitbench_render::output;
 use fitbench_report::config::{Handicap, RunConfig};
 use fitbench_report::schema::Report;
-use fitbench_harness::runner::{self, MonotonicClock, Plan};
-use fitbench_harness::build_report;
-use fitbench_render::output;
 
 fn config() -> RunConfig {
     RunConfig {
@@ -134,7 +134,11 @@ fn check_fails_on_a_regression_exports_metrics_and_update_accepts_it() {
     })
     .unwrap();
     assert_eq!(outcome.failures.len(), 1, "{}", outcome.text);
-    assert!(outcome.failures[0].contains("regression"), "{:?}", outcome.failures);
+    assert!(
+        outcome.failures[0].contains("regression"),
+        "{:?}",
+        outcome.failures
+    );
     assert!(
         outcome.text.contains("WORSE") && outcome.text.contains("adam"),
         "{}",
@@ -178,8 +182,16 @@ fn a_trainer_new_to_the_gate_fails_loudly_unless_allowed() {
     output::write_all(&sweep(more), &cur).unwrap();
     let outcome = check::run(&request(&base, &cur)).unwrap();
     assert_eq!(outcome.failures.len(), 1, "{}", outcome.text);
-    assert!(outcome.failures[0].contains("not gated"), "{:?}", outcome.failures);
-    assert!(outcome.text.contains("UNGATED") && outcome.text.contains("/ sgd"), "{}", outcome.text);
+    assert!(
+        outcome.failures[0].contains("not gated"),
+        "{:?}",
+        outcome.failures
+    );
+    assert!(
+        outcome.text.contains("UNGATED") && outcome.text.contains("/ sgd"),
+        "{}",
+        outcome.text
+    );
     let comparison = outcome.comparison.unwrap();
     assert_eq!(comparison.ungated.len(), 2, "two datasets");
     assert!(comparison.regressions().is_empty());

@@ -2,11 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use fitbench_report::config::RunConfig;
+use fitbench_harness::runner::{self, MonotonicClock, Plan};
 use fitbench_render::output;
+use fitbench_report::config::RunConfig;
 use fitbench_report::io::RunLog;
 use fitbench_report::schema::{Report, SCHEMA_VERSION};
-use fitbench_harness::runner::{self, MonotonicClock, Plan};
 
 fn tiny() -> RunConfig {
     RunConfig {

@@ -4,9 +4,9 @@
 
 use faer::{Col, Mat};
 use fitbench_core::{Architecture, Dataset, Error, Mlp, StepOutcome, Trainer, TrainerConfig};
+use fitbench_harness::runner::{self, Clock, Plan, PlannedTrainer};
 use fitbench_report::config::RunConfig;
 use fitbench_report::schema::Status;
-use fitbench_harness::runner::{self, Clock, Plan, PlannedTrainer};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 

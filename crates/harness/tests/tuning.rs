@@ -2,9 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use fitbench_report::config::RunConfig;
 use fitbench_harness::runner::{self, MonotonicClock, Plan};
 use fitbench_report::config::LrGrid;
+use fitbench_report::config::RunConfig;
 
 #[test]
 fn the_grid_picks_the_best_validation_loss_and_the_runs_use_it() {

@@ -238,7 +238,8 @@ fn aggregate_annotated(report: &Report) -> Aggregates {
         Some(g) => ("calibration GFLOP", g),
         None => ("s (no calibration in report)", 1.0),
     };
-    let mut groups: BTreeMap<(String, String), Vec<&fitbench_report::schema::RunRecord>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), Vec<&fitbench_report::schema::RunRecord>> =
+        BTreeMap::new();
     for r in &report.runs {
         groups
             .entry((r.dataset.clone(), r.trainer.clone()))
@@ -887,7 +888,11 @@ pub fn run(request: &CheckRequest) -> crate::error::Result<CheckOutcome> {
         outcome.comparison = Some(comparison);
     }
     if request.update {
-        outcome.written.extend(update_baseline(&request.baseline, &request.current, &current)?);
+        outcome.written.extend(update_baseline(
+            &request.baseline,
+            &request.current,
+            &current,
+        )?);
     }
     Ok(outcome)
 }

@@ -436,8 +436,7 @@ pub fn draw_lines(
 ) -> Result<Vec<PathBuf>> {
     register_font();
     if let Some(parent) = stem.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| RenderError::io("cannot create", parent, e))?;
+        std::fs::create_dir_all(parent).map_err(|e| RenderError::io("cannot create", parent, e))?;
     }
     // `with_extension` would cut names containing dots (e.g. `lr=0.001`), so append instead.
     let name = |ext: &str| {
@@ -502,15 +501,18 @@ pub fn performance_profile(report: &Report, level: f64) -> Option<Vec<Series>> {
                         .map(|r| {
                             // One reference for every trainer: the best loss known on the
                             // split (a linear model's own OLS optimum would not compare).
-                            fitbench_report::metrics::split_reference(report, &r.dataset, r.repetition)
-                                .and_then(|reference| {
-                                    r.curve.iter().find(|p| {
-                                        p.train_mse.is_finite()
-                                            && reference.relative_suboptimality(p.train_mse)
-                                                <= level
-                                    })
+                            fitbench_report::metrics::split_reference(
+                                report,
+                                &r.dataset,
+                                r.repetition,
+                            )
+                            .and_then(|reference| {
+                                r.curve.iter().find(|p| {
+                                    p.train_mse.is_finite()
+                                        && reference.relative_suboptimality(p.train_mse) <= level
                                 })
-                                .map_or(f64::INFINITY, |p| p.time_s)
+                            })
+                            .map_or(f64::INFINITY, |p| p.time_s)
                         })
                         .collect();
                     v.sort_by(f64::total_cmp);

@@ -71,4 +71,3 @@ pub fn calibration(measurements: Vec<f64>) -> crate::schema::Calibration {
         measurements,
     }
 }
-

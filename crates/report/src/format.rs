@@ -19,4 +19,3 @@ pub fn duration(s: f64) -> String {
         format!("{s:.2} s")
     }
 }
-

@@ -36,7 +36,9 @@ pub fn read_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
 /// The `schema_version` field of a JSON file, if it has one.
 fn schema_version_of(path: &Path) -> Result<Option<u64>> {
     let value: serde_json::Value = read_json(path, "a JSON file")?;
-    Ok(value.get("schema_version").and_then(serde_json::Value::as_u64))
+    Ok(value
+        .get("schema_version")
+        .and_then(serde_json::Value::as_u64))
 }
 
 /// Reads a `report.json`, checking its schema version first so that a report of another

@@ -446,4 +446,3 @@ pub fn slug(name: &str) -> String {
         .collect();
     s.trim_matches('_').to_string()
 }
-

@@ -452,7 +452,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            msg.contains("unknown field `beta1`") && msg.contains("`lr`") && msg.contains("`momentum`"),
+            msg.contains("unknown field `beta1`")
+                && msg.contains("`lr`")
+                && msg.contains("`momentum`"),
             "{msg}"
         );
     }
