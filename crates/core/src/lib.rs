@@ -13,6 +13,9 @@
 //! - [`registry`]: the entries through which trainer crates offer their trainers to the
 //!   harness; [`Options`]: `NAME:key=value,…` strings; [`synthetic::SYNTHETIC`]: the table of
 //!   synthetic generators.
+//! - [`flops`]: the one flop-count convention every trainer's `flops_per_step` follows
+//!   (a multiply-add is 2 flops; forward = 2·n·Σ mₗ₋₁mₗ, backward = 2 × forward);
+//!   [`clock`]: the `Clock` trait the harness injects (core never reads a clock).
 //! - [`rng`]: seeds and the ChaCha8 generator behind every random choice.
 //! - [`simd`]: `vzeroupper` after faer's AVX-512 kernels (the workspace's only `unsafe`).
 //!

@@ -116,18 +116,19 @@ pub fn parse_csv(
         header
             .iter()
             .position(|h| h == target)
-            .ok_or_else(|| HarnessError::Unknown {
+            .ok_or_else(|| fitbench_core::Error::Unknown {
                 kind: "target column",
                 name: format!("{target} in {origin}"),
                 known: known(),
             })?;
     for d in drop {
         if !header.contains(d) {
-            return Err(HarnessError::Unknown {
+            return Err(fitbench_core::Error::Unknown {
                 kind: "column to drop",
                 name: format!("{d} in {origin}"),
                 known: known(),
-            });
+            }
+            .into());
         }
         if d == target {
             return Err(HarnessError::Config(format!(

@@ -2,7 +2,7 @@
 //! with parameters in the name, and user CSV files.
 
 use crate::csv_data;
-use crate::error::{HarnessError, Result};
+use crate::error::Result;
 use fitbench_core::synthetic::{self, SyntheticEntry};
 use fitbench_core::{Dataset, Options};
 use fitbench_report::config::CsvSpec;
@@ -78,11 +78,12 @@ impl DatasetSpec {
                 entry.check(&options)?;
                 Ok(DatasetSpec::Synthetic(name.to_string()))
             }
-            None => Err(HarnessError::Unknown {
+            None => Err(fitbench_core::Error::Unknown {
                 kind: "dataset",
                 name: name.into(),
                 known: known_names(),
-            }),
+            }
+            .into()),
         }
     }
 
@@ -132,11 +133,12 @@ impl DatasetSpec {
             DatasetSpec::Csv(c) => csv_data::load_csv_file(c),
             DatasetSpec::Synthetic(s) => {
                 let (generator, options) = Options::parse_named(s)?;
-                let entry = synthetic::entry(&generator).ok_or_else(|| HarnessError::Unknown {
-                    kind: "dataset",
-                    name: s.clone(),
-                    known: known_names(),
-                })?;
+                let entry =
+                    synthetic::entry(&generator).ok_or_else(|| fitbench_core::Error::Unknown {
+                        kind: "dataset",
+                        name: s.clone(),
+                        known: known_names(),
+                    })?;
                 let mut data = entry.generate(&options)?;
                 data.name = s.clone();
                 Ok(data)

@@ -43,16 +43,6 @@ pub enum HarnessError {
         /// How to fix it.
         hint: String,
     },
-    /// A name (dataset, trainer, preset, option) is not known.
-    #[error("unknown {kind} {name:?}; known: {known}")]
-    Unknown {
-        /// What kind of name, e.g. "dataset".
-        kind: &'static str,
-        /// The name given.
-        name: String,
-        /// The valid names.
-        known: String,
-    },
     /// A run configuration or option string is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -45,6 +45,7 @@ pub mod registry;
 pub mod reproduction;
 pub mod request;
 pub mod runner;
+pub mod seeds;
 pub mod tuning;
 
 use fitbench_report::metrics;

@@ -68,10 +68,8 @@ pub fn preset(name: &str) -> Result<&'static Preset> {
             "lnn is a study of its own, not a sweep: run it with `fitbench lnn` (see `fitbench lnn --help`)".into(),
         ));
     }
-    PRESETS
-        .iter()
-        .find(|p| p.name == name)
-        .ok_or_else(|| HarnessError::Unknown {
+    PRESETS.iter().find(|p| p.name == name).ok_or_else(|| {
+        fitbench_core::Error::Unknown {
             kind: "preset",
             name: name.into(),
             known: PRESETS
@@ -79,7 +77,9 @@ pub fn preset(name: &str) -> Result<&'static Preset> {
                 .map(|p| p.name)
                 .collect::<Vec<_>>()
                 .join(", "),
-        })
+        }
+        .into()
+    })
 }
 
 fn quick() -> RunConfig {

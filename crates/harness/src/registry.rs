@@ -9,7 +9,7 @@
 //! given. Tuning changes `lr` and `--backend` sets `backend` by re-parsing the options, for
 //! exactly the trainers whose [`Capabilities`] say they have one.
 
-use crate::error::{HarnessError, Result};
+use crate::error::Result;
 use fitbench_core::registry::{Capabilities, DynTrainerConfig, TrainerEntry};
 use fitbench_core::{Options, TrainerConfig};
 
@@ -27,13 +27,14 @@ pub fn trainers() -> impl Iterator<Item = &'static TrainerEntry> {
 
 /// The trainer registered as `name`.
 pub fn trainer(name: &str) -> Result<&'static TrainerEntry> {
-    trainers()
-        .find(|e| e.name == name)
-        .ok_or_else(|| HarnessError::Unknown {
+    trainers().find(|e| e.name == name).ok_or_else(|| {
+        fitbench_core::Error::Unknown {
             kind: "trainer",
             name: name.into(),
             known: trainers().map(|e| e.name).collect::<Vec<_>>().join(", "),
-        })
+        }
+        .into()
+    })
 }
 
 /// The capabilities of trainer `name` (`None` if it is not registered, e.g. a report from

@@ -10,12 +10,13 @@
 use crate::datasets::DatasetSpec;
 use crate::error::{HarnessError, Result};
 use crate::registry::TrainerSpec;
+pub use crate::seeds::{run_seeds, split_and_init_seeds};
 use fitbench_core::{
-    Activation, Architecture, Dataset, Mlp, Split, StepOutcome, Trainer, TrainerConfig, rng,
+    Activation, Architecture, Dataset, Mlp, Split, StepOutcome, Trainer, TrainerConfig,
 };
 use fitbench_report::config::{EvalSchedule, RunConfig, TuningRecord};
 use fitbench_report::schema::{
-    Calibration, CurvePoint, DatasetInfo, LinearReference, RunRecord, RunSeeds, RunSummary, Status,
+    Calibration, CurvePoint, DatasetInfo, LinearReference, RunRecord, RunSummary, Status,
 };
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
@@ -167,26 +168,6 @@ impl Plan {
     pub fn n_runs(&self) -> usize {
         self.datasets.len() * self.config.seeds * self.trainers.len()
     }
-}
-
-/// All seeds of one run: split and initial weights from (base, dataset, repetition), shared
-/// by every trainer; the trainer's own seed also from its label.
-pub fn run_seeds(base: u64, dataset: &str, label: &str, repetition: usize) -> RunSeeds {
-    let (split, init) = split_and_init_seeds(base, dataset, repetition);
-    RunSeeds {
-        split,
-        init,
-        trainer: rng::derive_seed(base, &[dataset, label, &repetition.to_string()]),
-    }
-}
-
-/// Seeds of one (dataset, repetition): shared by every trainer.
-pub fn split_and_init_seeds(base: u64, dataset: &str, repetition: usize) -> (u64, u64) {
-    let rep = repetition.to_string();
-    (
-        rng::derive_seed(base, &[dataset, "split", &rep]),
-        rng::derive_seed(base, &[dataset, "init", &rep]),
-    )
 }
 
 /// The record of a run that could not start because its split failed.

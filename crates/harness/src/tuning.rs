@@ -22,7 +22,7 @@ pub fn tune(
     if !spec.entry.capabilities.learning_rate {
         return None;
     }
-    let (split_seed, _) = crate::runner::split_and_init_seeds(c.base_seed, dataset, 0);
+    let (split_seed, _) = crate::seeds::split_and_init_seeds(c.base_seed, dataset, 0);
     let mut record = TuningRecord {
         dataset: dataset.into(),
         trainer: label.into(),

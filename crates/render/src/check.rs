@@ -18,7 +18,7 @@
 //! A metric not reached counts as infinite ("never"); one the time budget cut off is
 //! unknown, and its comparison is inconclusive rather than a failure.
 
-use fitbench_report::metrics;
+pub use crate::aggregate::{Aggregates, Class, Metric, MetricKind, Value3, aggregate};
 use fitbench_report::schema::Report;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -78,259 +78,6 @@ impl Tolerances {
         }
         Ok(())
     }
-}
-
-/// Whether a metric is free of timing noise.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MetricKind {
-    /// Same seed and threads ⇒ same value.
-    Deterministic,
-    /// Depends on the machine and its load (normalised by the calibration kernel).
-    Timing,
-}
-
-/// How a metric compares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Class {
-    Count,
-    Iterations,
-    Loss,
-    Time,
-}
-
-/// An aggregated value.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Value3 {
-    /// A number (median over repetitions), with the min and max over repetitions.
-    Finite {
-        /// Median.
-        median: f64,
-        /// Smallest.
-        min: f64,
-        /// Largest.
-        max: f64,
-    },
-    /// Not reached (by the median repetition), for a reason that does not depend on time.
-    Never,
-    /// Not known: the time budget ended a run first, or no run produced it.
-    Unknown,
-}
-
-impl Metric {
-    /// Deterministic or timing (only time metrics depend on the machine).
-    pub fn kind(&self) -> MetricKind {
-        if self.class == Class::Time {
-            MetricKind::Timing
-        } else {
-            MetricKind::Deterministic
-        }
-    }
-
-    /// The value as shown in tables: a number, `never` (a level not reached), `ended` (a loss
-    /// after a budget the run stopped short of, for a reason other than time) or `unknown`.
-    pub fn shown(&self) -> String {
-        match self.value {
-            Value3::Finite { median, .. } if self.class == Class::Iterations => {
-                format!("{median:.0}")
-            }
-            Value3::Finite { median, .. } => fitbench_report::format::number(median),
-            Value3::Never if self.class == Class::Loss => "ended".into(),
-            Value3::Never => "never".into(),
-            Value3::Unknown => "unknown".into(),
-        }
-    }
-}
-
-/// One metric of one (dataset, trainer).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Metric {
-    /// Name, e.g. `iters_to_1e-2`.
-    pub name: String,
-    /// Unit.
-    pub unit: &'static str,
-    class: Class,
-    /// The value.
-    pub value: Value3,
-    /// For timing metrics: the median measured duration in plain seconds (for
-    /// `time_per_step`, the whole training time), checked against `min_time_s`.
-    pub seconds: Option<f64>,
-}
-
-/// Aggregated metrics per (dataset, trainer).
-pub type Aggregates = BTreeMap<(String, String), Vec<Metric>>;
-
-fn level_name(level: f64) -> String {
-    format!("{level:e}")
-}
-
-/// Per-run value: `Ok(Some(v))` a number, `Ok(None)` never, `Err(())` unknown.
-type PerRun = Result<Option<f64>, ()>;
-
-fn aggregate_values(values: &[PerRun]) -> Value3 {
-    if values.is_empty() || values.iter().any(|v| v.is_err()) {
-        return Value3::Unknown;
-    }
-    let mut v: Vec<f64> = values
-        .iter()
-        .map(|v| v.ok().flatten().unwrap_or(f64::INFINITY))
-        .collect();
-    v.sort_by(f64::total_cmp);
-    // Median with "never" as +∞ (so a majority of misses is a miss).
-    let m = v.len() / 2;
-    let median = if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        0.5 * (v[m - 1] + v[m])
-    };
-    if !median.is_finite() {
-        return Value3::Never;
-    }
-    let finite: Vec<f64> = v.into_iter().filter(|x| x.is_finite()).collect();
-    Value3::Finite {
-        median,
-        min: finite.first().copied().unwrap_or(median),
-        max: finite.last().copied().unwrap_or(median),
-    }
-}
-
-/// A timing metric from per-run seconds, normalised by `scale` (GFLOP/s of the calibration).
-fn timing_metric(name: String, unit: &'static str, scale: f64, seconds: &[PerRun]) -> Metric {
-    let raw = aggregate_values(seconds);
-    let value = match raw {
-        Value3::Finite { median, min, max } => Value3::Finite {
-            median: median * scale,
-            min: min * scale,
-            max: max * scale,
-        },
-        other => other,
-    };
-    Metric {
-        name,
-        unit,
-        class: Class::Time,
-        value,
-        seconds: match raw {
-            Value3::Finite { median, .. } => Some(median),
-            _ => None,
-        },
-    }
-}
-
-/// Aggregates the metrics of every (dataset, trainer) of `report` (computing the
-/// deterministic metrics first if the report predates them).
-pub fn aggregate(report: &Report) -> Aggregates {
-    if report.runs.iter().all(|r| r.metrics.is_none()) {
-        let mut annotated = report.clone();
-        metrics::annotate(&mut annotated);
-        return aggregate_annotated(&annotated);
-    }
-    aggregate_annotated(report)
-}
-
-fn aggregate_annotated(report: &Report) -> Aggregates {
-    let gflops = report
-        .environment
-        .calibration
-        .as_ref()
-        .map(|c| c.gflops)
-        .filter(|g| g.is_finite() && *g > 0.0);
-    let (time_unit, scale) = match gflops {
-        Some(g) => ("calibration GFLOP", g),
-        None => ("s (no calibration in report)", 1.0),
-    };
-    let mut groups: BTreeMap<(String, String), Vec<&fitbench_report::schema::RunRecord>> =
-        BTreeMap::new();
-    for r in &report.runs {
-        groups
-            .entry((r.dataset.clone(), r.trainer.clone()))
-            .or_default()
-            .push(r);
-    }
-    let levels = &report.config.suboptimality_targets;
-    let budgets = &report.config.iteration_budgets;
-    groups
-        .into_iter()
-        .map(|(key, runs)| {
-            let mut out = Vec::new();
-            let failed = runs.iter().filter(|r| !r.status.is_ok()).count() as f64;
-            out.push(Metric {
-                name: "failed_runs".into(),
-                unit: "runs",
-                class: Class::Count,
-                value: Value3::Finite {
-                    median: failed,
-                    min: failed,
-                    max: failed,
-                },
-                seconds: None,
-            });
-            for (i, &level) in levels.iter().enumerate() {
-                let per_run = |f: &dyn Fn(&metrics::SuboptimalityHit) -> Option<f64>| {
-                    runs.iter()
-                        .map(|r| match &r.metrics {
-                            Some(m) => match m.targets.get(i) {
-                                Some(h) if h.iter.is_some() => Ok(f(h)),
-                                _ if m.censored => Err(()),
-                                _ => Ok(None),
-                            },
-                            None if r.status.is_ok() => Err(()),
-                            None => Ok(None),
-                        })
-                        .collect::<Vec<PerRun>>()
-                };
-                out.push(Metric {
-                    name: format!("iters_to_{}", level_name(level)),
-                    unit: "iterations",
-                    class: Class::Iterations,
-                    value: aggregate_values(&per_run(&|h| h.iter.map(|i| i as f64))),
-                    seconds: None,
-                });
-                out.push(timing_metric(
-                    format!("time_to_{}", level_name(level)),
-                    time_unit,
-                    scale,
-                    &per_run(&|h| h.time_s),
-                ));
-            }
-            for (i, &b) in budgets.iter().enumerate() {
-                let per_run: Vec<PerRun> = runs
-                    .iter()
-                    .map(|r| match &r.metrics {
-                        Some(m) => match m.budgets.get(i).and_then(|x| x.train_mse) {
-                            Some(v) if v.is_finite() => Ok(Some(v)),
-                            Some(_) => Ok(None),
-                            None if m.censored && m.horizon < b => Err(()),
-                            None => Ok(None),
-                        },
-                        None if r.status.is_ok() => Err(()),
-                        None => Ok(None),
-                    })
-                    .collect();
-                out.push(Metric {
-                    name: format!("train_mse_at_{b}"),
-                    unit: "standardised MSE",
-                    class: Class::Loss,
-                    value: aggregate_values(&per_run),
-                    seconds: None,
-                });
-            }
-            let step: Vec<PerRun> = runs
-                .iter()
-                .filter(|r| r.status.is_ok() && r.iterations > 0)
-                .map(|r| Ok(Some(r.train_s / r.iterations as f64)))
-                .collect();
-            let mut per_step = timing_metric("time_per_step".into(), time_unit, scale, &step);
-            // What was measured is the whole training time, not one step.
-            per_step.seconds = fitbench_report::stats::median(
-                runs.iter()
-                    .filter(|r| r.status.is_ok() && r.iterations > 0)
-                    .map(|r| r.train_s)
-                    .collect(),
-            );
-            out.push(per_step);
-            (key, out)
-        })
-        .collect()
 }
 
 /// The verdict on one metric.
@@ -641,7 +388,7 @@ fn reference_notes(baseline: &Report, current: &Report, notes: &mut Vec<String>)
         let mut m: BTreeMap<(String, usize), f64> = BTreeMap::new();
         for run in &r.runs {
             if let Some(x) = &run.metrics
-                && x.reference.kind == metrics::ReferenceKind::BestObserved
+                && x.reference.kind == fitbench_report::metrics::ReferenceKind::BestObserved
             {
                 m.insert((run.dataset.clone(), run.repetition), x.reference.train_mse);
             }
@@ -719,6 +466,7 @@ pub fn bencher_json(report: &Report) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::aggregate_values;
 
     fn f(v: f64) -> Value3 {
         Value3::Finite {

@@ -28,6 +28,7 @@
 
 #![deny(missing_docs)]
 
+pub mod aggregate;
 pub mod check;
 pub mod error;
 pub mod output;

@@ -22,7 +22,7 @@ fn range(v: Vec<f64>) -> String {
 fn deterministic_table(
     out: &mut String,
     report: &Report,
-    aggregates: &crate::check::Aggregates,
+    aggregates: &crate::aggregate::Aggregates,
     dataset: &str,
     runs: &[&RunRecord],
 ) {
@@ -60,7 +60,7 @@ fn deterministic_table(
         let cells: Vec<String> = metrics
             .iter()
             .filter(|m| m.name.starts_with("iters_to_") || m.name.starts_with("train_mse_at_"))
-            .map(crate::check::Metric::shown)
+            .map(crate::aggregate::Metric::shown)
             .collect();
         let _ = writeln!(out, "| `{t}` | {reference} | {} |", cells.join(" | "));
     }
@@ -106,7 +106,7 @@ pub fn render(report: &Report) -> String {
         out,
         "Cells give the median over seeds, with [min, max] when they differ. Times are training time only (the sum of timed `step` calls).\n"
     );
-    let aggregates = crate::check::aggregate(report);
+    let aggregates = crate::aggregate::aggregate(report);
     for info in &report.datasets {
         let runs: Vec<&RunRecord> = report
             .runs

@@ -28,90 +28,11 @@
 //! A run ended by the time budget is **censored**: what it did not reach before its last
 //! scheduled iteration (`horizon`) is unknown, not "never".
 
+pub use crate::schema::{
+    BudgetLoss, ConvergenceMetrics, Reference, ReferenceKind, SuboptimalityHit,
+};
 use crate::schema::{Report, RunRecord, Status};
 use fitbench_core::{Activation, Architecture};
-use serde::{Deserialize, Serialize};
-
-/// Where the best known loss comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReferenceKind {
-    /// Exact: the ordinary-least-squares optimum (runs of linear models).
-    Ols,
-    /// Exact: zero, the infimum of the MSE on a noise-free planted teacher.
-    Zero,
-    /// The lowest scheduled train MSE observed on the split by any run of the report.
-    BestObserved,
-}
-
-impl ReferenceKind {
-    /// The snake_case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReferenceKind::Ols => "ols",
-            ReferenceKind::Zero => "zero",
-            ReferenceKind::BestObserved => "best_observed",
-        }
-    }
-}
-
-/// The loss scale a run's relative suboptimality is measured on.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Reference {
-    /// Where `train_mse` comes from.
-    pub kind: ReferenceKind,
-    /// `L*`: the best known train MSE on the split.
-    pub train_mse: f64,
-    /// `L₀`: train MSE of predicting the training mean.
-    pub null_train_mse: f64,
-}
-
-impl Reference {
-    /// `r(L) = (L − L*) / (L₀ − L*)`; the denominator is floored at 1e-300 so that a split
-    /// with nothing to explain gives a finite value.
-    pub fn relative_suboptimality(&self, loss: f64) -> f64 {
-        (loss - self.train_mse) / (self.null_train_mse - self.train_mse).max(1e-300)
-    }
-}
-
-/// When a run first reached a relative-suboptimality level (at a scheduled point).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SuboptimalityHit {
-    /// The level (e.g. 0.01).
-    pub level: f64,
-    /// First scheduled iteration with `r ≤ level`; `None` if not reached.
-    pub iter: Option<usize>,
-    /// `iter × flops_per_step`, when the trainer counts its flops.
-    pub flops: Option<f64>,
-    /// Training time at that point (a timing figure, not deterministic).
-    pub time_s: Option<f64>,
-}
-
-/// The train MSE after a fixed number of iterations.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BudgetLoss {
-    /// The iteration budget.
-    pub iter: usize,
-    /// Train MSE after exactly `iter` steps; for a run that converged earlier (its model no
-    /// longer changes) the final train MSE; `None` if the run ended before `iter` otherwise.
-    pub train_mse: Option<f64>,
-}
-
-/// The deterministic metrics of one run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ConvergenceMetrics {
-    /// The loss scale.
-    pub reference: Reference,
-    /// Last scheduled iteration evaluated.
-    pub horizon: usize,
-    /// The time budget ended the run: levels not reached and budgets beyond `horizon` are
-    /// unknown rather than missed.
-    pub censored: bool,
-    /// One entry per level of `RunConfig::suboptimality_targets`.
-    pub targets: Vec<SuboptimalityHit>,
-    /// One entry per `RunConfig::iteration_budgets`.
-    pub budgets: Vec<BudgetLoss>,
-}
 
 /// Whether an architecture is a linear (affine) model.
 pub fn is_linear(arch: &Architecture) -> bool {
