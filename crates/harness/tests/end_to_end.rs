@@ -42,6 +42,34 @@ fn a_sweep_writes_a_valid_report_summary_and_plots() {
         2 + 2 * 4 + 3 * 2,
         "report, summary, 4 plot files per dataset, a profile (svg, png) per level"
     );
+    // The writer writes exactly the files the validator expects.
+    let mut written: Vec<_> = files
+        .iter()
+        .map(|f| f.strip_prefix(dir.path()).unwrap().to_path_buf())
+        .collect();
+    let mut expected = output::expected_files(&report);
+    written.sort();
+    expected.sort();
+    assert_eq!(written, expected);
+    let problems = output::validate(
+        &report,
+        dir.path(),
+        output::ValidateOptions {
+            require_ok: true,
+            require_files: true,
+        },
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+    std::fs::remove_file(dir.path().join(&expected[3])).unwrap();
+    let problems = output::validate(
+        &report,
+        dir.path(),
+        output::ValidateOptions {
+            require_ok: false,
+            require_files: true,
+        },
+    );
+    assert_eq!(problems.len(), 1, "{problems:?}");
 
     // The report round-trips through JSON, follows the schema and checks clean.
     let back = fitbench_report::io::read_report(&dir.path().join("report.json")).unwrap();
