@@ -23,9 +23,9 @@ for p in "${presets[@]}"; do
     rm -rf "results/$p"
   fi
   if [ "$p" = lnn ]; then
-    "$bin" lnn
+    "$bin" lnn --out "results/$p"
   else
-    "$bin" run --preset "$p"
+    "$bin" run --preset "$p" --out "results/$p"
   fi
 done
 "$bin" reproduction

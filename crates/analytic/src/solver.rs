@@ -1,13 +1,13 @@
 //! The `analytic` trainer (see the crate docs for the algorithm).
 
 use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::cholesky::llt::factor::{
-    LltRegularization, cholesky_in_place, cholesky_in_place_scratch,
-};
+use faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch;
 use faer::linalg::cholesky::llt::solve::solve_in_place;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Col, Mat, Par};
-use fitbench_core::linalg::{NormalEquations, check_pivots, singular};
+use fitbench_core::linalg::{
+    NormalEquations, PINV_REL_TOL, PIVOT_RATIO_THRESHOLD, cholesky_pivot_ratio, pinv_solve,
+};
 use fitbench_core::{
     Activation, Architecture, Dataset, Error, Mlp, Result, StepOutcome, Trainer, TrainerConfig,
     flops,
@@ -192,6 +192,8 @@ pub struct Analytic {
     z_try: Mat<f64>,
     mse: f64,
     last_flops: f64,
+    /// Joint hidden solves that fell back to the pseudo-inverse.
+    pinv_solves: usize,
     par: Par,
 }
 
@@ -268,7 +270,12 @@ impl Analytic {
             y: train.y.clone(),
             z: Mat::zeros(n, h),
             h_mat: Mat::from_fn(n, h + 1, |_, j| if j == h { 1.0 } else { 0.0 }),
-            output: NormalEquations::new(h + 1, 1, par, "analytic output layer"),
+            output: NormalEquations::new(h + 1, 1, par, "analytic output layer").with_unknowns(
+                (1..=h)
+                    .map(|j| format!("output weight of hidden unit {j}"))
+                    .chain(std::iter::once("output bias".to_string()))
+                    .collect(),
+            ),
             gram: Mat::zeros(gp, gp),
             rhs: Mat::zeros(gp, 1),
             mem: MemBuffer::new(scratch),
@@ -279,7 +286,14 @@ impl Analytic {
             xtd: Mat::zeros(d + 1, h),
             aj: Mat::zeros(if joint { n } else { 0 }, h),
             mblk: Mat::zeros(if joint { h } else { 0 }, (d + 1) * (d + 2) / 2),
-            unit: NormalEquations::new(d + 1, 1, par, "analytic per-neuron solve"),
+            unit: NormalEquations::new(d + 1, 1, par, "analytic per-neuron solve").with_unknowns(
+                train
+                    .feature_names
+                    .iter()
+                    .map(|f| format!("the weight of input {f:?}"))
+                    .chain(std::iter::once("the bias".to_string()))
+                    .collect(),
+            ),
             unit_design: Mat::zeros(if joint { 0 } else { n }, d + 1),
             unit_target: Mat::zeros(if joint { 0 } else { n }, 1),
             unit_w: Mat::zeros(d + 1, 1),
@@ -290,6 +304,7 @@ impl Analytic {
             z_try: Mat::zeros(n, h),
             mse: f64::INFINITY,
             last_flops: 0.0,
+            pinv_solves: 0,
             par,
             xt,
             w,
@@ -380,9 +395,57 @@ impl Analytic {
     /// x̃ᵢ꜀x̃ᵢ꜀' (computed once in `new`, X̃ being fixed), the whole lower block column j is
     /// one matmul Aⱼᵀ T with Aⱼ = [Dⱼ ⊙ Dₖ]ₖ≥ⱼ. This uses both symmetries (k ≥ j, c ≤ c'),
     /// runs as large gemms, and never forms the n × h(d+1) design matrix.
+    ///
+    /// When the system is singular or ill-conditioned (λ = 0 with a unit that is never
+    /// active, or βⱼ = 0), it is solved by the pseudo-inverse instead (the minimum-norm
+    /// solution, the λ → 0 limit of ridge; [`PINV_REL_TOL`]).
     fn solve_hidden_joint(&mut self) -> Result<()> {
-        let (n, h, q) = (self.xt.nrows(), self.h(), self.xt.ncols());
+        let (h, q) = (self.h(), self.xt.ncols());
         let p = h * q;
+        self.fill_hidden_joint();
+        let ratio = cholesky_pivot_ratio(self.gram.as_mut(), self.par, &mut self.mem);
+        if ratio >= PIVOT_RATIO_THRESHOLD {
+            solve_in_place(
+                self.gram.as_ref(),
+                self.rhs.as_mut(),
+                self.par,
+                MemStack::new(&mut []),
+            );
+            self.last_flops += flops::cholesky(p) + flops::triangular_solves(p, 1);
+        } else {
+            // The factorisation overwrote the Gram matrix: build it again (the flops are
+            // counted again, since they are performed again).
+            self.fill_hidden_joint();
+            let d = q - 1;
+            pinv_solve(
+                self.gram.as_mut(),
+                self.rhs.as_mut(),
+                None,
+                PINV_REL_TOL,
+                self.par,
+                "analytic hidden layer (joint)",
+                &|i| {
+                    let (unit, c) = (i / q + 1, i % q);
+                    if c < d {
+                        format!("weight {} of hidden unit {unit}", c + 1)
+                    } else {
+                        format!("bias of hidden unit {unit}")
+                    }
+                },
+            )?;
+            self.pinv_solves += 1;
+        }
+        for j in 0..h {
+            for c in 0..q {
+                self.w_ls[(j, c)] = self.rhs[(j * q + c, 0)];
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the lower triangle of the joint hidden system (Gram + λI) and its right-hand side.
+    fn fill_hidden_joint(&mut self) {
+        let (n, h, q) = (self.xt.nrows(), self.h(), self.xt.ncols());
         let npairs = self.pairs.len();
         let beta0 = self.beta[(h, 0)];
         // Pattern D and D ⊙ (y − β₀).
@@ -438,36 +501,9 @@ impl Analytic {
                 }
             }
         }
-        for i in 0..p {
+        for i in 0..self.gram.nrows() {
             self.gram[(i, i)] += self.config.lambda;
         }
-        let factor = cholesky_in_place(
-            self.gram.as_mut(),
-            LltRegularization::default(),
-            self.par,
-            MemStack::new(&mut self.mem),
-            Default::default(),
-        );
-        if factor.is_err() {
-            return Err(singular("analytic hidden layer (joint)", 0.0));
-        }
-        check_pivots(
-            (0..p).map(|i| self.gram[(i, i)]),
-            "analytic hidden layer (joint)",
-        )?;
-        solve_in_place(
-            self.gram.as_ref(),
-            self.rhs.as_mut(),
-            self.par,
-            MemStack::new(&mut []),
-        );
-        self.last_flops += flops::cholesky(p) + flops::triangular_solves(p, 1);
-        for j in 0..h {
-            for c in 0..q {
-                self.w_ls[(j, c)] = self.rhs[(j * q + c, 0)];
-            }
-        }
-        Ok(())
     }
 
     /// Applies W ← W + s(W_LS − W) with the configured safeguard, given the loss before.
@@ -582,6 +618,12 @@ impl Analytic {
     /// element-wise products that build the joint Gram matrix.
     pub fn last_step_flops(&self) -> f64 {
         self.last_flops
+    }
+
+    /// How many solves so far were singular or ill-conditioned and fell back to the
+    /// pseudo-inverse (minimum-norm) solution: output, joint hidden and per-neuron solves.
+    pub fn pseudo_inverse_solves(&self) -> usize {
+        self.pinv_solves + self.output.pseudo_inverse_solves() + self.unit.pseudo_inverse_solves()
     }
 
     /// Whether the hidden layer is solved jointly (else per neuron).

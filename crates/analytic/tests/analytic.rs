@@ -391,3 +391,37 @@ fn flops_per_step_is_the_nominal_dense_count() {
     assert_eq!(expected, 431424.0, "recorded for n = 160, d = 5, h = 8");
     assert_eq!(t.flops_per_step(), Some(expected));
 }
+
+#[test]
+fn a_never_active_unit_with_lambda_zero_does_not_fail_the_run() {
+    // Unit 0 is dead on every sample, so with λ = 0 its output weight and its hidden weights
+    // are undetermined: the output, joint and per-neuron solves used to fail with
+    // "singular system"; now they take the minimum-norm solution.
+    let d = data(150, 5, 7);
+    let arch = Architecture::new(vec![4], Activation::Relu);
+    let mut m = Mlp::init(&arch, 5, 1, 1).unwrap();
+    m.biases[0][0] = -1e3;
+    for hidden_solve in [HiddenSolve::Joint, HiddenSolve::PerNeuron] {
+        let config = AnalyticConfig {
+            lambda: 0.0,
+            hidden_solve,
+            ..AnalyticConfig::default()
+        };
+        let mut t = Analytic::new(config, &d, m.clone()).unwrap();
+        let mut last = f64::INFINITY;
+        for _ in 0..5 {
+            t.step().unwrap();
+            let l = loss(&t.params(), &d);
+            assert!(l <= last * (1.0 + 1e-12), "{hidden_solve:?}: {last} → {l}");
+            last = l;
+        }
+        let p = t.params();
+        assert!(p.is_finite(), "{hidden_solve:?}");
+        assert_eq!(
+            p.weights[1][(0, 0)],
+            0.0,
+            "{hidden_solve:?}: the dead unit's β"
+        );
+        assert!(t.pseudo_inverse_solves() > 0, "{hidden_solve:?}");
+    }
+}

@@ -15,6 +15,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -29,6 +31,10 @@ Examples:
   fitbench run --preset ci --out target/ci-check
   fitbench check --baseline results/baseline/report.json --current target/ci-check/report.json";
 
+/// Exit codes (see README "Failure modes").
+const EXIT_RUN_FAILED: u8 = 3;
+const EXIT_INTERRUPTED: u8 = 130;
+
 /// Compare training algorithms by the loss they reach per second of compute.
 #[derive(Debug, Parser)]
 #[command(name = "fitbench", version, about, after_help = EXAMPLES)]
@@ -42,6 +48,12 @@ enum Command {
     /// Run a sweep: every trainer × dataset × seed; writes report.json, summary.md, plots.
     #[command(after_help = EXAMPLES)]
     Run(Box<RunArgs>),
+    /// Rebuild report.json, summary.md and the plots of a sweep folder from what the sweep
+    /// wrote as it went (sweep.json, runs.jsonl, tuning.jsonl): after a crash or kill -9.
+    Report {
+        /// The sweep's output folder.
+        dir: PathBuf,
+    },
     /// Run the Lakkapragada 2024 study: width-1 linear chains by full-batch SGD vs OLS.
     Lnn(LnnArgs),
     /// List datasets, trainers or presets.
@@ -140,10 +152,10 @@ struct LnnArgs {
     #[arg(long)]
     steps: Option<usize>,
     /// Base seed.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// Output folder.
-    #[arg(long, default_value = "results/lnn")]
+    #[arg(long, default_value = "out/lnn")]
     out: PathBuf,
     /// Threads (recorded; the study runs on one).
     #[arg(long, default_value_t = 1)]
@@ -175,28 +187,29 @@ struct RunArgs {
     #[arg(long, value_delimiter = ',')]
     drop: Vec<String>,
     /// Repetitions (splits and initial weights) per dataset and trainer.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seeds: Option<usize>,
     /// Base seed.
     #[arg(long)]
     seed: Option<u64>,
     /// Training-time budget per run in seconds.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     budget_s: Option<f64>,
     /// Iteration cap per run.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     max_iters: Option<usize>,
     /// Stop a run when its train MSE reaches this (standardised units).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     target_mse: Option<f64>,
-    /// Output folder (default: results/<preset or config name>).
+    /// Output folder (default: out/<preset or config name>). A folder that already holds a
+    /// sweep is refused unless --resume or --force.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Threads for faer and rayon (default 1 for fair timing).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     threads: Option<usize>,
     /// Hidden widths shared by every trainer, e.g. 64,64.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     hidden: Option<Vec<usize>>,
     /// Hidden activation: identity, relu, leaky_relu[:α], tanh, sigmoid, softplus.
     #[arg(long)]
@@ -209,6 +222,13 @@ struct RunArgs {
     /// split (default grid 1e-4…3e-1, 200 epochs) before the comparison.
     #[arg(long)]
     lr_grid: bool,
+    /// The output folder holds an earlier (e.g. interrupted) sweep: keep its finished runs
+    /// whose fingerprint matches and run only the rest.
+    #[arg(long, conflicts_with = "force")]
+    resume: bool,
+    /// The output folder holds an earlier sweep: delete its files first.
+    #[arg(long)]
+    force: bool,
 }
 
 impl RunArgs {
@@ -243,13 +263,48 @@ impl RunArgs {
             activation: self.activation,
             backend: self.backend,
             lr_grid: self.lr_grid,
+            resume: self.resume,
+            force: self.force,
         })
     }
 }
 
+/// Installs the SIGINT/SIGTERM handler: the first signal asks the sweep to stop (the run in
+/// flight ends as `interrupted`, what finished is written), a second one exits at once.
+fn interrupt_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let handler = flag.clone();
+    let installed = ctrlc::set_handler(move || {
+        if handler.swap(true, Ordering::SeqCst) {
+            eprintln!("fitbench: second signal, exiting now");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!(
+            "fitbench: interrupted; stopping the current run and writing what finished (signal again to exit at once)"
+        );
+    });
+    if let Err(e) = installed {
+        eprintln!(
+            "fitbench: warning: cannot handle interrupts ({e}); an interrupt will lose the run in flight"
+        );
+    }
+    flag
+}
+
 fn run(args: RunArgs) -> Result<ExitCode> {
     let request = args.into_request()?;
-    for job in request.sweeps()? {
+    let existing = request.existing()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = request.sweeps()?;
+    if let Some(job) = jobs.iter().find(|j| j.config.threads > cores) {
+        eprintln!(
+            "fitbench: warning: {} threads requested but this machine has {cores} cores; timings will be oversubscribed",
+            job.config.threads
+        );
+    }
+    let interrupt = interrupt_flag();
+    let mut code = ExitCode::SUCCESS;
+    for job in jobs {
         let bar = std::io::stderr().is_terminal().then(|| {
             ProgressBar::new(0).with_style(
                 ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} {msg}")
@@ -270,9 +325,31 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             }
         };
         let mut progress = |p: Progress<'_>| show_progress(&p, bar.as_ref());
-        let result = request::execute(&job, &mut on_plan, &mut progress)?;
+        let result = request::execute(
+            &job,
+            existing,
+            interrupt.clone(),
+            &mut on_plan,
+            &mut progress,
+        )?;
         if let Some(b) = &bar {
             b.finish_and_clear();
+        }
+        for d in &result.report.datasets {
+            let mut dropped: Vec<&str> = d
+                .linear_reference
+                .iter()
+                .flat_map(|r| r.dropped_features.iter().map(String::as_str))
+                .collect();
+            dropped.sort_unstable();
+            dropped.dedup();
+            if !dropped.is_empty() {
+                eprintln!(
+                    "fitbench: {}: feature(s) constant on a training split, dropped by the standardisation: {}",
+                    d.name,
+                    dropped.join(", ")
+                );
+            }
         }
         for t in &result.report.tuning {
             eprintln!(
@@ -289,14 +366,55 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             result.files.len(),
             job.out.join("summary.md").display()
         );
-        if result.failed > 0 {
-            eprintln!(
-                "fitbench: {} run(s) failed; their status and message are in the report",
-                result.failed
-            );
+        if let Some(c) = report_outcome(&result) {
+            code = c;
+        }
+        if result.interrupted {
+            break;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
+}
+
+/// Prints what a sweep's outcome means and returns a non-zero exit code when it calls for one.
+fn report_outcome(result: &request::SweepResult) -> Option<ExitCode> {
+    if result.reused > 0 {
+        eprintln!(
+            "fitbench: {} run(s) reused from the earlier sweep in this folder (--resume)",
+            result.reused
+        );
+    }
+    if result.failed > 0 {
+        eprintln!(
+            "fitbench: {} run(s) did not end normally; their status and message are in the report",
+            result.failed
+        );
+    }
+    if result.interrupted {
+        eprintln!(
+            "fitbench: the sweep was interrupted; the report holds the runs that finished. Continue with the same command and --resume"
+        );
+        return Some(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    if result.errored > 0 {
+        eprintln!(
+            "fitbench: {} run(s) ended in error or panicked (exit code {EXIT_RUN_FAILED})",
+            result.errored
+        );
+        return Some(ExitCode::from(EXIT_RUN_FAILED));
+    }
+    None
+}
+
+fn rebuild(dir: &Path) -> Result<ExitCode> {
+    let result = request::rebuild(dir)?;
+    eprintln!(
+        "fitbench: rebuilt {} files in {} from {} finished run(s)",
+        result.files.len(),
+        dir.display(),
+        result.report.runs.len()
+    );
+    Ok(report_outcome(&result).unwrap_or(ExitCode::SUCCESS))
 }
 
 fn show_progress(p: &Progress<'_>, bar: Option<&ProgressBar>) {
@@ -314,6 +432,7 @@ fn show_progress(p: &Progress<'_>, bar: Option<&ProgressBar>) {
                 done + 1
             ),
         },
+        Progress::Tuned(_) => {}
         Progress::Finished(r) => match bar {
             Some(b) => {
                 b.inc(1);
@@ -472,9 +591,9 @@ fn plot(report: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
         );
     }
     let dir = out.unwrap_or_else(|| folder_of(report));
-    let files = output::write_all(&r, &dir)?;
+    let files = output::write_views(&r, &dir)?;
     eprintln!(
-        "fitbench: redrew {} files in {}",
+        "fitbench: redrew {} files in {} (the report itself is left as it was)",
         files.len(),
         dir.display()
     );
@@ -492,6 +611,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(*args),
         Command::Lnn(args) => lnn(&args),
+        Command::Report { dir } => rebuild(&dir),
         Command::List { what } => {
             list(what);
             Ok(ExitCode::SUCCESS)

@@ -115,3 +115,80 @@ fn list_shows_every_registered_trainer_with_its_defaults() {
     let out = fitbench(&["list", "datasets"]);
     assert!(text(&out).contains("teacher") && text(&out).contains("noise [0.1]"));
 }
+
+#[test]
+fn run_exits_3_after_writing_everything_when_a_run_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    // The target varies in one row only: in a repetition whose test row is that one, the
+    // training target is constant, the split fails and its run ends in `error` (seeded, so
+    // the same repetitions fail every time).
+    let csv = dir.path().join("almost-flat.csv");
+    std::fs::write(&csv, "x,y\n1,5\n2,5\n3,5\n4,6\n").unwrap();
+    let out = dir.path().join("out");
+    let res = fitbench(&[
+        "run",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--target",
+        "y",
+        "--trainers",
+        "ols",
+        "--seeds",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(res.status.code(), Some(3), "{}", text(&res));
+    let report = fitbench_report::io::read_report(&out.join("report.json")).unwrap();
+    assert!(
+        report
+            .runs
+            .iter()
+            .any(|r| r.status == fitbench_report::Status::Error)
+    );
+    assert!(report.runs.iter().any(|r| r.status.is_ok()));
+    assert!(out.join("report.json").exists() && out.join("summary.md").exists());
+}
+
+#[test]
+fn a_signal_ends_the_sweep_with_a_report_of_what_finished_and_exit_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fitbench"))
+        .args([
+            "run",
+            "--datasets",
+            "linear:n=400,d=4",
+            "--trainers",
+            "adam",
+            "--seeds",
+            "50",
+            "--max-iters",
+            "400",
+            "--budget-s",
+            "100",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until at least one run has finished, then interrupt.
+    let log = out.join("runs.jsonl");
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&log).map_or(0, |t| t.lines().count()) < 1 {
+        assert!(started.elapsed().as_secs() < 120, "no run finished");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let report = fitbench_report::io::read_report(&out.join("report.json")).unwrap();
+    assert!(!report.runs.is_empty() && report.runs.len() < 50);
+    assert!(out.join("summary.md").exists());
+    // The same command with --resume finishes the sweep from there.
+}

@@ -122,76 +122,235 @@ pub fn first_non_finite(m: MatRef<'_, f64>) -> Option<(usize, usize)> {
 
 /// Per-column affine standardisation `(v − mean) / scale`, fitted on the training split only.
 ///
-/// Scales are population standard deviations. A constant feature column gets scale 1 (it
-/// becomes all zeros); a constant target column is an error, since MSE in standardised
-/// units would be undefined.
+/// Scales are population standard deviations, computed without overflow (each column is first
+/// divided by a power of two near its largest |value|, which is exact, then mean and variance
+/// are taken in two passes), so columns of any finite magnitude standardise correctly.
+///
+/// A column is *constant* when all its training values are equal or its standard deviation is
+/// at most [`Standardiser::CONSTANT_TOL`] × its largest |value| (relative to the column's own
+/// magnitude: a feature in units of 10⁻¹⁴ is not constant). A constant feature column is
+/// dropped: it gets scale 1 and standardises to exactly 0 in every split, and its name is
+/// listed in [`Standardiser::dropped_features`]. A constant target column is an error, since
+/// MSE in standardised units would be undefined.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Standardiser {
     /// Feature means.
     pub x_mean: Vec<f64>,
-    /// Feature scales.
+    /// Feature scales (1 for dropped columns).
     pub x_scale: Vec<f64>,
     /// Target means.
     pub y_mean: Vec<f64>,
     /// Target scales.
     pub y_scale: Vec<f64>,
+    /// Names of the feature columns that are constant on the training split and therefore
+    /// dropped (standardised to exactly 0), in column order.
+    #[serde(default)]
+    pub dropped_features: Vec<String>,
+    /// The 0-based indices of those columns, in the same order.
+    #[serde(default)]
+    pub dropped_columns: Vec<usize>,
 }
 
-fn column_moments(m: MatRef<'_, f64>) -> (Vec<f64>, Vec<f64>) {
-    let n = m.nrows() as f64;
-    (0..m.ncols())
-        .map(|j| {
-            let mean = (0..m.nrows()).map(|i| m[(i, j)]).sum::<f64>() / n;
-            let var = (0..m.nrows())
-                .map(|i| (m[(i, j)] - mean).powi(2))
-                .sum::<f64>()
-                / n;
-            (mean, var.sqrt())
-        })
-        .unzip()
+/// Mean, population standard deviation and magnitude of one column.
+#[derive(Clone, Copy, Debug)]
+struct ColumnMoments {
+    mean: f64,
+    std: f64,
+    max_abs: f64,
+    constant: bool,
+}
+
+/// The largest power of two ≤ `v` (at least 2⁻¹⁰²²), for a finite `v` > 0: dividing by it is
+/// exact, so moments of the scaled column are the exact scaled moments.
+fn power_of_two_scale(v: f64) -> f64 {
+    let biased_exponent = ((v.to_bits() >> 52) & 0x7ff).max(1);
+    f64::from_bits(biased_exponent << 52)
+}
+
+fn moments_of(m: MatRef<'_, f64>, j: usize) -> ColumnMoments {
+    let n = m.nrows();
+    let first = m[(0, j)];
+    let max_abs = (0..n).map(|i| m[(i, j)].abs()).fold(0.0, f64::max);
+    if (0..n).all(|i| m[(i, j)] == first) {
+        return ColumnMoments {
+            mean: first,
+            std: 0.0,
+            max_abs,
+            constant: true,
+        };
+    }
+    // Values / s lie in (−2, 2), so no sum below overflows.
+    let s = power_of_two_scale(max_abs);
+    let nf = n as f64;
+    let mean = (0..n).map(|i| m[(i, j)] / s).sum::<f64>() / nf;
+    let var = (0..n).map(|i| (m[(i, j)] / s - mean).powi(2)).sum::<f64>() / nf;
+    let std = var.sqrt();
+    ColumnMoments {
+        mean: mean * s,
+        std: std * s,
+        max_abs,
+        constant: std <= Standardiser::CONSTANT_TOL * (max_abs / s),
+    }
+}
+
+fn column_moments(m: MatRef<'_, f64>) -> Vec<ColumnMoments> {
+    (0..m.ncols()).map(|j| moments_of(m, j)).collect()
+}
+
+/// `(v − mean) / scale` without overflow in `v − mean` when both are huge.
+fn standardise(v: f64, mean: f64, scale: f64) -> f64 {
+    let z = (v - mean) / scale;
+    if z.is_finite() {
+        z
+    } else {
+        v / scale - mean / scale
+    }
 }
 
 impl Standardiser {
-    /// Relative scale below which a column counts as constant.
+    /// Relative scale at or below which a column counts as constant: std ≤ `CONSTANT_TOL` ·
+    /// max |value| over the training rows.
     pub const CONSTANT_TOL: f64 = 1e-12;
 
-    /// Fits means and scales on `train`.
+    /// Fits means and scales on `train`, rejecting (naming the column and dataset) a constant
+    /// target column and a column whose mean or scale cannot be represented in f64.
     pub fn fit(train: &Dataset) -> Result<Self> {
-        let (x_mean, mut x_scale) = column_moments(train.x.as_ref());
-        for (s, m) in x_scale.iter_mut().zip(&x_mean) {
-            if *s <= Self::CONSTANT_TOL * m.abs().max(1.0) {
-                *s = 1.0;
+        let unrepresentable = |kind: &str, name: &str, c: &ColumnMoments| {
+            Error::InvalidData(format!(
+                "{kind} column {name:?} of dataset {}: its mean ({:e}) or standard deviation ({:e}) \
+                 does not fit in f64 (values up to {:e}); rescale the column (e.g. change its units \
+                 or take logarithms) or drop it",
+                train.name, c.mean, c.std, c.max_abs
+            ))
+        };
+        if train.n() == 0 {
+            return Err(Error::InvalidData(format!(
+                "cannot fit a standardiser on dataset {}: it has no rows",
+                train.name
+            )));
+        }
+        let (mut x_mean, mut x_scale) = (Vec::new(), Vec::new());
+        let (mut dropped_features, mut dropped_columns) = (Vec::new(), Vec::new());
+        for (j, c) in column_moments(train.x.as_ref()).iter().enumerate() {
+            let name = &train.feature_names[j];
+            if !(c.mean.is_finite() && c.std.is_finite()) {
+                return Err(unrepresentable("feature", name, c));
+            }
+            x_mean.push(c.mean);
+            if c.constant {
+                x_scale.push(1.0);
+                dropped_features.push(name.clone());
+                dropped_columns.push(j);
+            } else {
+                x_scale.push(c.std);
             }
         }
-        let (y_mean, y_scale) = column_moments(train.y.as_ref());
-        for (j, (s, m)) in y_scale.iter().zip(&y_mean).enumerate() {
-            if *s <= Self::CONSTANT_TOL * m.abs().max(1.0) {
+        let (mut y_mean, mut y_scale) = (Vec::new(), Vec::new());
+        for (j, c) in column_moments(train.y.as_ref()).iter().enumerate() {
+            let name = &train.target_names[j];
+            if !(c.mean.is_finite() && c.std.is_finite()) {
+                return Err(unrepresentable("target", name, c));
+            }
+            if c.constant {
                 return Err(Error::InvalidData(format!(
-                    "target column {:?} of dataset {} is constant ({m}) on the training split; \
-                     choose a target that varies",
-                    train.target_names[j], train.name
+                    "target column {name:?} of dataset {} is constant ({}) on the training split \
+                     (standard deviation {:e}, at most {:e} of its largest value); choose a target \
+                     that varies",
+                    train.name,
+                    c.mean,
+                    c.std,
+                    Self::CONSTANT_TOL
                 )));
             }
+            y_mean.push(c.mean);
+            y_scale.push(c.std);
         }
         Ok(Self {
             x_mean,
             x_scale,
             y_mean,
             y_scale,
+            dropped_features,
+            dropped_columns,
         })
     }
 
-    /// Applies the fitted transform to `data` (which may be the test split).
-    pub fn apply(&self, data: &Dataset) -> Dataset {
-        Dataset {
-            x: Mat::from_fn(data.n(), data.d(), |i, j| {
-                (data.x[(i, j)] - self.x_mean[j]) / self.x_scale[j]
-            }),
-            y: Mat::from_fn(data.n(), data.k(), |i, j| {
-                (data.y[(i, j)] - self.y_mean[j]) / self.y_scale[j]
-            }),
-            ..data.clone()
+    /// Applies the fitted transform to `data` (which may be the test split); dropped feature
+    /// columns become exactly 0. Fails, naming the dataset, column and row, when a
+    /// standardised value overflows (a value far outside the training range of a column with
+    /// a tiny scale).
+    pub fn apply(&self, data: &Dataset) -> Result<Dataset> {
+        self.apply_rows(data, None)
+    }
+
+    /// [`Standardiser::apply`], with `rows[i]` the 0-based row of the original dataset that
+    /// row i of `data` came from (for error messages).
+    fn apply_rows(&self, data: &Dataset, rows: Option<&[usize]>) -> Result<Dataset> {
+        if data.d() != self.x_mean.len() || data.k() != self.y_mean.len() {
+            return Err(Error::Shape {
+                context: format!("standardising dataset {}", data.name),
+                expected: format!(
+                    "{} feature and {} target columns",
+                    self.x_mean.len(),
+                    self.y_mean.len()
+                ),
+                got: format!("{} and {}", data.d(), data.k()),
+            });
         }
+        let mut keep = vec![true; data.d()];
+        for &j in &self.dropped_columns {
+            if let Some(k) = keep.get_mut(j) {
+                *k = false;
+            }
+        }
+        let x = Mat::from_fn(data.n(), data.d(), |i, j| {
+            if keep[j] {
+                standardise(data.x[(i, j)], self.x_mean[j], self.x_scale[j])
+            } else {
+                0.0
+            }
+        });
+        let y = Mat::from_fn(data.n(), data.k(), |i, j| {
+            standardise(data.y[(i, j)], self.y_mean[j], self.y_scale[j])
+        });
+        for (m, raw, names, mean, scale, kind) in [
+            (
+                &x,
+                &data.x,
+                &data.feature_names,
+                &self.x_mean,
+                &self.x_scale,
+                "feature",
+            ),
+            (
+                &y,
+                &data.y,
+                &data.target_names,
+                &self.y_mean,
+                &self.y_scale,
+                "target",
+            ),
+        ] {
+            if let Some((i, j)) = first_non_finite(m.as_ref()) {
+                let row = rows.and_then(|r| r.get(i)).copied().unwrap_or(i);
+                return Err(Error::InvalidData(format!(
+                    "dataset {}: standardising {kind} column {:?} overflows at row {} (value {:e}, \
+                     training mean {:e}, scale {:e}); the value lies too far outside the training \
+                     range for f64; rescale or clip the column, or drop it",
+                    data.name,
+                    names[j],
+                    row + 1,
+                    raw[(i, j)],
+                    mean[j],
+                    scale[j]
+                )));
+            }
+        }
+        Ok(Dataset {
+            x,
+            y,
+            ..data.clone()
+        })
     }
 }
 
@@ -235,10 +394,16 @@ impl Split {
         let raw_test = data.select_rows(test_idx);
         let standardiser = Standardiser::fit(&raw_train)?;
         Ok(Self {
-            train: standardiser.apply(&raw_train),
-            test: standardiser.apply(&raw_test),
+            train: standardiser.apply_rows(&raw_train, Some(train_idx))?,
+            test: standardiser.apply_rows(&raw_test, Some(test_idx))?,
             standardiser,
         })
+    }
+
+    /// Names of the feature columns dropped because they are constant on the training split
+    /// (they are all zeros in both splits); see [`Standardiser::dropped_features`].
+    pub fn dropped_features(&self) -> &[String] {
+        &self.standardiser.dropped_features
     }
 }
 
@@ -247,6 +412,31 @@ mod tests {
     use super::*;
 
     const TOL: f64 = 1e-12;
+
+    /// (means, standard deviations) of every column, for the assertions below.
+    fn mean_std(m: MatRef<'_, f64>) -> (Vec<f64>, Vec<f64>) {
+        column_moments(m).iter().map(|c| (c.mean, c.std)).unzip()
+    }
+
+    /// The naive two-pass moments the standardiser used before overflow-safe scaling.
+    fn naive_mean_std(m: MatRef<'_, f64>) -> (Vec<f64>, Vec<f64>) {
+        let n = m.nrows() as f64;
+        (0..m.ncols())
+            .map(|j| {
+                let mean = (0..m.nrows()).map(|i| m[(i, j)]).sum::<f64>() / n;
+                let var = (0..m.nrows())
+                    .map(|i| (m[(i, j)] - mean).powi(2))
+                    .sum::<f64>()
+                    / n;
+                (mean, var.sqrt())
+            })
+            .unzip()
+    }
+
+    fn dataset(x: Mat<f64>, y: Mat<f64>) -> Dataset {
+        let names = (0..x.ncols()).map(|j| format!("f{j}")).collect();
+        Dataset::new("synthetic-test", x, y, names, vec!["t".into()], "test").unwrap()
+    }
 
     fn toy(n: usize) -> Dataset {
         let x = Mat::from_fn(n, 2, |i, j| {
@@ -269,11 +459,11 @@ mod tests {
         let s = Split::new(&toy(50), 0.2, 7).unwrap();
         assert_eq!((s.train.n(), s.test.n()), (40, 10));
         // Train columns have mean 0 and unit scale; test columns in general do not.
-        let (m, sd) = column_moments(s.train.x.as_ref());
+        let (m, sd) = mean_std(s.train.x.as_ref());
         assert!(m.iter().all(|v| v.abs() < TOL) && sd.iter().all(|v| (v - 1.0).abs() < TOL));
-        let (ym, ysd) = column_moments(s.train.y.as_ref());
+        let (ym, ysd) = mean_std(s.train.y.as_ref());
         assert!(ym[0].abs() < TOL && (ysd[0] - 1.0).abs() < TOL);
-        let (tm, _) = column_moments(s.test.y.as_ref());
+        let (tm, _) = mean_std(s.test.y.as_ref());
         assert!(tm[0].abs() > TOL, "test mean should not be exactly zero");
         // The standardiser equals one fitted on the raw training rows.
         let raw_train_rows: Vec<usize> = {
@@ -322,5 +512,172 @@ mod tests {
         .unwrap();
         let err = Split::new(&constant, 0.2, 0).unwrap_err().to_string();
         assert!(err.contains("constant"), "{err}");
+    }
+
+    #[test]
+    fn moments_on_ordinary_data_are_bit_identical_to_the_naive_two_pass_formula() {
+        let data = toy(50);
+        for m in [data.x.as_ref(), data.y.as_ref()] {
+            assert_eq!(mean_std(m), naive_mean_std(m));
+        }
+        let odd = Mat::from_fn(37, 3, |i, j| {
+            ((i * 13 + j * 7) % 17) as f64 * 0.37 - 2.1e3 * j as f64
+        });
+        assert_eq!(mean_std(odd.as_ref()), naive_mean_std(odd.as_ref()));
+    }
+
+    #[test]
+    fn a_target_of_magnitude_1e200_does_not_overflow_the_variance() {
+        // The naive variance is (1e200)² = inf: the column was zeroed and every MSE read 0.
+        let x = Mat::from_fn(40, 1, |i, _| i as f64);
+        let y = Mat::from_fn(40, 1, |i, _| 1e200 * (1.0 + (i % 5) as f64));
+        let s = Split::new(&dataset(x, y), 0.2, 3).unwrap();
+        let (ym, ysd) = mean_std(s.train.y.as_ref());
+        assert!(
+            ym[0].abs() < TOL && (ysd[0] - 1.0).abs() < TOL,
+            "{ym:?} {ysd:?}"
+        );
+        let scale = s.standardiser.y_scale[0];
+        assert!(scale.is_finite() && scale > 1e199, "target scale {scale}");
+        assert!(s.test.y.col_as_slice(0).iter().any(|v| v.abs() > 0.1));
+    }
+
+    #[test]
+    fn a_feature_above_1e154_does_not_overflow_the_variance() {
+        let x = Mat::from_fn(40, 2, |i, j| {
+            if j == 0 {
+                1e300 * ((i % 7) as f64 - 3.0)
+            } else {
+                i as f64
+            }
+        });
+        let y = Mat::from_fn(40, 1, |i, _| (i as f64).cos());
+        let s = Split::new(&dataset(x, y), 0.2, 3).unwrap();
+        let (m, sd) = mean_std(s.train.x.as_ref());
+        assert!(
+            m[0].abs() < TOL && (sd[0] - 1.0).abs() < TOL,
+            "{m:?} {sd:?}"
+        );
+        assert!(s.standardiser.dropped_features.is_empty());
+    }
+
+    #[test]
+    fn values_whose_difference_overflows_still_standardise() {
+        // ±1.5e308: the mean is finite but v − mean would overflow without the guarded formula.
+        let x = Mat::from_fn(40, 1, |i, _| if i % 2 == 0 { 1.5e308 } else { -1.5e308 });
+        let y = Mat::from_fn(40, 1, |i, _| i as f64);
+        let s = Split::new(&dataset(x, y), 0.2, 1).unwrap();
+        assert!(
+            s.train
+                .x
+                .col_as_slice(0)
+                .iter()
+                .all(|v| v.is_finite() && v.abs() <= 2.0)
+        );
+    }
+
+    #[test]
+    fn a_standardised_value_that_overflows_is_rejected_with_dataset_column_and_row() {
+        // Training values around 1e-300 (scale ~1e-301), one huge test value: z = inf.
+        let data = dataset(
+            Mat::from_fn(10, 1, |i, _| {
+                if i == 9 {
+                    1e300
+                } else {
+                    1e-300 * (1.0 + i as f64)
+                }
+            }),
+            Mat::from_fn(10, 1, |i, _| i as f64),
+        );
+        let standardiser = Standardiser::fit(&data.select_rows(&[0, 1, 2, 3, 4, 5])).unwrap();
+        let err = standardiser.apply(&data).unwrap_err().to_string();
+        assert!(
+            err.contains("synthetic-test")
+                && err.contains("\"f0\"")
+                && err.contains("row 10")
+                && err.contains("overflows"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_feature_in_units_of_1e_14_is_kept_and_standardised_to_unit_variance() {
+        // Formerly std ≤ 1e-12·max(|mean|, 1) dropped it as constant without a word.
+        let x = Mat::from_fn(40, 1, |i, _| 1e-14 * ((i % 9) as f64 + 0.5));
+        let y = Mat::from_fn(40, 1, |i, _| (i % 9) as f64);
+        let s = Split::new(&dataset(x, y), 0.2, 5).unwrap();
+        assert!(
+            s.dropped_features().is_empty(),
+            "{:?}",
+            s.dropped_features()
+        );
+        let (m, sd) = mean_std(s.train.x.as_ref());
+        assert!(
+            m[0].abs() < TOL && (sd[0] - 1.0).abs() < TOL,
+            "{m:?} {sd:?}"
+        );
+    }
+
+    #[test]
+    fn a_target_with_std_1e_14_around_mean_1e_13_is_accepted() {
+        // Formerly rejected as "constant" by the absolute tolerance.
+        let x = Mat::from_fn(40, 1, |i, _| i as f64);
+        let y = Mat::from_fn(40, 1, |i, _| {
+            1e-13 + 1e-14 * if i % 2 == 0 { 1.0 } else { -1.0 }
+        });
+        let s = Split::new(&dataset(x, y), 0.2, 5).unwrap();
+        let (ym, ysd) = mean_std(s.train.y.as_ref());
+        assert!(
+            ym[0].abs() < 1e-6 && (ysd[0] - 1.0).abs() < 1e-6,
+            "{ym:?} {ysd:?}"
+        );
+        let scale = s.standardiser.y_scale[0];
+        assert!((scale / 1e-14 - 1.0).abs() < 0.2, "target scale {scale}");
+    }
+
+    #[test]
+    fn a_truly_constant_feature_is_reported_by_name_and_standardised_to_zero() {
+        // Columns: varying, constant 0.1 (its mean is inexact in f64), varying, constant 7.
+        let x = Mat::from_fn(30, 4, |i, j| match j {
+            1 => 0.1,
+            3 => 7.0,
+            _ => (i * (j + 1)) as f64,
+        });
+        let y = Mat::from_fn(30, 1, |i, _| (i as f64).sin());
+        let s = Split::new(&dataset(x, y), 0.2, 2).unwrap();
+        assert_eq!(s.dropped_features(), ["f1", "f3"]);
+        assert_eq!(s.standardiser.dropped_columns, [1, 3]);
+        for data in [&s.train, &s.test] {
+            for j in [1, 3] {
+                assert!(data.x.col_as_slice(j).iter().all(|&v| v == 0.0));
+            }
+        }
+        // A column varying by less than CONSTANT_TOL of its magnitude is constant too.
+        let x = Mat::from_fn(30, 1, |i, _| 1e6 * (1.0 + 1e-14 * (i % 2) as f64));
+        let y = Mat::from_fn(30, 1, |i, _| i as f64);
+        let s = Split::new(&dataset(x, y), 0.2, 2).unwrap();
+        assert_eq!(s.dropped_features(), ["f0"]);
+    }
+
+    #[test]
+    fn columns_near_f64_max_have_finite_moments_and_a_constant_one_is_named() {
+        // Every value is f64::MAX: the column is constant, so its mean is the value itself;
+        // a column that varies near f64::MAX still has a finite mean and scale.
+        let x = Mat::from_fn(
+            10,
+            1,
+            |i, _| if i % 2 == 0 { f64::MAX } else { f64::MAX / 2.0 },
+        );
+        let y = Mat::from_fn(10, 1, |i, _| i as f64);
+        let s = Standardiser::fit(&dataset(x, y)).unwrap();
+        assert!(s.x_mean[0].is_finite() && s.x_scale[0].is_finite());
+        let y = Mat::from_fn(10, 1, |_, _| f64::MAX);
+        let err = Standardiser::fit(&dataset(Mat::from_fn(10, 1, |i, _| i as f64), y))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"t\"") && err.contains("synthetic-test") && err.contains("constant"),
+            "{err}"
+        );
     }
 }

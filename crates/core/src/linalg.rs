@@ -1,10 +1,21 @@
-//! Dense linear-algebra helpers shared by the faer trainers: regularised normal equations
-//! `(AᵀA + λP)Θ = AᵀB`, solved by an in-place Cholesky with a workspace allocated once, and a
-//! pivot check that turns (numerically) singular systems into a clear error.
+//! Dense linear-algebra helpers shared by the faer trainers.
 //!
-//! Cost per solve for an n×p design and k right-hand sides: n·p² flops for one triangle of
-//! the Gram matrix, 2·n·p·k for `AᵀB`, p³/3 for the factorisation and 2·p²·k for the two
-//! triangular solves.
+//! - [`NormalEquations`]: regularised normal equations `(AᵀA + λP)Θ = AᵀB`, solved by an
+//!   in-place Cholesky with a workspace allocated once. When the system is singular or too
+//!   ill-conditioned for Cholesky (its pivot ratio is below [`PIVOT_RATIO_THRESHOLD`]), the
+//!   solve falls back to the pseudo-inverse of the regularised Gram matrix ([`pinv_solve`],
+//!   eigenvalues at or below [`PINV_REL_TOL`] × the largest dropped), i.e. the minimum-norm
+//!   solution, instead of failing.
+//! - [`min_norm_lstsq`] / [`ridge_lstsq`]: the least-squares fit `Y ≈ XW + 1bᵀ` with an
+//!   unpenalised intercept by the SVD of the centred features: the minimum-norm solution when
+//!   X is rank-deficient (a constant column, duplicated or collinear columns), with its
+//!   numerical rank decided by a relative tolerance (default [`default_rank_tol`]).
+//! - [`svd_lstsq`]: the plain minimum-norm solution of `AX ≈ B`.
+//!
+//! Cost per Cholesky solve for an n×p design and k right-hand sides: n·p² flops for one
+//! triangle of the Gram matrix, 2·n·p·k for `AᵀB`, p³/3 for the factorisation and 2·p²·k for
+//! the two triangular solves. The pseudo-inverse fallback recomputes the Gram triangle and
+//! adds a p×p symmetric eigendecomposition (it allocates; it runs only for singular systems).
 
 use crate::error::{Error, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
@@ -14,38 +25,187 @@ use faer::linalg::cholesky::llt::factor::{
 use faer::linalg::cholesky::llt::solve::solve_in_place;
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri_matmul};
-use faer::{Accum, Mat, MatMut, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 
-/// Smallest acceptable ratio of the smallest to the largest squared Cholesky pivot
-/// (a cheap lower bound on 1/cond): below it the system is reported as singular.
+/// Smallest acceptable ratio of the smallest to the largest squared Cholesky pivot: below it
+/// a Cholesky solve is not trusted and the pseudo-inverse fallback is used.
+///
+/// The ratio is a cheap *upper* bound on 1/cond of the Gram matrix (every squared pivot lies
+/// between its smallest and its largest eigenvalue), so a ratio below the threshold proves
+/// the system ill-conditioned; an exactly dependent column gives a pivot at rounding level.
 pub const PIVOT_RATIO_THRESHOLD: f64 = 1e-13;
 
-/// Checks a triangular factor's diagonal: fails with [`Error::Singular`] when
-/// (min |pivot| / max |pivot|)² is below [`PIVOT_RATIO_THRESHOLD`] (or not a number).
-pub fn check_pivots(diag: impl Iterator<Item = f64>, context: &str) -> Result<()> {
+/// Relative eigenvalue tolerance of the pseudo-inverse fallback of [`NormalEquations`]:
+/// eigenvalues of the Gram matrix at or below `PINV_REL_TOL · λ_max` count as zero. It equals
+/// [`PIVOT_RATIO_THRESHOLD`], so every direction that made Cholesky untrustworthy is dropped
+/// (in singular values of the design: those below ≈ 3·10⁻⁷ σ_max).
+pub const PINV_REL_TOL: f64 = PIVOT_RATIO_THRESHOLD;
+
+/// A feature column takes part in a numerical linear dependence when its entry in a null
+/// vector of the centred design (unit norm) exceeds this in magnitude
+/// ([`LinearFit::dependent_columns`]).
+pub const DEPENDENT_COMPONENT_TOL: f64 = 1e-6;
+
+/// The default relative rank tolerance of an n×p least-squares problem: `max(n, p) · ε`
+/// (ε = 2.2·10⁻¹⁶, the convention of NumPy's `lstsq` and MATLAB's `rank`). A singular value
+/// σᵢ counts as nonzero when σᵢ > tol · σ_max.
+pub fn default_rank_tol(nrows: usize, ncols: usize) -> f64 {
+    nrows.max(ncols).max(1) as f64 * f64::EPSILON
+}
+
+/// (min |pivot| / max |pivot|)² of a triangular factor's diagonal; 0 when a pivot is not a
+/// number or every pivot is zero.
+pub fn pivot_ratio(diag: impl Iterator<Item = f64>) -> f64 {
     let (lo, hi) = diag
         .map(f64::abs)
         .fold((f64::INFINITY, 0.0_f64), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
+            if v.is_nan() {
+                (f64::NAN, hi)
+            } else {
+                (lo.min(v), hi.max(v))
+            }
         });
-    let pivot_ratio = if hi > 0.0 { (lo / hi).powi(2) } else { 0.0 };
-    if pivot_ratio >= PIVOT_RATIO_THRESHOLD {
-        Ok(())
-    } else {
-        Err(singular(context, pivot_ratio))
-    }
+    let ratio = if hi > 0.0 { (lo / hi).powi(2) } else { 0.0 };
+    if ratio.is_nan() { 0.0 } else { ratio }
 }
 
-/// The error of a singular (or too ill-conditioned) solve.
-pub fn singular(context: &str, pivot_ratio: f64) -> Error {
-    Error::Singular {
-        context: context.into(),
-        hint: format!(
-            "the regularised normal equations are singular or ill-conditioned (pivot ratio {pivot_ratio:.2e} below \
-             {PIVOT_RATIO_THRESHOLD:.0e}); add a ridge penalty (e.g. ols:ridge=1e-6), drop duplicated or constant \
-             columns, or use solver=qr"
+/// How a symmetric system was solved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SolveMethod {
+    /// Cholesky (the system was well conditioned).
+    Cholesky,
+    /// Pseudo-inverse (the system was singular or ill-conditioned): the minimum-norm solution
+    /// over the `rank` eigen-directions kept.
+    PseudoInverse {
+        /// Number of eigenvalues above the tolerance.
+        rank: usize,
+    },
+}
+
+/// Factorises the lower triangle of `gram` in place (LLᵀ) and returns the pivot ratio of
+/// [`pivot_ratio`]; 0 when the factorisation fails (a non-positive pivot).
+pub fn cholesky_pivot_ratio(mut gram: MatMut<'_, f64>, par: Par, mem: &mut MemBuffer) -> f64 {
+    let p = gram.nrows();
+    let factor = cholesky_in_place(
+        gram.as_mut(),
+        LltRegularization::default(),
+        par,
+        MemStack::new(mem),
+        Default::default(),
+    );
+    if factor.is_err() {
+        return 0.0;
+    }
+    pivot_ratio((0..p).map(|j| gram[(j, j)]))
+}
+
+/// The workspace [`cholesky_pivot_ratio`] needs for a p×p matrix.
+pub fn cholesky_mem(p: usize, par: Par) -> MemBuffer {
+    MemBuffer::new(cholesky_in_place_scratch::<f64>(p, par, Default::default()))
+}
+
+/// Names the unknowns `idx` (at most five, then a count) with `unknown`.
+fn name_unknowns(idx: &[usize], unknown: &dyn Fn(usize) -> String) -> String {
+    const SHOWN: usize = 5;
+    let mut names: Vec<String> = idx.iter().take(SHOWN).map(|&i| unknown(i)).collect();
+    if idx.len() > SHOWN {
+        names.push(format!("and {} more", idx.len() - SHOWN));
+    }
+    names.join(", ")
+}
+
+/// Solves `G X = B` for a symmetric positive semi-definite G by its pseudo-inverse:
+/// `X = X₀ + G⁺(B − G X₀)` (X₀ = 0 when `x0` is `None`), i.e. among all least-squares
+/// solutions the one closest to X₀. Eigenvalues of G at or below `rel_tol · λ_max` count as
+/// zero. Returns the number of eigenvalues kept (the numerical rank).
+///
+/// On entry the lower triangle of `gram` holds G (the upper triangle is overwritten with its
+/// mirror) and `rhs` holds B; on exit `rhs` holds X. `unknown(i)` names unknown i (row i of
+/// X) in error messages, `context` the solve.
+///
+/// Fails with [`Error::NonFinite`] naming the unknowns whose rows of G or B are not finite,
+/// and with [`Error::Singular`] if the eigendecomposition does not converge.
+#[allow(clippy::too_many_arguments)]
+pub fn pinv_solve(
+    mut gram: MatMut<'_, f64>,
+    mut rhs: MatMut<'_, f64>,
+    x0: Option<MatRef<'_, f64>>,
+    rel_tol: f64,
+    par: Par,
+    context: &str,
+    unknown: &dyn Fn(usize) -> String,
+) -> Result<usize> {
+    let (p, k) = (gram.nrows(), rhs.ncols());
+    let bad: Vec<usize> = (0..p)
+        .filter(|&i| {
+            (0..=i).any(|j| !gram[(i, j)].is_finite())
+                || (i..p).any(|j| !gram[(j, i)].is_finite())
+                || (0..k).any(|j| !rhs[(i, j)].is_finite())
+                || x0.is_some_and(|x| (0..k).any(|j| !x[(i, j)].is_finite()))
+        })
+        .collect();
+    if !bad.is_empty() {
+        return Err(Error::NonFinite(format!(
+            "the linear system of {context}, at {}: the data or the iterate contains NaN or \
+             infinity (an iterate that overflowed); use a larger ridge penalty or a smaller step",
+            name_unknowns(&bad, unknown)
+        )));
+    }
+    for j in 0..p {
+        for i in j + 1..p {
+            gram[(j, i)] = gram[(i, j)];
+        }
+    }
+    if let Some(x0) = x0 {
+        matmul(rhs.as_mut(), Accum::Add, gram.as_ref(), x0, -1.0, par);
+    }
+    let evd = gram
+        .as_ref()
+        .self_adjoint_eigen(Side::Lower)
+        .map_err(|e| Error::Singular {
+            context: context.into(),
+            hint: format!(
+                "the eigendecomposition of its {p}×{p} system did not converge ({e:?}); \
+                 add a ridge penalty so that Cholesky succeeds"
+            ),
+        })?;
+    let s = evd.S().column_vector();
+    let u = evd.U();
+    let lmax = s.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    let tol = rel_tol * lmax;
+    let keep: Vec<usize> = (0..p).filter(|&i| s[i] > tol && s[i] > 0.0).collect();
+    let r = keep.len();
+    let ur = Mat::from_fn(p, r, |i, j| u[(i, keep[j])]);
+    let mut y = Mat::<f64>::zeros(r, k);
+    matmul(
+        y.as_mut(),
+        Accum::Replace,
+        ur.transpose(),
+        rhs.as_ref(),
+        1.0,
+        par,
+    );
+    for (row, &e) in keep.iter().enumerate() {
+        let inv = 1.0 / s[e];
+        for c in 0..k {
+            y[(row, c)] *= inv;
+        }
+    }
+    match x0 {
+        Some(x0) => {
+            rhs.copy_from(x0);
+            matmul(rhs.as_mut(), Accum::Add, ur.as_ref(), y.as_ref(), 1.0, par);
+        }
+        None => matmul(
+            rhs.as_mut(),
+            Accum::Replace,
+            ur.as_ref(),
+            y.as_ref(),
+            1.0,
+            par,
         ),
     }
+    Ok(r)
 }
 
 /// Workspace for repeated ridge solves of one size.
@@ -55,6 +215,8 @@ pub struct NormalEquations {
     mem: MemBuffer,
     par: Par,
     context: String,
+    unknowns: Vec<String>,
+    pinv_solves: usize,
 }
 
 impl std::fmt::Debug for NormalEquations {
@@ -62,6 +224,7 @@ impl std::fmt::Debug for NormalEquations {
         f.debug_struct("NormalEquations")
             .field("p", &self.gram.nrows())
             .field("k", &self.rhs.ncols())
+            .field("pinv_solves", &self.pinv_solves)
             .finish()
     }
 }
@@ -70,30 +233,33 @@ impl NormalEquations {
     /// Allocates the workspace for `p` unknowns and `k` right-hand sides; `context` names
     /// the solve in error messages.
     pub fn new(p: usize, k: usize, par: Par, context: impl Into<String>) -> Self {
-        let req = cholesky_in_place_scratch::<f64>(p, par, Default::default());
         Self {
             gram: Mat::zeros(p, p),
             rhs: Mat::zeros(p, k),
-            mem: MemBuffer::new(req),
+            mem: cholesky_mem(p, par),
             par,
             context: context.into(),
+            unknowns: Vec::new(),
+            pinv_solves: 0,
         }
     }
 
-    /// Solves `min_Θ ‖AΘ − B‖² + Σⱼ λⱼ‖Θ[j,:]‖²` with `λⱼ = ridge` for every row of Θ except
-    /// the last `n_free` (e.g. an intercept), writing Θ (p×k) into `out`.
-    ///
-    /// Flops: n·p² + 2·n·p·k + p³/3 + 2·p²·k.
-    pub fn solve(
-        &mut self,
-        a: MatRef<'_, f64>,
-        b: MatRef<'_, f64>,
-        ridge: f64,
-        n_free: usize,
-        mut out: MatMut<'_, f64>,
-    ) -> Result<()> {
-        let (p, par) = (a.ncols(), self.par);
-        debug_assert_eq!((self.gram.nrows(), self.rhs.ncols()), (p, b.ncols()));
+    /// Names the p unknowns (rows of Θ) in error messages, e.g. the design's column names;
+    /// without names they are called `unknown i` (1-based).
+    pub fn with_unknowns(mut self, names: Vec<String>) -> Self {
+        self.unknowns = names;
+        self
+    }
+
+    /// How many solves so far fell back to the pseudo-inverse (singular or ill-conditioned
+    /// systems).
+    pub fn pseudo_inverse_solves(&self) -> usize {
+        self.pinv_solves
+    }
+
+    /// Writes one triangle of `AᵀA + λP` into the Gram buffer.
+    fn build_gram(&mut self, a: MatRef<'_, f64>, ridge: f64, n_free: usize) {
+        let p = a.ncols();
         tri_matmul(
             self.gram.as_mut(),
             BlockStructure::TriangularLower,
@@ -103,11 +269,34 @@ impl NormalEquations {
             a,
             BlockStructure::Rectangular,
             1.0,
-            par,
+            self.par,
         );
         for j in 0..p.saturating_sub(n_free) {
             self.gram[(j, j)] += ridge;
         }
+    }
+
+    /// Cholesky only: builds `(AᵀA + λP)Θ = AᵀB` (λⱼ = `ridge` except for the last `n_free`
+    /// rows of Θ), factorises it and, when the pivot ratio ([`pivot_ratio`]) is at least
+    /// `min_pivot_ratio`, writes Θ into `out` and returns `true`. Returns `false` (leaving
+    /// `out` untouched) for a singular or ill-conditioned system.
+    ///
+    /// Flops: n·p² + 2·n·p·k + p³/3 + 2·p²·k.
+    pub fn solve_cholesky(
+        &mut self,
+        a: MatRef<'_, f64>,
+        b: MatRef<'_, f64>,
+        ridge: f64,
+        n_free: usize,
+        min_pivot_ratio: f64,
+        mut out: MatMut<'_, f64>,
+    ) -> bool {
+        let par = self.par;
+        debug_assert_eq!(
+            (self.gram.nrows(), self.rhs.ncols()),
+            (a.ncols(), b.ncols())
+        );
+        self.build_gram(a, ridge, n_free);
         matmul(
             self.rhs.as_mut(),
             Accum::Replace,
@@ -116,18 +305,11 @@ impl NormalEquations {
             1.0,
             par,
         );
-        let stack = MemStack::new(&mut self.mem);
-        let factor = cholesky_in_place(
-            self.gram.as_mut(),
-            LltRegularization::default(),
-            par,
-            stack,
-            Default::default(),
-        );
-        if factor.is_err() {
-            return Err(singular(&self.context, 0.0));
+        let ratio = cholesky_pivot_ratio(self.gram.as_mut(), par, &mut self.mem);
+        // `pivot_ratio` is never NaN, so `<` also rejects a failed factorisation (ratio 0).
+        if ratio < min_pivot_ratio.max(f64::MIN_POSITIVE) {
+            return false;
         }
-        check_pivots((0..p).map(|j| self.gram[(j, j)]), &self.context)?;
         solve_in_place(
             self.gram.as_ref(),
             self.rhs.as_mut(),
@@ -135,8 +317,271 @@ impl NormalEquations {
             MemStack::new(&mut []),
         );
         out.copy_from(self.rhs.as_ref());
-        Ok(())
+        true
     }
+
+    /// Solves `min_Θ ‖AΘ − B‖² + Σⱼ λⱼ‖Θ[j,:]‖²` with `λⱼ = ridge` for every row of Θ except
+    /// the last `n_free` (e.g. an intercept), writing Θ (p×k) into `out`.
+    ///
+    /// By Cholesky when its pivot ratio is at least [`PIVOT_RATIO_THRESHOLD`]; otherwise
+    /// (singular or ill-conditioned: λ = 0 with a constant, duplicated or all-zero column, a
+    /// unit that is never active, …) by the pseudo-inverse of the regularised Gram matrix
+    /// ([`pinv_solve`] with [`PINV_REL_TOL`]): the minimum-norm solution, the λ → 0 limit of
+    /// ridge. Fails only when the system holds NaN or infinity (naming the unknowns).
+    ///
+    /// Flops: n·p² + 2·n·p·k + p³/3 + 2·p²·k (the fallback adds n·p² and an eigensolve).
+    pub fn solve(
+        &mut self,
+        a: MatRef<'_, f64>,
+        b: MatRef<'_, f64>,
+        ridge: f64,
+        n_free: usize,
+        mut out: MatMut<'_, f64>,
+    ) -> Result<SolveMethod> {
+        if self.solve_cholesky(a, b, ridge, n_free, PIVOT_RATIO_THRESHOLD, out.as_mut()) {
+            return Ok(SolveMethod::Cholesky);
+        }
+        // The factorisation overwrote the Gram triangle; AᵀB is intact.
+        self.build_gram(a, ridge, n_free);
+        let names = &self.unknowns;
+        let rank = pinv_solve(
+            self.gram.as_mut(),
+            self.rhs.as_mut(),
+            None,
+            PINV_REL_TOL,
+            self.par,
+            &self.context,
+            &|i| {
+                names
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("unknown {}", i + 1))
+            },
+        )?;
+        self.pinv_solves += 1;
+        out.copy_from(self.rhs.as_ref());
+        Ok(SolveMethod::PseudoInverse { rank })
+    }
+}
+
+/// A least-squares fit `Y ≈ XW + 1bᵀ` with an unpenalised intercept ([`min_norm_lstsq`],
+/// [`ridge_lstsq`]).
+#[derive(Clone, Debug)]
+pub struct LinearFit {
+    /// Θ = [W; bᵀ], (d+1)×k: the weights of the d features, the intercept in the last row
+    /// (the layout of `[X 1]Θ`).
+    pub theta: Mat<f64>,
+    /// Numerical rank of the design `[X 1]`, intercept included: 1 + the number of singular
+    /// values σᵢ of the centred features with σᵢ > `rank_tol` · σ_max. It is d + 1 when no
+    /// feature is constant, duplicated or collinear with others (and n > d).
+    pub rank: usize,
+    /// The relative tolerance that decided the rank.
+    pub rank_tol: f64,
+    /// The feature columns (0-based, ascending) that take part in a numerical linear
+    /// dependence: constant columns, duplicated or collinear columns (each has an entry above
+    /// [`DEPENDENT_COMPONENT_TOL`] in a null vector of the centred features). Empty at full
+    /// rank.
+    pub dependent_columns: Vec<usize>,
+}
+
+impl LinearFit {
+    /// Number of feature columns d.
+    pub fn d(&self) -> usize {
+        self.theta.nrows() - 1
+    }
+
+    /// Whether the design has full column rank d + 1.
+    pub fn full_rank(&self) -> bool {
+        self.rank == self.theta.nrows()
+    }
+}
+
+/// The minimum-norm least-squares fit `Y ≈ XW + 1bᵀ`: among all (W, b) minimising
+/// ‖Y − XW − 1bᵀ‖, the one with the smallest ‖W‖ (the intercept is not penalised), computed
+/// from the SVD of the centred features, singular values σᵢ ≤ `rel_tol` · σ_max counting as
+/// zero (`None`: [`default_rank_tol`]`(n, d)`). Constant columns get weight 0 and duplicated
+/// columns equal weights.
+///
+/// `x` is n×d, `y` n×k; `theta` of the result is (d+1)×k, intercept last. Fails on
+/// mismatched shapes, no rows, non-finite input, a tolerance outside [0, 1), or (in
+/// practice never) an SVD that does not converge.
+pub fn min_norm_lstsq(
+    x: MatRef<'_, f64>,
+    y: MatRef<'_, f64>,
+    rel_tol: Option<f64>,
+) -> Result<LinearFit> {
+    ridge_lstsq(x, y, 0.0, rel_tol)
+}
+
+/// [`min_norm_lstsq`] with a ridge penalty λ‖W‖² (intercept unpenalised):
+/// W = V diag(σᵢ / (σᵢ² + λ)) Uᵀ(Y − 1ȳᵀ) over the singular values kept, b = ȳ − Wᵀx̄.
+/// With λ = 0 it is the minimum-norm solution.
+pub fn ridge_lstsq(
+    x: MatRef<'_, f64>,
+    y: MatRef<'_, f64>,
+    ridge: f64,
+    rel_tol: Option<f64>,
+) -> Result<LinearFit> {
+    let (n, d, k) = (x.nrows(), x.ncols(), y.ncols());
+    if y.nrows() != n {
+        return Err(Error::Shape {
+            context: "least-squares fit".into(),
+            expected: format!("{n} target rows (one per feature row)"),
+            got: format!("{}", y.nrows()),
+        });
+    }
+    if n == 0 {
+        return Err(Error::InvalidData(
+            "least-squares fit of a design with no rows".into(),
+        ));
+    }
+    if !(ridge.is_finite() && ridge >= 0.0) {
+        return Err(Error::config("ridge", ridge, "must be a finite number ≥ 0"));
+    }
+    let rank_tol = check_rank_tol(rel_tol, n, d)?;
+    check_finite(x, "the features of a least-squares fit")?;
+    check_finite(y, "the targets of a least-squares fit")?;
+    let x_mean = centred_means(x);
+    let y_mean = centred_means(y);
+    let xc = Mat::from_fn(n, d, |i, j| x[(i, j)] - x_mean[j]);
+    let yc = Mat::from_fn(n, k, |i, j| y[(i, j)] - y_mean[j]);
+    check_finite(xc.as_ref(), "the centred features of a least-squares fit")?;
+    let solved = svd_solve(xc.as_ref(), yc.as_ref(), ridge, rank_tol)?;
+    let w = solved.x;
+    let theta = Mat::from_fn(d + 1, k, |i, c| {
+        if i < d {
+            w[(i, c)]
+        } else {
+            y_mean[c] - (0..d).map(|j| x_mean[j] * w[(j, c)]).sum::<f64>()
+        }
+    });
+    check_finite(theta.as_ref(), "the least-squares weights")?;
+    Ok(LinearFit {
+        theta,
+        rank: solved.rank + 1,
+        rank_tol,
+        dependent_columns: solved.dependent,
+    })
+}
+
+/// The minimum-norm solution of `AX ≈ B` (no intercept): X = A⁺B from the SVD of A, singular
+/// values ≤ `rel_tol` · σ_max counting as zero (`None`: [`default_rank_tol`]). Returns X
+/// (p×k) and the numerical rank of A.
+pub fn svd_lstsq(
+    a: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    rel_tol: Option<f64>,
+) -> Result<(Mat<f64>, usize)> {
+    if b.nrows() != a.nrows() {
+        return Err(Error::Shape {
+            context: "least-squares solve".into(),
+            expected: format!("{} right-hand-side rows", a.nrows()),
+            got: format!("{}", b.nrows()),
+        });
+    }
+    let tol = check_rank_tol(rel_tol, a.nrows(), a.ncols())?;
+    check_finite(a, "the design of a least-squares solve")?;
+    check_finite(b, "the right-hand side of a least-squares solve")?;
+    let solved = svd_solve(a, b, 0.0, tol)?;
+    check_finite(solved.x.as_ref(), "the least-squares solution")?;
+    Ok((solved.x, solved.rank))
+}
+
+fn check_rank_tol(rel_tol: Option<f64>, n: usize, p: usize) -> Result<f64> {
+    match rel_tol {
+        None => Ok(default_rank_tol(n, p)),
+        Some(t) if t.is_finite() && (0.0..1.0).contains(&t) => Ok(t),
+        Some(t) => Err(Error::config(
+            "rank_tol",
+            t,
+            "the relative rank tolerance must lie in [0, 1), e.g. 1e-12",
+        )),
+    }
+}
+
+fn check_finite(m: MatRef<'_, f64>, what: &str) -> Result<()> {
+    match crate::data::first_non_finite(m) {
+        None => Ok(()),
+        Some((i, j)) => Err(Error::NonFinite(format!(
+            "{what}: {} at row {} column {}",
+            m[(i, j)],
+            i + 1,
+            j + 1
+        ))),
+    }
+}
+
+/// Column means with one correction pass (`m + mean(x − m)`), so that a constant column
+/// centres to exact zeros.
+fn centred_means(m: MatRef<'_, f64>) -> Vec<f64> {
+    let n = m.nrows() as f64;
+    (0..m.ncols())
+        .map(|j| {
+            let mean = (0..m.nrows()).map(|i| m[(i, j)]).sum::<f64>() / n;
+            mean + (0..m.nrows()).map(|i| m[(i, j)] - mean).sum::<f64>() / n
+        })
+        .collect()
+}
+
+struct SvdSolution {
+    x: Mat<f64>,
+    rank: usize,
+    dependent: Vec<usize>,
+}
+
+/// X = V diag(f(σ)) Uᵀ B over σ > tol·σ_max, f(σ) = 1/σ (λ = 0) or σ/(σ² + λ).
+fn svd_solve(a: MatRef<'_, f64>, b: MatRef<'_, f64>, ridge: f64, tol: f64) -> Result<SvdSolution> {
+    let (n, p, k) = (a.nrows(), a.ncols(), b.ncols());
+    if p == 0 {
+        return Ok(SvdSolution {
+            x: Mat::zeros(0, k),
+            rank: 0,
+            dependent: Vec::new(),
+        });
+    }
+    // Thin when it still gives all of V (n ≥ p); full otherwise, for the null space.
+    let svd = if n >= p { a.thin_svd() } else { a.svd() }.map_err(|e| Error::Singular {
+        context: "least-squares solve".into(),
+        hint: format!("the SVD of the {n}×{p} design did not converge ({e:?})"),
+    })?;
+    let s = svd.S().column_vector();
+    let (u, v) = (svd.U(), svd.V());
+    let smax = s.iter().fold(0.0_f64, |m, x| m.max(*x));
+    let cut = tol * smax;
+    let rank = (0..s.nrows()).filter(|&i| s[i] > cut && s[i] > 0.0).count();
+    let par = faer::get_global_parallelism();
+    let mut coef = Mat::<f64>::zeros(rank, k);
+    matmul(
+        coef.as_mut(),
+        Accum::Replace,
+        u.subcols(0, rank).transpose(),
+        b,
+        1.0,
+        par,
+    );
+    for i in 0..rank {
+        let f = if ridge == 0.0 {
+            1.0 / s[i]
+        } else {
+            s[i] / (s[i] * s[i] + ridge)
+        };
+        for c in 0..k {
+            coef[(i, c)] *= f;
+        }
+    }
+    let mut x = Mat::<f64>::zeros(p, k);
+    matmul(
+        x.as_mut(),
+        Accum::Replace,
+        v.subcols(0, rank),
+        coef.as_ref(),
+        1.0,
+        par,
+    );
+    let dependent = (0..p)
+        .filter(|&j| (rank..v.ncols()).any(|c| v[(j, c)].abs() > DEPENDENT_COMPONENT_TOL))
+        .collect();
+    Ok(SvdSolution { x, rank, dependent })
 }
 
 /// Size of the calibration kernel's square matrices.
@@ -154,4 +599,236 @@ pub fn calibration_matrix() -> Mat<f64> {
 /// and timings normalised across machines.
 pub fn calibration_kernel(out: MatMut<'_, f64>, a: MatRef<'_, f64>) {
     matmul(out, Accum::Replace, a, a, 1.0, Par::Seq);
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// Agreement of two solutions of the same well-posed problem (data of magnitude ~10).
+    const SOLVE_TOL: f64 = 1e-9;
+
+    /// x1, x2 vary; y = 2·x1 − 3·x2 + 1 (noiseless).
+    fn planted(n: usize) -> (Mat<f64>, Mat<f64>) {
+        let x = Mat::from_fn(n, 2, |i, j| {
+            ((i * 7 + j * 3) % 11) as f64 - 5.0 + (j as f64) * 0.5 * (i as f64).sin()
+        });
+        let y = Mat::from_fn(n, 1, |i, _| 2.0 * x[(i, 0)] - 3.0 * x[(i, 1)] + 1.0);
+        (x, y)
+    }
+
+    /// `x` with extra columns `extra(x1, x2)` appended.
+    fn with_columns(x: &Mat<f64>, extra: &[fn(f64, f64) -> f64]) -> Mat<f64> {
+        Mat::from_fn(x.nrows(), 2 + extra.len(), |i, j| {
+            if j < 2 {
+                x[(i, j)]
+            } else {
+                extra[j - 2](x[(i, 0)], x[(i, 1)])
+            }
+        })
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < SOLVE_TOL
+    }
+
+    #[test]
+    fn min_norm_lstsq_of_a_constant_column_gives_it_weight_zero() {
+        let (x, y) = planted(20);
+        let xc = with_columns(&x, &[|_, _| 0.1]);
+        let fit = min_norm_lstsq(xc.as_ref(), y.as_ref(), None).unwrap();
+        let t = &fit.theta;
+        assert!(close(t[(0, 0)], 2.0) && close(t[(1, 0)], -3.0), "{t:?}");
+        assert!(close(t[(2, 0)], 0.0) && close(t[(3, 0)], 1.0), "{t:?}");
+        assert_eq!((fit.rank, fit.dependent_columns.as_slice()), (3, &[2][..]));
+        assert!(!fit.full_rank());
+        assert_eq!(fit.rank_tol, default_rank_tol(20, 3));
+    }
+
+    #[test]
+    fn min_norm_lstsq_splits_duplicated_columns_equally() {
+        let (x, y) = planted(20);
+        let xd = with_columns(&x, &[|_, x2| x2, |_, x2| x2]);
+        let fit = min_norm_lstsq(xd.as_ref(), y.as_ref(), None).unwrap();
+        let t = &fit.theta;
+        for j in [1, 2, 3] {
+            assert!(close(t[(j, 0)], -1.0), "x2 and its copies share −3: {t:?}");
+        }
+        assert!(close(t[(0, 0)], 2.0) && close(t[(4, 0)], 1.0), "{t:?}");
+        assert_eq!(
+            (fit.rank, fit.dependent_columns.as_slice()),
+            (3, &[1, 2, 3][..])
+        );
+    }
+
+    #[test]
+    fn min_norm_lstsq_with_fewer_rows_than_columns_interpolates_with_minimum_norm() {
+        // 3 rows, 5 columns: infinitely many exact fits; the minimum-norm one is Xcᵀ(XcXcᵀ)⁺Yc.
+        let x = Mat::from_fn(3, 5, |i, j| ((i + 1) * (j + 2) % 7) as f64);
+        let y = Mat::from_fn(3, 1, |i, _| [1.0, -2.0, 0.5][i]);
+        let fit = min_norm_lstsq(x.as_ref(), y.as_ref(), None).unwrap();
+        assert_eq!(
+            fit.rank, 3,
+            "centred 3-row design has rank 2, plus the intercept"
+        );
+        for i in 0..3 {
+            let pred =
+                (0..5).map(|j| x[(i, j)] * fit.theta[(j, 0)]).sum::<f64>() + fit.theta[(5, 0)];
+            assert!(close(pred, y[(i, 0)]), "row {i}: {pred}");
+        }
+        // Minimum norm: W lies in the row space of the centred design, i.e. is orthogonal
+        // to its null space; check against a null vector built from the full SVD.
+        let mean: Vec<f64> = (0..5)
+            .map(|j| (0..3).map(|i| x[(i, j)]).sum::<f64>() / 3.0)
+            .collect();
+        let xc = Mat::from_fn(3, 5, |i, j| x[(i, j)] - mean[j]);
+        let svd = xc.svd().unwrap();
+        for c in 2..5 {
+            let dot: f64 = (0..5).map(|j| svd.V()[(j, c)] * fit.theta[(j, 0)]).sum();
+            assert!(dot.abs() < SOLVE_TOL, "W has a null-space component {dot}");
+        }
+    }
+
+    #[test]
+    fn ridge_lstsq_equals_the_cholesky_normal_equations_with_an_unpenalised_intercept() {
+        let (x, y) = planted(30);
+        let x = with_columns(&x, &[|a, b| a * b]);
+        let design = Mat::from_fn(30, 4, |i, j| if j < 3 { x[(i, j)] } else { 1.0 });
+        for ridge in [0.0, 0.7, 40.0] {
+            let fit = ridge_lstsq(x.as_ref(), y.as_ref(), ridge, None).unwrap();
+            let mut ne = NormalEquations::new(4, 1, Par::Seq, "test");
+            let mut theta = Mat::zeros(4, 1);
+            let how = ne
+                .solve(design.as_ref(), y.as_ref(), ridge, 1, theta.as_mut())
+                .unwrap();
+            assert_eq!(how, SolveMethod::Cholesky);
+            for j in 0..4 {
+                assert!(close(fit.theta[(j, 0)], theta[(j, 0)]), "λ = {ridge}, θ{j}");
+            }
+            assert_eq!(fit.rank, 4);
+        }
+    }
+
+    #[test]
+    fn normal_equations_with_a_zero_column_fall_back_to_the_min_norm_solution() {
+        // Used to fail with "singular system … use solver=qr".
+        let (x, y) = planted(20);
+        let design = Mat::from_fn(20, 4, |i, j| match j {
+            0 | 1 => x[(i, j)],
+            2 => 0.0,
+            _ => 1.0,
+        });
+        let mut ne = NormalEquations::new(4, 1, Par::Seq, "test");
+        let mut theta = Mat::zeros(4, 1);
+        let how = ne
+            .solve(design.as_ref(), y.as_ref(), 0.0, 1, theta.as_mut())
+            .unwrap();
+        assert_eq!(how, SolveMethod::PseudoInverse { rank: 3 });
+        assert_eq!(ne.pseudo_inverse_solves(), 1);
+        let want = [2.0, -3.0, 0.0, 1.0];
+        for j in 0..4 {
+            assert!(
+                (theta[(j, 0)] - want[j]).abs() < 1e-6,
+                "θ{j} = {}",
+                theta[(j, 0)]
+            );
+        }
+        // The workspace is reusable: a well-conditioned solve afterwards uses Cholesky.
+        let full = Mat::from_fn(20, 3, |i, j| if j < 2 { x[(i, j)] } else { 1.0 });
+        let mut ne = NormalEquations::new(3, 1, Par::Seq, "test");
+        let mut theta = Mat::zeros(3, 1);
+        assert_eq!(
+            ne.solve(full.as_ref(), y.as_ref(), 0.0, 1, theta.as_mut())
+                .unwrap(),
+            SolveMethod::Cholesky
+        );
+    }
+
+    #[test]
+    fn pinv_solve_from_x0_changes_only_the_determined_directions() {
+        // G = diag(4, 0): the second unknown is undetermined and keeps its x0 value.
+        let mut g = Mat::from_fn(2, 2, |i, j| if i == 0 && j == 0 { 4.0 } else { 0.0 });
+        let mut b = Mat::from_fn(2, 1, |i, _| if i == 0 { 8.0 } else { 0.0 });
+        let x0 = Mat::from_fn(2, 1, |i, _| [5.0, 7.0][i]);
+        let rank = pinv_solve(
+            g.as_mut(),
+            b.as_mut(),
+            Some(x0.as_ref()),
+            PINV_REL_TOL,
+            Par::Seq,
+            "test",
+            &|i| format!("u{i}"),
+        )
+        .unwrap();
+        assert_eq!(rank, 1);
+        assert!(close(b[(0, 0)], 2.0) && close(b[(1, 0)], 7.0), "{b:?}");
+    }
+
+    #[test]
+    fn a_non_finite_system_names_the_unknowns_involved() {
+        let mut g = Mat::from_fn(3, 3, |i, j| if i == j { 1.0 } else { 0.0 });
+        g[(2, 1)] = f64::NAN;
+        let mut b = Mat::zeros(3, 1);
+        let err = pinv_solve(
+            g.as_mut(),
+            b.as_mut(),
+            None,
+            PINV_REL_TOL,
+            Par::Seq,
+            "the test solve",
+            &|i| ["alpha", "beta", "gamma"][i].to_string(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("the test solve") && err.contains("beta, gamma") && !err.contains("alpha"),
+            "{err}"
+        );
+        let a = Mat::from_fn(
+            4,
+            2,
+            |i, j| if (i, j) == (1, 1) { f64::INFINITY } else { 1.0 },
+        );
+        let mut ne =
+            NormalEquations::new(2, 1, Par::Seq, "ols").with_unknowns(vec!["a".into(), "b".into()]);
+        let err = ne
+            .solve(
+                a.as_ref(),
+                Mat::zeros(4, 1).as_ref(),
+                0.0,
+                0,
+                Mat::zeros(2, 1).as_mut(),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ols") && err.contains("b"), "{err}");
+    }
+
+    #[test]
+    fn bad_inputs_of_the_lstsq_functions_are_rejected() {
+        let (x, y) = planted(5);
+        for tol in [-1.0, 1.0, f64::NAN] {
+            let err = min_norm_lstsq(x.as_ref(), y.as_ref(), Some(tol))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("rank_tol"), "{err}");
+        }
+        let err = min_norm_lstsq(x.as_ref(), Mat::zeros(4, 1).as_ref(), None).unwrap_err();
+        assert!(matches!(err, Error::Shape { .. }), "{err}");
+        let mut bad = x.clone();
+        bad[(3, 1)] = f64::NAN;
+        let err = min_norm_lstsq(bad.as_ref(), y.as_ref(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("row 4 column 2"), "{err}");
+        let (a, rank) = svd_lstsq(
+            Mat::<f64>::zeros(3, 2).as_ref(),
+            Mat::from_fn(3, 1, |i, _| i as f64).as_ref(),
+            None,
+        )
+        .unwrap();
+        assert_eq!((rank, a[(0, 0)], a[(1, 0)]), (0, 0.0, 0.0));
+    }
 }

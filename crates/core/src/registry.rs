@@ -165,16 +165,20 @@ impl TrainerEntry {
 
     /// Builds and validates the config from `key=value` options (values typed as JSON
     /// booleans, integers or floats where they parse as such, strings otherwise).
+    ///
+    /// When a value has the wrong type, the message names its key, the value, the expected
+    /// kind and the default (`option beta1="abc" is not a number (default 0.9)`).
     pub fn parse(&self, options: &Options) -> Result<Box<dyn DynTrainerConfig>> {
         let config = (self.parse)(options.to_json()).map_err(|e| match e {
             Error::Parse(m) => Error::Parse(format!(
-                "trainer {}{}: {m}",
+                "trainer {}{}: {}",
                 self.name,
                 if options.0.is_empty() {
                     String::new()
                 } else {
                     format!(":{}", options.to_option_string())
-                }
+                },
+                self.culprit(options).unwrap_or(m)
             )),
             other => other,
         })?;
@@ -187,6 +191,33 @@ impl TrainerEntry {
         }
         config.validate()?;
         Ok(config)
+    }
+
+    /// The first option that fails to parse on its own (every other option at its default),
+    /// described by key and value, and, when its type differs from its default's, by the
+    /// expected kind and the default; `None` when no single option fails (or the defaults
+    /// themselves do not parse).
+    fn culprit(&self, options: &Options) -> Option<String> {
+        (self.parse)(serde_json::Map::new()).ok()?;
+        let defaults = self.defaults();
+        options.to_json().into_iter().find_map(|(key, value)| {
+            let alone = serde_json::Map::from_iter([(key.clone(), value.clone())]);
+            let error = match (self.parse)(alone).err()? {
+                Error::Parse(m) => m,
+                other => other.to_string(),
+            };
+            let raw = options.get_str(&key).unwrap_or_default();
+            Some(match defaults.get(&key) {
+                Some(default) if !default.is_null() && kind(default) != kind(&value) => {
+                    format!(
+                        "option {key}={raw:?} is not {} (default {}): {error}",
+                        kind(default),
+                        show(default)
+                    )
+                }
+                _ => format!("option {key}={raw:?}: {error}"),
+            })
+        })
     }
 
     /// Every option with its default, as a JSON object (from the config's `Default`).
@@ -223,6 +254,19 @@ pub fn always_true<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Resul
         Err(serde::de::Error::custom(
             "reconstruction is a record, not a knob: this algorithm is our reconstruction of a paper, so it is always true",
         ))
+    }
+}
+
+/// What a JSON default says an option must be, for messages.
+fn kind(default: &serde_json::Value) -> &'static str {
+    match default {
+        serde_json::Value::Bool(_) => "true or false",
+        serde_json::Value::Number(n) if n.is_f64() => "a number",
+        serde_json::Value::Number(_) => "an integer",
+        serde_json::Value::String(_) => "one of the names the option accepts",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
+        serde_json::Value::Null => "a value",
     }
 }
 

@@ -11,26 +11,61 @@ use crate::options::Options;
 use crate::rng::{self, Rng};
 use faer::{Col, Mat};
 
+/// The fewest samples a generator accepts: the smallest `n` that the default 80/20 split
+/// ([`crate::Split::DEFAULT_TEST_FRACTION`]) turns into at least 2 training rows and 1 test
+/// row.
+pub const MIN_SAMPLES: usize = 3;
+
+/// The fewest features Friedman #1 accepts (its 5 informative features).
+pub const FRIEDMAN1_MIN_FEATURES: usize = 5;
+
 fn check(n: usize, d: usize, noise: f64, what: &str) -> Result<()> {
-    if n == 0 {
+    if n < MIN_SAMPLES {
         return Err(Error::config(
-            format!("{what} n"),
+            format!("dataset {what} option n"),
             n,
-            "need at least one sample",
+            format!(
+                "must be at least {MIN_SAMPLES} (a train/test split needs at least 2 training rows and 1 test row), e.g. {what}:n=1000"
+            ),
         ));
     }
     if d == 0 {
         return Err(Error::config(
-            format!("{what} d"),
+            format!("dataset {what} option d"),
             d,
-            "need at least one feature",
+            "must be at least 1 (the number of features)",
         ));
     }
     if !(noise.is_finite() && noise >= 0.0) {
         return Err(Error::config(
-            format!("{what} noise"),
+            format!("dataset {what} option noise"),
             noise,
             "must be a finite number ≥ 0 (a fraction of the signal's std)",
+        ));
+    }
+    Ok(())
+}
+
+fn check_widths(hidden: &[usize], what: &str) -> Result<()> {
+    if hidden.contains(&0) {
+        let h: Vec<String> = hidden.iter().map(|v| v.to_string()).collect();
+        return Err(Error::config(
+            format!("dataset {what} option h"),
+            h.join("/"),
+            "every hidden width must be at least 1, e.g. h=16 or h=16/16",
+        ));
+    }
+    Ok(())
+}
+
+fn check_friedman1_d(d: usize) -> Result<()> {
+    if d < FRIEDMAN1_MIN_FEATURES {
+        return Err(Error::config(
+            "dataset friedman1 option d",
+            d,
+            format!(
+                "must be at least {FRIEDMAN1_MIN_FEATURES} (Friedman #1 has 5 informative features)"
+            ),
         ));
     }
     Ok(())
@@ -96,6 +131,7 @@ pub fn teacher(
     seed: u64,
 ) -> Result<Dataset> {
     check(n, d, noise, "teacher")?;
+    check_widths(hidden, "teacher")?;
     let net = teacher_network(d, hidden, activation, seed)?;
     let mut r = rng::rng(seed);
     let x = Mat::from_fn(n, d, |_, _| 0.0);
@@ -139,13 +175,7 @@ pub fn linear(n: usize, d: usize, noise: f64, seed: u64) -> Result<Dataset> {
 /// (features beyond the fifth are irrelevant).
 pub fn friedman1(n: usize, d: usize, noise: f64, seed: u64) -> Result<Dataset> {
     check(n, d, noise, "friedman1")?;
-    if d < 5 {
-        return Err(Error::config(
-            "friedman1 d",
-            d,
-            "Friedman #1 needs d ≥ 5 (5 informative features)",
-        ));
-    }
+    check_friedman1_d(d)?;
     let mut r = rng::rng(seed);
     let mut x = Mat::zeros(n, d);
     for i in 0..n {
@@ -266,13 +296,28 @@ pub struct SyntheticEntry {
     pub planted: bool,
     /// Generates the data from the option values.
     pub generate: fn(&Params<'_>) -> Result<Dataset>,
+    /// Checks the option values (types and ranges, e.g. `n` ≥ [`MIN_SAMPLES`]) without
+    /// generating anything.
+    pub validate_args: fn(&Params<'_>) -> Result<()>,
 }
 
 impl SyntheticEntry {
-    /// Checks `options` against [`SyntheticEntry::keys`] and generates the data.
+    /// Validates `options` ([`SyntheticEntry::validate`]) and generates the data.
     pub fn generate(&'static self, options: &Options) -> Result<Dataset> {
-        self.check(options)?;
+        self.validate(options)?;
         (self.generate)(&Params {
+            entry: self,
+            options,
+        })
+    }
+
+    /// Rejects options that cannot generate a usable dataset, without generating it: keys
+    /// the generator does not have ([`SyntheticEntry::check`]), values of the wrong type, and
+    /// values out of range (`n` below [`MIN_SAMPLES`], `d` = 0, a zero hidden width,
+    /// negative noise, …). The message names the option and its valid range.
+    pub fn validate(&'static self, options: &Options) -> Result<()> {
+        self.check(options)?;
+        (self.validate_args)(&Params {
             entry: self,
             options,
         })
@@ -330,6 +375,12 @@ pub const SYNTHETIC: &[SyntheticEntry] = &[
                 p.u64("seed")?,
             )
         },
+        validate_args: |p| {
+            check(p.usize("n")?, p.usize("d")?, p.f64("noise")?, "teacher")?;
+            check_widths(&p.usize_list("h")?, "teacher")?;
+            p.activation("act")?;
+            p.u64("seed").map(drop)
+        },
     },
     SyntheticEntry {
         name: "linear",
@@ -343,6 +394,10 @@ pub const SYNTHETIC: &[SyntheticEntry] = &[
                 p.f64("noise")?,
                 p.u64("seed")?,
             )
+        },
+        validate_args: |p| {
+            check(p.usize("n")?, p.usize("d")?, p.f64("noise")?, "linear")?;
+            p.u64("seed").map(drop)
         },
     },
     SyntheticEntry {
@@ -358,6 +413,12 @@ pub const SYNTHETIC: &[SyntheticEntry] = &[
                 p.u64("seed")?,
             )
         },
+        validate_args: |p| {
+            let d = p.usize("d")?;
+            check(p.usize("n")?, d, p.f64("noise")?, "friedman1")?;
+            check_friedman1_d(d)?;
+            p.u64("seed").map(drop)
+        },
     },
     SyntheticEntry {
         name: "smooth2d",
@@ -365,6 +426,10 @@ pub const SYNTHETIC: &[SyntheticEntry] = &[
         keys: &[("n", "1000"), ("noise", "0.05"), ("seed", "0")],
         planted: false,
         generate: |p| smooth2d(p.usize("n")?, p.f64("noise")?, p.u64("seed")?),
+        validate_args: |p| {
+            check(p.usize("n")?, 2, p.f64("noise")?, "smooth2d")?;
+            p.u64("seed").map(drop)
+        },
     },
 ];
 
@@ -433,7 +498,24 @@ mod tests {
     fn invalid_shapes_are_rejected() {
         assert!(friedman1(10, 4, 0.0, 0).is_err());
         assert!(linear(0, 3, 0.0, 0).is_err());
+        assert!(linear(MIN_SAMPLES - 1, 3, 0.0, 0).is_err());
+        assert!(linear(MIN_SAMPLES, 3, 0.0, 0).is_ok());
+        assert!(teacher(10, 3, &[4, 0], Activation::Tanh, 0.0, 0).is_err());
         assert!(smooth2d(10, -1.0, 0).is_err());
         assert!(smooth2d(10, f64::NAN, 0).is_err());
+    }
+
+    #[test]
+    fn every_table_entry_validates_n_without_generating() {
+        for e in SYNTHETIC {
+            let (_, few) = Options::parse_named("x:n=2").unwrap();
+            let msg = e.validate(&few).unwrap_err().to_string();
+            assert!(
+                msg.contains("option n = 2") && msg.contains("at least 3"),
+                "{msg}"
+            );
+            let (_, enough) = Options::parse_named("x:n=3").unwrap();
+            e.validate(&enough).unwrap();
+        }
     }
 }

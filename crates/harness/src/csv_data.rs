@@ -1,39 +1,110 @@
 //! Loading numeric CSV files (plain or gzip-compressed) into a [`Dataset`], with errors that
 //! name the file, line and column and say how to fix the problem.
+//!
+//! A file's dataset name comes from its content ([`content_name`]), not from how its path is
+//! spelled, so `data/x.csv` and `./data/x.csv` get the same seeds, splits and results; the
+//! path is recorded in the dataset's provenance.
 
 use crate::error::{HarnessError, Result};
 use faer::Mat;
 use fitbench_core::Dataset;
 use fitbench_report::config::CsvSpec;
+use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::Path;
 
-/// Reads and parses the CSV file described by `spec`.
+/// Hex digits of the SHA-256 of a file's bytes that its dataset name carries (48 bits: two
+/// different files collide with probability about 2⁻⁴⁸).
+pub const NAME_HASH_HEX_DIGITS: usize = 12;
+
+/// The SHA-256 of `bytes` in lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The dataset name of a CSV file: `csv:STEM@HASH`, where STEM is the file name without
+/// `.gz` and `.csv` and HASH the first [`NAME_HASH_HEX_DIGITS`] hex digits of the SHA-256 of
+/// its bytes (as stored, compressed or not). It depends only on the file name and content,
+/// never on the directory or how the path is spelled.
+pub fn content_name(path: &Path, bytes: &[u8]) -> String {
+    let file = path
+        .file_name()
+        .map_or_else(|| path.to_string_lossy(), |f| f.to_string_lossy())
+        .into_owned();
+    let stem = file.strip_suffix(".gz").unwrap_or(&file);
+    let stem = stem.strip_suffix(".csv").unwrap_or(stem);
+    let hash = sha256_hex(bytes);
+    format!("csv:{stem}@{}", &hash[..NAME_HASH_HEX_DIGITS])
+}
+
+/// Reads and parses the CSV file described by `spec`. The dataset is named after its
+/// content ([`content_name`]); its provenance records the path as given and the full hash.
 pub fn load_csv_file(spec: &CsvSpec) -> Result<Dataset> {
     let path = Path::new(&spec.path);
     let bytes =
         std::fs::read(path).map_err(|e| HarnessError::io("cannot read CSV file", path, e))?;
-    let name = path
-        .file_name()
-        .map_or(spec.path.clone(), |f| f.to_string_lossy().into_owned());
-    let name = name
-        .trim_end_matches(".gz")
-        .trim_end_matches(".csv")
-        .to_string();
     parse_csv(
         &bytes,
         &spec.path,
-        &name,
+        &content_name(path, &bytes),
         &spec.target,
         &spec.drop,
-        &format!("user file {}", spec.path),
+        &format!("user file {} (sha256 {})", spec.path, sha256_hex(&bytes)),
     )
+}
+
+/// The 1-based line on which byte `offset` of `text` lies. `\r\n`, a lone `\r` and a lone
+/// `\n` each end one line, so CRLF and CR-only (old Mac) files are numbered as an editor
+/// shows them.
+pub fn line_at(text: &[u8], offset: u64) -> u64 {
+    let end = usize::try_from(offset).map_or(text.len(), |o| o.min(text.len()));
+    let mut line = 1;
+    let mut i = 0;
+    while i < end {
+        match text[i] {
+            b'\n' => line += 1,
+            b'\r' => {
+                line += 1;
+                if text.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    line
+}
+
+/// The line a record whose reading started at byte `offset` begins on: the csv reader's
+/// record positions include the line ends of blank lines it skipped before the record, so
+/// those are skipped here too (a record never starts with a line end).
+fn record_line(text: &[u8], offset: u64) -> u64 {
+    let start = usize::try_from(offset).map_or(text.len(), |o| o.min(text.len()));
+    let skipped = text[start..]
+        .iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .count();
+    line_at(text, (start + skipped) as u64)
+}
+
+/// A separator other than ',' that a one-column header contains, with its name for
+/// messages: the file is most likely separated by it.
+fn foreign_delimiter(header: &str) -> Option<(char, &'static str)> {
+    [(';', "semicolon"), ('\t', "tab"), ('|', "pipe")]
+        .into_iter()
+        .find(|(c, _)| header.contains(*c))
 }
 
 /// Parses CSV `bytes` (gzip-compressed if they start with the gzip magic number).
 ///
 /// `origin` names the source in error messages. The first row is the header; every other
-/// row must have one numeric, finite cell per header column.
+/// row must have one numeric, finite cell per header column. `target` and the `drop` names
+/// are trimmed (`--drop 'a, b'` drops `a` and `b`); empty `drop` names are ignored. Line
+/// numbers in errors count `\r\n`, `\r` and `\n` line ends alike ([`line_at`]).
 pub fn parse_csv(
     bytes: &[u8],
     origin: &str,
@@ -51,6 +122,12 @@ pub fn parse_csv(
             hint: hint.to_string(),
         }
     };
+    let target = target.trim();
+    let drop: Vec<&str> = drop
+        .iter()
+        .map(|d| d.trim())
+        .filter(|d| !d.is_empty())
+        .collect();
     let text = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut s = Vec::new();
         flate2::read::GzDecoder::new(bytes)
@@ -75,28 +152,38 @@ pub fn parse_csv(
             "provide a header row and at least 3 data rows",
         ));
     }
+    let line_of = |p: Option<&csv::Position>| p.map(|p| record_line(&text, p.byte()));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(text.as_slice());
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| {
-            err(
-                Some(1),
-                None,
-                format!("cannot read the header ({e})"),
-                "the first line must be comma-separated column names",
-            )
-        })?
-        .iter()
-        .map(str::to_string)
-        .collect();
+    let header_record = reader.headers().map_err(|e| {
+        err(
+            line_of(e.position()).or(Some(1)),
+            None,
+            format!("cannot read the header ({e})"),
+            "the first line must be comma-separated column names",
+        )
+    })?;
+    let header_line = line_of(header_record.position()).unwrap_or(1);
+    let header: Vec<String> = header_record.iter().map(str::to_string).collect();
+    if let [only] = header.as_slice()
+        && let Some((c, separator)) = foreign_delimiter(only)
+    {
+        return Err(err(
+            Some(header_line),
+            None,
+            format!(
+                "the header is one column {only:?} containing {c:?}: the file looks {separator}-separated, but fitbench reads comma-separated files"
+            ),
+            "save the file with ',' between columns and '.' as the decimal point (e.g. a spreadsheet's \"CSV, comma-separated\" export)",
+        ));
+    }
     for (j, h) in header.iter().enumerate() {
         if h.is_empty() {
             return Err(err(
-                Some(1),
+                Some(header_line),
                 Some(format!("{}", j + 1)),
                 "empty column name".into(),
                 "give every column a name in the header",
@@ -104,7 +191,7 @@ pub fn parse_csv(
         }
         if let Some(first) = header[..j].iter().position(|o| o == h) {
             return Err(err(
-                Some(1),
+                Some(header_line),
                 Some(format!("{} ({h:?})", j + 1)),
                 format!("duplicate column name {h:?} (also column {})", first + 1),
                 "rename one of the columns",
@@ -121,8 +208,8 @@ pub fn parse_csv(
                 name: format!("{target} in {origin}"),
                 known: known(),
             })?;
-    for d in drop {
-        if !header.contains(d) {
+    for &d in &drop {
+        if !header.iter().any(|h| h == d) {
             return Err(fitbench_core::Error::Unknown {
                 kind: "column to drop",
                 name: format!("{d} in {origin}"),
@@ -136,8 +223,9 @@ pub fn parse_csv(
             )));
         }
     }
+    let dropped: Vec<bool> = header.iter().map(|h| drop.contains(&h.as_str())).collect();
     let features: Vec<usize> = (0..header.len())
-        .filter(|&j| j != target_col && !drop.contains(&header[j]))
+        .filter(|&j| j != target_col && !dropped[j])
         .collect();
     if features.is_empty() {
         return Err(err(
@@ -150,23 +238,20 @@ pub fn parse_csv(
     let mut rows: Vec<Vec<f64>> = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
-            let line = e.position().map(|p| p.line());
             err(
-                line,
+                line_of(e.position()),
                 None,
                 format!("cannot parse the row ({e})"),
                 "check quoting and encoding (UTF-8)",
             )
         })?;
-        let line = record
-            .position()
-            .map_or(rows.len() as u64 + 2, |p| p.line());
+        let line = || line_of(record.position());
         if record.len() == 1 && record.get(0) == Some("") {
             continue; // blank line
         }
         if record.len() != header.len() {
             return Err(err(
-                Some(line),
+                line(),
                 None,
                 format!(
                     "ragged row: {} cells, the header has {}",
@@ -179,7 +264,7 @@ pub fn parse_csv(
         let mut row = Vec::with_capacity(header.len());
         for (j, cell) in record.iter().enumerate() {
             let col = || Some(format!("{} ({:?})", j + 1, header[j]));
-            if drop.contains(&header[j]) {
+            if dropped[j] {
                 row.push(0.0);
                 continue;
             }
@@ -189,11 +274,11 @@ pub fn parse_csv(
                 } else {
                     (format!("non-numeric cell {cell:?}"), "use plain numbers, encode categories as 0/1 columns, or drop the column with --drop")
                 };
-                err(Some(line), col(), msg, hint)
+                err(line(), col(), msg, hint)
             })?;
             if !v.is_finite() {
                 return Err(err(
-                    Some(line),
+                    line(),
                     col(),
                     format!("non-finite value {cell:?}"),
                     "replace NaN/inf by a number or drop the row",

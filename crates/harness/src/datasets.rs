@@ -2,10 +2,11 @@
 //! with parameters in the name, and user CSV files.
 
 use crate::csv_data;
-use crate::error::Result;
+use crate::error::{HarnessError, Result};
 use fitbench_core::synthetic::{self, SyntheticEntry};
 use fitbench_core::{Dataset, Options};
 use fitbench_report::config::CsvSpec;
+use fitbench_report::schema::slug;
 
 /// A real dataset compiled into the binary from `data/` (see `data/README.md`).
 #[derive(Debug)]
@@ -66,8 +67,11 @@ pub enum DatasetSpec {
 }
 
 impl DatasetSpec {
-    /// Resolves a registry name: a built-in dataset or `GENERATOR[:key=value,…]` (options
-    /// checked against the generator's table entry now, so errors surface before any run).
+    /// Resolves a registry name: a built-in dataset or `GENERATOR[:key=value,…]`. A
+    /// generator's options are checked now, so errors surface before any run: unknown keys,
+    /// values of the wrong type, and values that cannot make a usable dataset (e.g.
+    /// `teacher:n=1`, too few rows for a train/test split; see
+    /// [`SyntheticEntry::validate`]).
     pub fn parse(name: &str) -> Result<Self> {
         if let Some(i) = BUILTIN.iter().position(|b| b.name == name) {
             return Ok(DatasetSpec::Builtin(i));
@@ -75,7 +79,7 @@ impl DatasetSpec {
         let (generator, options) = Options::parse_named(name)?;
         match synthetic::entry(&generator) {
             Some(entry) => {
-                entry.check(&options)?;
+                entry.validate(&options)?;
                 Ok(DatasetSpec::Synthetic(name.to_string()))
             }
             None => Err(fitbench_core::Error::Unknown {
@@ -107,7 +111,11 @@ impl DatasetSpec {
         })
     }
 
-    /// A short name for reports and file names.
+    /// The name known before loading. For built-in and synthetic datasets it is the
+    /// dataset's name in reports (equal to the loaded [`Dataset::name`]). A CSV file's name
+    /// depends on its content ([`csv_data::content_name`]) and is known only after
+    /// [`DatasetSpec::load`]: use the loaded [`Dataset::name`]; here it is `csv:PATH`, a label
+    /// of the request only.
     pub fn name(&self) -> String {
         match self {
             DatasetSpec::Builtin(i) => BUILTIN[*i].name.to_string(),
@@ -116,7 +124,9 @@ impl DatasetSpec {
         }
     }
 
-    /// Loads or generates the data.
+    /// Loads or generates the data. The result's [`Dataset::name`] is the dataset's name in
+    /// reports, from which its seeds derive; for a CSV file it comes from the content, so
+    /// every spelling of the path gives the same name (the path is in the provenance).
     pub fn load(&self) -> Result<Dataset> {
         match self {
             DatasetSpec::Builtin(i) => {
@@ -145,6 +155,29 @@ impl DatasetSpec {
             }
         }
     }
+}
+
+/// Rejects a sweep that lists one dataset twice, by loaded name ([`Dataset::name`]: two
+/// spellings of one CSV file are one dataset), or two datasets whose names map to the same
+/// plot folder ([`slug`]). Either would overwrite plots and count runs twice in performance
+/// profiles. Called by [`crate::runner::Plan::resolve`] before any run.
+pub fn reject_duplicates<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let mut seen: Vec<&str> = Vec::new();
+    for name in names {
+        if seen.contains(&name) {
+            return Err(HarnessError::Config(format!(
+                "dataset {name:?} is listed twice; list each dataset once (--seeds sets the repetitions)"
+            )));
+        }
+        if let Some(other) = seen.iter().find(|o| slug(o) == slug(name)) {
+            return Err(HarnessError::Config(format!(
+                "datasets {other:?} and {name:?} would write the same plot files (plots/{}); keep one of them",
+                slug(name)
+            )));
+        }
+        seen.push(name);
+    }
+    Ok(())
 }
 
 /// Every registry name, for error messages.
@@ -206,12 +239,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("width") && msg.contains("act"), "{msg}");
-        let msg = DatasetSpec::parse("linear:n=abc")
-            .unwrap()
-            .load()
+        let msg = DatasetSpec::parse("linear:n=abc").unwrap_err().to_string();
+        assert!(msg.contains("n") && msg.contains("abc"), "{msg}");
+    }
+
+    #[test]
+    fn the_name_before_loading_is_the_loaded_name_except_for_csv_files() {
+        for name in ["diabetes", "smooth2d:n=20", "teacher:d=2,n=10"] {
+            let spec = DatasetSpec::parse(name).unwrap();
+            assert_eq!(spec.name(), spec.load().unwrap().name, "{name}");
+        }
+    }
+
+    #[test]
+    fn duplicates_are_found_by_name_and_by_plot_folder() {
+        reject_duplicates(["a", "b", "teacher:n=10"]).unwrap();
+        let msg = reject_duplicates(["a", "b", "a"]).unwrap_err().to_string();
+        assert!(msg.contains("dataset \"a\" is listed twice"), "{msg}");
+        let msg = reject_duplicates(["x:n=1", "x_n_1"])
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("n") && msg.contains("abc"), "{msg}");
+        assert!(
+            msg.contains("\"x:n=1\" and \"x_n_1\"") && msg.contains("plots/x_n_1"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -20,14 +20,14 @@ pub enum HarnessError {
     #[error(transparent)]
     Lnn(#[from] fitbench_lnn::LnnError),
     /// A file could not be read or written.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {error}")]
     Io {
         /// What was being done, e.g. "cannot read".
         action: &'static str,
         /// The file.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A CSV file is malformed; `line` and `column` locate the problem.
     #[error("{path}{}: {message}; {hint}", location(*line, column.as_deref()))]
@@ -66,7 +66,7 @@ impl HarnessError {
         HarnessError::Io {
             action,
             path: path.into(),
-            source,
+            error: source,
         }
     }
 }

@@ -18,7 +18,8 @@
 //! `fitbench check` in `fitbench-render`; the lnn study in `fitbench-lnn`.
 //!
 //! ```no_run
-//! use fitbench_harness::request::{self, RunRequest};
+//! use fitbench_harness::request::{self, Existing, RunRequest};
+//! use std::sync::{Arc, atomic::AtomicBool};
 //!
 //! let request = RunRequest {
 //!     datasets: vec!["diabetes".into()],
@@ -28,7 +29,8 @@
 //!     ..RunRequest::default()
 //! };
 //! for job in request.sweeps()? {
-//!     let result = request::execute(&job, &mut |_| {}, &mut |_| {})?;
+//!     let stop = Arc::new(AtomicBool::new(false));
+//!     let result = request::execute(&job, Existing::Refuse, stop, &mut |_| {}, &mut |_| {})?;
 //!     println!("{} runs, {} failed", result.report.runs.len(), result.failed);
 //! }
 //! # Ok::<(), fitbench_harness::error::HarnessError>(())
@@ -59,6 +61,7 @@ pub fn build_report(plan: &runner::Plan, output: runner::SweepOutput) -> Report 
         runs,
         tuning,
         calibration,
+        ..
     } = output;
     let mut environment = environment::capture(plan.config.threads);
     environment.calibration = calibration;

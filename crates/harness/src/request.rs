@@ -7,8 +7,10 @@ use crate::presets;
 use crate::runner::{self, MonotonicClock, Plan, Progress};
 use fitbench_report::config::{CsvSpec, LrGrid};
 use fitbench_report::io::RunLog;
-use fitbench_report::{Report, RunConfig};
+use fitbench_report::{Report, RunConfig, Status};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// A `fitbench run` request: a starting point (preset, TOML file or defaults) and overrides.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -33,7 +35,8 @@ pub struct RunRequest {
     pub max_iters: Option<usize>,
     /// Stop a run when its train MSE reaches this.
     pub target_mse: Option<f64>,
-    /// Output folder (default `results/<preset or config name>`).
+    /// Output folder (default `out/<preset or config name>`; the committed `results/` are
+    /// written only by `scripts/regenerate-figures.sh`, which names them).
     pub out: Option<PathBuf>,
     /// Threads for faer and rayon.
     pub threads: Option<usize>,
@@ -45,6 +48,11 @@ pub struct RunRequest {
     pub backend: Option<String>,
     /// Tune learning rates with the default grid.
     pub lr_grid: bool,
+    /// The output folder may hold an earlier sweep: reuse its finished runs whose
+    /// fingerprint matches, run the rest.
+    pub resume: bool,
+    /// The output folder may hold an earlier sweep: delete its files first.
+    pub force: bool,
 }
 
 /// One sweep to run: its configuration and output folder.
@@ -99,7 +107,7 @@ impl RunRequest {
             .map(|(sub, base)| {
                 let config = self.apply(base)?;
                 let root = self.out.clone().unwrap_or_else(|| {
-                    PathBuf::from("results").join(name.unwrap_or(config.name.as_str()))
+                    PathBuf::from("out").join(name.unwrap_or(config.name.as_str()))
                 });
                 let out = match sub {
                     Some(s) => root.join(s),
@@ -159,6 +167,82 @@ pub fn read_config_file(path: &Path) -> Result<RunConfig> {
     Ok(c)
 }
 
+/// Files a sweep writes into its output folder (and `--force` deletes).
+pub const SWEEP_FILES: &[&str] = &[
+    "report.json",
+    "runs.jsonl",
+    "summary.md",
+    "sweep.json",
+    "tuning.jsonl",
+    "plots",
+];
+
+/// What to do with an output folder that already holds a sweep.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse (the default: finished work is never overwritten silently).
+    #[default]
+    Refuse,
+    /// Reuse its finished runs with matching fingerprints.
+    Resume,
+    /// Delete its files first.
+    Force,
+}
+
+impl RunRequest {
+    /// What the request says to do with an existing sweep in the output folder.
+    pub fn existing(&self) -> Result<Existing> {
+        match (self.resume, self.force) {
+            (true, true) => Err(HarnessError::Config(
+                "--resume and --force both given; choose one".into(),
+            )),
+            (true, false) => Ok(Existing::Resume),
+            (false, true) => Ok(Existing::Force),
+            (false, false) => Ok(Existing::Refuse),
+        }
+    }
+}
+
+/// Prepares `dir` for a sweep: refuses an earlier sweep's files unless told, deletes them
+/// (`Force`) or reads its finished runs (`Resume`, returned).
+pub fn prepare_output(dir: &Path, existing: Existing) -> Result<Vec<fitbench_report::RunRecord>> {
+    let found: Vec<&str> = SWEEP_FILES
+        .iter()
+        .copied()
+        .filter(|f| dir.join(f).exists())
+        .collect();
+    if found.is_empty() {
+        return Ok(vec![]);
+    }
+    match existing {
+        Existing::Refuse => Err(HarnessError::Config(format!(
+            "output folder {} already holds a sweep ({}); pass --resume to keep its finished runs and run the rest, --force to delete them first, or choose another --out",
+            dir.display(),
+            found.join(", ")
+        ))),
+        Existing::Force => {
+            for f in found {
+                let p = dir.join(f);
+                let removed = if p.is_dir() {
+                    std::fs::remove_dir_all(&p)
+                } else {
+                    std::fs::remove_file(&p)
+                };
+                removed.map_err(|e| HarnessError::io("cannot delete", &p, e))?;
+            }
+            Ok(vec![])
+        }
+        Existing::Resume => {
+            let log = dir.join("runs.jsonl");
+            if log.exists() {
+                Ok(RunLog::read(&log)?)
+            } else {
+                Ok(vec![])
+            }
+        }
+    }
+}
+
 /// What a finished sweep produced.
 #[derive(Debug)]
 pub struct SweepResult {
@@ -166,36 +250,144 @@ pub struct SweepResult {
     pub report: Report,
     /// Every file written.
     pub files: Vec<PathBuf>,
-    /// Runs that diverged, failed or panicked.
+    /// Runs that diverged, failed, panicked or were interrupted.
     pub failed: usize,
+    /// Runs that ended in `error` or `panicked` (the CLI exits non-zero on them).
+    pub errored: usize,
+    /// The sweep was interrupted: runs not started are missing from the report.
+    pub interrupted: bool,
+    /// Runs reused from the folder's earlier sweep (`--resume`).
+    pub reused: usize,
 }
 
-/// Resolves, runs and writes one sweep: `runs.jsonl` as runs finish, then `report.json`,
-/// `summary.md` and the plots. `on_plan` sees the resolved plan before the first run.
+impl SweepResult {
+    fn of(report: Report, files: Vec<PathBuf>, interrupted: bool, reused: usize) -> Self {
+        let failed = report.runs.iter().filter(|r| !r.status.is_ok()).count();
+        let errored = report
+            .runs
+            .iter()
+            .filter(|r| matches!(r.status, Status::Error | Status::Panicked))
+            .count();
+        Self {
+            report,
+            files,
+            failed,
+            errored,
+            interrupted,
+            reused,
+        }
+    }
+}
+
+/// Resolves, runs and writes one sweep: `sweep.json` (its configuration) first, then
+/// `runs.jsonl` and `tuning.jsonl` as runs and grid searches finish, then `report.json`,
+/// `summary.md` and the plots — also when the sweep is interrupted (`interrupt` set), with
+/// the runs that finished. `on_plan` sees the resolved plan before the first run.
 pub fn execute(
     job: &SweepJob,
+    existing: Existing,
+    interrupt: Arc<AtomicBool>,
     on_plan: &mut dyn FnMut(&Plan),
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<SweepResult> {
     crate::environment::set_threads(job.config.threads);
-    let plan = Plan::resolve(job.config.clone())?;
+    let mut plan = Plan::resolve(job.config.clone())?;
+    plan.previous = prepare_output(&job.out, existing)?;
+    plan.interrupt = interrupt;
     on_plan(&plan);
+    fitbench_report::io::write_json(&plan.config, &job.out.join("sweep.json"))?;
     let mut log = RunLog::create(&job.out)?;
+    let mut tuning_log = JsonLines::create(&job.out.join("tuning.jsonl"))?;
     let mut clock = MonotonicClock::default();
+    let mut tuning_error = None;
     let sweep = runner::run_sweep(
         &plan,
         &mut clock,
         &mut |r| log.append(r).map_err(HarnessError::from),
-        progress,
+        &mut |p| {
+            if let Progress::Tuned(t) = &p
+                && let Err(e) = tuning_log.append(t)
+            {
+                tuning_error.get_or_insert(e);
+            }
+            progress(p);
+        },
     )?;
-    let failed = sweep.runs.iter().filter(|r| !r.status.is_ok()).count();
+    if let Some(e) = tuning_error {
+        return Err(e);
+    }
+    let (interrupted, reused) = (sweep.interrupted, sweep.reused);
     let report = crate::build_report(&plan, sweep);
     let files = fitbench_render::output::write_all(&report, &job.out)?;
-    Ok(SweepResult {
-        report,
-        files,
-        failed,
-    })
+    Ok(SweepResult::of(report, files, interrupted, reused))
+}
+
+/// Rebuilds `report.json`, `summary.md` and the plots of the sweep in `dir` from what it
+/// wrote as it went (`sweep.json`, `runs.jsonl`, `tuning.jsonl`): the recovery path after a
+/// crash or `kill -9`. The datasets are loaded again to recompute their splits and linear
+/// references (no trainer runs); the calibration of the lost process is not recoverable.
+pub fn rebuild(dir: &Path) -> Result<SweepResult> {
+    let config: RunConfig =
+        fitbench_report::io::read_json(&dir.join("sweep.json"), "a sweep configuration")?;
+    let plan = Plan::resolve(config)?;
+    let runs = RunLog::read(&dir.join("runs.jsonl"))?;
+    let tuning = JsonLines::read(&dir.join("tuning.jsonl"))?;
+    let planned = plan.n_runs();
+    let output = runner::SweepOutput {
+        datasets: runner::dataset_infos(&plan),
+        interrupted: runs.len() < planned,
+        runs,
+        tuning,
+        calibration: None,
+        reused: 0,
+    };
+    let interrupted = output.interrupted;
+    let report = crate::build_report(&plan, output);
+    let files = fitbench_render::output::write_all(&report, dir)?;
+    Ok(SweepResult::of(report, files, interrupted, 0))
+}
+
+/// An append-only JSON-lines file, flushed after every record.
+struct JsonLines {
+    path: PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+}
+
+impl JsonLines {
+    fn create(path: &Path) -> Result<Self> {
+        let file =
+            std::fs::File::create(path).map_err(|e| HarnessError::io("cannot create", path, e))?;
+        Ok(Self {
+            path: path.into(),
+            file: std::io::BufWriter::new(file),
+        })
+    }
+
+    fn append<T: serde::Serialize>(&mut self, value: &T) -> Result<()> {
+        use std::io::Write;
+        let line = serde_json::to_string(value)
+            .map_err(|e| HarnessError::Config(format!("cannot serialise: {e}")))?;
+        writeln!(self.file, "{line}")
+            .and_then(|_| self.file.flush())
+            .map_err(|e| HarnessError::io("cannot write", &self.path, e))
+    }
+
+    fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+        if !path.exists() {
+            return Ok(vec![]);
+        }
+        let text =
+            std::fs::read_to_string(path).map_err(|e| HarnessError::io("cannot read", path, e))?;
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+            .map(|(i, l)| {
+                serde_json::from_str(l).map_err(|e| {
+                    HarnessError::Config(format!("{} line {}: {e}", path.display(), i + 1))
+                })
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -236,9 +428,6 @@ mod tests {
             preset: Some("quick".into()),
             ..RunRequest::default()
         };
-        assert_eq!(
-            quick.sweeps().unwrap()[0].out,
-            PathBuf::from("results/quick")
-        );
+        assert_eq!(quick.sweeps().unwrap()[0].out, PathBuf::from("out/quick"));
     }
 }

@@ -19,6 +19,8 @@ use fitbench_report::schema::{
     Calibration, CurvePoint, DatasetInfo, LinearReference, RunRecord, RunSummary, Status,
 };
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 pub use fitbench_core::Clock;
@@ -98,6 +100,12 @@ pub struct Plan {
     pub trainers: Vec<PlannedTrainer>,
     /// The network the run asks for.
     pub architecture: Architecture,
+    /// Set (e.g. by a signal handler) to stop the sweep: the run in flight ends as
+    /// [`Status::Interrupted`] and no further run starts.
+    pub interrupt: Arc<AtomicBool>,
+    /// Finished runs of an earlier, interrupted sweep into the same folder (`--resume`): a
+    /// planned run with the same [`fingerprint`] is taken from here instead of re-run.
+    pub previous: Vec<RunRecord>,
 }
 
 impl Plan {
@@ -142,7 +150,10 @@ impl Plan {
             datasets,
             trainers,
             architecture,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            previous: Vec::new(),
         };
+        crate::datasets::reject_duplicates(plan.datasets.iter().map(|d| d.data.name.as_str()))?;
         plan.check_trainers()?;
         Ok(plan)
     }
@@ -222,6 +233,8 @@ pub struct RunContext<'a> {
     pub budgets: &'a [usize],
     /// Test-only handicap: only every n-th `step` call really steps.
     pub handicap_every: Option<usize>,
+    /// When set, the run stops before its next step with [`Status::Interrupted`].
+    pub interrupt: &'a AtomicBool,
 }
 
 /// Test-only wrapper behind [`fitbench_report::config::Handicap`]: forwards only every `every`-th
@@ -434,6 +447,14 @@ pub fn run_one(
         return fail(record, status, msg);
     }
     let (status, message) = loop {
+        if ctx.interrupt.load(Ordering::Relaxed) {
+            break (
+                Status::Interrupted,
+                Some(format!(
+                    "interrupted by a signal after {iter} steps (its curve so far is kept)"
+                )),
+            );
+        }
         if iter >= rules.max_iters {
             break (Status::MaxIters, None);
         }
@@ -508,12 +529,21 @@ pub enum Progress<'a> {
     },
     /// A run finished.
     Finished(&'a RunRecord),
+    /// A learning-rate grid search finished (before the runs of its dataset).
+    Tuned(&'a TuningRecord),
 }
 
-/// Fits the closed-form linear reference (OLS, or ridge 1e-8 if OLS is singular) on a split.
+/// Fits the closed-form linear reference (the minimum-norm least-squares solution, so
+/// rank-deficient data — constant or collinear columns — need no ridge) on a split, and
+/// records its numerical rank and the features the split's standardisation dropped.
 pub fn linear_reference(split: &Split, repetition: usize) -> Option<LinearReference> {
     use fitbench_lsq::OlsConfig;
-    [0.0, 1e-8].iter().find_map(|&ridge| {
+    let ridge = 0.0;
+    let rank =
+        fitbench_core::linalg::min_norm_lstsq(split.train.x.as_ref(), split.train.y.as_ref(), None)
+            .ok()
+            .map(|fit| fit.rank);
+    (|| {
         let config = OlsConfig {
             ridge,
             ..OlsConfig::default()
@@ -538,8 +568,45 @@ pub fn linear_reference(split: &Split, repetition: usize) -> Option<LinearRefere
             null_train_mse,
             train_mse: m.mse(split.train.x.as_ref(), split.train.y.as_ref()).ok()?,
             test_mse: m.mse(split.test.x.as_ref(), split.test.y.as_ref()).ok()?,
+            rank,
+            dropped_features: split.dropped_features().to_vec(),
         })
-    })
+    })()
+}
+
+/// The split of one repetition; records its sizes and linear reference in `info`.
+fn split_of(
+    data: &Dataset,
+    c: &RunConfig,
+    name: &str,
+    repetition: usize,
+    info: &mut DatasetInfo,
+) -> fitbench_core::Result<Split> {
+    let (split_seed, _) = split_and_init_seeds(c.base_seed, name, repetition);
+    let split = Split::new(data, c.test_fraction, split_seed)?;
+    info.n_train = split.train.n();
+    info.n_test = split.test.n();
+    info.linear_reference
+        .extend(linear_reference(&split, repetition));
+    Ok(split)
+}
+
+/// The dataset descriptions of a plan (splits and linear references of every repetition),
+/// exactly as [`run_sweep`] records them, without running any trainer.
+pub fn dataset_infos(plan: &Plan) -> Vec<DatasetInfo> {
+    let c = &plan.config;
+    plan.datasets
+        .iter()
+        .map(|pd| {
+            let name = pd.data.name.clone();
+            let mut info = DatasetInfo::new(&name, &pd.data, c.test_fraction);
+            info.noise_free_teacher = pd.spec.is_noise_free_teacher();
+            for repetition in 0..c.seeds {
+                let _ = split_of(&pd.data, c, &name, repetition, &mut info);
+            }
+            info
+        })
+        .collect()
 }
 
 /// Everything a sweep produced.
@@ -553,6 +620,39 @@ pub struct SweepOutput {
     pub tuning: Vec<TuningRecord>,
     /// The calibration kernel, measured before and after the sweep.
     pub calibration: Option<Calibration>,
+    /// The sweep stopped early on [`Plan::interrupt`]: runs not started are missing.
+    pub interrupted: bool,
+    /// Runs taken over from [`Plan::previous`] instead of being run again.
+    pub reused: usize,
+}
+
+/// The identity of one run: everything that determines its result (the run configuration
+/// except what only selects runs — name, dataset and trainer lists, number of repetitions —,
+/// the dataset name, which carries its parameters or content hash, the trainer label and
+/// configuration, and the repetition, hence its seeds), hashed. Two runs with the same
+/// fingerprint give the same deterministic results, so `--resume` may reuse one for the other.
+pub fn fingerprint(
+    config: &RunConfig,
+    dataset: &str,
+    label: &str,
+    trainer_config: &serde_json::Value,
+    repetition: usize,
+) -> String {
+    let mut c = serde_json::to_value(config).unwrap_or(serde_json::Value::Null);
+    if let serde_json::Value::Object(m) = &mut c {
+        for k in ["name", "datasets", "csv", "trainers", "seeds"] {
+            m.remove(k);
+        }
+    }
+    let key = serde_json::json!({
+        "config": c,
+        "dataset": dataset,
+        "trainer": label,
+        "trainer_config": trainer_config,
+        "repetition": repetition,
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    format!("{:016x}", fitbench_core::rng::fnv1a(&key.to_string()))
 }
 
 /// Runs the whole plan. `on_run` is called with every finished run (the binary persists it
@@ -569,7 +669,7 @@ pub fn run_sweep(
     let total = plan.n_runs();
     let before = crate::environment::calibrate_once();
     for pd in &plan.datasets {
-        let name = pd.spec.name();
+        let name = pd.data.name.clone();
         let mut info = DatasetInfo::new(&name, &pd.data, c.test_fraction);
         info.noise_free_teacher = pd.spec.is_noise_free_teacher();
         // Per-dataset learning rates, tuned on a validation carve-out of the training split.
@@ -589,28 +689,24 @@ pub fn run_sweep(
                 _ => None,
             };
             tuned.push(result.map(|(spec, record)| {
+                progress(Progress::Tuned(&record));
                 out.tuning.push(record);
                 (spec.boxed(), spec.to_json())
             }));
         }
-        for repetition in 0..c.seeds {
-            let (split_seed, _) = split_and_init_seeds(c.base_seed, &name, repetition);
-            let split = Split::new(&pd.data, c.test_fraction, split_seed);
-            let ctx_split = match &split {
-                Ok(s) => {
-                    info.n_train = s.train.n();
-                    info.n_test = s.test.n();
-                    info.linear_reference
-                        .extend(linear_reference(s, repetition));
-                    Some(s)
-                }
-                Err(_) => None,
-            };
+        'dataset: for repetition in 0..c.seeds {
+            let split = split_of(&pd.data, c, &name, repetition, &mut info);
+            let ctx_split = split.as_ref().ok();
             for (t, tuned) in plan.trainers.iter().zip(&tuned) {
+                if plan.interrupt.load(Ordering::Relaxed) {
+                    out.interrupted = true;
+                    break 'dataset;
+                }
                 let (config, config_json) = match tuned {
                     Some((config, json)) => (config.as_ref(), json.clone()),
                     None => (t.config.as_ref(), t.config_json.clone()),
                 };
+                let fp = fingerprint(c, &name, &t.label, &config_json, repetition);
                 progress(Progress::Started {
                     done: out.runs.len(),
                     total,
@@ -618,8 +714,15 @@ pub fn run_sweep(
                     trainer: &t.label,
                     repetition,
                 });
-                let record = match ctx_split {
-                    Some(split) => {
+                let previous = plan.previous.iter().find(|r| {
+                    r.fingerprint.as_deref() == Some(fp.as_str()) && r.status != Status::Interrupted
+                });
+                let mut record = match (previous, ctx_split) {
+                    (Some(done), _) => {
+                        out.reused += 1;
+                        done.clone()
+                    }
+                    (None, Some(split)) => {
                         let ctx = RunContext {
                             dataset: &name,
                             split,
@@ -635,10 +738,11 @@ pub fn run_sweep(
                                 .as_ref()
                                 .filter(|h| h.trainer == t.label)
                                 .map(|h| h.every),
+                            interrupt: &plan.interrupt,
                         };
                         run_one(&ctx, &t.label, config, config_json, clock)
                     }
-                    None => failed_split(
+                    (None, None) => failed_split(
                         &name,
                         t,
                         repetition,
@@ -650,12 +754,21 @@ pub fn run_sweep(
                             .unwrap_or_default(),
                     ),
                 };
+                record.fingerprint = Some(fp);
                 on_run(&record)?;
                 progress(Progress::Finished(&record));
+                let stop = record.status == Status::Interrupted;
                 out.runs.push(record);
+                if stop {
+                    out.interrupted = true;
+                    break 'dataset;
+                }
             }
         }
         out.datasets.push(info);
+        if out.interrupted {
+            break;
+        }
     }
     out.calibration = Some(crate::environment::calibration(vec![
         before,

@@ -213,3 +213,65 @@ fn invalid_handicaps_are_rejected_before_running() {
     let msg = Plan::resolve(c).err().unwrap().to_string();
     assert!(msg.contains("test_handicap.trainer"), "{msg}");
 }
+
+#[test]
+fn check_update_refuses_a_report_that_fails_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, cur) = (dir.path().join("base"), dir.path().join("cur"));
+    output::write_all(&sweep(config()), &base).unwrap();
+    let mut broken = sweep(config());
+    broken.runs.pop(); // fewer runs than datasets × seeds × trainers
+    output::write_all(&broken, &cur).unwrap();
+    let before = std::fs::read_to_string(base.join("report.json")).unwrap();
+    let outcome = check::run(&check::CheckRequest {
+        update: true,
+        ..request(&base, &cur)
+    })
+    .unwrap();
+    assert!(
+        outcome
+            .failures
+            .iter()
+            .any(|f| f.contains("refusing to install")),
+        "{:?}",
+        outcome.failures
+    );
+    assert_eq!(
+        std::fs::read_to_string(base.join("report.json")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn a_run_without_metrics_fails_the_gate_instead_of_being_inconclusive() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, cur) = (dir.path().join("base"), dir.path().join("cur"));
+    output::write_all(&sweep(config()), &base).unwrap();
+    let mut current = sweep(config());
+    current.runs[0].metrics = None;
+    output::write_all(&current, &cur).unwrap();
+    let outcome = check::run(&request(&base, &cur)).unwrap();
+    assert!(!outcome.failures.is_empty(), "{}", outcome.text);
+    assert!(
+        outcome.text.contains("missing in 1 run(s)"),
+        "{}",
+        outcome.text
+    );
+}
+
+#[test]
+fn check_rejects_a_report_of_another_schema_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, cur) = (dir.path().join("base"), dir.path().join("cur"));
+    output::write_all(&sweep(config()), &base).unwrap();
+    let mut future = sweep(config());
+    future.schema_version = 999;
+    output::write_all(&future, &cur).unwrap();
+    let msg = check::run(&check::CheckRequest {
+        update: true,
+        ..request(&base, &cur)
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(msg.contains("schema_version 999"), "{msg}");
+}

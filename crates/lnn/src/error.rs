@@ -15,14 +15,14 @@ pub enum LnnError {
     #[error(transparent)]
     Render(#[from] fitbench_render::RenderError),
     /// A file other than JSON (`summary.md`) could not be written.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {error}")]
     Io {
         /// What was being done, e.g. "cannot write".
         action: &'static str,
         /// The file.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A report's `kind` or `schema_version` is not the one this crate reads.
     #[error("{path}: {field} is {found}, expected {expected}; {hint}")]
@@ -61,7 +61,7 @@ impl LnnError {
         LnnError::Io {
             action,
             path: path.into(),
-            source,
+            error: source,
         }
     }
 }

@@ -21,7 +21,7 @@ pub const LNN_SCHEMA_VERSION: u32 = 1;
 pub const LNN_KIND: &str = "lnn";
 
 /// The command that (re)writes `results/lnn`.
-pub const RERUN_COMMAND: &str = "fitbench lnn";
+pub const RERUN_COMMAND: &str = "fitbench lnn --out results/lnn";
 
 /// A trial counts as converged when its final D is below this.
 pub const CONVERGED_BELOW: f64 = 0.01;
@@ -580,7 +580,7 @@ pub struct LnnRequest {
     pub seed: Option<u64>,
     /// Threads recorded in the report's environment (the study itself runs on one thread).
     pub threads: usize,
-    /// Output folder (the CLI's default is `results/lnn`).
+    /// Output folder (the CLI's default is `out/lnn`; `results/lnn` is written by `scripts/regenerate-figures.sh`).
     pub out: PathBuf,
 }
 
@@ -737,8 +737,7 @@ mod tests {
         std::fs::write(&path, value.to_string()).unwrap();
         let msg = read(&path).unwrap_err().to_string();
         assert!(
-            msg.contains("schema_version is 2, expected 1")
-                && msg.contains("re-run `fitbench lnn`"),
+            msg.contains("schema_version is 2, expected 1") && msg.contains("re-run `fitbench lnn"),
             "{msg}"
         );
 

@@ -43,13 +43,14 @@
 use crate::error::{LsqError, Result};
 use crate::ols::Solver;
 use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::cholesky::llt::factor::{
-    LltRegularization, cholesky_in_place, cholesky_in_place_scratch,
-};
+use faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch;
 use faer::linalg::cholesky::llt::solve::solve_in_place;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Col, Mat, Par};
-use fitbench_core::linalg::{NormalEquations, check_pivots, singular};
+use fitbench_core::linalg::{
+    NormalEquations, PINV_REL_TOL, PIVOT_RATIO_THRESHOLD, cholesky_pivot_ratio, pinv_solve,
+    pivot_ratio, svd_lstsq,
+};
 use fitbench_core::{
     Activation, Architecture, Dataset, Error, Mlp, StepOutcome, Trainer, TrainerConfig, flops,
 };
@@ -306,6 +307,7 @@ impl Lsq {
                         par,
                         format!("lsq refit of layer {l}"),
                     )
+                    .with_unknowns(layer_inputs(train, l, widths[l - 1]))
                 })
                 .collect(),
             back_gram: (1..n_layers)
@@ -329,7 +331,12 @@ impl Lsq {
                                 1,
                                 par,
                                 format!("lsq weighted refit of layer {l}"),
-                            ),
+                            )
+                            .with_unknowns(layer_inputs(
+                                train,
+                                l,
+                                widths[l - 1],
+                            )),
                         },
                     )
                 })
@@ -413,17 +420,7 @@ impl Lsq {
         let bias = theta.row(m_prev); // bₗᵀ
         // Gram WₗᵀWₗ + λₐI = Θ_top Θ_topᵀ + λₐI.
         let gram = &mut self.back_gram[l - 2];
-        matmul(
-            gram.as_mut(),
-            Accum::Replace,
-            theta_top,
-            theta_top.transpose(),
-            1.0,
-            self.par,
-        );
-        for j in 0..m_prev {
-            gram[(j, j)] += lambda_a;
-        }
+        back_gram(gram, theta_top, lambda_a, self.par);
         // Right-hand side (Zₗ* − 1bₗᵀ)Wₗ + λₐAₗ₋₁, built in the target buffer of layer l−1.
         let (lower, upper) = self.z_target.split_at_mut(l - 1);
         let rhs = &mut lower[l - 2];
@@ -453,26 +450,29 @@ impl Lsq {
                 *v += lambda_a * a_prev[(i, j)] - s;
             }
         }
-        // A* = rhs · Gram⁻¹  ⇔  Gram · A*ᵀ = rhsᵀ.
-        let stack = MemStack::new(&mut self.mem);
-        let factor = cholesky_in_place(
-            gram.as_mut(),
-            LltRegularization::default(),
-            self.par,
-            stack,
-            Default::default(),
-        );
-        let context = &self.back_context[l - 2];
-        if factor.is_err() {
-            return Err(singular(context, 0.0).into());
+        // A* = rhs · Gram⁻¹  ⇔  Gram · A*ᵀ = rhsᵀ. Singular or ill-conditioned Gram (λₐ = 0
+        // and a layer narrower than the one below, or dead units): the λₐ → 0 limit, the
+        // least-squares A* closest to the current Aₗ₋₁ (pseudo-inverse, PINV_REL_TOL).
+        let ratio = cholesky_pivot_ratio(gram.as_mut(), self.par, &mut self.mem);
+        if ratio >= PIVOT_RATIO_THRESHOLD {
+            solve_in_place(
+                gram.as_ref(),
+                rhs.as_mut().transpose_mut(),
+                self.par,
+                MemStack::new(&mut []),
+            );
+        } else {
+            back_gram(gram, theta_top, lambda_a, self.par);
+            pinv_solve(
+                gram.as_mut(),
+                rhs.as_mut().transpose_mut(),
+                Some(a_prev.transpose()),
+                PINV_REL_TOL,
+                self.par,
+                &self.back_context[l - 2],
+                &|i| format!("unit {} of layer {}", i + 1, l - 1),
+            )?;
         }
-        check_pivots((0..m_prev).map(|j| gram[(j, j)]), context)?;
-        solve_in_place(
-            gram.as_ref(),
-            rhs.as_mut().transpose_mut(),
-            self.par,
-            MemStack::new(&mut []),
-        );
         // Mix, clip, invert (libm inverses: clear faer's AVX-512 state first).
         let act = self.activations[l - 2];
         fitbench_core::simd::clear_upper_state();
@@ -531,13 +531,16 @@ impl Lsq {
         let design = self.a[l - 1].as_ref();
         let target = self.z_target[l - 1].as_ref();
         match self.config.solver {
-            Solver::Cholesky => Ok(self.refit[l - 1].solve(
-                design,
-                target,
-                self.config.lambda_w,
-                0,
-                self.theta[l - 1].as_mut(),
-            )?),
+            Solver::Cholesky => {
+                self.refit[l - 1].solve(
+                    design,
+                    target,
+                    self.config.lambda_w,
+                    0,
+                    self.theta[l - 1].as_mut(),
+                )?;
+                Ok(())
+            }
             Solver::Qr => {
                 use faer::linalg::solvers::SolveLstsq;
                 let p = design.ncols();
@@ -556,11 +559,14 @@ impl Lsq {
                     if i < n { target[(i, j)] } else { 0.0 }
                 });
                 let qr = augmented.qr();
-                check_pivots(
-                    (0..p).map(|j| qr.R()[(j, j)]),
-                    &format!("lsq refit of layer {l} (qr)"),
-                )?;
-                self.theta[l - 1].copy_from(qr.solve_lstsq(&rhs));
+                if pivot_ratio((0..p).map(|j| qr.R()[(j, j)])) >= PIVOT_RATIO_THRESHOLD {
+                    self.theta[l - 1].copy_from(qr.solve_lstsq(&rhs));
+                } else {
+                    // Rank-deficient (λ_w = 0 with a constant or duplicated column, a dead
+                    // unit): the minimum-norm solution.
+                    let (theta, _rank) = svd_lstsq(augmented.as_ref(), rhs.as_ref(), None)?;
+                    self.theta[l - 1].copy_from(theta);
+                }
                 Ok(())
             }
         }
@@ -614,6 +620,32 @@ impl Lsq {
     /// Lowest training MSE so far (including the initial network).
     pub fn best_mse(&self) -> f64 {
         self.best_mse
+    }
+}
+
+/// Names of the rows of Θₗ (the inputs of layer l, then its bias), for error messages.
+fn layer_inputs(train: &Dataset, l: usize, m_prev: usize) -> Vec<String> {
+    (0..m_prev)
+        .map(|i| match (l, train.feature_names.get(i)) {
+            (1, Some(f)) => format!("the weights of input {f:?}"),
+            _ => format!("the weights of unit {} of layer {}", i + 1, l - 1),
+        })
+        .chain(std::iter::once(format!("the bias of layer {l}")))
+        .collect()
+}
+
+/// `gram = Θ_top Θ_topᵀ + λₐI` (= WₗᵀWₗ + λₐI), the backward-target system of one layer.
+fn back_gram(gram: &mut Mat<f64>, theta_top: faer::MatRef<'_, f64>, lambda_a: f64, par: Par) {
+    matmul(
+        gram.as_mut(),
+        Accum::Replace,
+        theta_top,
+        theta_top.transpose(),
+        1.0,
+        par,
+    );
+    for j in 0..gram.nrows() {
+        gram[(j, j)] += lambda_a;
     }
 }
 

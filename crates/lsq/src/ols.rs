@@ -2,10 +2,22 @@
 //!
 //! Fits `y ≈ xWᵀ + b` by minimising `‖[X 1]Θ − Y‖² + λ‖W‖²` (the intercept is not
 //! penalised). One `step` is the whole solve and returns [`StepOutcome::Converged`].
+//!
+//! The configured solver (Cholesky of the normal equations, or Householder QR) is used when
+//! its pivots certify the system as well conditioned: pivot ratio (min/max pivot)² at least
+//! max([`PIVOT_RATIO_THRESHOLD`], `rank_tol`²). Otherwise (a constant column in the training
+//! split, duplicated or collinear columns, fewer rows than columns) the answer is the
+//! **minimum-norm** least-squares solution from the SVD of the centred features
+//! ([`fitbench_core::linalg::ridge_lstsq`]): constant columns get weight 0, duplicated columns
+//! equal weights, and [`Ols::rank`] reports the numerical rank of `[X 1]`, decided by the
+//! relative tolerance `rank_tol` (σᵢ > `rank_tol`·σ_max; default max(n, d)·ε, see
+//! [`default_rank_tol`]).
 
 use crate::error::{LsqError, Result};
 use faer::{Col, Mat};
-use fitbench_core::linalg::NormalEquations;
+use fitbench_core::linalg::{
+    NormalEquations, PIVOT_RATIO_THRESHOLD, default_rank_tol, pivot_ratio, ridge_lstsq,
+};
 use fitbench_core::{
     Architecture, Dataset, Error, Mlp, StepOutcome, Trainer, TrainerConfig, flops,
 };
@@ -27,7 +39,8 @@ pub enum Solver {
 /// | name | default | purpose | range |
 /// |---|---|---|---|
 /// | `ridge` | 0 | penalty λ on the weights (not the intercept) | finite, ≥ 0 |
-/// | `solver` | `cholesky` | `cholesky` or `qr` | |
+/// | `solver` | `cholesky` | `cholesky` or `qr` (rank-deficient systems: SVD, minimum norm) | |
+/// | `rank_tol` | none: max(n, d)·ε | relative rank tolerance: σᵢ ≤ `rank_tol`·σ_max counts as 0 | [0, 1) |
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OlsConfig {
@@ -35,6 +48,9 @@ pub struct OlsConfig {
     pub ridge: f64,
     /// Solver.
     pub solver: Solver,
+    /// Relative rank tolerance; `None` (the default): [`default_rank_tol`]`(n, d)` =
+    /// max(n, d)·ε for n training rows and d features.
+    pub rank_tol: Option<f64>,
 }
 
 impl TrainerConfig for OlsConfig {
@@ -48,6 +64,15 @@ impl TrainerConfig for OlsConfig {
                 "ols.ridge",
                 self.ridge,
                 "must be a finite number ≥ 0, e.g. ols:ridge=1e-6",
+            ));
+        }
+        if let Some(tol) = self.rank_tol
+            && !(tol.is_finite() && (0.0..1.0).contains(&tol))
+        {
+            return Err(Error::config(
+                "ols.rank_tol",
+                tol,
+                "the relative rank tolerance must lie in [0, 1), e.g. ols:rank_tol=1e-10",
             ));
         }
         Ok(())
@@ -77,9 +102,14 @@ pub struct Ols {
     design: Mat<f64>,
     /// Targets (with zero rows appended for the QR ridge augmentation).
     targets: Mat<f64>,
+    /// Training rows n (the design may have `d` ridge rows appended below them).
+    n: usize,
     normal: NormalEquations,
     theta: Mat<f64>,
     model: Mlp,
+    rank: Option<usize>,
+    dependent: Vec<String>,
+    feature_names: Vec<String>,
 }
 
 impl Ols {
@@ -117,34 +147,103 @@ impl Ols {
             |i, j| if i < n { train.y[(i, j)] } else { 0.0 },
         );
         let par = faer::get_global_parallelism();
+        let mut unknowns = train.feature_names.clone();
+        unknowns.push("intercept".into());
         Ok(Self {
-            normal: NormalEquations::new(d + 1, k, par, "ols"),
+            normal: NormalEquations::new(d + 1, k, par, "ols").with_unknowns(unknowns),
             theta: Mat::zeros(d + 1, k),
+            n,
             design,
             targets,
             model: initial,
             config,
+            rank: None,
+            dependent: Vec::new(),
+            feature_names: train.feature_names.clone(),
         })
     }
 
+    /// The relative rank tolerance in use: `rank_tol`, or max(n, d)·ε.
+    pub fn rank_tol(&self) -> f64 {
+        let d = self.design.ncols() - 1;
+        self.config
+            .rank_tol
+            .unwrap_or_else(|| default_rank_tol(self.n, d))
+    }
+
+    /// The numerical rank of the design `[X 1]` (intercept included; d + 1 is full rank), once
+    /// a step has run: from the SVD when the minimum-norm path ran, d + 1 when the configured
+    /// solver certified a ridge-free system as well conditioned. `None` before the first step
+    /// and after a ridge solve that Cholesky or QR accepted (the ridge makes any design
+    /// solvable, so the solve does not reveal the rank; use
+    /// [`fitbench_core::linalg::min_norm_lstsq`] for it).
+    pub fn rank(&self) -> Option<usize> {
+        self.rank
+    }
+
+    /// Names of the feature columns that took part in a linear dependence (constant,
+    /// duplicated or collinear on the training rows) in the last solve; empty when the
+    /// configured solver was used.
+    pub fn dependent_features(&self) -> &[String] {
+        &self.dependent
+    }
+
+    /// The minimum-norm (ridge) solution by the SVD of the centred training features.
+    fn solve_svd(&mut self) -> Result<()> {
+        let d = self.design.ncols() - 1;
+        let fit = ridge_lstsq(
+            self.design.as_ref().submatrix(0, 0, self.n, d),
+            self.targets.as_ref().subrows(0, self.n),
+            self.config.ridge,
+            Some(self.rank_tol()),
+        )?;
+        self.theta = fit.theta;
+        self.rank = Some(fit.rank);
+        self.dependent = fit
+            .dependent_columns
+            .iter()
+            .filter_map(|&j| self.feature_names.get(j).cloned())
+            .collect();
+        Ok(())
+    }
+
     fn solve(&mut self) -> Result<()> {
-        match self.config.solver {
-            Solver::Cholesky => self.normal.solve(
+        // The pivot ratio (min/max pivot)² is at least (σ_min/σ_max)², so a ratio below
+        // rank_tol² proves the design rank-deficient at that tolerance.
+        let min_ratio = PIVOT_RATIO_THRESHOLD.max(self.rank_tol().powi(2));
+        let certified = match self.config.solver {
+            Solver::Cholesky => self.normal.solve_cholesky(
                 self.design.as_ref(),
                 self.targets.as_ref(),
                 self.config.ridge,
                 1,
+                min_ratio,
                 self.theta.as_mut(),
-            )?,
+            ),
             Solver::Qr => {
                 use faer::linalg::solvers::SolveLstsq;
                 let qr = self.design.as_ref().qr();
-                fitbench_core::linalg::check_pivots(
-                    (0..self.design.ncols()).map(|j| qr.R()[(j, j)]),
-                    "ols (qr)",
-                )?;
-                self.theta = qr.solve_lstsq(self.targets.as_ref());
+                let p = self.design.ncols();
+                let ok = self.design.nrows() >= p
+                    && pivot_ratio((0..p).map(|j| qr.R()[(j, j)])) >= min_ratio;
+                if ok {
+                    self.theta = qr.solve_lstsq(self.targets.as_ref());
+                }
+                ok
             }
+        };
+        if certified {
+            self.dependent.clear();
+            self.rank = (self.config.ridge == 0.0).then_some(self.design.ncols());
+        } else {
+            self.solve_svd()?;
+        }
+        if fitbench_core::data::first_non_finite(self.theta.as_ref()).is_some() {
+            return Err(LsqError::Core(Error::NonFinite(
+                "the ols weights (the data exceed the range of f64 once squared); standardise \
+                 the features first"
+                    .into(),
+            )));
         }
         let d = self.design.ncols() - 1;
         let k = self.theta.ncols();
@@ -171,7 +270,8 @@ impl Trainer for Ols {
 
     /// One ridge solve by the normal equations ([`flops::normal_equations`]):
     /// n·p² + 2·n·p·k + p³/3 + 2·p²·k with p = d + 1, counted for the Cholesky path (n includes
-    /// the d rows appended for the QR solver's ridge).
+    /// the d rows appended for the QR solver's ridge; the SVD path of rank-deficient designs
+    /// is not counted separately).
     fn flops_per_step(&self) -> Option<f64> {
         Some(flops::normal_equations(
             self.design.nrows(),

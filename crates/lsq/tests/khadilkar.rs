@@ -15,6 +15,8 @@ const STRICT: f64 = 1e-10;
 const TEACHER_REDUCTION: f64 = 100.0;
 /// Steps allowed for that reduction ("a few dozen").
 const TEACHER_STEPS: usize = 40;
+/// Size of an undetermined weight after a pseudo-inverse solve (exactly 0 up to rounding).
+const PINV_ROUNDING: f64 = 1e-12;
 
 fn trainer(config: &LsqConfig, data: &Dataset, arch: &Architecture, seed: u64) -> Box<dyn Trainer> {
     config.validate().unwrap();
@@ -276,4 +278,111 @@ fn flops_per_step_is_the_documented_count() {
         "recorded for n = 400, widths [2, 16, 8, 1]"
     );
     assert_eq!(t.flops_per_step(), Some(expected));
+}
+
+/// A standardised teacher problem with an extra all-zero input column (what the standardiser
+/// makes of a column that is constant on the training split).
+fn with_zero_column() -> Dataset {
+    let base = Split::new(
+        &synthetic::teacher(300, 4, &[8], Activation::Tanh, 0.1, 1).unwrap(),
+        0.2,
+        0,
+    )
+    .unwrap()
+    .train;
+    let x = Mat::from_fn(base.n(), 5, |i, j| if j < 4 { base.x[(i, j)] } else { 0.0 });
+    let names = (0..5).map(|j| format!("x{j}")).collect();
+    Dataset::new("zero-col", x, base.y.clone(), names, vec!["y".into()], "").unwrap()
+}
+
+#[test]
+fn lambda_w_zero_with_a_constant_input_column_does_not_fail_the_run() {
+    // Used to fail with "singular system in lsq refit of layer 1".
+    let data = with_zero_column();
+    for (solver, weighting) in [
+        (Solver::Cholesky, Weighting::None),
+        (Solver::Qr, Weighting::None),
+        (Solver::Cholesky, Weighting::Derivative),
+    ] {
+        let config = LsqConfig {
+            lambda_w: 0.0,
+            solver,
+            weighting,
+            ..LsqConfig::default()
+        };
+        let mut t = trainer(
+            &config,
+            &data,
+            &Architecture::new(vec![8], Activation::Tanh),
+            0,
+        );
+        let before = train_mse(t.as_ref(), &data);
+        for _ in 0..5 {
+            t.step().unwrap();
+        }
+        let after = train_mse(t.as_ref(), &data);
+        assert!(t.params().is_finite(), "{solver:?} {weighting:?}");
+        assert!(
+            after < before,
+            "{solver:?} {weighting:?}: {before} → {after}"
+        );
+        // The zero column's weights are the minimum-norm value 0 (up to the rounding of the
+        // pseudo-inverse's eigenvectors).
+        let w = &t.current_params().unwrap().weights[0];
+        assert!(
+            (0..8).all(|u| w[(u, 4)].abs() < PINV_ROUNDING),
+            "{solver:?} {weighting:?}: {w:?}"
+        );
+    }
+    // One linear layer is OLS: the same minimum-norm answer as the linear reference.
+    let config = LsqConfig {
+        lambda_w: 0.0,
+        ..LsqConfig::default()
+    };
+    let mut lsq = trainer(&config, &data, &Architecture::linear(), 0);
+    lsq.step().unwrap();
+    let mut ols = OlsConfig::default()
+        .init(
+            &data,
+            Mlp::init(&Architecture::linear(), 5, 1, 0).unwrap(),
+            0,
+        )
+        .unwrap();
+    ols.step().unwrap();
+    let (a, b) = (lsq.params(), ols.params());
+    for j in 0..5 {
+        let (x, y) = (a.weights[0][(0, j)], b.weights[0][(0, j)]);
+        assert!(
+            (x - y).abs() <= 1e-8 * y.abs().max(1e-3),
+            "w{j}: {x} vs {y}"
+        );
+    }
+}
+
+#[test]
+fn lambda_a_zero_with_a_narrower_next_layer_does_not_fail_the_run() {
+    // The backward-target system WₗᵀWₗ of the output layer (1×8 weights) has rank 1: with
+    // λₐ = 0 it used to fail with "singular system in lsq backward target of layer 1".
+    let data = Split::new(&synthetic::friedman1(200, 5, 0.1, 2).unwrap(), 0.2, 0)
+        .unwrap()
+        .train;
+    for order in [Order::Sweep, Order::Interleaved] {
+        let config = LsqConfig {
+            lambda_a: 0.0,
+            order,
+            ..LsqConfig::default()
+        };
+        let mut t = trainer(
+            &config,
+            &data,
+            &Architecture::new(vec![8], Activation::Tanh),
+            3,
+        );
+        let before = train_mse(t.as_ref(), &data);
+        for _ in 0..5 {
+            t.step().unwrap();
+        }
+        assert!(t.current_params().unwrap().is_finite(), "{order:?}");
+        assert!(train_mse(t.as_ref(), &data) < before, "{order:?}");
+    }
 }

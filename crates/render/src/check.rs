@@ -321,6 +321,33 @@ pub fn compare(baseline: &Report, current: &Report, tol: &Tolerances) -> Compari
             });
         }
     }
+    // A run without metrics cannot be judged: that fails the gate (it is not "inconclusive").
+    let annotated = current.runs.iter().any(|r| r.metrics.is_some());
+    let mut missing: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for r in current
+        .runs
+        .iter()
+        .filter(|r| r.status.is_ok() && r.metrics.is_none())
+    {
+        if annotated {
+            *missing
+                .entry((r.dataset.clone(), r.trainer.clone()))
+                .or_default() += 1;
+        }
+    }
+    for ((dataset, trainer), n) in missing {
+        out.rows.push(Row {
+            dataset,
+            trainer,
+            metric: "metrics".into(),
+            unit: "runs".into(),
+            kind: MetricKind::Deterministic,
+            baseline: "present".into(),
+            current: format!("missing in {n} run(s)"),
+            ratio: None,
+            verdict: Verdict::Worse,
+        });
+    }
     out.ungated = cur
         .keys()
         .filter(|k| !base.contains_key(*k))
@@ -636,11 +663,21 @@ pub fn run(request: &CheckRequest) -> crate::error::Result<CheckOutcome> {
         outcome.comparison = Some(comparison);
     }
     if request.update {
-        outcome.written.extend(update_baseline(
-            &request.baseline,
-            &request.current,
-            &current,
-        )?);
+        let problems = current.check();
+        if problems.is_empty() {
+            outcome.written.extend(update_baseline(
+                &request.baseline,
+                &request.current,
+                &current,
+            )?);
+        } else {
+            outcome.failures.push(format!(
+                "refusing to install {} as the baseline: it fails validation ({} problem(s), e.g. {}); run `fitbench validate` on it",
+                request.current.display(),
+                problems.len(),
+                problems[0]
+            ));
+        }
     }
     Ok(outcome)
 }

@@ -9,14 +9,14 @@ pub enum RenderError {
     #[error(transparent)]
     Report(#[from] fitbench_report::ReportError),
     /// A file could not be read or written.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {error}")]
     Io {
         /// What was being done, e.g. "cannot write".
         action: &'static str,
         /// The file.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A plot could not be drawn.
     #[error("cannot draw {path}: {message}")]
@@ -37,7 +37,7 @@ impl RenderError {
         RenderError::Io {
             action,
             path: path.into(),
-            source,
+            error: source,
         }
     }
 }

@@ -37,10 +37,18 @@ pub fn write_all(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)
         .map_err(|e| RenderError::io("cannot create output folder", dir, e))?;
     let mut files = vec![io::write_report(report, dir)?];
+    files.extend(write_views(report, dir)?);
+    Ok(files)
+}
+
+/// Writes `summary.md` and every plot of `report` into `dir`, but not the report itself:
+/// what `fitbench plot` does, so that reading a report never rewrites it.
+pub fn write_views(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| RenderError::io("cannot create output folder", dir, e))?;
     let summary = dir.join("summary.md");
-    std::fs::write(&summary, crate::summary::render(report))
-        .map_err(|e| RenderError::io("cannot write", &summary, e))?;
-    files.push(summary);
+    io::write_atomic(&summary, crate::summary::render(report).as_bytes())?;
+    let mut files = vec![summary];
     files.extend(plot::draw_all(report, dir)?);
     files.extend(plot::draw_profiles(report, dir)?);
     Ok(files)

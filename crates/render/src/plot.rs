@@ -322,6 +322,23 @@ pub fn profile_stem(level: f64) -> PathBuf {
     Path::new("plots").join(format!("performance_profile_{level:e}"))
 }
 
+/// Draws into a temporary file beside `path` and renames it into place, so a failed or
+/// interrupted write never leaves a truncated figure (nor replaces a good one).
+fn atomically(
+    path: &Path,
+    draw: impl FnOnce(&Path) -> std::result::Result<(), String>,
+) -> Result<()> {
+    let tmp = fitbench_report::io::temp_path(path);
+    if let Err(message) = draw(&tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(RenderError::Plot {
+            path: path.into(),
+            message,
+        });
+    }
+    std::fs::rename(&tmp, path).map_err(|e| RenderError::io("cannot rename into place", path, e))
+}
+
 /// The formats every figure is written in.
 pub const FORMATS: [&str; 2] = ["svg", "png"];
 
@@ -339,26 +356,22 @@ pub fn draw_all(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
             }
             let size = (1000, 900);
             let svg = stem.with_extension("svg");
-            draw_figure(
-                SVGBackend::new(&svg, size).into_drawing_area(),
-                report,
-                info,
-                x,
-            )
-            .map_err(|message| RenderError::Plot {
-                path: svg.clone(),
-                message,
+            atomically(&svg, |tmp| {
+                draw_figure(
+                    SVGBackend::new(tmp, size).into_drawing_area(),
+                    report,
+                    info,
+                    x,
+                )
             })?;
             let png = stem.with_extension("png");
-            draw_figure(
-                BitMapBackend::new(&png, size).into_drawing_area(),
-                report,
-                info,
-                x,
-            )
-            .map_err(|message| RenderError::Plot {
-                path: png.clone(),
-                message,
+            atomically(&png, |tmp| {
+                draw_figure(
+                    BitMapBackend::new(tmp, size).into_drawing_area(),
+                    report,
+                    info,
+                    x,
+                )
             })?;
             written.extend([svg, png]);
         }
@@ -445,27 +458,23 @@ pub fn draw_lines(
         PathBuf::from(s)
     };
     let (svg, png) = (name(".svg"), name(".png"));
-    draw_lines_on(
-        SVGBackend::new(&svg, (1000, 600)).into_drawing_area(),
-        title,
-        x_label,
-        y_label,
-        series,
-    )
-    .map_err(|message| RenderError::Plot {
-        path: svg.clone(),
-        message,
+    atomically(&svg, |tmp| {
+        draw_lines_on(
+            SVGBackend::new(tmp, (1000, 600)).into_drawing_area(),
+            title,
+            x_label,
+            y_label,
+            series,
+        )
     })?;
-    draw_lines_on(
-        BitMapBackend::new(&png, (1000, 600)).into_drawing_area(),
-        title,
-        x_label,
-        y_label,
-        series,
-    )
-    .map_err(|message| RenderError::Plot {
-        path: png.clone(),
-        message,
+    atomically(&png, |tmp| {
+        draw_lines_on(
+            BitMapBackend::new(tmp, (1000, 600)).into_drawing_area(),
+            title,
+            x_label,
+            y_label,
+            series,
+        )
     })?;
     Ok(vec![svg, png])
 }

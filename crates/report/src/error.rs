@@ -9,14 +9,14 @@ pub enum ReportError {
     #[error(transparent)]
     Core(#[from] fitbench_core::Error),
     /// A file could not be read or written.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {error}")]
     Io {
         /// What was being done, e.g. "cannot read".
         action: &'static str,
         /// The file.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A JSON file could not be (de)serialised, or is of another schema version.
     #[error("report {path}: {message}")]
@@ -40,7 +40,7 @@ impl ReportError {
         ReportError::Io {
             action,
             path: path.into(),
-            source,
+            error: source,
         }
     }
 }

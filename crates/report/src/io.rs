@@ -10,7 +10,39 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// Writes `value` as pretty JSON (with a final newline), creating the parent folder.
+/// A temporary file name beside `path` (same folder, so a rename is atomic), keeping the
+/// extension last (plotters picks the image format from it).
+pub fn temp_path(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let ext = path
+        .extension()
+        .map_or_else(String::new, |e| format!(".{}", e.to_string_lossy()));
+    path.with_file_name(format!(".{stem}.tmp-{}{ext}", std::process::id()))
+}
+
+/// Writes `bytes` to a temporary file in `path`'s folder, syncs it and renames it into
+/// place: readers see the old file or the new one, never a truncated one (e.g. on a full
+/// disk, the old file stays and the error names the temporary file).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ReportError::io("cannot create folder", dir, e))?;
+    }
+    let tmp = temp_path(path);
+    let written = File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(ReportError::io("cannot write", tmp, e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| ReportError::io("cannot rename into place", path, e))
+}
+
+/// Writes `value` as pretty JSON (with a final newline), atomically ([`write_atomic`]).
 pub fn write_json<T: Serialize + ?Sized>(value: &T, path: &Path) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
@@ -20,7 +52,7 @@ pub fn write_json<T: Serialize + ?Sized>(value: &T, path: &Path) -> Result<()> {
         path: path.into(),
         message: e.to_string(),
     })?;
-    std::fs::write(path, text + "\n").map_err(|e| ReportError::io("cannot write", path, e))
+    write_atomic(path, (text + "\n").as_bytes())
 }
 
 /// Reads a JSON file into `T`; `what` names the expected content in errors.
@@ -33,9 +65,28 @@ pub fn read_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
     })
 }
 
+/// Describes a JSON syntax error by kind and position.
+fn syntax_message(e: &serde_json::Error) -> String {
+    let what = if e.classify() == serde_json::error::Category::Eof {
+        "truncated JSON"
+    } else {
+        "invalid JSON"
+    };
+    format!(
+        "{what} at line {}, column {} ({e}); the file is damaged: re-create it (`fitbench report DIR` rebuilds a sweep's report.json from its runs.jsonl)",
+        e.line(),
+        e.column()
+    )
+}
+
 /// The `schema_version` field of a JSON file, if it has one.
 fn schema_version_of(path: &Path) -> Result<Option<u64>> {
-    let value: serde_json::Value = read_json(path, "a JSON file")?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ReportError::io("cannot read", path, e))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| ReportError::Json {
+        path: path.into(),
+        message: syntax_message(&e),
+    })?;
     Ok(value
         .get("schema_version")
         .and_then(serde_json::Value::as_u64))
@@ -134,6 +185,33 @@ mod tests {
         std::fs::write(&path, "{\"runs\": []}").unwrap();
         let msg = read_report(&path).unwrap_err().to_string();
         assert!(msg.contains("not a fitbench report"), "{msg}");
+    }
+
+    #[test]
+    fn truncated_json_is_named_as_such_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        std::fs::write(&path, "{\n  \"schema_version\": 1,\n  \"runs\": [").unwrap();
+        let msg = read_report(&path).unwrap_err().to_string();
+        assert!(msg.contains("truncated JSON at line 3"), "{msg}");
+        assert!(!msg.contains("schema version"), "{msg}");
+        std::fs::write(&path, "{\"schema_version\": 1,, }").unwrap();
+        let msg = read_report(&path).unwrap_err().to_string();
+        assert!(msg.contains("invalid JSON at line 1"), "{msg}");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        write_json(&vec![1.0], &path).unwrap();
+        // The temporary file cannot be created (a folder is in its way): the write fails,
+        // and the old file is untouched.
+        std::fs::create_dir(temp_path(&path)).unwrap();
+        assert!(write_json(&vec![2.0, 3.0], &path).is_err());
+        let back: Vec<f64> = read_json(&path, "numbers").unwrap();
+        assert_eq!(back, vec![1.0]);
+        assert_eq!(temp_path(&path).extension().unwrap(), "json");
     }
 
     #[test]

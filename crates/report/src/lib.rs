@@ -29,6 +29,7 @@
 pub mod config;
 pub mod environment;
 pub mod error;
+pub mod float;
 pub mod format;
 pub mod io;
 pub mod metrics;

@@ -32,12 +32,18 @@ pub enum Status {
     Error,
     /// `init`, `step` or `params` panicked.
     Panicked,
+    /// The sweep was interrupted (SIGINT/SIGTERM) while this run was in flight; what it had
+    /// done is kept, but it did not end on its own terms.
+    Interrupted,
 }
 
 impl Status {
     /// Whether the run ended normally (not diverged, failed or panicked).
     pub fn is_ok(self) -> bool {
-        !matches!(self, Status::Diverged | Status::Error | Status::Panicked)
+        !matches!(
+            self,
+            Status::Diverged | Status::Error | Status::Panicked | Status::Interrupted
+        )
     }
 
     /// The snake_case name.
@@ -51,6 +57,7 @@ impl Status {
             Status::Diverged => "diverged",
             Status::Error => "error",
             Status::Panicked => "panicked",
+            Status::Interrupted => "interrupted",
         }
     }
 }
@@ -61,19 +68,31 @@ pub struct CurvePoint {
     /// Steps done (0 = the initial network).
     pub iter: usize,
     /// Training time so far: the sum of the timed `step` calls, in seconds.
+    #[serde(with = "crate::float")]
     pub time_s: f64,
     /// Training MSE of the current parameters.
+    #[serde(with = "crate::float")]
     pub train_mse: f64,
     /// Test MSE of the current parameters.
+    #[serde(with = "crate::float")]
     pub test_mse: f64,
     /// Best training MSE seen so far (over evaluated points).
+    #[serde(with = "crate::float")]
     pub best_train_mse: f64,
     /// Train MSE of the latest iterate, for trainers whose parameters are a selection
     /// (e.g. best-so-far); absent otherwise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::float::option"
+    )]
     pub current_train_mse: Option<f64>,
     /// Test MSE of the latest iterate (see `current_train_mse`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::float::option"
+    )]
     pub current_test_mse: Option<f64>,
     /// Evaluated because training time had passed (or the time budget ended the run), not
     /// because the iteration schedule asked: present only in some repetitions of a run, so
@@ -97,10 +116,12 @@ pub struct RunSeeds {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TargetHit {
     /// The target, in standardised units.
+    #[serde(with = "crate::float")]
     pub target: f64,
     /// First evaluated iteration with train MSE ≤ target; `None` if never.
     pub iter: Option<usize>,
     /// Training time at that iteration.
+    #[serde(default, with = "crate::float::option")]
     pub time_s: Option<f64>,
 }
 
@@ -108,16 +129,22 @@ pub struct TargetHit {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
     /// Train MSE of the initial network.
+    #[serde(default, with = "crate::float::option")]
     pub initial_train_mse: Option<f64>,
     /// Lowest train MSE over evaluated points.
+    #[serde(default, with = "crate::float::option")]
     pub best_train_mse: Option<f64>,
     /// Train MSE at the last evaluated point.
+    #[serde(default, with = "crate::float::option")]
     pub final_train_mse: Option<f64>,
     /// Lowest test MSE over evaluated points (an optimistic, test-selected figure).
+    #[serde(default, with = "crate::float::option")]
     pub best_test_mse: Option<f64>,
     /// Test MSE at the last evaluated point.
+    #[serde(default, with = "crate::float::option")]
     pub final_test_mse: Option<f64>,
     /// Test MSE at the point of lowest train MSE.
+    #[serde(default, with = "crate::float::option")]
     pub test_mse_at_best_train: Option<f64>,
     /// First hits of each configured target.
     pub targets: Vec<TargetHit>,
@@ -179,19 +206,27 @@ pub struct RunRecord {
     /// Why, when there is more to say (errors, panics, divergence, stalls).
     pub message: Option<String>,
     /// Time spent in the trainer's `init`, in seconds (not training time).
+    #[serde(with = "crate::float")]
     pub setup_s: f64,
     /// Training time: the sum of the timed `step` calls, in seconds.
+    #[serde(with = "crate::float")]
     pub train_s: f64,
     /// Time spent evaluating (untimed for the trainer), in seconds.
+    #[serde(with = "crate::float")]
     pub eval_s: f64,
     /// Steps done.
     pub iterations: usize,
     /// Model flops of one step, when the trainer knows.
+    #[serde(default, with = "crate::float::option")]
     pub flops_per_step: Option<f64>,
     /// Evaluated points.
     pub curve: Vec<CurvePoint>,
     /// Summary of the curve.
     pub summary: RunSummary,
+    /// Identity of the run (see `fitbench_harness::runner::fingerprint`): `--resume` reuses a
+    /// finished run with the same fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
     /// Deterministic convergence metrics (filled when the report is built; absent when no
     /// reference could be found, e.g. the split failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -225,6 +260,7 @@ impl RunRecord {
             flops_per_step: None,
             curve: vec![],
             summary: RunSummary::default(),
+            fingerprint: None,
             metrics: None,
         }
     }
@@ -235,15 +271,27 @@ impl RunRecord {
 pub struct LinearReference {
     /// Repetition (split) it belongs to.
     pub repetition: usize,
-    /// Ridge used (0 unless plain OLS was singular).
+    /// Ridge used (always 0: the reference is the minimum-norm least-squares solution).
+    #[serde(with = "crate::float")]
     pub ridge: f64,
     /// Train MSE.
+    #[serde(with = "crate::float")]
     pub train_mse: f64,
     /// Test MSE.
+    #[serde(with = "crate::float")]
     pub test_mse: f64,
     /// Train MSE of predicting the training mean (`L₀` of [`crate::metrics`]).
-    #[serde(default = "one")]
+    #[serde(default = "one", with = "crate::float")]
     pub null_train_mse: f64,
+    /// Numerical rank of the training design `[X 1]` (full rank = features + 1), decided
+    /// with the relative tolerance max(n, d + 1)·ε on its singular values (see
+    /// `fitbench_core::linalg::min_norm_lstsq`); absent in reports written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<usize>,
+    /// Features constant on this training split, dropped by the standardisation (they are
+    /// all zeros for every trainer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped_features: Vec<String>,
 }
 
 fn one() -> f64 {
@@ -350,6 +398,7 @@ pub struct Calibration {
     pub kernel: String,
     /// Throughput of the best repetition, in GFLOP/s (best of the measurements before and
     /// after the sweep).
+    #[serde(with = "crate::float")]
     pub gflops: f64,
     /// Every measurement (GFLOP/s): before the sweep, then after.
     pub measurements: Vec<f64>,
@@ -478,8 +527,10 @@ pub struct Reference {
     /// Where `train_mse` comes from.
     pub kind: ReferenceKind,
     /// `L*`: the best known train MSE on the split.
+    #[serde(with = "crate::float")]
     pub train_mse: f64,
     /// `L₀`: train MSE of predicting the training mean.
+    #[serde(with = "crate::float")]
     pub null_train_mse: f64,
 }
 
@@ -495,12 +546,15 @@ impl Reference {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SuboptimalityHit {
     /// The level (e.g. 0.01).
+    #[serde(with = "crate::float")]
     pub level: f64,
     /// First scheduled iteration with `r ≤ level`; `None` if not reached.
     pub iter: Option<usize>,
     /// `iter × flops_per_step`, when the trainer counts its flops.
+    #[serde(default, with = "crate::float::option")]
     pub flops: Option<f64>,
     /// Training time at that point (a timing figure, not deterministic).
+    #[serde(default, with = "crate::float::option")]
     pub time_s: Option<f64>,
 }
 
@@ -511,6 +565,7 @@ pub struct BudgetLoss {
     pub iter: usize,
     /// Train MSE after exactly `iter` steps; for a run that converged earlier (its model no
     /// longer changes) the final train MSE; `None` if the run ended before `iter` otherwise.
+    #[serde(default, with = "crate::float::option")]
     pub train_mse: Option<f64>,
 }
 
