@@ -136,6 +136,22 @@ impl TrainerConfig for AnalyticConfig {
         Ok(requested.clone())
     }
 
+    /// The joint hidden solve dominates: its h(d+1)-square Gram matrix, the n × q(q+1)/2
+    /// matrix of distinct input products (q = d + 1), and the activation pattern.
+    fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
+        let d = widths.first().copied().unwrap_or(0) as u64;
+        let h = widths.get(1).copied().unwrap_or(0) as u64;
+        let (n, q) = (n as u64, d + 1);
+        let p = h * q;
+        let joint = match self.hidden_solve {
+            HiddenSolve::Joint => true,
+            HiddenSolve::PerNeuron => false,
+            HiddenSolve::Auto => p <= self.auto_threshold as u64,
+        };
+        let gram = if joint { p * p } else { q * q };
+        8 * (gram + n * q * (q + 1) / 2 + 3 * n * (h + 1))
+    }
+
     fn init(&self, train: &Dataset, initial: Mlp, _seed: u64) -> Result<Box<dyn Trainer>> {
         self.validate()?;
         Ok(Box::new(Analytic::new(self.clone(), train, initial)?))

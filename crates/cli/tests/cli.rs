@@ -16,7 +16,7 @@ fn fitbench(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(out: &Output) -> String {
+fn text_of(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -80,40 +80,40 @@ fn check_exits_1_on_a_regression_and_0_once_the_baseline_is_updated() {
         fitbench(&args)
     };
     let out = check(&[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("WORSE"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", text_of(&out));
+    assert!(text_of(&out).contains("WORSE"), "{}", text_of(&out));
     assert_eq!(check(&["--update"]).status.code(), Some(0));
     let out = check(&[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     let out = fitbench(&[
         "validate",
         b.to_str().unwrap(),
         "--require-ok",
         "--require-plots",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
 }
 
 #[test]
 fn the_lnn_study_is_its_own_command_and_rejects_sweep_options() {
     let out = fitbench(&["run", "--preset", "lnn"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("fitbench lnn"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    assert!(text_of(&out).contains("fitbench lnn"), "{}", text_of(&out));
     let out = fitbench(&["lnn", "--trainers", "foo"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("--trainers"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    assert!(text_of(&out).contains("--trainers"), "{}", text_of(&out));
 }
 
 #[test]
 fn list_shows_every_registered_trainer_with_its_defaults() {
     let out = fitbench(&["list", "trainers"]);
     assert!(out.status.success());
-    let listing = text(&out);
+    let listing = text_of(&out);
     for e in fitbench_harness::registry::trainers() {
         assert!(listing.contains(&e.help_line()), "{listing}");
     }
     let out = fitbench(&["list", "datasets"]);
-    assert!(text(&out).contains("teacher") && text(&out).contains("noise [0.1]"));
+    assert!(text_of(&out).contains("teacher") && text_of(&out).contains("noise [0.1]"));
 }
 
 #[test]
@@ -138,7 +138,7 @@ fn run_exits_3_after_writing_everything_when_a_run_errors() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(res.status.code(), Some(3), "{}", text(&res));
+    assert_eq!(res.status.code(), Some(3), "{}", text_of(&res));
     let report = fitbench_report::io::read_report(&out.join("report.json")).unwrap();
     assert!(
         report
@@ -191,4 +191,33 @@ fn a_signal_ends_the_sweep_with_a_report_of_what_finished_and_exit_130() {
     assert!(!report.runs.is_empty() && report.runs.len() < 50);
     assert!(out.join("summary.md").exists());
     // The same command with --resume finishes the sweep from there.
+}
+
+#[test]
+fn plot_redraws_the_figures_and_leaves_the_report_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep_into(config(), dir.path());
+    let report = dir.path().join("report.json");
+    // An unknown field a newer fitbench might have written survives `plot`.
+    let text = std::fs::read_to_string(&report).unwrap().replacen(
+        '{',
+        "{\n  \"written_by_a_newer_fitbench\": true,",
+        1,
+    );
+    std::fs::write(&report, &text).unwrap();
+    std::fs::remove_file(dir.path().join("summary.md")).unwrap();
+    let out = fitbench(&["plot", report.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), text);
+    assert!(dir.path().join("summary.md").exists());
+}
+
+#[test]
+fn bad_values_get_one_precise_message() {
+    let out = fitbench(&["run", "--datasets", "diabetes", "--budget-s", "-1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text_of(&out).contains("budget_s = -1"), "{}", text_of(&out));
+    let out = fitbench(&["run", "--config", "/no/such/file.toml"]);
+    let msg = text_of(&out);
+    assert_eq!(msg.matches("No such file").count(), 1, "{msg}");
 }

@@ -63,6 +63,17 @@ pub trait TrainerConfig {
     /// [`Error::Architecture`](crate::Error::Architecture) explaining what it can train.
     fn architecture(&self, requested: &Architecture) -> Result<Architecture>;
 
+    /// Bytes this trainer will allocate for `n` training rows and a network of layer
+    /// `widths` (input, hidden…, output), estimated before anything is allocated so that a
+    /// sweep too large for the machine is refused up front. The default counts a
+    /// backpropagation trainer: the parameters three times (values, gradients, optimiser
+    /// state) and, per layer, pre-activations, activations and their gradients.
+    fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
+        let params: usize = widths.windows(2).map(|w| (w[0] + 1) * w[1]).sum();
+        let units: usize = widths.iter().sum();
+        8 * (3 * params as u64 + 3 * (n as u64) * units as u64)
+    }
+
     /// Builds the trainer (untimed): allocates every buffer `step` needs. `initial` is the
     /// shared initial network for [`TrainerConfig::architecture`]; `seed` drives any other
     /// random choice (e.g. mini-batch order).

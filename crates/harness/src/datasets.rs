@@ -124,6 +124,15 @@ impl DatasetSpec {
         }
     }
 
+    /// Rows and features a synthetic spec will generate (from its options and defaults),
+    /// known before generating; `None` for other datasets.
+    pub fn synthetic_shape(&self) -> Option<(usize, usize)> {
+        let (entry, options) = self.synthetic()?;
+        let get = |key: &str| entry.value(&options, key)?.parse::<usize>().ok();
+        // Generators without a `d` option are two-dimensional (smooth2d).
+        Some((get("n")?, get("d").unwrap_or(2)))
+    }
+
     /// Loads or generates the data. The result's [`Dataset::name`] is the dataset's name in
     /// reports, from which its seeds derive; for a CSV file it comes from the content, so
     /// every spelling of the path gives the same name (the path is in the provenance).

@@ -42,6 +42,7 @@ pub mod csv_data;
 pub mod datasets;
 pub mod environment;
 pub mod error;
+pub mod memory;
 pub mod presets;
 pub mod registry;
 pub mod reproduction;

@@ -136,6 +136,9 @@ impl TrainerConfig for Owned {
     ) -> fitbench_core::Result<fitbench_core::Architecture> {
         self.0.architecture(requested)
     }
+    fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
+        self.0.memory_bytes(n, widths)
+    }
     fn init(
         &self,
         train: &fitbench_core::Dataset,

@@ -136,6 +136,20 @@ impl Plan {
             .map(|n| DatasetSpec::parse(n))
             .collect::<Result<_>>()?;
         specs.extend(config.csv.iter().cloned().map(DatasetSpec::Csv));
+        // Refuse generated data too large for the machine before generating it.
+        let limit = crate::memory::limit_bytes();
+        for spec in &specs {
+            if let Some((n, d)) = spec.synthetic_shape() {
+                let need = crate::memory::run_bytes(
+                    n,
+                    d,
+                    config.test_fraction,
+                    &architecture,
+                    trainers.iter().map(|t| t.config.as_ref()),
+                );
+                crate::memory::check(&spec.name(), n, d, need, limit)?;
+            }
+        }
         let datasets = specs
             .into_iter()
             .map(|spec| {

@@ -200,3 +200,38 @@ fn the_linear_reference_of_rank_deficient_real_data_is_recorded_with_its_rank() 
         assert!(reference.train_mse.is_finite());
     }
 }
+
+#[test]
+fn a_huge_synthetic_size_is_refused_before_generating_it() {
+    let config = RunConfig {
+        datasets: vec!["teacher:n=1000000000000,d=8".into()],
+        trainers: vec!["ols".into(), "analytic".into()],
+        activation: "relu".into(),
+        ..RunConfig::default()
+    };
+    let msg = fitbench_harness::runner::Plan::resolve(config)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("n = 1000000000000") && msg.contains("d = 8") && msg.contains("GiB"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn trainers_declare_their_memory_and_the_registry_passes_it_on() {
+    use fitbench_harness::registry::TrainerSpec;
+    let widths = [100, 64, 1];
+    let adam = TrainerSpec::parse("adam")
+        .unwrap()
+        .boxed()
+        .memory_bytes(10_000, &widths);
+    let analytic = TrainerSpec::parse("analytic:hidden_solve=joint")
+        .unwrap()
+        .boxed()
+        .memory_bytes(10_000, &widths);
+    // analytic's joint solve holds an h(d+1)-square Gram matrix: 8·(64·101)² bytes alone.
+    assert!(analytic > 8 * (64 * 101u64).pow(2), "{analytic}");
+    assert!(analytic > adam);
+}
