@@ -221,3 +221,32 @@ fn bad_values_get_one_precise_message() {
     let msg = text_of(&out);
     assert_eq!(msg.matches("No such file").count(), 1, "{msg}");
 }
+
+#[test]
+fn more_threads_than_cores_get_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (cores + 1).to_string();
+    let out_dir = dir.path().join("out");
+    let out = fitbench(&[
+        "run",
+        "--datasets",
+        "linear:n=50,d=2",
+        "--trainers",
+        "ols",
+        "--seeds",
+        "1",
+        "--threads",
+        &threads,
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert!(
+        text_of(&out).contains(&format!(
+            "{threads} threads requested but this machine has {cores} cores"
+        )),
+        "{}",
+        text_of(&out)
+    );
+}
