@@ -10,6 +10,9 @@
 //! buffers allocated once ([`engine::Workspace`]). Flops follow [`fitbench_core::flops`].
 //! Errors are the core [`Error`](fitbench_core::Error).
 //!
+//! Trainers: [`lm`], Levenberg–Marquardt (`LmConfig` → `Lm`; JᵀJ + μD solved by Cholesky,
+//! Nielsen's damping update; not yet registered with the harness).
+//!
 //! ```
 //! use faer::Mat;
 //! use fitbench_classic::engine::{self, Workspace};
@@ -30,5 +33,6 @@
 #![deny(missing_docs)]
 
 pub mod engine;
+pub mod lm;
 
 pub use engine::Workspace;
