@@ -35,7 +35,7 @@ for p in "${presets[@]}"; do
     before="$old/${new#results/}"
     [ -f "$before" ] || continue
     echo "== deterministic metrics: $before vs $new"
-    "$bin" check --no-timing --changes-only --baseline "$before" --current "$new" ||
+    "$bin" check --no-timing --changes-only --allow-new --baseline "$before" --current "$new" ||
       echo "(deterministic metrics moved: see the rows above)"
   done < <(find "results/$p" -name report.json | sort)
 done

@@ -36,3 +36,17 @@ pub mod engine;
 pub mod lm;
 
 pub use engine::Workspace;
+pub use lm::{Lm, LmConfig};
+
+use fitbench_core::registry::{Capabilities, TrainerEntry};
+
+/// The trainers of this crate, for the harness's registry.
+pub const TRAINERS: &[TrainerEntry] = &[TrainerEntry::of::<LmConfig>(
+    "lm",
+    "Levenberg–Marquardt on the faer backprop engine, one iteration (with its retries) per step",
+    Capabilities {
+        gradient_based: true,
+        deterministic: true,
+        ..Capabilities::NONE
+    },
+)];

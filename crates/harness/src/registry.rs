@@ -17,6 +17,7 @@ use fitbench_core::{Options, TrainerConfig};
 const CRATES: &[&[TrainerEntry]] = &[
     fitbench_lsq::TRAINERS,
     fitbench_analytic::TRAINERS,
+    fitbench_classic::TRAINERS,
     fitbench_sgd::TRAINERS,
 ];
 
