@@ -129,6 +129,30 @@ fn analytic(c: &mut Criterion) {
     g.finish();
 }
 
+/// One Levenberg–Marquardt iteration (Jacobian, JᵀJ, damped Cholesky solve, trial loss),
+/// always the first from the shared initial weights (a fresh trainer per sample, built
+/// outside the timed region), so convergence cannot make later samples cheaper.
+/// Throughput: the step's flop count.
+fn lm(c: &mut Criterion) {
+    use fitbench_classic::LmConfig;
+    one_thread();
+    let mut g = c.benchmark_group("lm");
+    for n in SIZES {
+        let (data, initial) = problem(n, Activation::Tanh);
+        let probe = LmConfig::default().init(&data, initial.clone(), 0).unwrap();
+        g.throughput(flops(probe.as_ref()));
+        drop(probe);
+        g.bench_function(format!("step_n{n}_d16_h64_tanh"), |b| {
+            b.iter_batched(
+                || LmConfig::default().init(&data, initial.clone(), 0).unwrap(),
+                |mut t| black_box(t.step().unwrap()),
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
 /// One full-batch epoch of a burn gradient trainer (f32, one thread) per backend in the
 /// build. Throughput: 6·n·Σ mₗ₋₁mₗ matmul flops (forward, and two products backward).
 fn gradient(
@@ -174,6 +198,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(std::time::Duration::from_millis(300))
         .measurement_time(std::time::Duration::from_secs(1));
-    targets = calibration, evaluation, ols, lsq, analytic, sgd, adam
+    targets = calibration, evaluation, ols, lsq, analytic, lm, sgd, adam
 }
 criterion_main!(benches);
