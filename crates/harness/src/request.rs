@@ -6,7 +6,7 @@ use crate::error::{HarnessError, Result};
 use crate::presets;
 use crate::runner::{self, MonotonicClock, Plan, Progress};
 use fitbench_report::config::{CsvSpec, LrGrid};
-use fitbench_report::io::RunLog;
+use fitbench_report::io::{JsonLines, RunLog};
 use fitbench_report::{Report, RunConfig, Status};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -314,7 +314,7 @@ pub fn execute(
         },
     )?;
     if let Some(e) = tuning_error {
-        return Err(e);
+        return Err(e.into());
     }
     let (interrupted, reused) = (sweep.interrupted, sweep.reused);
     let report = crate::build_report(&plan, sweep);
@@ -330,7 +330,14 @@ pub fn rebuild(dir: &Path) -> Result<SweepResult> {
     let config: RunConfig =
         fitbench_report::io::read_json(&dir.join("sweep.json"), "a sweep configuration")?;
     let plan = Plan::resolve(config)?;
-    let runs = RunLog::read(&dir.join("runs.jsonl"))?;
+    let log = dir.join("runs.jsonl");
+    if !log.exists() {
+        return Err(HarnessError::Config(format!(
+            "{} has no runs.jsonl: not the output folder of a sweep (or none of its runs finished)",
+            dir.display()
+        )));
+    }
+    let runs = RunLog::read(&log)?;
     let tuning = JsonLines::read(&dir.join("tuning.jsonl"))?;
     let planned = plan.n_runs();
     let output = runner::SweepOutput {
@@ -345,49 +352,6 @@ pub fn rebuild(dir: &Path) -> Result<SweepResult> {
     let report = crate::build_report(&plan, output);
     let files = fitbench_render::output::write_all(&report, dir)?;
     Ok(SweepResult::of(report, files, interrupted, 0))
-}
-
-/// An append-only JSON-lines file, flushed after every record.
-struct JsonLines {
-    path: PathBuf,
-    file: std::io::BufWriter<std::fs::File>,
-}
-
-impl JsonLines {
-    fn create(path: &Path) -> Result<Self> {
-        let file =
-            std::fs::File::create(path).map_err(|e| HarnessError::io("cannot create", path, e))?;
-        Ok(Self {
-            path: path.into(),
-            file: std::io::BufWriter::new(file),
-        })
-    }
-
-    fn append<T: serde::Serialize>(&mut self, value: &T) -> Result<()> {
-        use std::io::Write;
-        let line = serde_json::to_string(value)
-            .map_err(|e| HarnessError::Config(format!("cannot serialise: {e}")))?;
-        writeln!(self.file, "{line}")
-            .and_then(|_| self.file.flush())
-            .map_err(|e| HarnessError::io("cannot write", &self.path, e))
-    }
-
-    fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-        if !path.exists() {
-            return Ok(vec![]);
-        }
-        let text =
-            std::fs::read_to_string(path).map_err(|e| HarnessError::io("cannot read", path, e))?;
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .enumerate()
-            .map(|(i, l)| {
-                serde_json::from_str(l).map_err(|e| {
-                    HarnessError::Config(format!("{} line {}: {e}", path.display(), i + 1))
-                })
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]

@@ -122,30 +122,31 @@ pub fn write_report(report: &Report, dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Appends each finished run to `runs.jsonl` and flushes it, so an interrupted sweep keeps
-/// every run already done.
+/// An append-only JSON-lines file, flushed after every record, so an interrupted writer
+/// keeps every record already written (`runs.jsonl`, `tuning.jsonl`).
 #[derive(Debug)]
-pub struct RunLog {
+pub struct JsonLines {
     path: PathBuf,
     file: BufWriter<File>,
 }
 
-impl RunLog {
-    /// Creates (truncates) `dir/runs.jsonl`, creating `dir` if needed.
-    pub fn create(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| ReportError::io("cannot create output folder", dir, e))?;
-        let path = dir.join("runs.jsonl");
-        let file = File::create(&path).map_err(|e| ReportError::io("cannot create", &path, e))?;
+impl JsonLines {
+    /// Creates (truncates) `path`, creating its folder if needed.
+    pub fn create(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| ReportError::io("cannot create output folder", dir, e))?;
+        }
+        let file = File::create(path).map_err(|e| ReportError::io("cannot create", path, e))?;
         Ok(Self {
-            path,
+            path: path.into(),
             file: BufWriter::new(file),
         })
     }
 
-    /// Appends one run and flushes.
-    pub fn append(&mut self, run: &RunRecord) -> Result<()> {
-        let line = serde_json::to_string(run).map_err(|e| ReportError::Json {
+    /// Appends one record and flushes.
+    pub fn append<T: Serialize + ?Sized>(&mut self, record: &T) -> Result<()> {
+        let line = serde_json::to_string(record).map_err(|e| ReportError::Json {
             path: self.path.clone(),
             message: e.to_string(),
         })?;
@@ -154,8 +155,11 @@ impl RunLog {
             .map_err(|e| ReportError::io("cannot write", &self.path, e))
     }
 
-    /// Reads the runs of a (possibly interrupted) `runs.jsonl`.
-    pub fn read(path: &Path) -> Result<Vec<RunRecord>> {
+    /// Reads every record of a (possibly interrupted) file; a missing file has none.
+    pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+        if !path.exists() {
+            return Ok(vec![]);
+        }
         let text =
             std::fs::read_to_string(path).map_err(|e| ReportError::io("cannot read", path, e))?;
         text.lines()
@@ -168,6 +172,27 @@ impl RunLog {
                 })
             })
             .collect()
+    }
+}
+
+/// `dir/runs.jsonl`: each finished run, appended as it finishes.
+#[derive(Debug)]
+pub struct RunLog(JsonLines);
+
+impl RunLog {
+    /// Creates (truncates) `dir/runs.jsonl`, creating `dir` if needed.
+    pub fn create(dir: &Path) -> Result<Self> {
+        JsonLines::create(&dir.join("runs.jsonl")).map(Self)
+    }
+
+    /// Appends one run and flushes.
+    pub fn append(&mut self, run: &RunRecord) -> Result<()> {
+        self.0.append(run)
+    }
+
+    /// Reads the runs of a (possibly interrupted) `runs.jsonl`.
+    pub fn read(path: &Path) -> Result<Vec<RunRecord>> {
+        JsonLines::read(path)
     }
 }
 
