@@ -153,6 +153,137 @@ fn lm(c: &mut Criterion) {
     g.finish();
 }
 
+/// The faer engine's loss and gradient (f64, ReLU, one thread), the kernel of `lbfgs`,
+/// `adam-faer` and `sgd-faer`. Throughput: [`fitbench_core::flops::gradient`].
+fn engine(c: &mut Criterion) {
+    use fitbench_classic::engine::{self, Workspace};
+    one_thread();
+    let mut g = c.benchmark_group("engine");
+    for n in SIZES {
+        let (data, initial) = problem(n, Activation::Relu);
+        let mut ws = Workspace::new(&initial, n);
+        let mut grad = vec![0.0; initial.n_params()];
+        g.throughput(Throughput::Elements(
+            engine::gradient_flops(&initial.widths, n) as u64,
+        ));
+        g.bench_function(format!("loss_gradient_n{n}_d16_h64_relu"), |b| {
+            b.iter(|| {
+                black_box(
+                    engine::loss_and_gradient(
+                        &initial,
+                        data.x.as_ref(),
+                        data.y.as_ref(),
+                        0.0,
+                        &mut ws,
+                        &mut grad,
+                    )
+                    .unwrap(),
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+/// One L-BFGS iteration (line search included), the second from the shared initial weights
+/// (a fresh trainer that has taken one step is built per sample outside the timed region,
+/// so the initial point's evaluation is not in the measurement). Throughput: the
+/// evaluations the measured step computed × [`fitbench_core::flops::gradient`], taken from
+/// a probe, so that `Gelem/s` set beside `engine/loss_gradient_*` shows the share of a step
+/// spent outside the evaluations (argmin's bookkeeping).
+fn lbfgs(c: &mut Criterion) {
+    use fitbench_classic::LbfgsConfig;
+    use fitbench_classic::engine;
+    one_thread();
+    let mut g = c.benchmark_group("lbfgs");
+    for n in SIZES {
+        let (data, initial) = problem(n, Activation::Relu);
+        let fresh = || {
+            let mut t = LbfgsConfig::default()
+                .init(&data, initial.clone(), 0)
+                .unwrap();
+            t.step().unwrap();
+            t
+        };
+        let mut probe = fresh();
+        let before = probe.counters()[0].1;
+        probe.step().unwrap();
+        let evaluations = probe.counters()[0].1 - before;
+        g.throughput(Throughput::Elements(
+            (evaluations * engine::gradient_flops(&initial.widths, n)) as u64,
+        ));
+        g.bench_function(format!("step_n{n}_d16_h64_relu"), |b| {
+            b.iter_batched(
+                fresh,
+                |mut t| black_box(t.step().unwrap()),
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
+/// JᵀJ (lower triangle) of a random n×p Jacobian, the dominant product of an `lm` step, at
+/// p = 1 153 (d = 16, h = 64). Throughput: [`fitbench_core::flops::gram`].
+fn gram(c: &mut Criterion) {
+    use faer::Accum;
+    use faer::linalg::matmul::triangular::{BlockStructure, matmul};
+    one_thread();
+    let p = (D + 1) * H + H + 1;
+    let mut g = c.benchmark_group("lm_gram");
+    for n in SIZES {
+        let j = Mat::from_fn(n, p, |r, c| {
+            (((r * 31 + c * 17) % 101) as f64 - 50.0) / 50.0
+        });
+        let mut out = Mat::<f64>::zeros(p, p);
+        g.throughput(Throughput::Elements(fitbench_core::flops::gram(n, p) as u64));
+        g.bench_function(format!("jtj_n{n}_p{p}"), |b| {
+            b.iter(|| {
+                matmul(
+                    out.as_mut(),
+                    BlockStructure::TriangularLower,
+                    Accum::Replace,
+                    j.transpose(),
+                    BlockStructure::Rectangular,
+                    j.as_ref(),
+                    BlockStructure::Rectangular,
+                    1.0,
+                    Par::Seq,
+                );
+                black_box(out[(0, 0)])
+            })
+        });
+    }
+    g.finish();
+}
+
+/// One full-batch Adam epoch at n = 8 000, d = 16, h = 64 (tanh, one thread): burn f32 and
+/// f64 (flex) beside `adam-faer` (f64), the framework comparison of the classical-baselines
+/// issue. Throughput: [`fitbench_core::flops::gradient`].
+fn adam_frameworks(c: &mut Criterion) {
+    use fitbench_classic::AdamFaerConfig;
+    use fitbench_sgd::{AdamConfig, Precision};
+    one_thread();
+    let mut g = c.benchmark_group("adam_n8000");
+    let (data, initial) = problem(8_000, Activation::Tanh);
+    let configs: [(&str, Box<dyn TrainerConfig>); 3] = [
+        ("burn_flex_f32", Box::new(AdamConfig::default())),
+        (
+            "burn_flex_f64",
+            Box::new(AdamConfig::default().precision(Precision::F64)),
+        ),
+        ("faer_f64", Box::new(AdamFaerConfig::default())),
+    ];
+    for (name, config) in configs {
+        let mut t = config.init(&data, initial.clone(), 0).unwrap();
+        g.throughput(flops(t.as_ref()));
+        g.bench_function(format!("epoch_{name}"), |b| {
+            b.iter(|| black_box(t.step().unwrap()))
+        });
+    }
+    g.finish();
+}
+
 /// One full-batch epoch of a burn gradient trainer (f32, one thread) per backend in the
 /// build. Throughput: 6·n·Σ mₗ₋₁mₗ matmul flops (forward, and two products backward).
 fn gradient(
@@ -198,6 +329,7 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(std::time::Duration::from_millis(300))
         .measurement_time(std::time::Duration::from_secs(1));
-    targets = calibration, evaluation, ols, lsq, analytic, lm, sgd, adam
+    targets = calibration, evaluation, engine, ols, lsq, analytic, lbfgs, lm, gram, sgd, adam,
+        adam_frameworks
 }
 criterion_main!(benches);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Vendor the five regression datasets under data/ (one-time provenance script).
+"""Vendor the seven regression datasets under data/ (one-time provenance script).
 
 This script documents exactly how data/*.csv.gz were produced. The project
 never runs it; the generated files are committed. It uses only the Python
@@ -13,6 +13,9 @@ Sources (all fetched through package registries, nothing else):
   * PyPI       palmerpenguins 0.1.6  -> penguins.csv.gz (palmerpenguins/data/penguins.csv)
   * PyPI       vega_datasets 0.9.0   -> auto-mpg.csv.gz (vega_datasets/_data/cars.json,
                                         bundled in the wheel; no download)
+  * PyPI       ISLP 0.4.0            -> bikeshare.csv.gz (ISLP/data/Bikeshare.csv)
+  * PyPI       linearmodels 7.1      -> meps.csv.gz     (linearmodels/datasets/meps/meps.csv.bz2;
+                                        any platform's wheel, the member's sha256 is checked)
 
 How to re-run:
 
@@ -33,7 +36,13 @@ How to re-run:
 
   2. Download the wheels (not installed; the script reads them as zip files):
 
-       pip download --no-deps palmerpenguins==0.1.6 vega_datasets==0.9.0 -d /tmp/vend/pipdl
+       pip download --no-deps palmerpenguins==0.1.6 vega_datasets==0.9.0 ISLP==0.4.0 -d /tmp/vend/pipdl
+       pip download --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \\
+           --python-version 3.11 linearmodels==7.1 -d /tmp/vend/pipdl
+
+     (linearmodels ships only platform wheels; the flags fix which one, but any
+     linearmodels-7.1-*.whl will do: the script finds it by that pattern and
+     checks the sha256 of the data member.)
 
   3. Run from the repository root:
 
@@ -56,6 +65,7 @@ data/SHA256SUMS is rewritten.
 """
 
 import argparse
+import bz2
 import csv
 import glob
 import gzip
@@ -73,6 +83,12 @@ LINFA = "linfa-datasets-0.8.1"
 SMARTCORE = "smartcore-0.7.0"
 PENGUINS_WHEEL = "palmerpenguins-0.1.6-py3-none-any.whl"
 VEGA_WHEEL = "vega_datasets-0.9.0-py3-none-any.whl"
+ISLP_WHEEL = "ISLP-0.4.0-py3-none-any.whl"
+LINEARMODELS_WHEEL_GLOB = "linearmodels-7.1-*.whl"
+# sha256 of the data members (the same file is in ISLP 0.6.0; for linearmodels the
+# wheel is platform-specific, so the member, not the wheel, is pinned).
+BIKESHARE_SHA256 = "ac6950ae6f11efcc69c29d6bb13e8881c001e27d36434660d59444a1414f712c"
+MEPS_SHA256 = "a1af80a64117e07b7bdd909893cf15ac688f03e010f3571562618a421e22d62a"
 
 
 # ----------------------------------------------------------------- formatting
@@ -290,6 +306,82 @@ def auto_mpg(wheel_dir):
     return header, rows
 
 
+def bikeshare(wheel_dir):
+    data = read_wheel_member(os.path.join(wheel_dir, ISLP_WHEEL), "ISLP/data/Bikeshare.csv")
+    assert sha256(data) == BIKESHARE_SHA256, sha256(data)
+    src = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    assert len(src) == 8645, len(src)
+    assert list(src[0]) == ["season", "mnth", "day", "hr", "holiday", "weekday", "workingday",
+                            "weathersit", "temp", "atemp", "hum", "windspeed", "casual",
+                            "registered", "bikers"], list(src[0])
+    # ISLP (like the R package ISLR2) holds the 2011 half of the UCI hourly file, with
+    # month and weather situation as text labels; we map them back to the UCI integer codes.
+    months = {"Jan": 1, "Feb": 2, "March": 3, "April": 4, "May": 5, "June": 6, "July": 7,
+              "Aug": 8, "Sept": 9, "Oct": 10, "Nov": 11, "Dec": 12}
+    weather = {"clear": 1, "cloudy/misty": 2, "light rain/snow": 3, "heavy rain/snow": 4}
+    # Dropped: `day` (day of the year 1-365, a time index that also carries the system's
+    # growth over 2011) and `casual`, `registered` (they add up to the target `bikers`).
+    used = ["season", "mnth", "hr", "holiday", "weekday", "workingday", "weathersit", "temp",
+            "atemp", "hum", "windspeed", "bikers"]
+    header = list(used)
+    rows = []
+    for r in src:
+        assert int(r["casual"]) + int(r["registered"]) == int(r["bikers"]), r
+        if any(r[k] in ("", "NA") for k in used):
+            continue
+        season, hr, weekday = int(r["season"]), int(r["hr"]), int(r["weekday"])
+        assert 1 <= season <= 4 and 0 <= hr <= 23 and 0 <= weekday <= 6, r
+        assert r["holiday"] in ("0", "1") and r["workingday"] in ("0", "1"), r
+        rows.append([str(season), str(months[r["mnth"]]), str(hr), r["holiday"], str(weekday),
+                     r["workingday"], str(weather[r["weathersit"]]), fmt64(num(r["temp"])),
+                     fmt64(num(r["atemp"])), fmt64(num(r["hum"])), fmt64(num(r["windspeed"])),
+                     fmt64(num(r["bikers"]))])
+    print("bikeshare: %d of %d rows kept after dropping missing values" % (len(rows), len(src)))
+    assert len(rows) == 8645, len(rows)
+    assert rows[0] == ["1", "1", "0", "0", "6", "0", "1", "0.24", "0.2879", "0.81", "0", "16"], rows[0]
+    return header, rows
+
+
+def meps(wheel_dir):
+    hits = sorted(glob.glob(os.path.join(wheel_dir, LINEARMODELS_WHEEL_GLOB)))
+    if len(hits) != 1:
+        sys.exit("need exactly one %s in %s, found %d" % (LINEARMODELS_WHEEL_GLOB, wheel_dir, len(hits)))
+    packed = read_wheel_member(hits[0], "linearmodels/datasets/meps/meps.csv.bz2")
+    assert sha256(packed) == MEPS_SHA256, sha256(packed)
+    data = bz2.decompress(packed)
+    print("  decompressed sha256 %s" % sha256(data))
+    src = list(csv.DictReader(io.StringIO(data.decode("ascii"))))  # CRLF line endings
+    assert len(src) == 10391, len(src)
+    assert list(src[0]) == ["ssiratio", "age", "educyr", "drugexp", "private", "female", "hisp",
+                            "marry", "vegood", "good", "fair", "poor", "poverty", "lowincome",
+                            "midincome", "msa", "firmsz", "multlc", "income", "priolist", "totchr",
+                            "black", "hi_empunion", "ldrugexp", "age2", "linc", "vgh", "fph",
+                            "blhisp"], list(src[0])
+    # Dropped: `drugexp` (the target before the log), and columns that are functions of
+    # kept ones: age2 = age^2, linc = ln(income) (empty where income <= 0), vgh = vegood or
+    # good, fph = fair or poor, blhisp = black or hisp. Each relation is checked below.
+    header = ["ssiratio", "age", "educyr", "private", "female", "hisp", "marry", "vegood", "good",
+              "fair", "poor", "poverty", "lowincome", "midincome", "msa", "firmsz", "multlc",
+              "income", "priolist", "totchr", "black", "hi_empunion", "ldrugexp"]
+    rows = []
+    for r in src:
+        if any(r[k] in ("", "NA", "nan") for k in header):
+            continue
+        v = {k: num(x) for k, x in r.items() if x != ""}
+        assert v["age2"] == v["age"] ** 2, r
+        assert v["vgh"] == max(v["vegood"], v["good"]) and v["fph"] == max(v["fair"], v["poor"]), r
+        assert v["blhisp"] == max(v["black"], v["hisp"]), r
+        assert abs(math.log(v["drugexp"]) - v["ldrugexp"]) < 1e-6, r
+        if v["income"] > 0:
+            assert abs(math.log(v["income"]) - v["linc"]) < 1e-6, r
+        else:
+            assert r["linc"] == "", r
+        rows.append([fmt64(v[k]) for k in header])
+    print("meps: %d of %d rows kept after dropping missing values" % (len(rows), len(src)))
+    assert len(rows) == 10391, len(rows)
+    return header, rows
+
+
 # ----------------------------------------------------------------------- main
 
 
@@ -305,7 +397,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--linfa", help="linfa-datasets-0.8.1 source dir")
     ap.add_argument("--smartcore", help="smartcore-0.7.0 source dir")
-    ap.add_argument("--wheels", required=True, help="dir holding the two downloaded wheels")
+    ap.add_argument("--wheels", required=True, help="dir holding the four downloaded wheels")
     ap.add_argument("--out", default=os.path.join(here, os.pardir, "data"))
     a = ap.parse_args()
     linfa_dir = a.linfa or find_crate(LINFA)
@@ -318,7 +410,9 @@ def main():
                         ("winequality-red.csv.gz", lambda: winequality(linfa_dir)),
                         ("boston.csv.gz", lambda: boston(smartcore_dir)),
                         ("penguins.csv.gz", lambda: penguins(a.wheels)),
-                        ("auto-mpg.csv.gz", lambda: auto_mpg(a.wheels))]:
+                        ("auto-mpg.csv.gz", lambda: auto_mpg(a.wheels)),
+                        ("bikeshare.csv.gz", lambda: bikeshare(a.wheels)),
+                        ("meps.csv.gz", lambda: meps(a.wheels))]:
         header, rows = build()
         write_dataset(out_dir, name, header, rows, sums)
 

@@ -10,8 +10,14 @@
 //! buffers allocated once ([`engine::Workspace`]). Flops follow [`fitbench_core::flops`].
 //! Errors are the core [`Error`](fitbench_core::Error).
 //!
-//! Trainers: [`lm`], Levenberg–Marquardt (`LmConfig` → `Lm`; JᵀJ + μD solved by Cholesky,
-//! Nielsen's damping update; not yet registered with the harness).
+//! Trainers, registered with the harness through [`TRAINERS`]:
+//! - [`lbfgs`]: L-BFGS (`LbfgsConfig` → `Lbfgs`; argmin's solver driven one iteration per
+//!   step, Moré–Thuente, Hager–Zhang or backtracking line search);
+//! - [`lm`]: Levenberg–Marquardt (`LmConfig` → `Lm`; JᵀJ + μD solved by Cholesky, Nielsen's
+//!   damping update);
+//! - [`gradient`]: `adam-faer` and `sgd-faer` (`AdamFaerConfig`, `SgdFaerConfig` →
+//!   `FaerGradient`), the f64 twins of the burn trainers `adam` and `sgd`, with their options
+//!   and semantics, so that burn and the algorithm can be told apart.
 //!
 //! ```
 //! use faer::Mat;
@@ -33,20 +39,54 @@
 #![deny(missing_docs)]
 
 pub mod engine;
+pub mod gradient;
+pub mod lbfgs;
 pub mod lm;
 
 pub use engine::Workspace;
+pub use gradient::{AdamFaerConfig, FaerGradient, SgdFaerConfig};
+pub use lbfgs::{Lbfgs, LbfgsConfig};
 pub use lm::{Lm, LmConfig};
 
 use fitbench_core::registry::{Capabilities, TrainerEntry};
 
+/// What the faer gradient trainers can do: tune `lr` (no burn backend to choose).
+const FAER_GRADIENT: Capabilities = Capabilities {
+    learning_rate: true,
+    gradient_based: true,
+    deterministic: true,
+    ..Capabilities::NONE
+};
+
 /// The trainers of this crate, for the harness's registry.
-pub const TRAINERS: &[TrainerEntry] = &[TrainerEntry::of::<LmConfig>(
-    "lm",
-    "Levenberg–Marquardt on the faer backprop engine, one iteration (with its retries) per step",
-    Capabilities {
-        gradient_based: true,
-        deterministic: true,
-        ..Capabilities::NONE
-    },
-)];
+pub const TRAINERS: &[TrainerEntry] = &[
+    TrainerEntry::of::<LbfgsConfig>(
+        "lbfgs",
+        "L-BFGS (argmin, Moré–Thuente line search by default) on the faer backprop engine, \
+         one iteration (with its line search) per step",
+        Capabilities {
+            gradient_based: true,
+            deterministic: true,
+            ..Capabilities::NONE
+        },
+    ),
+    TrainerEntry::of::<AdamFaerConfig>(
+        "adam-faer",
+        "Adam on the faer engine (f64), one epoch per step (batch 0 = full batch); the burn adam's twin",
+        FAER_GRADIENT,
+    ),
+    TrainerEntry::of::<SgdFaerConfig>(
+        "sgd-faer",
+        "SGD with momentum (momentum=0: plain gradient descent) on the faer engine (f64), one epoch per step; the burn sgd's twin",
+        FAER_GRADIENT,
+    ),
+    TrainerEntry::of::<LmConfig>(
+        "lm",
+        "Levenberg–Marquardt on the faer backprop engine, one iteration (with its retries) per step",
+        Capabilities {
+            gradient_based: true,
+            deterministic: true,
+            ..Capabilities::NONE
+        },
+    ),
+];

@@ -57,12 +57,21 @@ pub fn uniform(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
 
 /// A seeded Fisher–Yates permutation of `0..n`.
 pub fn permutation(rng: &mut Rng, n: usize) -> Vec<usize> {
-    let mut p: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        let j = rng.random_range(0..=i);
-        p.swap(i, j);
-    }
+    let mut p = vec![0; n];
+    permutation_into(rng, &mut p);
     p
+}
+
+/// [`permutation`] of `0..out.len()` written into `out` (no allocation): the same draws,
+/// the same result.
+pub fn permutation_into(rng: &mut Rng, out: &mut [usize]) {
+    for (i, v) in out.iter_mut().enumerate() {
+        *v = i;
+    }
+    for i in (1..out.len()).rev() {
+        let j = rng.random_range(0..=i);
+        out.swap(i, j);
+    }
 }
 
 #[cfg(test)]

@@ -41,9 +41,17 @@ pub trait Trainer: Send {
         None
     }
 
-    /// Model flops performed by one `step`, when known.
+    /// Model flops performed by one `step`, when known. The harness asks once after `init`
+    /// and again after the last step, so a trainer whose steps vary in cost (a line search)
+    /// can report its mean over the run.
     fn flops_per_step(&self) -> Option<f64> {
         None
+    }
+
+    /// Named counts of the work done so far (e.g. `evaluations` for a trainer with a line
+    /// search), written into the run's report after the last step; empty by default.
+    fn counters(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
     }
 }
 

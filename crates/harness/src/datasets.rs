@@ -53,6 +53,18 @@ pub const BUILTIN: &[BuiltinDataset] = &[
         description: "392×8, fuel economy of 1970–82 cars (Quinlan 1993, UCI, CC BY 4.0; via vega_datasets 0.9.0)",
         bytes: include_bytes!("../../../data/auto-mpg.csv.gz"),
     },
+    BuiltinDataset {
+        name: "bikeshare",
+        target: "bikers",
+        description: "8645×11, hourly Capital Bikeshare rentals in Washington DC in 2011 from calendar and weather (Fanaee-T & Gama 2013, UCI, CC BY 4.0; via ISLP 0.4.0)",
+        bytes: include_bytes!("../../../data/bikeshare.csv.gz"),
+    },
+    BuiltinDataset {
+        name: "meps",
+        target: "ldrugexp",
+        description: "10391×22, log out-of-pocket prescription-drug spending of US adults aged 65+ (MEPS extract of Cameron & Trivedi 2010, US public domain; via linearmodels 7.1)",
+        bytes: include_bytes!("../../../data/meps.csv.gz"),
+    },
 ];
 
 /// A resolved dataset request.
@@ -211,6 +223,8 @@ mod tests {
         ("boston", 506, 13),
         ("penguins", 333, 9),
         ("auto-mpg", 392, 8),
+        ("bikeshare", 8645, 11),
+        ("meps", 10391, 22),
     ];
 
     #[test]

@@ -46,17 +46,17 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         name: "khadilkar",
-        description: "Khadilkar 2023 reproduction: lsq (both orders, plus derivative weighting) vs tuned SGD and Adam on smooth2d, a tanh teacher (d = 8) and Friedman #1, net [16, 16] tanh, 5 seeds, 5 s per run",
+        description: "Khadilkar 2023 reproduction: lsq (both orders, plus derivative weighting) vs tuned SGD and Adam, L-BFGS and Levenberg–Marquardt on smooth2d, a tanh teacher (d = 8) and Friedman #1, net [16, 16] tanh, 5 seeds, 5 s per run",
         kind: PresetKind::Sweep(khadilkar),
     },
     Preset {
         name: "barbu",
-        description: "Barbu 2023 reproduction: analytic vs tuned SGD and Adam on the five real datasets, one hidden ReLU layer of 32 and of 64 units (results/barbu/h32, h64), 5 seeds, 3 s per run",
+        description: "Barbu 2023 reproduction: analytic vs tuned SGD and Adam (burn and faer), L-BFGS and Levenberg–Marquardt on the seven real datasets, one hidden ReLU layer of 32 and of 64 units (results/barbu/h32, h64), 5 seeds, 3 s per run",
         kind: PresetKind::Group(barbu),
     },
     Preset {
         name: "ci",
-        description: "the regression gate: ols, lsq, analytic, sgd, adam × 4 small problems (noise-free teacher, linear, Friedman #1, diabetes) × 3 seeds, 500 iterations per run; `.ci/run` runs it and `fitbench check`s it against results/baseline",
+        description: "the regression gate: ols, lsq, analytic, sgd, adam, lbfgs, lm, adam-faer, sgd-faer × 4 small problems (noise-free teacher, linear, Friedman #1, diabetes) × 3 seeds, 500 iterations per run; `.ci/run` runs it and `fitbench check`s it against results/baseline",
         kind: PresetKind::Sweep(ci),
     },
 ];
@@ -118,6 +118,8 @@ fn khadilkar() -> RunConfig {
             "lsq:weighting=derivative".into(),
             "sgd".into(),
             "adam".into(),
+            "lbfgs".into(),
+            "lm".into(),
         ],
         seeds: 5,
         budget_s: 5.0,
@@ -128,6 +130,19 @@ fn khadilkar() -> RunConfig {
         ..RunConfig::default()
     }
 }
+
+/// The trainers of the CI gate.
+const CI_TRAINERS: [&str; 9] = [
+    "ols",
+    "lsq",
+    "analytic",
+    "sgd",
+    "adam",
+    "lbfgs",
+    "lm",
+    "adam-faer",
+    "sgd-faer",
+];
 
 fn ci() -> RunConfig {
     RunConfig {
@@ -142,9 +157,7 @@ fn ci() -> RunConfig {
         ],
         // Named explicitly: a trainer joins the gate only when it is added here and the
         // baseline is updated (`fitbench check` fails on ungated trainers).
-        trainers: ["ols", "lsq", "analytic", "sgd", "adam"]
-            .map(String::from)
-            .to_vec(),
+        trainers: CI_TRAINERS.map(String::from).to_vec(),
         seeds: 3,
         max_iters: 500,
         // A cap that should never bind: the runs stop on iterations, so every
@@ -167,7 +180,9 @@ fn barbu() -> Vec<(String, RunConfig)> {
                     .iter()
                     .map(|b| b.name.to_string())
                     .collect(),
-                trainers: vec!["analytic".into(), "sgd".into(), "adam".into()],
+                trainers: ["analytic", "sgd", "adam", "adam-faer", "lbfgs", "lm"]
+                    .map(String::from)
+                    .to_vec(),
                 seeds: 5,
                 budget_s: 3.0,
                 max_iters: 50_000,
@@ -203,6 +218,6 @@ mod tests {
     fn quick_takes_every_registered_trainer_and_ci_names_its_own() {
         let names: Vec<String> = registry::trainers().map(|e| e.name.to_string()).collect();
         assert_eq!(quick().trainers, names);
-        assert_eq!(ci().trainers, ["ols", "lsq", "analytic", "sgd", "adam"]);
+        assert_eq!(ci().trainers, CI_TRAINERS);
     }
 }

@@ -243,9 +243,9 @@ mod tests {
 
     #[test]
     fn bad_trainer_strings_are_rejected_clearly() {
-        let msg = TrainerSpec::parse("lbfgs").unwrap_err().to_string();
+        let msg = TrainerSpec::parse("bfgs").unwrap_err().to_string();
         assert!(
-            msg.contains("unknown trainer \"lbfgs\"") && msg.contains("ols"),
+            msg.contains("unknown trainer \"bfgs\"") && msg.contains("ols"),
             "{msg}"
         );
         let msg = TrainerSpec::parse("ols:alpha=1").unwrap_err().to_string();

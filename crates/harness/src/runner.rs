@@ -280,6 +280,9 @@ impl Trainer for Handicapped {
     fn flops_per_step(&self) -> Option<f64> {
         self.inner.flops_per_step()
     }
+    fn counters(&self) -> Vec<(&'static str, f64)> {
+        self.inner.counters()
+    }
 }
 
 struct Evaluation {
@@ -521,6 +524,14 @@ pub fn run_one(
     };
     record.status = status;
     record.message = message;
+    if let Some(flops) = trainer.flops_per_step() {
+        record.flops_per_step = Some(flops);
+    }
+    record.counters = trainer
+        .counters()
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect();
     record.summary = RunSummary::from_curve(&record.curve, ctx.targets);
     record
 }

@@ -5,6 +5,7 @@
 use crate::config::{RunConfig, TuningRecord};
 use fitbench_core::{Architecture, Dataset};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Version of this schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -219,6 +220,10 @@ pub struct RunRecord {
     /// Model flops of one step, when the trainer knows.
     #[serde(default, with = "crate::float::option")]
     pub flops_per_step: Option<f64>,
+    /// The trainer's own counts of work done (e.g. `evaluations`: loss-and-gradient
+    /// evaluations of a trainer with a line search), read after the last step.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counters: BTreeMap<String, f64>,
     /// Evaluated points.
     pub curve: Vec<CurvePoint>,
     /// Summary of the curve.
@@ -258,6 +263,7 @@ impl RunRecord {
             eval_s: 0.0,
             iterations: 0,
             flops_per_step: None,
+            counters: BTreeMap::new(),
             curve: vec![],
             summary: RunSummary::default(),
             fingerprint: None,

@@ -1,0 +1,485 @@
+//! The L-BFGS trainer `lbfgs`.
+//!
+//! Minimises `L(θ) = ‖f(X) − Y‖²_F/(n·k) + ½·l2·Σₗ‖Wₗ‖²_F` over the flat parameters θ of any
+//! [`Mlp`] (the [`engine`]'s order) with [argmin]'s L-BFGS (two-loop recursion, memory `m`,
+//! initial Hessian scaling γ = sᵀy/yᵀy) and one of argmin's line searches:
+//!
+//! | `line_search` | argmin solver | conditions |
+//! |---|---|---|
+//! | `more_thuente` (default) | `MoreThuenteLineSearch` | strong Wolfe, c₁ = 10⁻⁴, c₂ = 0.9 |
+//! | `hager_zhang` | `HagerZhangLineSearch` | approximate Wolfe (argmin's defaults) |
+//! | `backtracking` | `BacktrackingLineSearch` + `ArmijoCondition` | Armijo, c = 10⁻⁴, ρ = 0.9 |
+//!
+//! One [`step`](Trainer::step) is one L-BFGS iteration, line-search evaluations included; the
+//! very first step also evaluates the loss and gradient at the initial parameters. Stopping
+//! stays with the harness: argmin's own tolerances are not consulted. A step returns
+//! [`StepOutcome::Converged`] when the gradient is exactly zero or the line search fails to
+//! find a point it accepts within `max_evals` evaluations (e.g. at a stationary point, where
+//! no decrease above rounding is left), and [`Error::NonFinite`] when the loss at the
+//! current parameters is not finite.
+//!
+//! argmin's line searches have no evaluation limit of their own (MINPACK's `maxfev` is not
+//! ported): at a minimum of a linear model its Moré–Thuente search was seen to run without
+//! end. The objective therefore refuses evaluations beyond the step's budget, which ends
+//! argmin's iteration as a failed line search.
+//!
+//! # Evaluations
+//!
+//! argmin asks for the cost and the gradient separately; every request is served by one
+//! [`engine::loss_and_gradient`] (forward and backward pass) and cached with its parameters,
+//! so a gradient asked for at the point whose cost was just computed (the line search's
+//! Wolfe test, L-BFGS's gradient at the accepted point) costs nothing. The number of
+//! evaluations actually computed is reported as the counter `evaluations` (see
+//! [`Trainer::counters`]); `flops_per_step` is [`engine::gradient_flops`] × the mean number
+//! of evaluations per step so far.
+//!
+//! # Why argmin
+//!
+//! argmin's solver can be driven one iteration at a time ([`Solver::init`],
+//! [`Solver::next_iter`]) and already has the three line searches. Its price is a few
+//! parameter-sized allocations per iteration (`Vec<f64>` arithmetic) and a `Vec` copy per
+//! gradient request; the bench `lbfgs_overhead` measures the share of a step spent outside
+//! the gradient evaluations (ARCHITECTURE.md records the figure that decided).
+
+use crate::engine::{self, Workspace};
+use argmin::core::{CostFunction, Gradient, IterState, Problem, Solver, State};
+use argmin::solver::linesearch::condition::ArmijoCondition;
+use argmin::solver::linesearch::{
+    BacktrackingLineSearch, HagerZhangLineSearch, MoreThuenteLineSearch,
+};
+use argmin::solver::quasinewton::LBFGS;
+use faer::Mat;
+use fitbench_core::{
+    Architecture, Dataset, Error, Mlp, Result, StepOutcome, Trainer, TrainerConfig,
+};
+use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The line search of each L-BFGS iteration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineSearch {
+    /// Moré–Thuente (strong Wolfe conditions), as in scipy's L-BFGS-B and most libraries.
+    #[default]
+    MoreThuente,
+    /// Hager–Zhang (approximate Wolfe conditions).
+    HagerZhang,
+    /// Backtracking with the Armijo condition.
+    Backtracking,
+}
+
+/// Configuration of the `lbfgs` trainer.
+///
+/// | name | default | purpose | range |
+/// |---|---|---|---|
+/// | `m` | 10 | number of (s, y) pairs kept (scipy's default) | 1 ..= 1000 |
+/// | `l2` | 0 | weight penalty ½·l2·‖W‖² added to the MSE | finite, ≥ 0 |
+/// | `line_search` | `more_thuente` | `more_thuente`, `hager_zhang` or `backtracking` | |
+/// | `max_evals` | 20 | most loss-and-gradient evaluations in one step's line search (scipy's `maxls`) | ≥ 1 |
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LbfgsConfig {
+    /// History length m.
+    pub m: usize,
+    /// Weight penalty coefficient (weights only, not biases).
+    pub l2: f64,
+    /// The line search.
+    pub line_search: LineSearch,
+    /// Evaluation budget of one step's line search.
+    pub max_evals: u64,
+}
+
+impl Default for LbfgsConfig {
+    fn default() -> Self {
+        Self {
+            m: 10,
+            l2: 0.0,
+            line_search: LineSearch::MoreThuente,
+            max_evals: 20,
+        }
+    }
+}
+
+/// Largest history length accepted.
+pub const MAX_M: usize = 1000;
+
+impl TrainerConfig for LbfgsConfig {
+    fn name(&self) -> &str {
+        "lbfgs"
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.m == 0 || self.m > MAX_M {
+            return Err(Error::config(
+                "lbfgs.m",
+                self.m,
+                format!("the history length must be between 1 and {MAX_M}, e.g. lbfgs:m=10"),
+            ));
+        }
+        if self.max_evals == 0 {
+            return Err(Error::config(
+                "lbfgs.max_evals",
+                self.max_evals,
+                "a step needs at least one evaluation, e.g. lbfgs:max_evals=20",
+            ));
+        }
+        if !(self.l2.is_finite() && self.l2 >= 0.0) {
+            return Err(Error::config(
+                "lbfgs.l2",
+                self.l2,
+                "the weight penalty must be a finite number ≥ 0, e.g. lbfgs:l2=0",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Any architecture: the requested one.
+    fn architecture(&self, requested: &Architecture) -> Result<Architecture> {
+        requested.validate()?;
+        Ok(requested.clone())
+    }
+
+    /// The engine workspace (3·n·Σₗ mₗ·8 over the non-input layers), the data
+    /// ((n·(d + k))·8) and the parameter-sized vectors: 2·m history pairs plus about 12
+    /// working copies ((2·m + 12)·p·8).
+    fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
+        let p: u64 = widths
+            .windows(2)
+            .map(|w| (w[0] as u64 + 1) * w[1] as u64)
+            .sum();
+        let n64 = n as u64;
+        let d = widths.first().copied().unwrap_or(0) as u64;
+        let k = widths.last().copied().unwrap_or(0) as u64;
+        let units: u64 = widths.iter().skip(1).map(|&m| m as u64).sum();
+        let vectors = (2 * self.m as u64 + 12).saturating_mul(p).saturating_mul(8);
+        (3 * n64 * units * 8)
+            .saturating_add(n64 * (d + k) * 8)
+            .saturating_add(vectors)
+    }
+
+    fn init(&self, train: &Dataset, initial: Mlp, _seed: u64) -> Result<Box<dyn Trainer>> {
+        Ok(Box::new(Lbfgs::new(self.clone(), train, initial)?))
+    }
+}
+
+/// The cached state of the objective: the last point evaluated, its loss and gradient.
+struct Evaluation {
+    mlp: Mlp,
+    ws: Workspace,
+    at: Vec<f64>,
+    loss: f64,
+    grad: Vec<f64>,
+    valid: bool,
+}
+
+/// Evaluations computed so far, shared by the trainer and its objective (argmin drops the
+/// objective when a line search fails).
+type Counter = Arc<AtomicU64>;
+
+/// The error an objective returns once a step's evaluation budget is spent; argmin's L-BFGS
+/// then ends the iteration with a failed line search.
+#[derive(Debug, thiserror::Error)]
+#[error("the line search used its {0} evaluations (lbfgs.max_evals) without accepting a point")]
+struct BudgetSpent(u64);
+
+/// The training loss as an argmin problem (cost and gradient from one engine evaluation).
+struct Objective {
+    x: Mat<f64>,
+    y: Mat<f64>,
+    l2: f64,
+    eval: RefCell<Evaluation>,
+    count: Counter,
+    /// Evaluations left in the current step (reset by [`Lbfgs::step`]).
+    budget: Cell<u64>,
+    max_evals: u64,
+}
+
+impl Objective {
+    /// Evaluates at `p` unless `p` is the cached point; returns the borrow of the cache.
+    fn at(
+        &self,
+        p: &[f64],
+    ) -> std::result::Result<std::cell::RefMut<'_, Evaluation>, argmin::core::Error> {
+        let mut e = self.eval.borrow_mut();
+        if !(e.valid && e.at.as_slice() == p) {
+            let left = self.budget.get();
+            if left == 0 {
+                return Err(BudgetSpent(self.max_evals).into());
+            }
+            self.budget.set(left - 1);
+            let Evaluation {
+                mlp,
+                ws,
+                at,
+                loss,
+                grad,
+                valid,
+            } = &mut *e;
+            *valid = false;
+            engine::unflatten(p, mlp)?;
+            *loss = engine::loss_and_gradient(
+                mlp,
+                self.x.as_ref(),
+                self.y.as_ref(),
+                self.l2,
+                ws,
+                grad,
+            )?;
+            at.copy_from_slice(p);
+            *valid = true;
+            self.count.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(e)
+    }
+}
+
+impl CostFunction for Objective {
+    type Param = Vec<f64>;
+    type Output = f64;
+
+    fn cost(&self, p: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
+        Ok(self.at(p)?.loss)
+    }
+}
+
+impl Gradient for Objective {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+
+    fn gradient(&self, p: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+        Ok(self.at(p)?.grad.clone())
+    }
+}
+
+type V = Vec<f64>;
+type St = IterState<V, V, (), (), (), f64>;
+
+/// argmin's L-BFGS with one of the three line searches.
+enum Solvers {
+    MoreThuente(LBFGS<MoreThuenteLineSearch<V, V, f64>, V, V, f64>),
+    HagerZhang(LBFGS<HagerZhangLineSearch<V, V, f64>, V, V, f64>),
+    Backtracking(LBFGS<BacktrackingLineSearch<V, V, ArmijoCondition<f64>, f64>, V, V, f64>),
+}
+
+/// Calls `$method` on whichever solver `$solvers` holds.
+macro_rules! dispatch {
+    ($solvers:expr, $s:ident => $body:expr) => {
+        match $solvers {
+            Solvers::MoreThuente($s) => $body,
+            Solvers::HagerZhang($s) => $body,
+            Solvers::Backtracking($s) => $body,
+        }
+    };
+}
+
+/// An argmin error as a fitbench error: a non-finite value stays [`Error::NonFinite`].
+fn from_argmin(e: argmin::core::Error) -> Error {
+    match e.downcast::<Error>() {
+        Ok(inner) => inner,
+        Err(other) => Error::Trainer {
+            trainer: "lbfgs (argmin)".into(),
+            source: other.into(),
+        },
+    }
+}
+
+impl Solvers {
+    fn new(config: &LbfgsConfig) -> Result<Self> {
+        let m = config.m;
+        Ok(match config.line_search {
+            LineSearch::MoreThuente => {
+                Self::MoreThuente(LBFGS::new(MoreThuenteLineSearch::new(), m))
+            }
+            LineSearch::HagerZhang => Self::HagerZhang(LBFGS::new(HagerZhangLineSearch::new(), m)),
+            LineSearch::Backtracking => {
+                let armijo = ArmijoCondition::new(1e-4).map_err(from_argmin)?;
+                Self::Backtracking(LBFGS::new(BacktrackingLineSearch::new(armijo), m))
+            }
+        })
+    }
+}
+
+/// The `lbfgs` trainer bound to a training set (see the [module docs](self)).
+pub struct Lbfgs {
+    config: LbfgsConfig,
+    problem: Problem<Objective>,
+    solver: Solvers,
+    /// argmin's state between steps (`None` before the first step).
+    state: Option<St>,
+    /// The current parameters θ and the model they describe.
+    theta: Vec<f64>,
+    mlp: Mlp,
+    steps: u64,
+    flops_per_evaluation: f64,
+    count: Counter,
+    /// Set once a step has returned [`StepOutcome::Converged`]: argmin may have dropped the
+    /// objective, so no further iteration is attempted.
+    finished: bool,
+}
+
+impl std::fmt::Debug for Lbfgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lbfgs")
+            .field("config", &self.config)
+            .field("widths", &self.mlp.widths)
+            .field("steps", &self.steps)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Lbfgs {
+    /// Validates `config` and allocates the objective's buffers for `train` and the shape of
+    /// `initial`.
+    pub fn new(config: LbfgsConfig, train: &Dataset, initial: Mlp) -> Result<Self> {
+        config.validate()?;
+        let (n, d, k) = (train.n(), train.d(), train.k());
+        if initial.input_width() != d || initial.output_width() != k {
+            return Err(Error::Shape {
+                context: "lbfgs initial model".into(),
+                expected: format!("a network with {d} inputs and {k} outputs"),
+                got: format!("widths {:?}", initial.widths),
+            });
+        }
+        let p = initial.n_params();
+        let mut theta = vec![0.0; p];
+        engine::flatten(&initial, &mut theta)?;
+        let count = Counter::default();
+        let objective = Objective {
+            x: train.x.clone(),
+            y: train.y.clone(),
+            l2: config.l2,
+            eval: RefCell::new(Evaluation {
+                mlp: initial.clone(),
+                ws: Workspace::new(&initial, n),
+                at: vec![0.0; p],
+                loss: f64::NAN,
+                grad: vec![0.0; p],
+                valid: false,
+            }),
+            count: Arc::clone(&count),
+            budget: Cell::new(0),
+            max_evals: config.max_evals,
+        };
+        Ok(Self {
+            solver: Solvers::new(&config)?,
+            problem: Problem::new(objective),
+            state: None,
+            theta,
+            flops_per_evaluation: engine::gradient_flops(&initial.widths, n),
+            mlp: initial,
+            steps: 0,
+            count,
+            finished: false,
+            config,
+        })
+    }
+
+    /// Loss and gradient evaluations computed so far.
+    pub fn evaluations(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+impl Trainer for Lbfgs {
+    fn name(&self) -> &str {
+        "lbfgs"
+    }
+
+    /// One L-BFGS iteration (its line search included).
+    fn step(&mut self) -> Result<StepOutcome> {
+        if self.finished {
+            return Ok(StepOutcome::Converged);
+        }
+        let first = self.state.is_none();
+        match self.problem.problem.as_ref() {
+            // The initial point's evaluation comes on top of the first line search's budget.
+            // One more for L-BFGS's gradient at the accepted point, when that is not the
+            // point evaluated last (Hager–Zhang).
+            Some(objective) => objective
+                .budget
+                .set(self.config.max_evals + 1 + u64::from(first)),
+            None => {
+                self.finished = true;
+                return Ok(StepOutcome::Converged);
+            }
+        }
+        let state = match self.state.take() {
+            Some(state) => state,
+            None => {
+                let start = IterState::new().param(self.theta.clone());
+                let (state, _) = dispatch!(&mut self.solver, s => s.init(&mut self.problem, start))
+                    .map_err(from_argmin)?;
+                state
+            }
+        };
+        let loss = state.get_cost();
+        if !loss.is_finite() {
+            return Err(Error::NonFinite(format!(
+                "lbfgs: the training loss at the current parameters is {loss}"
+            )));
+        }
+        if state
+            .get_gradient()
+            .is_some_and(|g| g.iter().all(|&v| v == 0.0))
+        {
+            self.state = Some(state);
+            self.finished = true;
+            return Ok(StepOutcome::Converged);
+        }
+        let (mut state, _) = match dispatch!(&mut self.solver, s => s.next_iter(&mut self.problem, state))
+        {
+            Ok(next) => next,
+            Err(e) if e.is::<BudgetSpent>() => {
+                self.steps += 1;
+                self.finished = true;
+                return Ok(StepOutcome::Converged);
+            }
+            Err(e) => return Err(from_argmin(e)),
+        };
+        self.steps += 1;
+        if state.terminated() {
+            // The line search failed (no acceptable point within its budget, or no descent
+            // direction); argmin's state no longer holds the parameters, which stay at θ (the
+            // last accepted point), and its objective may be gone.
+            self.finished = true;
+            return Ok(StepOutcome::Converged);
+        }
+        state.func_counts(&self.problem);
+        state.update();
+        state.increment_iter();
+        if let Some(param) = state.get_param() {
+            self.theta.copy_from_slice(param);
+            engine::unflatten(&self.theta, &mut self.mlp)?;
+        }
+        let cost = state.get_cost();
+        self.state = Some(state);
+        if !cost.is_finite() {
+            return Err(Error::NonFinite(format!(
+                "lbfgs: the line search accepted a point with training loss {cost}"
+            )));
+        }
+        Ok(StepOutcome::Continue)
+    }
+
+    fn params(&self) -> Mlp {
+        self.mlp.clone()
+    }
+
+    /// [`engine::gradient_flops`] × the mean number of evaluations per step so far (one
+    /// before the first step).
+    fn flops_per_step(&self) -> Option<f64> {
+        let per_step = if self.steps == 0 {
+            1.0
+        } else {
+            self.evaluations() as f64 / self.steps as f64
+        };
+        Some(self.flops_per_evaluation * per_step)
+    }
+
+    /// `evaluations`: loss-and-gradient evaluations computed (the line searches' included).
+    fn counters(&self) -> Vec<(&'static str, f64)> {
+        vec![("evaluations", self.evaluations() as f64)]
+    }
+}
