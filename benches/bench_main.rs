@@ -257,29 +257,54 @@ fn gram(c: &mut Criterion) {
     g.finish();
 }
 
-/// One full-batch Adam epoch at n = 8 000, d = 16, h = 64 (tanh, one thread): burn f32 and
-/// f64 (flex) beside `adam-faer` (f64), the framework comparison of the classical-baselines
-/// issue. Throughput: [`fitbench_core::flops::gradient`].
+/// One full-batch f64 epoch of the faer twins `adam-faer` and `sgd-faer` (tanh, one thread).
+/// Throughput: [`fitbench_core::flops::gradient`].
+fn faer_gradient(c: &mut Criterion) {
+    use fitbench_classic::{AdamFaerConfig, SgdFaerConfig};
+    one_thread();
+    let configs: [(&str, Box<dyn TrainerConfig>); 2] = [
+        ("adam-faer", Box::new(AdamFaerConfig::default())),
+        ("sgd-faer", Box::new(SgdFaerConfig::default())),
+    ];
+    for (name, config) in configs {
+        let mut g = c.benchmark_group(name);
+        for n in SIZES {
+            let (data, initial) = problem(n, Activation::Tanh);
+            let mut t = config.init(&data, initial, 0).unwrap();
+            g.throughput(flops(t.as_ref()));
+            g.bench_function(format!("epoch_n{n}_d16_h64_f64"), |b| {
+                b.iter(|| black_box(t.step().unwrap()))
+            });
+        }
+        g.finish();
+    }
+}
+
+/// One full-batch Adam epoch at n = 8 000, d = 16, h = 64 (ReLU and tanh, one thread): burn
+/// f32 and f64 (flex) beside `adam-faer` (f64), the framework comparison of the
+/// classical-baselines issue. Throughput: [`fitbench_core::flops::gradient`].
 fn adam_frameworks(c: &mut Criterion) {
     use fitbench_classic::AdamFaerConfig;
     use fitbench_sgd::{AdamConfig, Precision};
     one_thread();
     let mut g = c.benchmark_group("adam_n8000");
-    let (data, initial) = problem(8_000, Activation::Tanh);
-    let configs: [(&str, Box<dyn TrainerConfig>); 3] = [
-        ("burn_flex_f32", Box::new(AdamConfig::default())),
-        (
-            "burn_flex_f64",
-            Box::new(AdamConfig::default().precision(Precision::F64)),
-        ),
-        ("faer_f64", Box::new(AdamFaerConfig::default())),
-    ];
-    for (name, config) in configs {
-        let mut t = config.init(&data, initial.clone(), 0).unwrap();
-        g.throughput(flops(t.as_ref()));
-        g.bench_function(format!("epoch_{name}"), |b| {
-            b.iter(|| black_box(t.step().unwrap()))
-        });
+    for act in [Activation::Relu, Activation::Tanh] {
+        let (data, initial) = problem(8_000, act);
+        let configs: [(&str, Box<dyn TrainerConfig>); 3] = [
+            ("burn_flex_f32", Box::new(AdamConfig::default())),
+            (
+                "burn_flex_f64",
+                Box::new(AdamConfig::default().precision(Precision::F64)),
+            ),
+            ("faer_f64", Box::new(AdamFaerConfig::default())),
+        ];
+        for (name, config) in configs {
+            let mut t = config.init(&data, initial.clone(), 0).unwrap();
+            g.throughput(flops(t.as_ref()));
+            g.bench_function(format!("epoch_{act}_{name}"), |b| {
+                b.iter(|| black_box(t.step().unwrap()))
+            });
+        }
     }
     g.finish();
 }
@@ -330,6 +355,6 @@ criterion_group! {
         .warm_up_time(std::time::Duration::from_millis(300))
         .measurement_time(std::time::Duration::from_secs(1));
     targets = calibration, evaluation, engine, ols, lsq, analytic, lbfgs, lm, gram, sgd, adam,
-        adam_frameworks
+        faer_gradient, adam_frameworks
 }
 criterion_main!(benches);
