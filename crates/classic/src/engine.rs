@@ -33,7 +33,7 @@ use faer::linalg::matmul::matmul;
 use faer::prelude::ReborrowMut;
 use faer::{Accum, Mat, MatMut, MatRef};
 use fitbench_core::mlp::mse_of;
-use fitbench_core::{Error, ForwardBuffers, Mlp, Result, flops};
+use fitbench_core::{Architecture, Dataset, Error, ForwardBuffers, Mlp, Result, flops};
 
 /// Caller-owned buffers of the engine for one network shape and `n` rows, allocated once by
 /// [`Workspace::new`]: every layer's pre-activations and activations (a [`ForwardBuffers`])
@@ -86,6 +86,38 @@ fn check_len(mlp: &Mlp, len: usize, context: &str) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Number of parameters Σₗ (mₗ + 1)·mₗ₊₁ of a network with layer widths `widths`, as a
+/// `u64` for memory estimates.
+pub fn params_of_widths(widths: &[usize]) -> u64 {
+    widths
+        .windows(2)
+        .map(|w| (w[0] as u64 + 1) * w[1] as u64)
+        .sum()
+}
+
+/// The flat parameters of `initial` after checking that it fits `train` (d inputs, k
+/// outputs); `name` names the trainer in the error.
+pub fn initial_parameters(name: &str, train: &Dataset, initial: &Mlp) -> Result<Vec<f64>> {
+    let (d, k) = (train.d(), train.k());
+    if initial.input_width() != d || initial.output_width() != k {
+        return Err(Error::Shape {
+            context: format!("{name} initial model"),
+            expected: format!("a network with {d} inputs and {k} outputs"),
+            got: format!("widths {:?}", initial.widths),
+        });
+    }
+    let mut theta = vec![0.0; initial.n_params()];
+    flatten(initial, &mut theta)?;
+    Ok(theta)
+}
+
+/// [`fitbench_core::TrainerConfig::architecture`] of a trainer that trains any valid
+/// architecture: the requested one.
+pub fn any_architecture(requested: &Architecture) -> Result<Architecture> {
+    requested.validate()?;
+    Ok(requested.clone())
 }
 
 /// Writes the parameters of `mlp` into `out` in the [order of this module](self).

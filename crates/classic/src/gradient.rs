@@ -152,10 +152,7 @@ fn unit_interval(what: &str, v: f64, example: &str) -> Result<()> {
 /// the remainder (3·rows·Σₗ mₗ·8 each), the data and a batch copy ((n + b)·(d + k)·8), and
 /// four parameter-sized vectors (θ, g and the optimiser's two).
 fn gradient_memory(n: usize, batch: usize, widths: &[usize]) -> u64 {
-    let p: u64 = widths
-        .windows(2)
-        .map(|w| (w[0] as u64 + 1) * w[1] as u64)
-        .sum();
+    let p = engine::params_of_widths(widths);
     let units: u64 = widths.iter().skip(1).map(|&m| m as u64).sum();
     let d = widths.first().copied().unwrap_or(0) as u64;
     let k = widths.last().copied().unwrap_or(0) as u64;
@@ -191,8 +188,7 @@ impl TrainerConfig for AdamFaerConfig {
 
     /// Any architecture: the requested one.
     fn architecture(&self, requested: &Architecture) -> Result<Architecture> {
-        requested.validate()?;
-        Ok(requested.clone())
+        engine::any_architecture(requested)
     }
 
     fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
@@ -207,12 +203,15 @@ impl TrainerConfig for AdamFaerConfig {
             eps: self.eps,
             burn_scalars: self.burn_scalars,
         };
+        let shared = Shared {
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            batch: self.batch,
+        };
         Ok(Box::new(FaerGradient::new(
             "adam-faer",
             rule,
-            self.lr,
-            self.weight_decay,
-            self.batch,
+            shared,
             train,
             initial,
             seed,
@@ -241,8 +240,7 @@ impl TrainerConfig for SgdFaerConfig {
 
     /// Any architecture: the requested one.
     fn architecture(&self, requested: &Architecture) -> Result<Architecture> {
-        requested.validate()?;
-        Ok(requested.clone())
+        engine::any_architecture(requested)
     }
 
     fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
@@ -260,17 +258,23 @@ impl TrainerConfig for SgdFaerConfig {
         } else {
             Rule::Plain
         };
+        let shared = Shared {
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            batch: self.batch,
+        };
         Ok(Box::new(FaerGradient::new(
-            "sgd-faer",
-            rule,
-            self.lr,
-            self.weight_decay,
-            self.batch,
-            train,
-            initial,
-            seed,
+            "sgd-faer", rule, shared, train, initial, seed,
         )?))
     }
+}
+
+/// The options both trainers share.
+#[derive(Clone, Copy, Debug)]
+struct Shared {
+    lr: f64,
+    weight_decay: f64,
+    batch: usize,
 }
 
 /// The update rule.
@@ -370,28 +374,21 @@ pub struct FaerGradient {
 }
 
 impl FaerGradient {
-    #[allow(clippy::too_many_arguments)]
     fn new(
         name: &'static str,
         rule: Rule,
-        lr: f64,
-        weight_decay: f64,
-        batch: usize,
+        shared: Shared,
         train: &Dataset,
         initial: Mlp,
         seed: u64,
     ) -> Result<Self> {
-        let (n, d, k) = (train.n(), train.d(), train.k());
-        if initial.input_width() != d || initial.output_width() != k {
-            return Err(Error::Shape {
-                context: format!("{name} initial model"),
-                expected: format!("a network with {d} inputs and {k} outputs"),
-                got: format!("widths {:?}", initial.widths),
-            });
-        }
-        let p = initial.n_params();
-        let mut theta = vec![0.0; p];
-        engine::flatten(&initial, &mut theta)?;
+        let Shared {
+            lr,
+            weight_decay,
+            batch,
+        } = shared;
+        let theta = engine::initial_parameters(name, train, &initial)?;
+        let (n, d, k, p) = (train.n(), train.d(), train.k(), theta.len());
         let mini = batch > 0 && batch < n;
         let (full, batches, perm) = if mini {
             let rem = n % batch;

@@ -137,18 +137,14 @@ impl TrainerConfig for LbfgsConfig {
 
     /// Any architecture: the requested one.
     fn architecture(&self, requested: &Architecture) -> Result<Architecture> {
-        requested.validate()?;
-        Ok(requested.clone())
+        engine::any_architecture(requested)
     }
 
     /// The engine workspace (3·n·Σₗ mₗ·8 over the non-input layers), the data
     /// ((n·(d + k))·8) and the parameter-sized vectors: 2·m history pairs plus about 12
     /// working copies ((2·m + 12)·p·8).
     fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
-        let p: u64 = widths
-            .windows(2)
-            .map(|w| (w[0] as u64 + 1) * w[1] as u64)
-            .sum();
+        let p = engine::params_of_widths(widths);
         let n64 = n as u64;
         let d = widths.first().copied().unwrap_or(0) as u64;
         let k = widths.last().copied().unwrap_or(0) as u64;
@@ -334,17 +330,8 @@ impl Lbfgs {
     /// `initial`.
     pub fn new(config: LbfgsConfig, train: &Dataset, initial: Mlp) -> Result<Self> {
         config.validate()?;
-        let (n, d, k) = (train.n(), train.d(), train.k());
-        if initial.input_width() != d || initial.output_width() != k {
-            return Err(Error::Shape {
-                context: "lbfgs initial model".into(),
-                expected: format!("a network with {d} inputs and {k} outputs"),
-                got: format!("widths {:?}", initial.widths),
-            });
-        }
-        let p = initial.n_params();
-        let mut theta = vec![0.0; p];
-        engine::flatten(&initial, &mut theta)?;
+        let theta = engine::initial_parameters("lbfgs", train, &initial)?;
+        let (n, p) = (train.n(), theta.len());
         let count = Counter::default();
         let objective = Objective {
             x: train.x.clone(),

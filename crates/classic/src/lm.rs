@@ -81,14 +81,6 @@ impl Default for LmConfig {
     }
 }
 
-/// Number of parameters Σₗ (mₗ₋₁ + 1)·mₗ of a network with layer widths `widths`.
-fn params_of(widths: &[usize]) -> u64 {
-    widths
-        .windows(2)
-        .map(|w| (w[0] as u64 + 1) * w[1] as u64)
-        .sum()
-}
-
 impl LmConfig {
     /// Bytes of the Jacobian for `n` rows, `k` outputs and `p` parameters: n·k·p·8.
     pub fn jacobian_bytes(n: usize, k: usize, p: usize) -> u64 {
@@ -142,15 +134,14 @@ impl TrainerConfig for LmConfig {
 
     /// Any architecture: the requested one.
     fn architecture(&self, requested: &Architecture) -> Result<Architecture> {
-        requested.validate()?;
-        Ok(requested.clone())
+        engine::any_architecture(requested)
     }
 
     /// The Jacobian n·k·p·8, JᵀJ and its Cholesky factor 2·p²·8, the engine workspace and
     /// the trial forward pass (5·n·Σₗ mₗ·8 over the non-input layers), the data and the
     /// residuals ((n·(d + 2k))·8), and the parameter-sized vectors (8·p·8).
     fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
-        let p = params_of(widths);
+        let p = engine::params_of_widths(widths);
         let n64 = n as u64;
         let d = widths.first().copied().unwrap_or(0) as u64;
         let k = widths.last().copied().unwrap_or(0) as u64;
@@ -221,18 +212,9 @@ impl Lm {
     /// and allocates every buffer for `train` and the shape of `initial`.
     pub fn new(config: LmConfig, train: &Dataset, initial: Mlp) -> Result<Self> {
         config.validate()?;
-        let (n, d, k) = (train.n(), train.d(), train.k());
-        if initial.input_width() != d || initial.output_width() != k {
-            return Err(Error::Shape {
-                context: "lm initial model".into(),
-                expected: format!("a network with {d} inputs and {k} outputs"),
-                got: format!("widths {:?}", initial.widths),
-            });
-        }
-        let p = initial.n_params();
+        let theta = engine::initial_parameters("lm", train, &initial)?;
+        let (n, k, p) = (train.n(), train.k(), theta.len());
         config.check_jacobian(n, k, p)?;
-        let mut theta = vec![0.0; p];
-        engine::flatten(&initial, &mut theta)?;
         let par = faer::get_global_parallelism();
         let flops =
             engine::jacobian_flops(&initial.widths, n) + flops::gram(n * k, p) + flops::cholesky(p);
