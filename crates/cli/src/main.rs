@@ -56,6 +56,21 @@ enum Command {
     },
     /// Run the Lakkapragada 2024 study: width-1 linear chains by full-batch SGD vs OLS.
     Lnn(LnnArgs),
+    /// Merge the output folders of a sweep's shards (`fitbench run --shard I/N`) into one
+    /// sweep folder: same configuration required, no run twice; writes runs.jsonl,
+    /// tuning.jsonl, report.json, summary.md and plots into --out.
+    Merge {
+        /// The shards' output folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Output folder (must not hold a sweep).
+        #[arg(long)]
+        out: PathBuf,
+        /// Write the report even when some runs of the sweep are in no shard (they are
+        /// listed, and the report counts as interrupted).
+        #[arg(long)]
+        allow_missing: bool,
+    },
     /// List datasets, trainers or presets.
     List {
         /// What to list (all if omitted).
@@ -229,6 +244,12 @@ struct RunArgs {
     /// The output folder holds an earlier sweep: delete its files first.
     #[arg(long)]
     force: bool,
+    /// Run one shard of the sweep: I/N (0-based), or `auto` to read it from the batch
+    /// scheduler (SLURM_ARRAY_TASK_ID + SLURM_ARRAY_TASK_COUNT or _MIN/_MAX; Kubernetes
+    /// JOB_COMPLETION_INDEX + FITBENCH_SHARD_COUNT; or FITBENCH_SHARD_INDEX +
+    /// FITBENCH_SHARD_COUNT). Combine the shards' folders with `fitbench merge`.
+    #[arg(long)]
+    shard: Option<String>,
 }
 
 impl RunArgs {
@@ -265,6 +286,7 @@ impl RunArgs {
             lr_grid: self.lr_grid,
             resume: self.resume,
             force: self.force,
+            shard: self.shard,
         })
     }
 }
@@ -404,6 +426,24 @@ fn report_outcome(result: &request::SweepResult) -> Option<ExitCode> {
         return Some(ExitCode::from(EXIT_RUN_FAILED));
     }
     None
+}
+
+fn merge(dirs: &[PathBuf], out: &Path, allow_missing: bool) -> Result<ExitCode> {
+    let merged = fitbench_harness::shard::merge(dirs, out, allow_missing)?;
+    for key in &merged.missing {
+        eprintln!("fitbench: missing from every shard: {key}");
+    }
+    eprintln!(
+        "fitbench: merged {} folder(s) into {}{}",
+        merged.shards,
+        out.display(),
+        if merged.missing.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} run(s) missing)", merged.missing.len())
+        }
+    );
+    rebuild(out)
 }
 
 fn rebuild(dir: &Path) -> Result<ExitCode> {
@@ -612,6 +652,11 @@ fn main() -> ExitCode {
         Command::Run(args) => run(*args),
         Command::Lnn(args) => lnn(&args),
         Command::Report { dir } => rebuild(&dir),
+        Command::Merge {
+            dirs,
+            out,
+            allow_missing,
+        } => merge(&dirs, &out, allow_missing),
         Command::List { what } => {
             list(what);
             Ok(ExitCode::SUCCESS)

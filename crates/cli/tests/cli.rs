@@ -250,3 +250,56 @@ fn more_threads_than_cores_get_a_warning() {
         text_of(&out)
     );
 }
+
+#[test]
+fn shards_run_from_the_command_line_and_merge_into_one_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = [
+        "run",
+        "--datasets",
+        "linear:n=80,d=3,noise=0.1",
+        "--trainers",
+        "ols,lbfgs",
+        "--seeds",
+        "2",
+        "--max-iters",
+        "5",
+        "--hidden",
+        "3",
+    ];
+    let s0 = dir.path().join("s0");
+    let s1 = dir.path().join("s1");
+    for (shard, out) in [("0/2", &s0), ("1/2", &s1)] {
+        let mut args = base.to_vec();
+        args.extend(["--shard", shard, "--out", out.to_str().unwrap()]);
+        let o = fitbench(&args);
+        assert!(o.status.success(), "{}", text_of(&o));
+        assert!(out.join("shard.json").exists());
+    }
+    let merged = dir.path().join("merged");
+    let o = fitbench(&[
+        "merge",
+        s0.to_str().unwrap(),
+        s1.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text_of(&o));
+    let report = fitbench_report::io::read_report(&merged.join("report.json")).unwrap();
+    assert_eq!(report.runs.len(), 4);
+
+    // A shard that does not exist, and a missing one at merge time.
+    let mut args = base.to_vec();
+    args.extend(["--shard", "2/2", "--out", "unused"]);
+    let o = fitbench(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text_of(&o).contains("shard 2/2"), "{}", text_of(&o));
+    let o = fitbench(&[
+        "merge",
+        s0.to_str().unwrap(),
+        "--out",
+        dir.path().join("m2").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text_of(&o).contains("--allow-missing"), "{}", text_of(&o));
+}

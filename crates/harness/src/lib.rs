@@ -12,6 +12,8 @@
 //! - [`runner`]: resolves a [`runner::Plan`] (everything rejectable is rejected before any
 //!   clock starts) and runs it; times only `step`, evaluates with the shared f64 loss outside
 //!   the timed region, records failures as statuses. [`tuning`]: the learning-rate grid.
+//! - [`shard`]: `--shard I/N` (a deterministic partition of a sweep's runs for batch
+//!   schedulers) and merging shards back into one sweep.
 //! - [`reproduction`]: renders `results/REPRODUCTION.md` from committed reports.
 //!
 //! Reports, their schema and metrics live in `fitbench-report`; summaries, plots and
@@ -49,6 +51,7 @@ pub mod reproduction;
 pub mod request;
 pub mod runner;
 pub mod seeds;
+pub mod shard;
 pub mod tuning;
 
 use fitbench_report::metrics;

@@ -5,6 +5,7 @@
 use crate::error::{HarnessError, Result};
 use crate::presets;
 use crate::runner::{self, MonotonicClock, Plan, Progress};
+use crate::shard::Shard;
 use fitbench_report::config::{CsvSpec, LrGrid};
 use fitbench_report::io::{JsonLines, RunLog};
 use fitbench_report::{Report, RunConfig, Status};
@@ -53,6 +54,9 @@ pub struct RunRequest {
     pub resume: bool,
     /// The output folder may hold an earlier sweep: delete its files first.
     pub force: bool,
+    /// Run only one shard of the sweep: `I/N`, or `auto` (from the batch scheduler's
+    /// environment, see [`crate::shard::Shard::from_env`]).
+    pub shard: Option<String>,
 }
 
 /// One sweep to run: its configuration and output folder.
@@ -62,6 +66,8 @@ pub struct SweepJob {
     pub config: RunConfig,
     /// Where its files go.
     pub out: PathBuf,
+    /// The shard of the sweep to run (all of it when `None`).
+    pub shard: Option<Shard>,
 }
 
 /// Splits dataset or trainer lists: `a,b` is two names unless a part is a `key=value`
@@ -102,6 +108,11 @@ impl RunRequest {
                 (None, Some(path)) => (None, vec![(None, read_config_file(path)?)]),
                 (None, None) => (None, vec![(None, RunConfig::default())]),
             };
+        let shard = match self.shard.as_deref() {
+            None => None,
+            Some("auto") => Some(Shard::from_env(&|k| std::env::var(k).ok())?),
+            Some(text) => Some(Shard::parse(text)?),
+        };
         bases
             .into_iter()
             .map(|(sub, base)| {
@@ -113,7 +124,7 @@ impl RunRequest {
                     Some(s) => root.join(s),
                     None => root,
                 };
-                Ok(SweepJob { config, out })
+                Ok(SweepJob { config, out, shard })
             })
             .collect()
     }
@@ -175,6 +186,7 @@ pub const SWEEP_FILES: &[&str] = &[
     "sweep.json",
     "tuning.jsonl",
     "plots",
+    crate::shard::MANIFEST,
 ];
 
 /// What to do with an output folder that already holds a sweep.
@@ -294,8 +306,15 @@ pub fn execute(
     let mut plan = Plan::resolve(job.config.clone())?;
     plan.previous = prepare_output(&job.out, existing)?;
     plan.interrupt = interrupt;
+    plan.shard = job.shard;
     on_plan(&plan);
     fitbench_report::io::write_json(&plan.config, &job.out.join("sweep.json"))?;
+    if let Some(shard) = job.shard {
+        fitbench_report::io::write_json(
+            &crate::shard::Manifest::of(&plan, shard),
+            &job.out.join(crate::shard::MANIFEST),
+        )?;
+    }
     let mut log = RunLog::create(&job.out)?;
     let mut tuning_log = JsonLines::create(&job.out.join("tuning.jsonl"))?;
     let mut clock = MonotonicClock::default();
@@ -329,7 +348,13 @@ pub fn execute(
 pub fn rebuild(dir: &Path) -> Result<SweepResult> {
     let config: RunConfig =
         fitbench_report::io::read_json(&dir.join("sweep.json"), "a sweep configuration")?;
-    let plan = Plan::resolve(config)?;
+    let mut plan = Plan::resolve(config)?;
+    let manifest = dir.join(crate::shard::MANIFEST);
+    if manifest.exists() {
+        let m: crate::shard::Manifest =
+            fitbench_report::io::read_json(&manifest, "a shard manifest")?;
+        plan.shard = Some(m.shard);
+    }
     let log = dir.join("runs.jsonl");
     if !log.exists() {
         return Err(HarnessError::Config(format!(
@@ -339,7 +364,7 @@ pub fn rebuild(dir: &Path) -> Result<SweepResult> {
     }
     let runs = RunLog::read(&log)?;
     let tuning = JsonLines::read(&dir.join("tuning.jsonl"))?;
-    let planned = plan.n_runs();
+    let planned = plan.n_owned_runs();
     let output = runner::SweepOutput {
         datasets: runner::dataset_infos(&plan),
         interrupted: runs.len() < planned,

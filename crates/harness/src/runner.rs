@@ -106,6 +106,8 @@ pub struct Plan {
     /// Finished runs of an earlier, interrupted sweep into the same folder (`--resume`): a
     /// planned run with the same [`fingerprint`] is taken from here instead of re-run.
     pub previous: Vec<RunRecord>,
+    /// Run only this shard's runs ([`crate::shard`]); all of them when `None`.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl Plan {
@@ -166,6 +168,7 @@ impl Plan {
             architecture,
             interrupt: Arc::new(AtomicBool::new(false)),
             previous: Vec::new(),
+            shard: None,
         };
         crate::datasets::reject_duplicates(plan.datasets.iter().map(|d| d.data.name.as_str()))?;
         plan.check_trainers()?;
@@ -192,6 +195,28 @@ impl Plan {
     /// Number of runs in the sweep.
     pub fn n_runs(&self) -> usize {
         self.datasets.len() * self.config.seeds * self.trainers.len()
+    }
+
+    /// Whether the plan's shard (if any) runs `trainer` on `dataset`, repetition `repetition`.
+    pub fn owns(&self, dataset: &str, trainer: &str, repetition: usize) -> bool {
+        self.shard.is_none_or(|s| {
+            s.owns(&crate::shard::RunKey {
+                dataset: dataset.to_string(),
+                trainer: trainer.to_string(),
+                repetition,
+            })
+        })
+    }
+
+    /// Runs this process will do: [`Plan::n_runs`], or the shard's share of them.
+    pub fn n_owned_runs(&self) -> usize {
+        match self.shard {
+            None => self.n_runs(),
+            Some(s) => crate::shard::plan_keys(self)
+                .iter()
+                .filter(|k| s.owns(k))
+                .count(),
+        }
     }
 }
 
@@ -691,17 +716,28 @@ pub fn run_sweep(
     let c = &plan.config;
     let rules = StopRules::from(c);
     let mut out = SweepOutput::default();
-    let total = plan.n_runs();
+    let total = plan.n_owned_runs();
     let before = crate::environment::calibrate_once();
     for pd in &plan.datasets {
         let name = pd.data.name.clone();
         let mut info = DatasetInfo::new(&name, &pd.data, c.test_fraction);
         info.noise_free_teacher = pd.spec.is_noise_free_teacher();
+        // A shard skips the datasets it owns no run of (tuning included).
+        let owns_any = (0..c.seeds).any(|rep| {
+            plan.trainers
+                .iter()
+                .any(|t| plan.owns(&name, &t.label, rep))
+        });
+        if !owns_any {
+            continue;
+        }
         // Per-dataset learning rates, tuned on a validation carve-out of the training split.
         let mut tuned: Vec<Option<(Box<dyn TrainerConfig + Send + Sync>, serde_json::Value)>> =
             Vec::new();
         for t in &plan.trainers {
+            let owned = (0..c.seeds).any(|rep| plan.owns(&name, &t.label, rep));
             let result = match (&c.lr_grid, &t.spec) {
+                _ if !owned => None,
                 (Some(grid), Some(spec)) => crate::tuning::tune(
                     spec,
                     &t.label,
@@ -723,6 +759,9 @@ pub fn run_sweep(
             let split = split_of(&pd.data, c, &name, repetition, &mut info);
             let ctx_split = split.as_ref().ok();
             for (t, tuned) in plan.trainers.iter().zip(&tuned) {
+                if !plan.owns(&name, &t.label, repetition) {
+                    continue;
+                }
                 if plan.interrupt.load(Ordering::Relaxed) {
                     out.interrupted = true;
                     break 'dataset;

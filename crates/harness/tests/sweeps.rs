@@ -24,6 +24,7 @@ fn job(out: &Path) -> SweepJob {
             ..RunConfig::default()
         },
         out: out.into(),
+        shard: None,
     }
 }
 

@@ -1,0 +1,451 @@
+//! Sharded sweeps: one sweep's runs spread over the tasks of a batch scheduler (a SLURM job
+//! array, a Kubernetes Indexed Job, a CI matrix, GNU parallel), then merged back into one
+//! report by [`merge`].
+//!
+//! # Partition
+//!
+//! Each run has a [`RunKey`]: the dataset's name (which carries its parameters, or a CSV's
+//! content hash), the trainer's label as written in the sweep (its options included) and the
+//! repetition. A run belongs to shard `fnv1a(key) mod N`. The partition depends only on the
+//! key, never on a run's position in the list, so adding a trainer or a dataset to a sweep
+//! leaves every other run in the shard it had.
+//!
+//! # Learning-rate tuning
+//!
+//! `--lr-grid` picks are derived deterministically: the grid search is seeded, trains a
+//! fixed number of epochs and scores on a validation carve-out, so every shard that owns a
+//! run of a dataset computes the same pick for it (a shard tunes only the datasets it owns
+//! runs of). [`merge`] checks that the shards' picks agree.
+//!
+//! # Files
+//!
+//! A shard writes the usual sweep files (`sweep.json`, `runs.jsonl`, `tuning.jsonl`, a report
+//! of its own runs) and a manifest, `shard.json` ([`Manifest`]): the shard's index and count,
+//! the fingerprint of the sweep configuration, and the keys of the runs it owns.
+
+use crate::error::{HarnessError, Result};
+use crate::runner::Plan;
+use fitbench_report::RunConfig;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Shard `index` of `count` (0-based index).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// This shard, 0-based.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+/// The environment variables [`Shard::from_env`] reads, for error messages and docs.
+pub const ENV_HELP: &str = "SLURM job arrays: SLURM_ARRAY_TASK_ID with SLURM_ARRAY_TASK_COUNT \
+     (or SLURM_ARRAY_TASK_MIN/MAX); Kubernetes Indexed Jobs: JOB_COMPLETION_INDEX with \
+     FITBENCH_SHARD_COUNT (the Job's completions); anything else: FITBENCH_SHARD_INDEX and \
+     FITBENCH_SHARD_COUNT";
+
+impl Shard {
+    /// A validated shard: `count ≥ 1`, `index < count`.
+    pub fn new(index: usize, count: usize) -> Result<Self> {
+        if count == 0 || index >= count {
+            return Err(HarnessError::Config(format!(
+                "shard {index}/{count}: the index must be below the count (0-based: 0/{count} … {}/{count}), and the count at least 1",
+                count.saturating_sub(1)
+            )));
+        }
+        Ok(Self { index, count })
+    }
+
+    /// Parses `I/N` (0-based index I of N shards).
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = || {
+            HarnessError::Config(format!(
+                "--shard {text:?}: expected I/N with 0 ≤ I < N (e.g. 0/4 … 3/4), or `auto` to read it from the scheduler's environment"
+            ))
+        };
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let index = i.trim().parse().map_err(|_| bad())?;
+        let count = n.trim().parse().map_err(|_| bad())?;
+        Self::new(index, count)
+    }
+
+    /// `--shard auto`: the shard from the scheduler's environment, looked up through `var`
+    /// (pass `|k| std::env::var(k).ok()`). See [`ENV_HELP`] for the variables.
+    pub fn from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
+        let num = |name: &str| -> Result<Option<usize>> {
+            match var(name) {
+                None => Ok(None),
+                Some(v) => v.trim().parse().map(Some).map_err(|_| {
+                    HarnessError::Config(format!(
+                        "--shard auto: {name}={v:?} is not a non-negative integer"
+                    ))
+                }),
+            }
+        };
+        if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
+            let min = num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+            let count = match (num("SLURM_ARRAY_TASK_COUNT")?, num("SLURM_ARRAY_TASK_MAX")?) {
+                (Some(c), _) => c,
+                (None, Some(max)) => max + 1 - min.min(max + 1),
+                (None, None) => {
+                    return Err(HarnessError::Config(
+                        "--shard auto: SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX is; submit with --array=0-N or pass --shard I/N".into(),
+                    ));
+                }
+            };
+            return Self::new(id.saturating_sub(min), count);
+        }
+        if let Some(index) = num("JOB_COMPLETION_INDEX")? {
+            let count = num("FITBENCH_SHARD_COUNT")?.ok_or_else(|| {
+                HarnessError::Config(
+                    "--shard auto: JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) is set but FITBENCH_SHARD_COUNT is not; set it to the Job's completions".into(),
+                )
+            })?;
+            return Self::new(index, count);
+        }
+        match (num("FITBENCH_SHARD_INDEX")?, num("FITBENCH_SHARD_COUNT")?) {
+            (Some(index), Some(count)) => Self::new(index, count),
+            _ => Err(HarnessError::Config(format!(
+                "--shard auto: no shard in the environment. Looked for {ENV_HELP}"
+            ))),
+        }
+    }
+
+    /// Whether this shard owns the run `key`.
+    pub fn owns(&self, key: &RunKey) -> bool {
+        key.shard(self.count) == self.index
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The identity of one run within a sweep, independent of its position.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RunKey {
+    /// Dataset name.
+    pub dataset: String,
+    /// Trainer label as written in the sweep.
+    pub trainer: String,
+    /// Repetition.
+    pub repetition: usize,
+}
+
+impl RunKey {
+    /// The shard (of `count`) this run belongs to.
+    pub fn shard(&self, count: usize) -> usize {
+        let text = format!(
+            "{}\u{1f}{}\u{1f}{}",
+            self.dataset, self.trainer, self.repetition
+        );
+        (fitbench_core::rng::fnv1a(&text) % count.max(1) as u64) as usize
+    }
+}
+
+impl std::fmt::Display for RunKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} / {} / rep {}",
+            self.dataset, self.trainer, self.repetition
+        )
+    }
+}
+
+/// Every run key of a plan, in the order the sweep runs them.
+pub fn plan_keys(plan: &Plan) -> Vec<RunKey> {
+    let mut keys = Vec::with_capacity(plan.n_runs());
+    for d in &plan.datasets {
+        for repetition in 0..plan.config.seeds {
+            for t in &plan.trainers {
+                keys.push(RunKey {
+                    dataset: d.data.name.clone(),
+                    trainer: t.label.clone(),
+                    repetition,
+                });
+            }
+        }
+    }
+    keys
+}
+
+/// Fingerprint of a sweep configuration: shards of one sweep must agree on it.
+pub fn config_fingerprint(config: &RunConfig) -> String {
+    let text = serde_json::to_string(config).unwrap_or_default();
+    format!("{:016x}", fitbench_core::rng::fnv1a(&text))
+}
+
+/// The manifest a shard writes next to its runs (`shard.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The shard.
+    pub shard: Shard,
+    /// [`config_fingerprint`] of the sweep's configuration.
+    pub config_fingerprint: String,
+    /// Runs the shard owns.
+    pub runs: Vec<RunKey>,
+}
+
+impl Manifest {
+    /// The manifest of `shard` for `plan`.
+    pub fn of(plan: &Plan, shard: Shard) -> Self {
+        Self {
+            shard,
+            config_fingerprint: config_fingerprint(&plan.config),
+            runs: plan_keys(plan)
+                .into_iter()
+                .filter(|k| shard.owns(k))
+                .collect(),
+        }
+    }
+}
+
+/// A learning rate for messages.
+fn fmt_lr(lr: Option<f64>) -> String {
+    lr.map_or_else(|| "none".to_string(), |v| format!("{v:e}"))
+}
+
+/// File name of the manifest.
+pub const MANIFEST: &str = "shard.json";
+
+/// What [`merge`] found.
+#[derive(Debug)]
+pub struct Merged {
+    /// Runs of the plan found in no shard (in plan order).
+    pub missing: Vec<RunKey>,
+    /// Shards read.
+    pub shards: usize,
+}
+
+/// Merges the sweep folders `dirs` (shards of one sweep, or plain sweeps of the same
+/// configuration) into `out`: checks that every folder holds the same configuration, that
+/// no run appears twice and that tuning picks agree; lists the runs of the plan none of them
+/// holds (an error unless `allow_missing`); writes `sweep.json`, `runs.jsonl` (in plan
+/// order) and `tuning.jsonl` into `out`, after which [`crate::request::rebuild`] writes the
+/// report, summary and plots.
+pub fn merge(dirs: &[PathBuf], out: &Path, allow_missing: bool) -> Result<Merged> {
+    use fitbench_report::io::{JsonLines, RunLog, read_json, write_json};
+    if dirs.is_empty() {
+        return Err(HarnessError::Config(
+            "merge: name at least one sweep folder".into(),
+        ));
+    }
+    let mut config: Option<(RunConfig, &Path)> = None;
+    let mut runs: BTreeMap<RunKey, (fitbench_report::RunRecord, &Path)> = BTreeMap::new();
+    let mut tuning: BTreeMap<(String, String), (fitbench_report::config::TuningRecord, &Path)> =
+        BTreeMap::new();
+    for dir in dirs {
+        let sweep: RunConfig = read_json(&dir.join("sweep.json"), "a sweep configuration")?;
+        match &config {
+            None => config = Some((sweep, dir)),
+            Some((first, from)) if *first != sweep => {
+                return Err(HarnessError::Config(format!(
+                    "merge: {} and {} hold different sweep configurations (sweep.json fingerprints {} and {}); only shards of one sweep can be merged",
+                    from.display(),
+                    dir.display(),
+                    config_fingerprint(first),
+                    config_fingerprint(&sweep)
+                )));
+            }
+            Some(_) => {}
+        }
+        let log = dir.join("runs.jsonl");
+        let records = if log.exists() {
+            RunLog::read(&log)?
+        } else {
+            Vec::new()
+        };
+        for r in records {
+            let key = RunKey {
+                dataset: r.dataset.clone(),
+                trainer: r.trainer.clone(),
+                repetition: r.repetition,
+            };
+            if let Some((_, other)) = runs.get(&key) {
+                return Err(HarnessError::Config(format!(
+                    "merge: run {key} appears in both {} and {}; merge each shard once",
+                    other.display(),
+                    dir.display()
+                )));
+            }
+            runs.insert(key, (r, dir));
+        }
+        let tuning_log = dir.join("tuning.jsonl");
+        if tuning_log.exists() {
+            for t in JsonLines::read::<fitbench_report::config::TuningRecord>(&tuning_log)? {
+                let key = (t.dataset.clone(), t.trainer.clone());
+                match tuning.get(&key) {
+                    Some((seen, other)) if seen.picked_lr != t.picked_lr => {
+                        return Err(HarnessError::Config(format!(
+                            "merge: the learning-rate pick for {} / {} differs between {} ({}) and {} ({}); the shards were not run by the same fitbench",
+                            key.0,
+                            key.1,
+                            other.display(),
+                            fmt_lr(seen.picked_lr),
+                            dir.display(),
+                            fmt_lr(t.picked_lr)
+                        )));
+                    }
+                    Some(_) => {}
+                    None => {
+                        tuning.insert(key, (t, dir));
+                    }
+                }
+            }
+        }
+    }
+    let Some((config, _)) = config else {
+        return Err(HarnessError::Config(
+            "merge: name at least one sweep folder".into(),
+        ));
+    };
+    let plan = Plan::resolve(config.clone())?;
+    let order = plan_keys(&plan);
+    let missing: Vec<RunKey> = order
+        .iter()
+        .filter(|k| !runs.contains_key(k))
+        .cloned()
+        .collect();
+    if !missing.is_empty() && !allow_missing {
+        let shown: Vec<String> = missing.iter().take(10).map(ToString::to_string).collect();
+        return Err(HarnessError::Config(format!(
+            "merge: {} of {} runs are in no shard (first: {}); run the missing shards, or pass --allow-missing to write a report without them",
+            missing.len(),
+            order.len(),
+            shown.join("; ")
+        )));
+    }
+    std::fs::create_dir_all(out).map_err(|e| HarnessError::io("cannot create", out, e))?;
+    for f in crate::request::SWEEP_FILES {
+        let p = out.join(f);
+        if p.exists() {
+            return Err(HarnessError::Config(format!(
+                "merge: {} already holds a sweep ({f}); choose an empty --out",
+                out.display()
+            )));
+        }
+    }
+    write_json(&config, &out.join("sweep.json"))?;
+    let mut log = RunLog::create(out)?;
+    for k in &order {
+        if let Some((r, _)) = runs.get(k) {
+            log.append(r)?;
+        }
+    }
+    let mut tuning_out = JsonLines::create(&out.join("tuning.jsonl"))?;
+    for (t, _) in tuning.values() {
+        tuning_out.append(t)?;
+    }
+    Ok(Merged {
+        missing,
+        shards: dirs.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse_and_reject_with_precise_messages() {
+        assert_eq!(Shard::parse("2/5").unwrap(), Shard { index: 2, count: 5 });
+        for bad in ["5/5", "1/0", "x/2", "3", "-1/4"] {
+            let msg = Shard::parse(bad).unwrap_err().to_string();
+            assert!(msg.contains("shard"), "{bad}: {msg}");
+        }
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k: &str| map.get(k).cloned()
+    }
+
+    #[test]
+    fn auto_reads_slurm_kubernetes_and_the_generic_pair() {
+        let s = Shard::from_env(&env(&[
+            ("SLURM_ARRAY_TASK_ID", "3"),
+            ("SLURM_ARRAY_TASK_COUNT", "8"),
+        ]))
+        .unwrap();
+        assert_eq!(s, Shard { index: 3, count: 8 });
+        // --array=1-4: ids 1..=4, four shards.
+        let s = Shard::from_env(&env(&[
+            ("SLURM_ARRAY_TASK_ID", "4"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_MAX", "4"),
+        ]))
+        .unwrap();
+        assert_eq!(s, Shard { index: 3, count: 4 });
+        let s = Shard::from_env(&env(&[
+            ("JOB_COMPLETION_INDEX", "0"),
+            ("FITBENCH_SHARD_COUNT", "2"),
+        ]))
+        .unwrap();
+        assert_eq!(s, Shard { index: 0, count: 2 });
+        let s = Shard::from_env(&env(&[
+            ("FITBENCH_SHARD_INDEX", "1"),
+            ("FITBENCH_SHARD_COUNT", "3"),
+        ]))
+        .unwrap();
+        assert_eq!(s, Shard { index: 1, count: 3 });
+        let msg = Shard::from_env(&env(&[])).unwrap_err().to_string();
+        assert!(msg.contains("SLURM_ARRAY_TASK_ID") && msg.contains("JOB_COMPLETION_INDEX"));
+        let msg = Shard::from_env(&env(&[("JOB_COMPLETION_INDEX", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("FITBENCH_SHARD_COUNT"), "{msg}");
+        let msg = Shard::from_env(&env(&[("SLURM_ARRAY_TASK_ID", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("SLURM_ARRAY_TASK_COUNT"), "{msg}");
+        let msg = Shard::from_env(&env(&[
+            ("FITBENCH_SHARD_INDEX", "one"),
+            ("FITBENCH_SHARD_COUNT", "3"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(msg.contains("FITBENCH_SHARD_INDEX"), "{msg}");
+    }
+
+    fn key(d: &str, t: &str, r: usize) -> RunKey {
+        RunKey {
+            dataset: d.into(),
+            trainer: t.into(),
+            repetition: r,
+        }
+    }
+
+    #[test]
+    fn every_run_has_exactly_one_shard_and_keeps_it_when_the_sweep_grows() {
+        let keys: Vec<RunKey> = ["diabetes", "wine-red", "teacher:n=100"]
+            .iter()
+            .flat_map(|d| {
+                ["ols", "adam:lr=1e-2", "lbfgs"]
+                    .iter()
+                    .flat_map(move |t| (0..5).map(move |r| key(d, t, r)))
+            })
+            .collect();
+        let n = 4;
+        let shards: Vec<Shard> = (0..n).map(|i| Shard::new(i, n).unwrap()).collect();
+        for k in &keys {
+            assert_eq!(shards.iter().filter(|s| s.owns(k)).count(), 1, "{k}");
+        }
+        // Every shard gets some of the 45 runs.
+        for s in &shards {
+            assert!(keys.iter().any(|k| s.owns(k)), "shard {s} is empty");
+        }
+        // The assignment is a function of the key alone (adding runs moves none).
+        let before: Vec<usize> = keys.iter().map(|k| k.shard(n)).collect();
+        let mut grown = keys.clone();
+        grown.insert(0, key("meps", "lm", 0));
+        let after: Vec<usize> = grown[1..].iter().map(|k| k.shard(n)).collect();
+        assert_eq!(before, after);
+    }
+}
