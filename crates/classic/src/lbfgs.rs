@@ -12,11 +12,21 @@
 //!
 //! One [`step`](Trainer::step) is one L-BFGS iteration, line-search evaluations included; the
 //! very first step also evaluates the loss and gradient at the initial parameters. Stopping
-//! stays with the harness: argmin's own tolerances are not consulted. A step returns
-//! [`StepOutcome::Converged`] when the gradient is exactly zero or the line search fails to
-//! find a point it accepts within `max_evals` evaluations (e.g. at a stationary point, where
-//! no decrease above rounding is left), and [`Error::NonFinite`] when the loss at the
-//! current parameters is not finite.
+//! stays with the harness: argmin's own tolerances are not consulted.
+//!
+//! A line search can fail — find no point it accepts within `max_evals` evaluations, or
+//! accept a zero step or a non-finite point — well before a stationary point: on the kinks
+//! of a ReLU network the strong Wolfe conditions are often unsatisfiable, along the L-BFGS
+//! direction and along the steepest descent alike. θ then stays where it was; with
+//! `restart = true` (the default) the same step takes one steepest-descent step with
+//! Armijo backtracking (c = 10⁻⁴, initial step 1/max(1, ‖g‖), halved up to `max_evals`
+//! times) and, when that lowers the loss, restarts L-BFGS from the new point with an empty
+//! history (the restart rebuilds the objective's buffers: the only workspace allocation
+//! after `init`). The fallback is our choice, not argmin's; the run's `restarts` counter
+//! says how often it was taken. A step returns [`StepOutcome::Converged`] when the gradient
+//! is exactly zero, or when a line search fails and the fallback step cannot lower the loss
+//! (at once, with `restart = false`). [`Error::NonFinite`] is returned when the loss at the
+//! starting parameters is not finite.
 //!
 //! argmin's line searches have no evaluation limit of their own (MINPACK's `maxfev` is not
 //! ported): at a minimum of a linear model its Moré–Thuente search was seen to run without
@@ -78,6 +88,7 @@ pub enum LineSearch {
 /// | `l2` | 0 | weight penalty ½·l2·‖W‖² added to the MSE | finite, ≥ 0 |
 /// | `line_search` | `more_thuente` | `more_thuente`, `hager_zhang` or `backtracking` | |
 /// | `max_evals` | 20 | most loss-and-gradient evaluations in one step's line search (scipy's `maxls`) | ≥ 1 |
+/// | `restart` | true | after a failed line search, take one backtracking gradient step and restart from there with an empty history (see the module docs) | |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LbfgsConfig {
@@ -89,6 +100,8 @@ pub struct LbfgsConfig {
     pub line_search: LineSearch,
     /// Evaluation budget of one step's line search.
     pub max_evals: u64,
+    /// Restart from the current point after a failed line search.
+    pub restart: bool,
 }
 
 impl Default for LbfgsConfig {
@@ -98,6 +111,7 @@ impl Default for LbfgsConfig {
             l2: 0.0,
             line_search: LineSearch::MoreThuente,
             max_evals: 20,
+            restart: true,
         }
     }
 }
@@ -182,8 +196,8 @@ struct BudgetSpent(u64);
 
 /// The training loss as an argmin problem (cost and gradient from one engine evaluation).
 struct Objective {
-    x: Mat<f64>,
-    y: Mat<f64>,
+    x: Arc<Mat<f64>>,
+    y: Arc<Mat<f64>>,
     l2: f64,
     eval: RefCell<Evaluation>,
     count: Counter,
@@ -193,6 +207,64 @@ struct Objective {
 }
 
 impl Objective {
+    /// The objective over `x`, `y` for networks shaped like `template`, with its buffers.
+    fn new(
+        x: &Arc<Mat<f64>>,
+        y: &Arc<Mat<f64>>,
+        config: &LbfgsConfig,
+        template: &Mlp,
+        count: &Counter,
+    ) -> Self {
+        let p = template.n_params();
+        Self {
+            x: Arc::clone(x),
+            y: Arc::clone(y),
+            l2: config.l2,
+            eval: RefCell::new(Evaluation {
+                mlp: template.clone(),
+                ws: Workspace::new(template, x.nrows()),
+                at: vec![0.0; p],
+                loss: f64::NAN,
+                grad: vec![0.0; p],
+                valid: false,
+            }),
+            count: Arc::clone(count),
+            budget: Cell::new(0),
+            max_evals: config.max_evals,
+        }
+    }
+
+    /// One steepest-descent step from `theta` with Armijo backtracking (c = 10⁻⁴, step
+    /// 1/max(1, ‖g‖) halved up to `max_evals` times); writes the new point into `theta` and
+    /// returns `true` when the loss decreased, leaves `theta` alone and returns `false`
+    /// otherwise.
+    fn gradient_step(&self, theta: &mut [f64]) -> Result<bool> {
+        self.budget.set(self.max_evals + 1);
+        let to_core = |e: argmin::core::Error| from_argmin(e);
+        let (f0, g) = {
+            let e = self.at(theta).map_err(to_core)?;
+            (e.loss, e.grad.clone())
+        };
+        let g2: f64 = g.iter().map(|v| v * v).sum();
+        if !(f0.is_finite() && g2 > 0.0 && g2.is_finite()) {
+            return Ok(false);
+        }
+        let mut alpha = 1.0 / g2.sqrt().max(1.0);
+        let mut trial = theta.to_vec();
+        for _ in 0..self.max_evals {
+            for ((t, &x), &gi) in trial.iter_mut().zip(theta.iter()).zip(&g) {
+                *t = x - alpha * gi;
+            }
+            let f = self.at(&trial).map_err(to_core)?.loss;
+            if f.is_finite() && f <= f0 - 1e-4 * alpha * g2 && f < f0 {
+                theta.copy_from_slice(&trial);
+                return Ok(true);
+            }
+            alpha *= 0.5;
+        }
+        Ok(false)
+    }
+
     /// Evaluates at `p` unless `p` is the cached point; returns the borrow of the cache.
     fn at(
         &self,
@@ -217,8 +289,8 @@ impl Objective {
             engine::unflatten(p, mlp)?;
             *loss = engine::loss_and_gradient(
                 mlp,
-                self.x.as_ref(),
-                self.y.as_ref(),
+                self.x.as_ref().as_ref(),
+                self.y.as_ref().as_ref(),
                 self.l2,
                 ws,
                 grad,
@@ -300,6 +372,9 @@ impl Solvers {
 /// The `lbfgs` trainer bound to a training set (see the [module docs](self)).
 pub struct Lbfgs {
     config: LbfgsConfig,
+    /// The training data, shared with the objective (kept to rebuild it on a restart).
+    x: Arc<Mat<f64>>,
+    y: Arc<Mat<f64>>,
     problem: Problem<Objective>,
     solver: Solvers,
     /// argmin's state between steps (`None` before the first step).
@@ -313,6 +388,8 @@ pub struct Lbfgs {
     /// Set once a step has returned [`StepOutcome::Converged`]: argmin may have dropped the
     /// objective, so no further iteration is attempted.
     finished: bool,
+    /// Restarts after failed line searches.
+    restarts: u64,
 }
 
 impl std::fmt::Debug for Lbfgs {
@@ -331,27 +408,16 @@ impl Lbfgs {
     pub fn new(config: LbfgsConfig, train: &Dataset, initial: Mlp) -> Result<Self> {
         config.validate()?;
         let theta = engine::initial_parameters("lbfgs", train, &initial)?;
-        let (n, p) = (train.n(), theta.len());
+        let n = train.n();
         let count = Counter::default();
-        let objective = Objective {
-            x: train.x.clone(),
-            y: train.y.clone(),
-            l2: config.l2,
-            eval: RefCell::new(Evaluation {
-                mlp: initial.clone(),
-                ws: Workspace::new(&initial, n),
-                at: vec![0.0; p],
-                loss: f64::NAN,
-                grad: vec![0.0; p],
-                valid: false,
-            }),
-            count: Arc::clone(&count),
-            budget: Cell::new(0),
-            max_evals: config.max_evals,
-        };
+        let (x, y) = (Arc::new(train.x.clone()), Arc::new(train.y.clone()));
+        let objective = Objective::new(&x, &y, &config, &initial, &count);
         Ok(Self {
             solver: Solvers::new(&config)?,
             problem: Problem::new(objective),
+            x,
+            y,
+            restarts: 0,
             state: None,
             theta,
             flops_per_evaluation: engine::gradient_flops(&initial.widths, n),
@@ -366,6 +432,32 @@ impl Lbfgs {
     /// Loss and gradient evaluations computed so far.
     pub fn evaluations(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
+    }
+
+    /// Restarts after failed line searches so far.
+    pub fn restarts(&self) -> u64 {
+        self.restarts
+    }
+
+    /// A failed iteration (θ unchanged): with `restart`, take one backtracking gradient step
+    /// from θ and, if it lowers the loss, restart L-BFGS there with an empty history;
+    /// otherwise stop.
+    fn failed(&mut self) -> Result<StepOutcome> {
+        if !self.config.restart {
+            self.finished = true;
+            return Ok(StepOutcome::Converged);
+        }
+        let objective = Objective::new(&self.x, &self.y, &self.config, &self.mlp, &self.count);
+        if !objective.gradient_step(&mut self.theta)? {
+            self.finished = true;
+            return Ok(StepOutcome::Converged);
+        }
+        engine::unflatten(&self.theta, &mut self.mlp)?;
+        self.restarts += 1;
+        self.state = None;
+        self.solver = Solvers::new(&self.config)?;
+        self.problem = Problem::new(objective);
+        Ok(StepOutcome::Continue)
     }
 }
 
@@ -420,8 +512,7 @@ impl Trainer for Lbfgs {
             Ok(next) => next,
             Err(e) if e.is::<BudgetSpent>() => {
                 self.steps += 1;
-                self.finished = true;
-                return Ok(StepOutcome::Converged);
+                return self.failed();
             }
             Err(e) => return Err(from_argmin(e)),
         };
@@ -430,8 +521,16 @@ impl Trainer for Lbfgs {
             // The line search failed (no acceptable point within its budget, or no descent
             // direction); argmin's state no longer holds the parameters, which stay at θ (the
             // last accepted point), and its objective may be gone.
-            self.finished = true;
-            return Ok(StepOutcome::Converged);
+            return self.failed();
+        }
+        let cost = state.get_cost();
+        let moved = state
+            .get_param()
+            .is_some_and(|param| param.as_slice() != self.theta.as_slice());
+        if !(moved && cost.is_finite()) {
+            // A zero step (the next iteration would divide 0 by 0) or a non-finite point:
+            // θ stays where it was.
+            return self.failed();
         }
         state.func_counts(&self.problem);
         state.update();
@@ -440,13 +539,7 @@ impl Trainer for Lbfgs {
             self.theta.copy_from_slice(param);
             engine::unflatten(&self.theta, &mut self.mlp)?;
         }
-        let cost = state.get_cost();
         self.state = Some(state);
-        if !cost.is_finite() {
-            return Err(Error::NonFinite(format!(
-                "lbfgs: the line search accepted a point with training loss {cost}"
-            )));
-        }
         Ok(StepOutcome::Continue)
     }
 
@@ -465,8 +558,12 @@ impl Trainer for Lbfgs {
         Some(self.flops_per_evaluation * per_step)
     }
 
-    /// `evaluations`: loss-and-gradient evaluations computed (the line searches' included).
+    /// `evaluations`: loss-and-gradient evaluations computed (the line searches' included);
+    /// `restarts`: restarts after failed line searches.
     fn counters(&self) -> Vec<(&'static str, f64)> {
-        vec![("evaluations", self.evaluations() as f64)]
+        vec![
+            ("evaluations", self.evaluations() as f64),
+            ("restarts", self.restarts as f64),
+        ]
     }
 }

@@ -93,7 +93,10 @@ fn evaluations_are_counted_and_priced() {
     let net = tanh_net(2);
     let per_eval = engine::gradient_flops(&net.widths, data.n());
     let mut trainer = LbfgsConfig::default().init(&data, net, 0).unwrap();
-    assert_eq!(trainer.counters(), vec![("evaluations", 0.0)]);
+    assert_eq!(
+        trainer.counters(),
+        vec![("evaluations", 0.0), ("restarts", 0.0)]
+    );
     let steps = 10;
     for _ in 0..steps {
         assert_eq!(trainer.step().unwrap(), StepOutcome::Continue);
@@ -177,4 +180,56 @@ fn config_parses_with_defaults_and_rejects_unknown_fields() {
     assert_eq!(c.line_search, LineSearch::HagerZhang);
     assert!(serde_json::from_str::<LbfgsConfig>(r#"{"memory": 5}"#).is_err());
     assert!(serde_json::from_str::<LbfgsConfig>(r#"{"line_search": "wolfe"}"#).is_err());
+}
+
+/// A ReLU net, where Moré–Thuente line searches fail on kinks long before a minimum.
+fn relu_net(seed: u64) -> Mlp {
+    Mlp::init(
+        &Architecture::new(vec![8], fitbench_core::Activation::Relu),
+        2,
+        1,
+        seed,
+    )
+    .unwrap()
+}
+
+/// Runs `config` for up to `steps` steps; returns (losses, restarts, converged).
+fn run_counting(config: &LbfgsConfig, steps: usize) -> (Vec<f64>, f64, bool) {
+    let data = tanh_data(300, 8);
+    let mut t = config.init(&data, relu_net(1), 0).unwrap();
+    let mut losses = Vec::new();
+    let mut converged = false;
+    for _ in 0..steps {
+        let outcome = t.step().unwrap();
+        losses.push(t.params().mse(data.x.as_ref(), data.y.as_ref()).unwrap());
+        if outcome == StepOutcome::Converged {
+            converged = true;
+            break;
+        }
+    }
+    (losses, t.counters()[1].1, converged)
+}
+
+#[test]
+fn a_failed_line_search_restarts_from_the_current_point_without_raising_the_loss() {
+    let steps = 600;
+    let (with, restarts, _) = run_counting(&LbfgsConfig::default(), steps);
+    let (without, none, stopped) = run_counting(
+        &LbfgsConfig {
+            restart: false,
+            ..LbfgsConfig::default()
+        },
+        steps,
+    );
+    assert_eq!(none, 0.0);
+    assert!(
+        stopped,
+        "without restarts the first failed line search ends the run"
+    );
+    assert!(restarts >= 1.0, "no restart in {steps} steps");
+    assert!(with.len() > without.len());
+    assert!(with.last().unwrap() < without.last().unwrap());
+    for w in with.windows(2) {
+        assert!(w[1] <= w[0], "the loss rose: {} → {}", w[0], w[1]);
+    }
 }

@@ -255,6 +255,34 @@ pub fn prepare_output(dir: &Path, existing: Existing) -> Result<Vec<fitbench_rep
     }
 }
 
+/// With `--resume`, the folder's shard (its `shard.json`, or none) must be the requested one:
+/// resuming another shard would rewrite `runs.jsonl` without the runs it does not own.
+fn check_shard_of_folder(dir: &Path, existing: Existing, shard: Option<Shard>) -> Result<()> {
+    let manifest = dir.join(crate::shard::MANIFEST);
+    if existing != Existing::Resume || !dir.join("runs.jsonl").exists() {
+        return Ok(());
+    }
+    let found = if manifest.exists() {
+        let m: crate::shard::Manifest =
+            fitbench_report::io::read_json(&manifest, "a shard manifest")?;
+        Some(m.shard)
+    } else {
+        None
+    };
+    if found == shard {
+        return Ok(());
+    }
+    let name = |s: Option<Shard>| {
+        s.map_or_else(|| "the whole sweep".to_string(), |s| format!("shard {s}"))
+    };
+    Err(HarnessError::Config(format!(
+        "--resume: {} holds {}, but this command runs {}; resume it with the same --shard (or none), or choose another --out",
+        dir.display(),
+        name(found),
+        name(shard)
+    )))
+}
+
 /// What a finished sweep produced.
 #[derive(Debug)]
 pub struct SweepResult {
@@ -304,6 +332,7 @@ pub fn execute(
 ) -> Result<SweepResult> {
     crate::environment::set_threads(job.config.threads);
     let mut plan = Plan::resolve(job.config.clone())?;
+    check_shard_of_folder(&job.out, existing, job.shard)?;
     plan.previous = prepare_output(&job.out, existing)?;
     plan.interrupt = interrupt;
     plan.shard = job.shard;

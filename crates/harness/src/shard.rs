@@ -72,6 +72,12 @@ impl Shard {
 
     /// `--shard auto`: the shard from the scheduler's environment, looked up through `var`
     /// (pass `|k| std::env::var(k).ok()`). See [`ENV_HELP`] for the variables.
+    ///
+    /// Precedence: `FITBENCH_SHARD_INDEX` with `FITBENCH_SHARD_COUNT`; then SLURM (with
+    /// `FITBENCH_SHARD_COUNT` set, `SLURM_ARRAY_TASK_ID` is the index as is — the way to
+    /// resubmit a few failed tasks of a larger array —, otherwise the index is
+    /// (id − min) / step over `SLURM_ARRAY_TASK_COUNT` tasks, or min..=max); then
+    /// Kubernetes (`JOB_COMPLETION_INDEX` with `FITBENCH_SHARD_COUNT`).
     pub fn from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
         let num = |name: &str| -> Result<Option<usize>> {
             match var(name) {
@@ -83,33 +89,43 @@ impl Shard {
                 }),
             }
         };
+        let explicit_count = num("FITBENCH_SHARD_COUNT")?;
+        if let (Some(index), Some(count)) = (num("FITBENCH_SHARD_INDEX")?, explicit_count) {
+            return Self::new(index, count);
+        }
         if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
+            if let Some(count) = explicit_count {
+                return Self::new(id, count);
+            }
             let min = num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+            let step = num("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1).max(1);
             let count = match (num("SLURM_ARRAY_TASK_COUNT")?, num("SLURM_ARRAY_TASK_MAX")?) {
                 (Some(c), _) => c,
-                (None, Some(max)) => max + 1 - min.min(max + 1),
-                (None, None) => {
+                (None, Some(max)) if max >= min => (max - min) / step + 1,
+                _ => {
                     return Err(HarnessError::Config(
-                        "--shard auto: SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX is; submit with --array=0-N or pass --shard I/N".into(),
+                        "--shard auto: SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX is; submit with --array=0-N, set FITBENCH_SHARD_COUNT, or pass --shard I/N".into(),
                     ));
                 }
             };
-            return Self::new(id.saturating_sub(min), count);
+            let offset = id.checked_sub(min).filter(|o| o % step == 0).ok_or_else(|| {
+                HarnessError::Config(format!(
+                    "--shard auto: SLURM_ARRAY_TASK_ID={id} is not min + k·step (min {min}, step {step}); for a resubmitted subset of an array, set FITBENCH_SHARD_COUNT to the full array's size"
+                ))
+            })?;
+            return Self::new(offset / step, count);
         }
         if let Some(index) = num("JOB_COMPLETION_INDEX")? {
-            let count = num("FITBENCH_SHARD_COUNT")?.ok_or_else(|| {
+            let count = explicit_count.ok_or_else(|| {
                 HarnessError::Config(
                     "--shard auto: JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) is set but FITBENCH_SHARD_COUNT is not; set it to the Job's completions".into(),
                 )
             })?;
             return Self::new(index, count);
         }
-        match (num("FITBENCH_SHARD_INDEX")?, num("FITBENCH_SHARD_COUNT")?) {
-            (Some(index), Some(count)) => Self::new(index, count),
-            _ => Err(HarnessError::Config(format!(
-                "--shard auto: no shard in the environment. Looked for {ENV_HELP}"
-            ))),
-        }
+        Err(HarnessError::Config(format!(
+            "--shard auto: no shard in the environment. Looked for {ENV_HELP}"
+        )))
     }
 
     /// Whether this shard owns the run `key`.
@@ -259,7 +275,11 @@ pub fn merge(dirs: &[PathBuf], out: &Path, allow_missing: bool) -> Result<Merged
         } else {
             Vec::new()
         };
-        for r in records {
+        // An interrupted run is unfinished work: it counts as missing, as `--resume` reruns it.
+        for r in records
+            .into_iter()
+            .filter(|r| r.status != fitbench_report::Status::Interrupted)
+        {
             let key = RunKey {
                 dataset: r.dataset.clone(),
                 trainer: r.trainer.clone(),
@@ -337,8 +357,12 @@ pub fn merge(dirs: &[PathBuf], out: &Path, allow_missing: bool) -> Result<Merged
         }
     }
     let mut tuning_out = JsonLines::create(&out.join("tuning.jsonl"))?;
-    for (t, _) in tuning.values() {
-        tuning_out.append(t)?;
+    for d in &plan.datasets {
+        for t in &plan.trainers {
+            if let Some((record, _)) = tuning.get(&(d.data.name.clone(), t.label.clone())) {
+                tuning_out.append(record)?;
+            }
+        }
     }
     Ok(Merged {
         missing,
@@ -383,6 +407,32 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(s, Shard { index: 3, count: 4 });
+        // --array=0-15:4: ids 0, 4, 8, 12.
+        let s = Shard::from_env(&env(&[
+            ("SLURM_ARRAY_TASK_ID", "8"),
+            ("SLURM_ARRAY_TASK_STEP", "4"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ]))
+        .unwrap();
+        assert_eq!(s, Shard { index: 2, count: 4 });
+        // A resubmitted task 7 of an 8-task array.
+        let s = Shard::from_env(&env(&[
+            ("SLURM_ARRAY_TASK_ID", "7"),
+            ("SLURM_ARRAY_TASK_COUNT", "1"),
+            ("SLURM_ARRAY_TASK_MIN", "7"),
+            ("FITBENCH_SHARD_COUNT", "8"),
+        ]))
+        .unwrap();
+        assert_eq!(s, Shard { index: 7, count: 8 });
+        // The explicit pair wins over the scheduler's variables.
+        let s = Shard::from_env(&env(&[
+            ("SLURM_ARRAY_TASK_ID", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+            ("FITBENCH_SHARD_INDEX", "3"),
+            ("FITBENCH_SHARD_COUNT", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(s, Shard { index: 3, count: 5 });
         let s = Shard::from_env(&env(&[
             ("JOB_COMPLETION_INDEX", "0"),
             ("FITBENCH_SHARD_COUNT", "2"),

@@ -192,3 +192,51 @@ fn missing_duplicated_and_foreign_shards_are_refused_clearly() {
         .to_string();
     assert!(msg.contains("already holds a sweep"), "{msg}");
 }
+
+#[test]
+fn resuming_a_shard_folder_needs_the_same_shard_and_interrupted_runs_count_as_missing() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs = shard_dirs(root.path());
+    for (i, dir) in dirs.iter().enumerate() {
+        run(dir, Some(Shard::new(i, SHARDS).unwrap()));
+    }
+    let before = std::fs::read_to_string(dirs[0].join("runs.jsonl")).unwrap();
+    for other in [Some(Shard::new(1, SHARDS).unwrap()), None] {
+        let job = SweepJob {
+            config: config(),
+            out: dirs[0].clone(),
+            shard: other,
+        };
+        let msg = request::execute(
+            &job,
+            Existing::Resume,
+            Arc::new(AtomicBool::new(false)),
+            &mut |_| {},
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            msg.contains("--resume") && msg.contains("shard 0/3"),
+            "{msg}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(dirs[0].join("runs.jsonl")).unwrap(),
+        before,
+        "nothing was lost"
+    );
+
+    // Mark one finished run of shard 1 as interrupted: merge must not count it as present.
+    let log = dirs[1].join("runs.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    first["status"] = serde_json::json!("interrupted");
+    lines[0] = first.to_string();
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let msg = shard::merge(&dirs, &root.path().join("m"), false)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("1 of 12 runs are in no shard"), "{msg}");
+}
