@@ -88,13 +88,32 @@ fn check_len(mlp: &Mlp, len: usize, context: &str) -> Result<()> {
     Ok(())
 }
 
-/// Number of parameters Σₗ (mₗ + 1)·mₗ₊₁ of a network with layer widths `widths`, as a
-/// `u64` for memory estimates.
-pub fn params_of_widths(widths: &[usize]) -> u64 {
-    widths
-        .windows(2)
-        .map(|w| (w[0] as u64 + 1) * w[1] as u64)
-        .sum()
+/// The sizes memory estimates of the engine's trainers are built from, as `u64`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetSize {
+    /// Inputs d.
+    pub d: u64,
+    /// Outputs k.
+    pub k: u64,
+    /// Units of the non-input layers, Σₗ₌₁ mₗ (one column each in a workspace's buffers).
+    pub units: u64,
+    /// Parameters p = Σₗ (mₗ + 1)·mₗ₊₁.
+    pub params: u64,
+}
+
+impl NetSize {
+    /// The sizes of a network with layer widths `widths` = `[d, …, k]`.
+    pub fn of(widths: &[usize]) -> Self {
+        Self {
+            d: widths.first().copied().unwrap_or(0) as u64,
+            k: widths.last().copied().unwrap_or(0) as u64,
+            units: widths.iter().skip(1).map(|&m| m as u64).sum(),
+            params: widths
+                .windows(2)
+                .map(|w| (w[0] as u64 + 1) * w[1] as u64)
+                .sum(),
+        }
+    }
 }
 
 /// The flat parameters of `initial` after checking that it fits `train` (d inputs, k

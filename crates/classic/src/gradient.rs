@@ -152,10 +152,12 @@ fn unit_interval(what: &str, v: f64, example: &str) -> Result<()> {
 /// the remainder (3·rows·Σₗ mₗ·8 each), the data and a batch copy ((n + b)·(d + k)·8), and
 /// four parameter-sized vectors (θ, g and the optimiser's two).
 fn gradient_memory(n: usize, batch: usize, widths: &[usize]) -> u64 {
-    let p = engine::params_of_widths(widths);
-    let units: u64 = widths.iter().skip(1).map(|&m| m as u64).sum();
-    let d = widths.first().copied().unwrap_or(0) as u64;
-    let k = widths.last().copied().unwrap_or(0) as u64;
+    let engine::NetSize {
+        d,
+        k,
+        units,
+        params: p,
+    } = engine::NetSize::of(widths);
     let rows = if batch == 0 || batch >= n {
         n as u64
     } else {

@@ -158,11 +158,13 @@ impl TrainerConfig for LbfgsConfig {
     /// ((n·(d + k))·8) and the parameter-sized vectors: 2·m history pairs plus about 12
     /// working copies ((2·m + 12)·p·8).
     fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
-        let p = engine::params_of_widths(widths);
+        let engine::NetSize {
+            d,
+            k,
+            units,
+            params: p,
+        } = engine::NetSize::of(widths);
         let n64 = n as u64;
-        let d = widths.first().copied().unwrap_or(0) as u64;
-        let k = widths.last().copied().unwrap_or(0) as u64;
-        let units: u64 = widths.iter().skip(1).map(|&m| m as u64).sum();
         let vectors = (2 * self.m as u64 + 12).saturating_mul(p).saturating_mul(8);
         (3 * n64 * units * 8)
             .saturating_add(n64 * (d + k) * 8)

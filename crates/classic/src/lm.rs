@@ -141,11 +141,13 @@ impl TrainerConfig for LmConfig {
     /// the trial forward pass (5·n·Σₗ mₗ·8 over the non-input layers), the data and the
     /// residuals ((n·(d + 2k))·8), and the parameter-sized vectors (8·p·8).
     fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
-        let p = engine::params_of_widths(widths);
+        let engine::NetSize {
+            d,
+            k,
+            units,
+            params: p,
+        } = engine::NetSize::of(widths);
         let n64 = n as u64;
-        let d = widths.first().copied().unwrap_or(0) as u64;
-        let k = widths.last().copied().unwrap_or(0) as u64;
-        let units: u64 = widths.iter().skip(1).map(|&m| m as u64).sum();
         let jacobian = Self::jacobian_bytes(n, k as usize, p as usize);
         let gram = 2 * p * p * 8;
         let workspace = 5 * n64 * units * 8;

@@ -245,11 +245,6 @@ pub struct Merged {
 /// report, summary and plots.
 pub fn merge(dirs: &[PathBuf], out: &Path, allow_missing: bool) -> Result<Merged> {
     use fitbench_report::io::{JsonLines, RunLog, read_json, write_json};
-    if dirs.is_empty() {
-        return Err(HarnessError::Config(
-            "merge: name at least one sweep folder".into(),
-        ));
-    }
     let mut config: Option<(RunConfig, &Path)> = None;
     let mut runs: BTreeMap<RunKey, (fitbench_report::RunRecord, &Path)> = BTreeMap::new();
     let mut tuning: BTreeMap<(String, String), (fitbench_report::config::TuningRecord, &Path)> =
