@@ -87,7 +87,7 @@ pub enum LineSearch {
 /// | `m` | 10 | number of (s, y) pairs kept (scipy's default) | 1 ..= 1000 |
 /// | `l2` | 0 | weight penalty ½·l2·‖W‖² added to the MSE | finite, ≥ 0 |
 /// | `line_search` | `more_thuente` | `more_thuente`, `hager_zhang` or `backtracking` | |
-/// | `max_evals` | 20 | most loss-and-gradient evaluations in one step's line search (scipy's `maxls`) | ≥ 1 |
+/// | `max_evals` | 20 | evaluations one step's line search may make (scipy's `maxls`); one more is allowed for the gradient at the accepted point when it is not the last evaluated (Hager–Zhang) | ≥ 1 |
 /// | `restart` | true | after a failed line search, take one backtracking gradient step and restart from there with an empty history (see the module docs) | |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
