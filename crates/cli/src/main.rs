@@ -67,9 +67,13 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Write the report even when some runs of the sweep are in no shard (they are
-        /// listed, and the report counts as interrupted).
+        /// listed in the report's `merge.missing`, and the report counts as incomplete).
         #[arg(long)]
         allow_missing: bool,
+        /// Merge runs built from different git commits (listed in the report's
+        /// `merge.commits`); refused by default.
+        #[arg(long)]
+        allow_mixed_commits: bool,
     },
     /// List datasets, trainers or presets.
     List {
@@ -250,6 +254,11 @@ struct RunArgs {
     /// FITBENCH_SHARD_COUNT). Combine the shards' folders with `fitbench merge`.
     #[arg(long)]
     shard: Option<String>,
+    /// Run J runs at once, each single-threaded (default 1). Results are the same as with
+    /// --jobs 1; timings are not: concurrent runs share memory bandwidth and caches (the
+    /// report records J and the summary says so).
+    #[arg(long, value_name = "J")]
+    jobs: Option<usize>,
 }
 
 impl RunArgs {
@@ -287,6 +296,7 @@ impl RunArgs {
             resume: self.resume,
             force: self.force,
             shard: self.shard,
+            jobs: self.jobs,
         })
     }
 }
@@ -334,8 +344,16 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             )
         });
         let mut on_plan = |plan: &fitbench_harness::runner::Plan| {
+            let shard = plan.shard.map_or_else(String::new, |s| {
+                format!(", shard {s}: {} of them", plan.n_owned_runs())
+            });
+            let jobs = if job.jobs > 1 {
+                format!(", {} at once", job.jobs)
+            } else {
+                String::new()
+            };
             eprintln!(
-                "fitbench: {} runs ({} datasets × {} trainers × {} seeds) → {}",
+                "fitbench: {} runs ({} datasets × {} trainers × {} seeds{shard}{jobs}) → {}",
                 plan.n_runs(),
                 plan.datasets.len(),
                 plan.trainers.len(),
@@ -343,7 +361,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                 job.out.display()
             );
             if let Some(b) = &bar {
-                b.set_length(plan.n_runs() as u64);
+                b.set_length(plan.n_owned_runs() as u64);
             }
         };
         let mut progress = |p: Progress<'_>| show_progress(&p, bar.as_ref());
@@ -428,22 +446,42 @@ fn report_outcome(result: &request::SweepResult) -> Option<ExitCode> {
     None
 }
 
-fn merge(dirs: &[PathBuf], out: &Path, allow_missing: bool) -> Result<ExitCode> {
-    let merged = fitbench_harness::shard::merge(dirs, out, allow_missing)?;
+fn merge(
+    dirs: &[PathBuf],
+    out: &Path,
+    options: fitbench_harness::shard::MergeOptions,
+) -> Result<ExitCode> {
+    let merged = fitbench_harness::shard::merge(dirs, out, options)?;
     for key in &merged.missing {
         eprintln!("fitbench: missing from every shard: {key}");
     }
+    if merged.record.commits.len() > 1 {
+        eprintln!(
+            "fitbench: warning: runs from {} git commits merged (--allow-mixed-commits): {}",
+            merged.record.commits.len(),
+            merged.record.commits.join(", ")
+        );
+    }
+    let mut result = request::rebuild(out)?;
     eprintln!(
-        "fitbench: merged {} folder(s) into {}{}",
+        "fitbench: merged {} folder(s) into {}: {} run(s), {} file(s){}",
         merged.shards,
         out.display(),
+        result.report.runs.len(),
+        result.files.len(),
         if merged.missing.is_empty() {
             String::new()
         } else {
-            format!(" ({} run(s) missing)", merged.missing.len())
+            format!(
+                "; {} run(s) missing (--allow-missing): run the shards that own them and merge again",
+                merged.missing.len()
+            )
         }
     );
-    rebuild(out)
+    // Missing runs were allowed and explained above; the rest of the outcome (failed runs)
+    // is reported as for any sweep.
+    result.interrupted = false;
+    Ok(report_outcome(&result).unwrap_or(ExitCode::SUCCESS))
 }
 
 fn rebuild(dir: &Path) -> Result<ExitCode> {
@@ -656,7 +694,15 @@ fn main() -> ExitCode {
             dirs,
             out,
             allow_missing,
-        } => merge(&dirs, &out, allow_missing),
+            allow_mixed_commits,
+        } => merge(
+            &dirs,
+            &out,
+            fitbench_harness::shard::MergeOptions {
+                allow_missing,
+                allow_mixed_commits,
+            },
+        ),
         Command::List { what } => {
             list(what);
             Ok(ExitCode::SUCCESS)

@@ -65,10 +65,12 @@ pub fn build_report(plan: &runner::Plan, output: runner::SweepOutput) -> Report 
         runs,
         tuning,
         calibration,
+        jobs,
         ..
     } = output;
     let mut environment = environment::capture(plan.config.threads);
     environment.calibration = calibration;
+    environment.jobs = jobs.max(1);
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
         mse_units: MSE_UNITS.into(),
@@ -78,6 +80,7 @@ pub fn build_report(plan: &runner::Plan, output: runner::SweepOutput) -> Report 
         datasets,
         runs,
         tuning,
+        merge: None,
     };
     metrics::annotate(&mut report);
     report

@@ -707,6 +707,7 @@ mod tests {
             datasets: vec![serde_json::from_value(dataset).unwrap()],
             runs,
             tuning: vec![],
+            merge: None,
         }
     }
 

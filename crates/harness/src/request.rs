@@ -4,7 +4,7 @@
 
 use crate::error::{HarnessError, Result};
 use crate::presets;
-use crate::runner::{self, MonotonicClock, Plan, Progress};
+use crate::runner::{self, Plan, Progress};
 use crate::shard::Shard;
 use fitbench_report::config::{CsvSpec, LrGrid};
 use fitbench_report::io::{JsonLines, RunLog};
@@ -57,6 +57,8 @@ pub struct RunRequest {
     /// Run only one shard of the sweep: `I/N`, or `auto` (from the batch scheduler's
     /// environment, see [`crate::shard::Shard::from_env`]).
     pub shard: Option<String>,
+    /// Runs at once, each single-threaded (default 1); see [`runner::run_sweep_parallel`].
+    pub jobs: Option<usize>,
 }
 
 /// One sweep to run: its configuration and output folder.
@@ -68,6 +70,8 @@ pub struct SweepJob {
     pub out: PathBuf,
     /// The shard of the sweep to run (all of it when `None`).
     pub shard: Option<Shard>,
+    /// Runs at once (`--jobs`), each single-threaded.
+    pub jobs: usize,
 }
 
 /// Splits dataset or trainer lists: `a,b` is two names unless a part is a `key=value`
@@ -108,6 +112,15 @@ impl RunRequest {
                 (None, Some(path)) => (None, vec![(None, read_config_file(path)?)]),
                 (None, None) => (None, vec![(None, RunConfig::default())]),
             };
+        let jobs = match self.jobs {
+            None => 1,
+            Some(0) => {
+                return Err(HarnessError::Config(
+                    "--jobs 0: need at least 1 (runs at once, each single-threaded)".into(),
+                ));
+            }
+            Some(j) => j,
+        };
         let shard = match self.shard.as_deref() {
             None => None,
             Some("auto") => Some(Shard::from_env(&|k| std::env::var(k).ok())?),
@@ -124,7 +137,12 @@ impl RunRequest {
                     Some(s) => root.join(s),
                     None => root,
                 };
-                Ok(SweepJob { config, out, shard })
+                Ok(SweepJob {
+                    config,
+                    out,
+                    shard,
+                    jobs,
+                })
             })
             .collect()
     }
@@ -187,6 +205,7 @@ pub const SWEEP_FILES: &[&str] = &[
     "tuning.jsonl",
     "plots",
     crate::shard::MANIFEST,
+    crate::shard::MERGE_FILE,
 ];
 
 /// What to do with an output folder that already holds a sweep.
@@ -346,11 +365,10 @@ pub fn execute(
     }
     let mut log = RunLog::create(&job.out)?;
     let mut tuning_log = JsonLines::create(&job.out.join("tuning.jsonl"))?;
-    let mut clock = MonotonicClock::default();
     let mut tuning_error = None;
-    let sweep = runner::run_sweep(
+    let sweep = runner::run_sweep_parallel(
         &plan,
-        &mut clock,
+        job.jobs,
         &mut |r| log.append(r).map_err(HarnessError::from),
         &mut |p| {
             if let Progress::Tuned(t) = &p
@@ -391,19 +409,47 @@ pub fn rebuild(dir: &Path) -> Result<SweepResult> {
             dir.display()
         )));
     }
-    let runs = RunLog::read(&log)?;
+    let mut runs = RunLog::read(&log)?;
+    // Plan order, whatever order the runs finished in (`--jobs`).
+    let order: std::collections::HashMap<crate::shard::RunKey, usize> =
+        crate::shard::plan_keys(&plan)
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| (k, i))
+            .collect();
+    runs.sort_by_key(|r| {
+        order
+            .get(&crate::shard::RunKey::of(r))
+            .copied()
+            .unwrap_or(usize::MAX)
+    });
     let tuning = JsonLines::read(&dir.join("tuning.jsonl"))?;
     let planned = plan.n_owned_runs();
+    let merge_file = dir.join(crate::shard::MERGE_FILE);
+    let merge = if merge_file.exists() {
+        Some(fitbench_report::io::read_json(
+            &merge_file,
+            "a merge record",
+        )?)
+    } else {
+        None
+    };
     let output = runner::SweepOutput {
         datasets: runner::dataset_infos(&plan),
         interrupted: runs.len() < planned,
+        jobs: runs
+            .iter()
+            .filter_map(|r| r.provenance.as_ref().map(|p| p.jobs))
+            .max()
+            .unwrap_or(1),
         runs,
         tuning,
         calibration: None,
         reused: 0,
     };
     let interrupted = output.interrupted;
-    let report = crate::build_report(&plan, output);
+    let mut report = crate::build_report(&plan, output);
+    report.merge = merge;
     let files = fitbench_render::output::write_all(&report, dir)?;
     Ok(SweepResult::of(report, files, interrupted, 0))
 }

@@ -624,35 +624,41 @@ pub fn linear_reference(split: &Split, repetition: usize) -> Option<LinearRefere
     })()
 }
 
-/// The split of one repetition; records its sizes and linear reference in `info`.
-fn split_of(
+/// The split of one repetition (the same for every trainer and every process).
+fn make_split(
     data: &Dataset,
     c: &RunConfig,
     name: &str,
     repetition: usize,
-    info: &mut DatasetInfo,
 ) -> fitbench_core::Result<Split> {
     let (split_seed, _) = split_and_init_seeds(c.base_seed, name, repetition);
-    let split = Split::new(data, c.test_fraction, split_seed)?;
-    info.n_train = split.train.n();
-    info.n_test = split.test.n();
-    info.linear_reference
-        .extend(linear_reference(&split, repetition));
-    Ok(split)
+    Split::new(data, c.test_fraction, split_seed)
+}
+
+/// Whether the plan (its shard, if any) runs anything on dataset `name`.
+fn owns_dataset(plan: &Plan, name: &str) -> bool {
+    (0..plan.config.seeds).any(|rep| plan.trainers.iter().any(|t| plan.owns(name, &t.label, rep)))
 }
 
 /// The dataset descriptions of a plan (splits and linear references of every repetition),
-/// exactly as [`run_sweep`] records them, without running any trainer.
+/// exactly as [`run_sweep`] records them, without running any trainer. A shard describes
+/// only the datasets it runs something on.
 pub fn dataset_infos(plan: &Plan) -> Vec<DatasetInfo> {
     let c = &plan.config;
     plan.datasets
         .iter()
+        .filter(|pd| owns_dataset(plan, &pd.data.name))
         .map(|pd| {
             let name = pd.data.name.clone();
             let mut info = DatasetInfo::new(&name, &pd.data, c.test_fraction);
             info.noise_free_teacher = pd.spec.is_noise_free_teacher();
             for repetition in 0..c.seeds {
-                let _ = split_of(&pd.data, c, &name, repetition, &mut info);
+                if let Ok(split) = make_split(&pd.data, c, &name, repetition) {
+                    info.n_train = split.train.n();
+                    info.n_test = split.test.n();
+                    info.linear_reference
+                        .extend(linear_reference(&split, repetition));
+                }
             }
             info
         })
@@ -664,7 +670,8 @@ pub fn dataset_infos(plan: &Plan) -> Vec<DatasetInfo> {
 pub struct SweepOutput {
     /// Dataset descriptions (with the linear reference per split).
     pub datasets: Vec<DatasetInfo>,
-    /// Every run, in execution order.
+    /// Every run, in plan order (datasets, then repetitions, then trainers) whatever order
+    /// they finished in.
     pub runs: Vec<RunRecord>,
     /// Learning-rate grid searches, when enabled.
     pub tuning: Vec<TuningRecord>,
@@ -674,6 +681,8 @@ pub struct SweepOutput {
     pub interrupted: bool,
     /// Runs taken over from [`Plan::previous`] instead of being run again.
     pub reused: usize,
+    /// Runs run at once ([`run_sweep_parallel`]; 1 for [`run_sweep`]).
+    pub jobs: usize,
 }
 
 /// The identity of one run: everything that determines its result (the run configuration
@@ -705,138 +714,337 @@ pub fn fingerprint(
     format!("{:016x}", fitbench_core::rng::fnv1a(&key.to_string()))
 }
 
-/// Runs the whole plan. `on_run` is called with every finished run (the binary persists it
-/// at once); an error from `on_run` aborts the sweep.
+/// What a worker tells the thread that owns the sweep's outputs.
+enum Message<R> {
+    /// Item `i` is starting.
+    Start(usize),
+    /// Item `i` is done.
+    Done(usize, R),
+}
+
+/// Runs `work` on items `0..n` in order of index, `jobs` at a time, and hands every start and
+/// result to `handle` on the calling thread (in the order they happen). Before taking an
+/// item, a worker asks `stop`. With one job everything runs on the calling thread with
+/// `clock`. With more, each worker is a thread inside a one-thread rayon pool of its own (so
+/// code that uses rayon, such as burn's matmul, stays on the worker instead of queueing for a
+/// shared pool) and reads its own [`MonotonicClock`].
+fn for_each_item<R: Send>(
+    jobs: usize,
+    n: usize,
+    clock: &mut dyn Clock,
+    stop: &(dyn Fn() -> bool + Sync),
+    work: &(dyn Fn(usize, &mut dyn Clock) -> R + Sync),
+    handle: &mut dyn FnMut(Message<R>),
+) {
+    if jobs <= 1 {
+        for i in 0..n {
+            if stop() {
+                break;
+            }
+            handle(Message::Start(i));
+            let r = work(i, clock);
+            handle(Message::Done(i, r));
+        }
+        return;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let next = &next;
+    let (tx, rx) = std::sync::mpsc::channel::<Message<R>>();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(n) {
+            let tx = tx.clone();
+            scope.spawn(move || {
+                let body = move || {
+                    let mut clock = MonotonicClock::default();
+                    while !stop() {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= n || tx.send(Message::Start(i)).is_err() {
+                            break;
+                        }
+                        let r = work(i, &mut clock);
+                        if tx.send(Message::Done(i, r)).is_err() {
+                            break;
+                        }
+                    }
+                };
+                match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+                    Ok(pool) => pool.install(body),
+                    Err(_) => body(),
+                }
+            });
+        }
+        drop(tx);
+        for message in rx {
+            handle(message);
+        }
+    });
+}
+
+/// One run of the sweep: indices into the plan.
+struct Item {
+    dataset: usize,
+    repetition: usize,
+    trainer: usize,
+}
+
+/// The split of one (dataset, repetition), shared by its runs and dropped after the last.
+type SharedSplit = Arc<std::result::Result<Split, String>>;
+
+struct Cell {
+    split: Option<SharedSplit>,
+    remaining: usize,
+}
+
+/// A tuned trainer: its config and JSON.
+type Tuned = Option<(Box<dyn TrainerConfig + Send + Sync>, serde_json::Value)>;
+
+/// Runs the whole plan, one run at a time, timing with `clock`. `on_run` is called with every
+/// finished run (the binary persists it at once); an error from `on_run` stops the sweep and
+/// is returned.
 pub fn run_sweep(
     plan: &Plan,
     clock: &mut dyn Clock,
     on_run: &mut dyn FnMut(&RunRecord) -> Result<()>,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<SweepOutput> {
+    sweep(plan, 1, clock, on_run, progress)
+}
+
+/// Runs the whole plan `jobs` runs at a time (learning-rate searches too), each run
+/// single-threaded on its own [`MonotonicClock`]. Results do not depend on `jobs`: every
+/// run's seeds, split and initial weights come from the plan alone, and the output lists the
+/// runs in plan order. Timings do: concurrent runs share memory bandwidth and caches, so each
+/// is slower than alone (the report records `jobs`). `on_run` and `progress` are called on
+/// the calling thread, `on_run` in the order runs finish.
+pub fn run_sweep_parallel(
+    plan: &Plan,
+    jobs: usize,
+    on_run: &mut dyn FnMut(&RunRecord) -> Result<()>,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<SweepOutput> {
+    if jobs > 1 && plan.config.threads > 1 {
+        return Err(HarnessError::Config(format!(
+            "--jobs {jobs} runs {jobs} single-threaded runs at once, but the sweep asks for {} threads per run; use --threads 1 with --jobs, or --jobs 1 with --threads",
+            plan.config.threads
+        )));
+    }
+    sweep(
+        plan,
+        jobs.max(1),
+        &mut MonotonicClock::default(),
+        on_run,
+        progress,
+    )
+}
+
+fn sweep(
+    plan: &Plan,
+    jobs: usize,
+    clock: &mut dyn Clock,
+    on_run: &mut dyn FnMut(&RunRecord) -> Result<()>,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<SweepOutput> {
     let c = &plan.config;
     let rules = StopRules::from(c);
-    let mut out = SweepOutput::default();
-    let total = plan.n_owned_runs();
+    let mut out = SweepOutput {
+        datasets: dataset_infos(plan),
+        jobs,
+        ..SweepOutput::default()
+    };
     let before = crate::environment::calibrate_once();
-    for pd in &plan.datasets {
-        let name = pd.data.name.clone();
-        let mut info = DatasetInfo::new(&name, &pd.data, c.test_fraction);
-        info.noise_free_teacher = pd.spec.is_noise_free_teacher();
-        // A shard skips the datasets it owns no run of (tuning included).
-        let owns_any = (0..c.seeds).any(|rep| {
-            plan.trainers
-                .iter()
-                .any(|t| plan.owns(&name, &t.label, rep))
-        });
-        if !owns_any {
-            continue;
-        }
-        // Per-dataset learning rates, tuned on a validation carve-out of the training split.
-        let mut tuned: Vec<Option<(Box<dyn TrainerConfig + Send + Sync>, serde_json::Value)>> =
-            Vec::new();
-        for t in &plan.trainers {
-            let owned = (0..c.seeds).any(|rep| plan.owns(&name, &t.label, rep));
-            let result = match (&c.lr_grid, &t.spec) {
-                _ if !owned => None,
-                (Some(grid), Some(spec)) => crate::tuning::tune(
+    let mut environment = crate::environment::capture(c.threads);
+    environment.jobs = jobs;
+    let provenance = fitbench_report::schema::Provenance::of(&environment, Some(before));
+    let abort = AtomicBool::new(false);
+    let stop = || abort.load(Ordering::Relaxed) || plan.interrupt.load(Ordering::Relaxed);
+
+    // Per-dataset learning rates, tuned on a validation carve-out of the training split; a
+    // shard tunes only the (dataset, trainer) pairs it runs.
+    let searches: Vec<(usize, usize)> = match &c.lr_grid {
+        None => Vec::new(),
+        Some(_) => plan
+            .datasets
+            .iter()
+            .enumerate()
+            .flat_map(|(d, pd)| {
+                plan.trainers
+                    .iter()
+                    .enumerate()
+                    .filter(move |(_, t)| {
+                        t.spec.is_some()
+                            && (0..c.seeds).any(|rep| plan.owns(&pd.data.name, &t.label, rep))
+                    })
+                    .map(move |(t, _)| (d, t))
+            })
+            .collect(),
+    };
+    let mut tuned: Vec<Vec<Tuned>> = plan
+        .datasets
+        .iter()
+        .map(|_| plan.trainers.iter().map(|_| None).collect())
+        .collect();
+    let mut tuning: Vec<Option<TuningRecord>> = searches.iter().map(|_| None).collect();
+    if let Some(grid) = &c.lr_grid {
+        let search = |i: usize, _: &mut dyn Clock| {
+            let (d, t) = searches[i];
+            let (pd, t) = (&plan.datasets[d], &plan.trainers[t]);
+            t.spec.as_ref().and_then(|spec| {
+                crate::tuning::tune(
                     spec,
                     &t.label,
-                    &name,
+                    &pd.data.name,
                     &pd.data,
                     &plan.architecture,
                     c,
                     grid,
-                ),
-                _ => None,
-            };
-            tuned.push(result.map(|(spec, record)| {
+                )
+            })
+        };
+        for_each_item(jobs, searches.len(), clock, &stop, &search, &mut |m| {
+            if let Message::Done(i, Some((spec, record))) = m {
                 progress(Progress::Tuned(&record));
-                out.tuning.push(record);
-                (spec.boxed(), spec.to_json())
-            }));
-        }
-        'dataset: for repetition in 0..c.seeds {
-            let split = split_of(&pd.data, c, &name, repetition, &mut info);
-            let ctx_split = split.as_ref().ok();
-            for (t, tuned) in plan.trainers.iter().zip(&tuned) {
-                if !plan.owns(&name, &t.label, repetition) {
-                    continue;
-                }
-                if plan.interrupt.load(Ordering::Relaxed) {
-                    out.interrupted = true;
-                    break 'dataset;
-                }
-                let (config, config_json) = match tuned {
-                    Some((config, json)) => (config.as_ref(), json.clone()),
-                    None => (t.config.as_ref(), t.config_json.clone()),
-                };
-                let fp = fingerprint(c, &name, &t.label, &config_json, repetition);
-                progress(Progress::Started {
-                    done: out.runs.len(),
-                    total,
-                    dataset: &name,
-                    trainer: &t.label,
-                    repetition,
-                });
-                let previous = plan.previous.iter().find(|r| {
-                    r.fingerprint.as_deref() == Some(fp.as_str()) && r.status != Status::Interrupted
-                });
-                let mut record = match (previous, ctx_split) {
-                    (Some(done), _) => {
-                        out.reused += 1;
-                        done.clone()
-                    }
-                    (None, Some(split)) => {
-                        let ctx = RunContext {
-                            dataset: &name,
-                            split,
-                            requested: &plan.architecture,
-                            repetition,
-                            base_seed: c.base_seed,
-                            rules: &rules,
-                            schedule: &c.eval,
-                            targets: &c.targets,
-                            budgets: &c.iteration_budgets,
-                            handicap_every: c
-                                .test_handicap
-                                .as_ref()
-                                .filter(|h| h.trainer == t.label)
-                                .map(|h| h.every),
-                            interrupt: &plan.interrupt,
-                        };
-                        run_one(&ctx, &t.label, config, config_json, clock)
-                    }
-                    (None, None) => failed_split(
-                        &name,
-                        t,
+                let (d, t) = searches[i];
+                tuned[d][t] = Some((spec.boxed(), spec.to_json()));
+                tuning[i] = Some(record);
+            }
+        });
+    }
+    out.tuning = tuning.into_iter().flatten().collect();
+
+    // The runs, in plan order.
+    let mut items = Vec::new();
+    for (d, pd) in plan.datasets.iter().enumerate() {
+        for repetition in 0..c.seeds {
+            for (t, pt) in plan.trainers.iter().enumerate() {
+                if plan.owns(&pd.data.name, &pt.label, repetition) {
+                    items.push(Item {
+                        dataset: d,
                         repetition,
-                        c,
-                        split
-                            .as_ref()
-                            .err()
-                            .map(|e| e.to_string())
-                            .unwrap_or_default(),
-                    ),
-                };
-                record.fingerprint = Some(fp);
-                on_run(&record)?;
-                progress(Progress::Finished(&record));
-                let stop = record.status == Status::Interrupted;
-                out.runs.push(record);
-                if stop {
-                    out.interrupted = true;
-                    break 'dataset;
+                        trainer: t,
+                    });
                 }
             }
         }
-        out.datasets.push(info);
-        if out.interrupted {
-            break;
-        }
     }
+    let cells: Vec<std::sync::Mutex<Cell>> = (0..plan.datasets.len() * c.seeds)
+        .map(|_| {
+            std::sync::Mutex::new(Cell {
+                split: None,
+                remaining: 0,
+            })
+        })
+        .collect();
+    for it in &items {
+        let mut cell = lock(&cells[it.dataset * c.seeds + it.repetition]);
+        cell.remaining += 1;
+    }
+    let run = |i: usize, clock: &mut dyn Clock| -> (RunRecord, bool) {
+        let it = &items[i];
+        let (pd, t) = (&plan.datasets[it.dataset], &plan.trainers[it.trainer]);
+        let name = &pd.data.name;
+        let repetition = it.repetition;
+        let cell = &cells[it.dataset * c.seeds + repetition];
+        let split = {
+            let mut cell = lock(cell);
+            cell.split
+                .get_or_insert_with(|| {
+                    Arc::new(make_split(&pd.data, c, name, repetition).map_err(|e| e.to_string()))
+                })
+                .clone()
+        };
+        let (config, config_json) = match &tuned[it.dataset][it.trainer] {
+            Some((config, json)) => (config.as_ref(), json.clone()),
+            None => (t.config.as_ref(), t.config_json.clone()),
+        };
+        let fp = fingerprint(c, name, &t.label, &config_json, repetition);
+        let previous = plan.previous.iter().find(|r| {
+            r.fingerprint.as_deref() == Some(fp.as_str()) && r.status != Status::Interrupted
+        });
+        let (mut record, reused) = match (previous, split.as_ref()) {
+            (Some(done), _) => (done.clone(), true),
+            (None, Ok(split)) => {
+                let ctx = RunContext {
+                    dataset: name,
+                    split,
+                    requested: &plan.architecture,
+                    repetition,
+                    base_seed: c.base_seed,
+                    rules: &rules,
+                    schedule: &c.eval,
+                    targets: &c.targets,
+                    budgets: &c.iteration_budgets,
+                    handicap_every: c
+                        .test_handicap
+                        .as_ref()
+                        .filter(|h| h.trainer == t.label)
+                        .map(|h| h.every),
+                    interrupt: &plan.interrupt,
+                };
+                (run_one(&ctx, &t.label, config, config_json, clock), false)
+            }
+            (None, Err(message)) => (failed_split(name, t, repetition, c, message.clone()), false),
+        };
+        drop(split);
+        {
+            let mut cell = lock(cell);
+            cell.remaining -= 1;
+            if cell.remaining == 0 {
+                cell.split = None;
+            }
+        }
+        record.fingerprint = Some(fp);
+        if !reused {
+            record.provenance = Some(provenance.clone());
+        }
+        (record, reused)
+    };
+    let total = items.len();
+    let mut finished: Vec<Option<RunRecord>> = items.iter().map(|_| None).collect();
+    let mut done = 0;
+    let mut sink_error = None;
+    for_each_item(jobs, items.len(), clock, &stop, &run, &mut |m| match m {
+        Message::Start(i) => {
+            let it = &items[i];
+            progress(Progress::Started {
+                done,
+                total,
+                dataset: &plan.datasets[it.dataset].data.name,
+                trainer: &plan.trainers[it.trainer].label,
+                repetition: it.repetition,
+            });
+        }
+        Message::Done(i, (record, reused)) => {
+            if sink_error.is_none()
+                && let Err(e) = on_run(&record)
+            {
+                sink_error = Some(e);
+                abort.store(true, Ordering::Relaxed);
+            }
+            progress(Progress::Finished(&record));
+            done += 1;
+            out.reused += usize::from(reused);
+            if record.status == Status::Interrupted {
+                abort.store(true, Ordering::Relaxed);
+            }
+            finished[i] = Some(record);
+        }
+    });
+    if let Some(e) = sink_error {
+        return Err(e);
+    }
+    out.runs = finished.into_iter().flatten().collect();
+    out.interrupted =
+        out.runs.len() < total || out.runs.iter().any(|r| r.status == Status::Interrupted);
     out.calibration = Some(crate::environment::calibration(vec![
         before,
         crate::environment::calibrate_once(),
     ]));
     Ok(out)
+}
+
+/// Locks a cell; a worker that panicked while holding it left nothing half-done that matters
+/// (the split is either there or not).
+fn lock(cell: &std::sync::Mutex<Cell>) -> std::sync::MutexGuard<'_, Cell> {
+    cell.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

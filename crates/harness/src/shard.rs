@@ -26,6 +26,7 @@
 use crate::error::{HarnessError, Result};
 use crate::runner::Plan;
 use fitbench_report::RunConfig;
+use fitbench_report::schema::MergeRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -130,7 +131,7 @@ impl Shard {
 
     /// Whether this shard owns the run `key`.
     pub fn owns(&self, key: &RunKey) -> bool {
-        key.shard(self.count) == self.index
+        shard_of(key, self.count) == self.index
     }
 }
 
@@ -140,36 +141,15 @@ impl std::fmt::Display for Shard {
     }
 }
 
-/// The identity of one run within a sweep, independent of its position.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct RunKey {
-    /// Dataset name.
-    pub dataset: String,
-    /// Trainer label as written in the sweep.
-    pub trainer: String,
-    /// Repetition.
-    pub repetition: usize,
-}
+pub use fitbench_report::schema::RunKey;
 
-impl RunKey {
-    /// The shard (of `count`) this run belongs to.
-    pub fn shard(&self, count: usize) -> usize {
-        let text = format!(
-            "{}\u{1f}{}\u{1f}{}",
-            self.dataset, self.trainer, self.repetition
-        );
-        (fitbench_core::rng::fnv1a(&text) % count.max(1) as u64) as usize
-    }
-}
-
-impl std::fmt::Display for RunKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} / {} / rep {}",
-            self.dataset, self.trainer, self.repetition
-        )
-    }
+/// The shard (of `count`) the run `key` belongs to: `fnv1a(key) mod count`.
+pub fn shard_of(key: &RunKey, count: usize) -> usize {
+    let text = format!(
+        "{}\u{1f}{}\u{1f}{}",
+        key.dataset, key.trainer, key.repetition
+    );
+    (fitbench_core::rng::fnv1a(&text) % count.max(1) as u64) as usize
 }
 
 /// Every run key of a plan, in the order the sweep runs them.
@@ -228,6 +208,19 @@ fn fmt_lr(lr: Option<f64>) -> String {
 /// File name of the manifest.
 pub const MANIFEST: &str = "shard.json";
 
+/// File name of the merge record ([`MergeRecord`]) `merge` writes into its output folder.
+pub const MERGE_FILE: &str = "merge.json";
+
+/// What [`merge`] may accept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MergeOptions {
+    /// Write the report even when runs of the sweep are in no folder (they are listed in the
+    /// report's merge record).
+    pub allow_missing: bool,
+    /// Merge runs built from different git commits (recorded in the merge record).
+    pub allow_mixed_commits: bool,
+}
+
 /// What [`merge`] found.
 #[derive(Debug)]
 pub struct Merged {
@@ -235,15 +228,19 @@ pub struct Merged {
     pub missing: Vec<RunKey>,
     /// Shards read.
     pub shards: usize,
+    /// What was written to [`MERGE_FILE`] (and goes into the report).
+    pub record: MergeRecord,
 }
 
 /// Merges the sweep folders `dirs` (shards of one sweep, or plain sweeps of the same
 /// configuration) into `out`: checks that every folder holds the same configuration, that
-/// no run appears twice and that tuning picks agree; lists the runs of the plan none of them
-/// holds (an error unless `allow_missing`); writes `sweep.json`, `runs.jsonl` (in plan
-/// order) and `tuning.jsonl` into `out`, after which [`crate::request::rebuild`] writes the
-/// report, summary and plots.
-pub fn merge(dirs: &[PathBuf], out: &Path, allow_missing: bool) -> Result<Merged> {
+/// no run appears twice, that tuning picks agree and that every run was built from the same
+/// git commit (unless `options.allow_mixed_commits`); lists the runs of the plan none of them
+/// holds (an error unless `options.allow_missing`); writes `sweep.json`, `runs.jsonl` (in
+/// plan order), `tuning.jsonl` and [`MERGE_FILE`] into `out`, after which
+/// [`crate::request::rebuild`] writes the report, summary and plots. Every run keeps its own
+/// [`fitbench_report::schema::Provenance`] (machine, commit, calibration).
+pub fn merge(dirs: &[PathBuf], out: &Path, options: MergeOptions) -> Result<Merged> {
     use fitbench_report::io::{JsonLines, RunLog, read_json, write_json};
     let mut config: Option<(RunConfig, &Path)> = None;
     let mut runs: BTreeMap<RunKey, (fitbench_report::RunRecord, &Path)> = BTreeMap::new();
@@ -325,7 +322,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, allow_missing: bool) -> Result<Merged
         .filter(|k| !runs.contains_key(k))
         .cloned()
         .collect();
-    if !missing.is_empty() && !allow_missing {
+    if !missing.is_empty() && !options.allow_missing {
         let shown: Vec<String> = missing.iter().take(10).map(ToString::to_string).collect();
         return Err(HarnessError::Config(format!(
             "merge: {} of {} runs are in no shard (first: {}); run the missing shards, or pass --allow-missing to write a report without them",
@@ -334,6 +331,38 @@ pub fn merge(dirs: &[PathBuf], out: &Path, allow_missing: bool) -> Result<Merged
             shown.join("; ")
         )));
     }
+    // Commits: one per folder in the message, so the user sees which shard is off.
+    let mut commits: BTreeMap<String, Vec<&Path>> = BTreeMap::new();
+    for (r, dir) in runs.values() {
+        let commit = r
+            .provenance
+            .as_ref()
+            .map_or("unknown", |p| p.git_commit.as_str());
+        let dirs = commits.entry(commit.to_string()).or_default();
+        if !dirs.contains(dir) {
+            dirs.push(dir);
+        }
+    }
+    if commits.len() > 1 && !options.allow_mixed_commits {
+        let listed: Vec<String> = commits
+            .iter()
+            .map(|(c, dirs)| {
+                let names: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+                format!("{c} ({})", names.join(", "))
+            })
+            .collect();
+        return Err(HarnessError::Config(format!(
+            "merge: the runs were built from {} different git commits: {}; rerun the odd shards with the same build, or pass --allow-mixed-commits to merge them anyway (recorded in the report)",
+            commits.len(),
+            listed.join("; ")
+        )));
+    }
+    let record = MergeRecord {
+        folders: dirs.iter().map(|d| d.display().to_string()).collect(),
+        commits: commits.into_keys().collect(),
+        allow_mixed_commits: options.allow_mixed_commits,
+        missing: missing.clone(),
+    };
     std::fs::create_dir_all(out).map_err(|e| HarnessError::io("cannot create", out, e))?;
     for f in crate::request::SWEEP_FILES {
         let p = out.join(f);
@@ -359,9 +388,11 @@ pub fn merge(dirs: &[PathBuf], out: &Path, allow_missing: bool) -> Result<Merged
             }
         }
     }
+    write_json(&record, &out.join(MERGE_FILE))?;
     Ok(Merged {
         missing,
         shards: dirs.len(),
+        record,
     })
 }
 
@@ -487,10 +518,10 @@ mod tests {
             assert!(keys.iter().any(|k| s.owns(k)), "shard {s} is empty");
         }
         // The assignment is a function of the key alone (adding runs moves none).
-        let before: Vec<usize> = keys.iter().map(|k| k.shard(n)).collect();
+        let before: Vec<usize> = keys.iter().map(|k| shard_of(k, n)).collect();
         let mut grown = keys.clone();
         grown.insert(0, key("meps", "lm", 0));
-        let after: Vec<usize> = grown[1..].iter().map(|k| k.shard(n)).collect();
+        let after: Vec<usize> = grown[1..].iter().map(|k| shard_of(k, n)).collect();
         assert_eq!(before, after);
     }
 }

@@ -25,6 +25,7 @@ fn job(out: &Path) -> SweepJob {
         },
         out: out.into(),
         shard: None,
+        jobs: 1,
     }
 }
 

@@ -3,7 +3,7 @@
 //! aggregates and [`crate::check`] compares them between two reports.
 
 use fitbench_report::metrics;
-use fitbench_report::schema::Report;
+use fitbench_report::schema::{Report, RunRecord};
 use std::collections::BTreeMap;
 
 /// Whether a metric is free of timing noise.
@@ -124,27 +124,48 @@ pub(crate) fn aggregate_values(values: &[PerRun]) -> Value3 {
     }
 }
 
-/// A timing metric from per-run seconds, normalised by `scale` (GFLOP/s of the calibration).
-fn timing_metric(name: String, unit: &'static str, scale: f64, seconds: &[PerRun]) -> Metric {
-    let raw = aggregate_values(seconds);
-    let value = match raw {
-        Value3::Finite { median, min, max } => Value3::Finite {
-            median: median * scale,
-            min: min * scale,
-            max: max * scale,
-        },
-        other => other,
-    };
+/// A timing metric from per-run seconds and the runs' calibration scales (GFLOP/s of the
+/// calibration kernel each run's process measured, or 1 when the report has none).
+fn timing_metric(name: String, unit: &'static str, scales: &[f64], seconds: &[PerRun]) -> Metric {
+    let scaled: Vec<PerRun> = seconds
+        .iter()
+        .zip(scales)
+        .map(|(v, scale)| v.map(|v| v.map(|s| s * scale)))
+        .collect();
     Metric {
         name,
         unit,
         class: Class::Time,
-        value,
-        seconds: match raw {
+        value: aggregate_values(&scaled),
+        seconds: match aggregate_values(seconds) {
             Value3::Finite { median, .. } => Some(median),
             _ => None,
         },
     }
+}
+
+/// Each run's calibration throughput: its own ([`fitbench_report::schema::Provenance`]: runs
+/// of a merged report come from different machines), else the report's. `None` unless every
+/// run has one, so that one report's timings are all in one unit.
+fn run_scales(report: &Report) -> Option<Vec<f64>> {
+    let usable = |g: f64| g.is_finite() && g > 0.0;
+    let report_gflops = report
+        .environment
+        .calibration
+        .as_ref()
+        .map(|c| c.gflops)
+        .filter(|g| usable(*g));
+    report
+        .runs
+        .iter()
+        .map(|r| {
+            r.provenance
+                .as_ref()
+                .and_then(|p| p.calibration_gflops)
+                .filter(|g| usable(*g))
+                .or(report_gflops)
+        })
+        .collect()
 }
 
 /// Aggregates the metrics of every (dataset, trainer) of `report` (computing the
@@ -159,29 +180,23 @@ pub fn aggregate(report: &Report) -> Aggregates {
 }
 
 fn aggregate_annotated(report: &Report) -> Aggregates {
-    let gflops = report
-        .environment
-        .calibration
-        .as_ref()
-        .map(|c| c.gflops)
-        .filter(|g| g.is_finite() && *g > 0.0);
-    let (time_unit, scale) = match gflops {
-        Some(g) => ("calibration GFLOP", g),
-        None => ("s (no calibration in report)", 1.0),
+    let (time_unit, scales) = match run_scales(report) {
+        Some(scales) => ("calibration GFLOP", scales),
+        None => ("s (no calibration in report)", vec![1.0; report.runs.len()]),
     };
-    let mut groups: BTreeMap<(String, String), Vec<&fitbench_report::schema::RunRecord>> =
-        BTreeMap::new();
-    for r in &report.runs {
+    let mut groups: BTreeMap<(String, String), Vec<(&RunRecord, f64)>> = BTreeMap::new();
+    for (r, scale) in report.runs.iter().zip(scales) {
         groups
             .entry((r.dataset.clone(), r.trainer.clone()))
             .or_default()
-            .push(r);
+            .push((r, scale));
     }
     let levels = &report.config.suboptimality_targets;
     let budgets = &report.config.iteration_budgets;
     groups
         .into_iter()
-        .map(|(key, runs)| {
+        .map(|(key, runs_and_scales)| {
+            let (runs, scales): (Vec<&RunRecord>, Vec<f64>) = runs_and_scales.into_iter().unzip();
             let mut out = Vec::new();
             let failed = runs.iter().filter(|r| !r.status.is_ok()).count() as f64;
             out.push(Metric {
@@ -219,7 +234,7 @@ fn aggregate_annotated(report: &Report) -> Aggregates {
                 out.push(timing_metric(
                     format!("time_to_{}", level_name(level)),
                     time_unit,
-                    scale,
+                    &scales,
                     &per_run(&|h| h.time_s),
                 ));
             }
@@ -245,12 +260,14 @@ fn aggregate_annotated(report: &Report) -> Aggregates {
                     seconds: None,
                 });
             }
-            let step: Vec<PerRun> = runs
+            let (step, step_scales): (Vec<PerRun>, Vec<f64>) = runs
                 .iter()
-                .filter(|r| r.status.is_ok() && r.iterations > 0)
-                .map(|r| Ok(Some(r.train_s / r.iterations as f64)))
-                .collect();
-            let mut per_step = timing_metric("time_per_step".into(), time_unit, scale, &step);
+                .zip(&scales)
+                .filter(|(r, _)| r.status.is_ok() && r.iterations > 0)
+                .map(|(r, scale)| (Ok(Some(r.train_s / r.iterations as f64)), *scale))
+                .unzip();
+            let mut per_step =
+                timing_metric("time_per_step".into(), time_unit, &step_scales, &step);
             // What was measured is the whole training time, not one step.
             per_step.seconds = fitbench_report::stats::median(
                 runs.iter()

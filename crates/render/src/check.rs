@@ -10,8 +10,8 @@
 //!   within tight tolerances ([`Tolerances`]) that only absorb floating-point differences
 //!   between machines.
 //! - **timing** ([`MetricKind::Timing`]): seconds per step and seconds to each level,
-//!   multiplied by the report's own calibration throughput (GFLOP/s of a fixed faer matmul
-//!   measured in the same process). The unit, "calibration GFLOP", is the work the kernel does
+//!   multiplied by the calibration throughput (GFLOP/s of a fixed faer matmul) measured by
+//!   the process that ran each run (recorded per run; the report's for older reports). The unit, "calibration GFLOP", is the work the kernel does
 //!   in that time, so a machine that is uniformly faster or slower cancels out. Compared as
 //!   ratios against a wide threshold.
 //!
@@ -393,8 +393,29 @@ pub fn compare(baseline: &Report, current: &Report, tol: &Tolerances) -> Compari
             .as_ref()
             .map_or("none".to_string(), |c| format!("{:.1} GFLOP/s", c.gflops))
     };
+    let per_run = |r: &Report| {
+        let mut machines: Vec<(&str, &str)> = r
+            .runs
+            .iter()
+            .filter_map(|x| x.provenance.as_ref())
+            .map(|p| (p.hostname.as_str(), p.git_commit.as_str()))
+            .collect();
+        machines.sort_unstable();
+        machines.dedup();
+        machines.len()
+    };
+    for (name, r) in [("baseline", baseline), ("current", current)] {
+        if r.merge.is_some() || per_run(r) > 1 || r.environment.jobs > 1 {
+            out.notes.push(format!(
+                "{name}: {} run(s) from {} (host, commit) pair(s), {} at once; each run's timings are normalised by the calibration its own process measured",
+                r.runs.len(),
+                per_run(r),
+                r.environment.jobs
+            ));
+        }
+    }
     out.notes.push(format!(
-        "calibration: baseline {} ({} @ {}), current {} ({} @ {}); timing ratios use each report's own",
+        "calibration: baseline {} ({} @ {}), current {} ({} @ {}); timing ratios use each run's own calibration (the report's for runs that do not record one)",
         cal(baseline),
         baseline.environment.cpu,
         short(&baseline.environment.git_commit),

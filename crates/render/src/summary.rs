@@ -66,6 +66,80 @@ fn deterministic_table(
     }
 }
 
+/// The `--jobs` timing caveat, and for a merged report what was merged and where its runs ran.
+fn render_provenance(report: &Report, out: &mut String) {
+    let jobs = report.environment.jobs;
+    if jobs > 1 {
+        let _ = writeln!(
+            out,
+            "**Timing caveat:** runs ran {jobs} at once (`--jobs {jobs}`), each single-threaded. Concurrent runs share memory bandwidth and caches, so each is slower than it would be alone and its times vary more; compare times only with reports run the same way. Results in iteration space do not depend on it.\n"
+        );
+    }
+    let Some(merge) = &report.merge else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "Merged by `fitbench merge` from {} folder(s), built from commit(s) {}{}; the line above describes the machine that merged. Every run records its own machine and calibration, and timing comparisons normalise each run by its own.\n",
+        merge.folders.len(),
+        merge
+            .commits
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if merge.allow_mixed_commits && merge.commits.len() > 1 {
+            " (mixed on purpose: `--allow-mixed-commits`)"
+        } else {
+            ""
+        }
+    );
+    let mut machines: BTreeMap<(String, String), (usize, Vec<f64>)> = BTreeMap::new();
+    for r in &report.runs {
+        let (host, cpu, g) = r
+            .provenance
+            .as_ref()
+            .map_or(("unknown".to_string(), "unknown".to_string(), None), |p| {
+                (p.hostname.clone(), p.cpu.clone(), p.calibration_gflops)
+            });
+        let entry = machines.entry((host, cpu)).or_default();
+        entry.0 += 1;
+        entry.1.extend(g);
+    }
+    let _ = writeln!(out, "| host | CPU | runs | calibration (GFLOP/s) |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    for ((host, cpu), (runs, gflops)) in &machines {
+        let lo = gflops.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = gflops.iter().copied().fold(0.0, f64::max);
+        let shown = match gflops.len() {
+            0 => "–".to_string(),
+            _ if hi - lo <= 0.05 * hi => format!("{hi:.1}"),
+            _ => format!("{lo:.1}–{hi:.1}"),
+        };
+        let _ = writeln!(out, "| {host} | {cpu} | {runs} | {shown} |");
+    }
+    let _ = writeln!(out);
+    if !merge.missing.is_empty() {
+        let shown: Vec<String> = merge
+            .missing
+            .iter()
+            .take(20)
+            .map(|k| format!("`{k}`"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "**Incomplete:** {} run(s) of the sweep were in no folder (`--allow-missing`): {}{}.\n",
+            merge.missing.len(),
+            shown.join(", "),
+            if merge.missing.len() > 20 {
+                ", …"
+            } else {
+                ""
+            }
+        );
+    }
+}
+
 /// Renders the Markdown summary of `report`.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -92,6 +166,7 @@ pub fn render(report: &Report) -> String {
             .as_ref()
             .map_or(String::new(), |b| format!(", burn {b}"))
     );
+    render_provenance(report, &mut out);
     let _ = writeln!(
         out,
         "Network: {}. Seeds: {} per (dataset, trainer), base seed {}. Budget {} s of training time and {} steps per run.\n",

@@ -49,6 +49,7 @@ pub fn capture(threads: usize) -> Environment {
         cpu: cpu_model(),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         threads,
+        jobs: 1,
         hostname: hostname(),
         faer_version: env!("FITBENCH_FAER_VERSION").into(),
         burn_version: (!burn.is_empty()).then(|| burn.to_string()),

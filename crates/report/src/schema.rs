@@ -236,6 +236,52 @@ pub struct RunRecord {
     /// reference could be found, e.g. the split failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<ConvergenceMetrics>,
+    /// The machine, build and calibration the run ran with (absent in reports written before
+    /// fitbench recorded it per run). Runs of one report can come from different machines
+    /// (`fitbench merge`), so `fitbench check` normalises each run's timings by its own
+    /// calibration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+}
+
+/// Where one run ran: the per-run part of [`Environment`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Host name.
+    pub hostname: String,
+    /// CPU model.
+    pub cpu: String,
+    /// Git commit of the source tree the binary was built from (or "unknown").
+    pub git_commit: String,
+    /// Whether tracked files differed from the commit.
+    pub git_dirty: Option<bool>,
+    /// fitbench version.
+    pub fitbench_version: String,
+    /// Threads the run was allowed (faer and rayon).
+    pub threads: usize,
+    /// Runs the process ran at once (`--jobs`); above 1 they shared memory bandwidth and
+    /// caches, which slows each of them down.
+    pub jobs: usize,
+    /// The calibration kernel's throughput (GFLOP/s) measured by the process that ran the run,
+    /// before its first run.
+    #[serde(default, with = "crate::float::option")]
+    pub calibration_gflops: Option<f64>,
+}
+
+impl Provenance {
+    /// The per-run part of `environment`, with the calibration `gflops`.
+    pub fn of(environment: &Environment, gflops: Option<f64>) -> Self {
+        Self {
+            hostname: environment.hostname.clone(),
+            cpu: environment.cpu.clone(),
+            git_commit: environment.git_commit.clone(),
+            git_dirty: environment.git_dirty,
+            fitbench_version: environment.fitbench_version.clone(),
+            threads: environment.threads,
+            jobs: environment.jobs,
+            calibration_gflops: gflops,
+        }
+    }
 }
 
 impl RunRecord {
@@ -268,6 +314,7 @@ impl RunRecord {
             summary: RunSummary::default(),
             fingerprint: None,
             metrics: None,
+            provenance: None,
         }
     }
 }
@@ -383,6 +430,10 @@ pub struct Environment {
     pub cores: usize,
     /// Threads fitbench was allowed (faer and rayon).
     pub threads: usize,
+    /// Runs at once (`fitbench run --jobs`, each single-threaded); 1 unless asked. Concurrent
+    /// runs share memory bandwidth and caches, so their timings are slower than alone.
+    #[serde(default = "one_job")]
+    pub jobs: usize,
     /// Host name.
     pub hostname: String,
     /// faer version.
@@ -430,6 +481,60 @@ pub struct Report {
     /// Learning-rate grid searches run before the comparison (empty when disabled).
     #[serde(default)]
     pub tuning: Vec<TuningRecord>,
+    /// How the report was merged from shards (`fitbench merge`); absent for a sweep run in
+    /// one process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<MergeRecord>,
+}
+
+fn one_job() -> usize {
+    1
+}
+
+/// One run of a sweep, named by what identifies it within the sweep.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RunKey {
+    /// Dataset name.
+    pub dataset: String,
+    /// Trainer label as written in the sweep.
+    pub trainer: String,
+    /// Repetition.
+    pub repetition: usize,
+}
+
+impl RunKey {
+    /// The key of `run`.
+    pub fn of(run: &RunRecord) -> Self {
+        Self {
+            dataset: run.dataset.clone(),
+            trainer: run.trainer.clone(),
+            repetition: run.repetition,
+        }
+    }
+}
+
+impl std::fmt::Display for RunKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} / {} / rep {}",
+            self.dataset, self.trainer, self.repetition
+        )
+    }
+}
+
+/// What `fitbench merge` put together.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MergeRecord {
+    /// The folders merged, as given.
+    pub folders: Vec<String>,
+    /// Distinct git commits the merged runs were built from (sorted; "unknown" for runs
+    /// that do not record one).
+    pub commits: Vec<String>,
+    /// Runs from different commits were merged on purpose (`--allow-mixed-commits`).
+    pub allow_mixed_commits: bool,
+    /// Runs of the sweep that no folder held, merged anyway (`--allow-missing`).
+    pub missing: Vec<RunKey>,
 }
 
 impl Report {

@@ -170,6 +170,7 @@ fn report(runs: Vec<RunRecord>, reference: f64) -> Report {
             cpu: "c".into(),
             cores: 1,
             threads: 1,
+            jobs: 1,
             hostname: "h".into(),
             faer_version: "f".into(),
             burn_version: None,
@@ -181,6 +182,7 @@ fn report(runs: Vec<RunRecord>, reference: f64) -> Report {
         datasets: vec![info],
         runs,
         tuning: vec![],
+        merge: None,
     }
 }
 
