@@ -2,14 +2,16 @@
 # The fitbench command in a small image, for the Kubernetes example (scripts/kubernetes/):
 #   docker build -t fitbench:latest --build-arg GIT_COMMIT=$(git rev-parse HEAD) .
 #
-# Provenance: a report's environment.git_commit is read when fitbench RUNS, by
-# `git -C <source tree it was built from> rev-parse HEAD` (crates/report/src/environment.rs).
-# This image has neither git nor the source tree (and .dockerignore keeps .git out of the
-# build), so reports made in it say git_commit "unknown" and git_dirty null. The commit is
-# recorded on the image instead (label org.opencontainers.image.revision, from GIT_COMMIT):
-# tag images by commit and run all shards of a sweep from one tag.
+# Provenance: a report's git_commit is asked of git at run time, in the source tree fitbench
+# was built from (crates/report/src/environment.rs). This image has neither git nor the
+# source tree (.dockerignore keeps .git out), so the commit is compiled in instead: GIT_COMMIT
+# becomes FITBENCH_GIT_COMMIT for the build, and reports made in the image record it
+# (git_dirty stays null). Without the build argument they say "unknown". Run all shards of a
+# sweep from one image tag: `fitbench merge` refuses runs of different commits.
 
 FROM rust:1-bookworm AS build
+ARG GIT_COMMIT=unknown
+ENV FITBENCH_GIT_COMMIT=${GIT_COMMIT}
 WORKDIR /src
 COPY . .
 # The cache mounts keep the registry and target/ between builds (BuildKit); target/ is then

@@ -25,6 +25,13 @@ fn main() {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map_or_else(|| "unknown".into(), |s| s.trim().to_string());
     println!("cargo:rustc-env=FITBENCH_RUSTC={version}");
+    // A commit given at build time (e.g. the Dockerfile's GIT_COMMIT): reports fall back to it
+    // where the source tree is not there to ask git at run time.
+    println!("cargo:rerun-if-env-changed=FITBENCH_GIT_COMMIT");
+    println!(
+        "cargo:rustc-env=FITBENCH_BUILD_COMMIT={}",
+        std::env::var("FITBENCH_GIT_COMMIT").unwrap_or_default()
+    );
     let lock_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock");
     println!("cargo:rerun-if-changed={lock_path}");
     let lock = std::fs::read_to_string(lock_path).unwrap_or_default();

@@ -392,13 +392,21 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             }
         }
         for t in &result.report.tuning {
+            let scores: Vec<String> = t
+                .settings
+                .grid
+                .iter()
+                .zip(&t.scores)
+                .map(|(lr, score)| {
+                    score.map_or_else(|| format!("{lr:e}: failed"), |s| format!("{lr:e}: {s:.3e}"))
+                })
+                .collect();
             eprintln!(
-                "fitbench: tuned {} on {}: lr {} (validation MSE {:?} over grid {:?})",
+                "fitbench: tuned {} on {}: lr {} (validation MSE by lr: {})",
                 t.trainer,
                 t.dataset,
-                t.picked_lr.map_or("none".into(), |v| v.to_string()),
-                t.scores,
-                t.settings.grid
+                t.picked_lr.map_or("none".into(), |v| format!("{v:e}")),
+                scores.join(", ")
             );
         }
         eprintln!(

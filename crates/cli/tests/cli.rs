@@ -302,4 +302,35 @@ fn shards_run_from_the_command_line_and_merge_into_one_report() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text_of(&o).contains("--allow-missing"), "{}", text_of(&o));
+    // Allowed: exit 0, with advice that fits a merge (not --resume), and the gap recorded.
+    let m3 = dir.path().join("m3");
+    let o = fitbench(&[
+        "merge",
+        s0.to_str().unwrap(),
+        "--out",
+        m3.to_str().unwrap(),
+        "--allow-missing",
+    ]);
+    assert!(o.status.success(), "{}", text_of(&o));
+    assert!(
+        text_of(&o).contains("run the shards that own them") && !text_of(&o).contains("--resume"),
+        "{}",
+        text_of(&o)
+    );
+    let report = fitbench_report::io::read_report(&m3.join("report.json")).unwrap();
+    assert!(!report.merge.unwrap().missing.is_empty());
+
+    // --jobs: two runs at once, recorded; 0 is refused.
+    let mut args = base.to_vec();
+    let j2 = dir.path().join("j2");
+    args.extend(["--jobs", "2", "--out", j2.to_str().unwrap()]);
+    let o = fitbench(&args);
+    assert!(o.status.success(), "{}", text_of(&o));
+    let report = fitbench_report::io::read_report(&j2.join("report.json")).unwrap();
+    assert_eq!((report.environment.jobs, report.runs.len()), (2, 4));
+    let mut args = base.to_vec();
+    args.extend(["--jobs", "0", "--out", "unused"]);
+    let o = fitbench(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text_of(&o).contains("--jobs 0"), "{}", text_of(&o));
 }

@@ -221,6 +221,34 @@ pub struct MergeOptions {
     pub allow_mixed_commits: bool,
 }
 
+/// The error for a folder without `sweep.json`, naming the sweeps inside it when it is the
+/// folder of a preset group (e.g. `shards/0` holding `h32/` and `h64/`).
+fn not_a_sweep(dir: &Path) -> HarnessError {
+    let mut subs: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(std::result::Result::ok)
+                .filter(|e| e.path().join("sweep.json").exists())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    subs.sort();
+    if subs.is_empty() {
+        return HarnessError::Config(format!(
+            "merge: {} holds no sweep.json: not the output folder of a sweep (or of a shard)",
+            dir.display()
+        ));
+    }
+    HarnessError::Config(format!(
+        "merge: {} holds the sweeps of a preset group ({}), not one sweep; merge each separately, e.g. `fitbench merge shards/*/{} --out merged/{}`, or use scripts/merge-shards.sh",
+        dir.display(),
+        subs.join(", "),
+        subs[0],
+        subs[0]
+    ))
+}
+
 /// What [`merge`] found.
 #[derive(Debug)]
 pub struct Merged {
@@ -246,8 +274,33 @@ pub fn merge(dirs: &[PathBuf], out: &Path, options: MergeOptions) -> Result<Merg
     let mut runs: BTreeMap<RunKey, (fitbench_report::RunRecord, &Path)> = BTreeMap::new();
     let mut tuning: BTreeMap<(String, String), (fitbench_report::config::TuningRecord, &Path)> =
         BTreeMap::new();
+    let mut counts: Option<(Shard, &Path)> = None;
     for dir in dirs {
+        if !dir.join("sweep.json").exists() {
+            return Err(not_a_sweep(dir));
+        }
         let sweep: RunConfig = read_json(&dir.join("sweep.json"), "a sweep configuration")?;
+        // Shards of different counts partition differently: their union is no sweep (e.g. a
+        // resubmitted array task that ran as 0/1, the whole sweep, instead of 3/8).
+        let manifest = dir.join(MANIFEST);
+        if manifest.exists() {
+            let m: Manifest = read_json(&manifest, "a shard manifest")?;
+            match counts {
+                Some((first, from)) if first.count != m.shard.count => {
+                    return Err(HarnessError::Config(format!(
+                        "merge: {} is shard {} but {} is shard {}: shards of different counts do not partition the same runs; rerun the odd one with --shard I/{} (or FITBENCH_SHARD_COUNT={} under a scheduler)",
+                        from.display(),
+                        first,
+                        dir.display(),
+                        m.shard,
+                        first.count,
+                        first.count
+                    )));
+                }
+                Some(_) => {}
+                None => counts = Some((m.shard, dir)),
+            }
+        }
         match &config {
             None => config = Some((sweep, dir)),
             Some((first, from)) if *first != sweep => {

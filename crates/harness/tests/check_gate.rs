@@ -275,3 +275,53 @@ fn check_rejects_a_report_of_another_schema_version() {
     .to_string();
     assert!(msg.contains("schema_version 999"), "{msg}");
 }
+
+/// Runs of one report can come from machines of different speeds (`fitbench merge`): each
+/// run's timings are normalised by the calibration its own process measured, not by the
+/// report's.
+#[test]
+fn timings_are_normalised_by_each_runs_own_calibration() {
+    let a = sweep(config());
+    assert!(a.runs.iter().all(|r| r.provenance.is_some()));
+    // The same report, but repetition 0 of every `adam` run "ran on a machine twice as fast":
+    // half the seconds, twice the calibration throughput. In calibration units nothing moved.
+    let mut merged = a.clone();
+    merged.environment.calibration = None;
+    for r in merged.runs.iter_mut().filter(|r| r.trainer == "adam") {
+        r.train_s /= 2.0;
+        r.curve.iter_mut().for_each(|p| p.time_s /= 2.0);
+        if let Some(m) = &mut r.metrics {
+            m.targets
+                .iter_mut()
+                .for_each(|t| t.time_s = t.time_s.map(|s| s / 2.0));
+        }
+        let p = r.provenance.as_mut().unwrap();
+        p.calibration_gflops = p.calibration_gflops.map(|g| g * 2.0);
+    }
+    let before = fitbench_render::aggregate::aggregate(&a);
+    let after = fitbench_render::aggregate::aggregate(&merged);
+    let mut compared = 0;
+    for (key, metrics) in &before {
+        let others = &after[key];
+        for (m, o) in metrics.iter().zip(others) {
+            if let (
+                fitbench_render::check::Value3::Finite { median: x, .. },
+                fitbench_render::check::Value3::Finite { median: y, .. },
+            ) = (m.value, o.value)
+                && m.unit == "calibration GFLOP"
+            {
+                assert_eq!(o.unit, m.unit);
+                assert!(
+                    (x - y).abs() <= TIME_REL_TOL * x.abs(),
+                    "{key:?} {}: {x} vs {y}",
+                    m.name
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 0, "some timing metric was compared");
+}
+
+/// Relative tolerance of the normalisation identity (floating-point rounding only).
+const TIME_REL_TOL: f64 = 1e-12;

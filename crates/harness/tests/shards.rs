@@ -232,6 +232,26 @@ fn missing_duplicated_and_foreign_shards_are_refused_clearly() {
     .to_string();
     assert!(msg.contains("different sweep configurations"), "{msg}");
 
+    // A shard of another count (a resubmitted array task that ran as 0/1: the whole sweep).
+    let whole = root.path().join("whole");
+    run(&whole, Some(Shard::new(0, 1).unwrap()));
+    let msg = shard::merge(&[dirs[0].clone(), whole], &root.path().join("m5"), STRICT)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("shards of different counts") && msg.contains("0/1"),
+        "{msg}"
+    );
+
+    // The folder of a preset group, holding one sweep per sub-folder.
+    let group = root.path().join("group");
+    std::fs::create_dir_all(group.join("h32")).unwrap();
+    std::fs::copy(dirs[0].join("sweep.json"), group.join("h32/sweep.json")).unwrap();
+    let msg = shard::merge(&[group], &root.path().join("m6"), STRICT)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("preset group") && msg.contains("h32"), "{msg}");
+
     // Merging into a folder that holds a sweep.
     let msg = shard::merge(&dirs[..2], &dirs[0], ALLOW_MISSING)
         .unwrap_err()

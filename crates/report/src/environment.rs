@@ -35,13 +35,19 @@ fn hostname() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Captures the environment (git commit of the source tree fitbench was built from, compiler,
-/// CPU, cores, threads, library versions).
+/// Captures the environment (git commit of the source tree fitbench was built from — asked of
+/// git at run time, else the `FITBENCH_GIT_COMMIT` given at build time, else "unknown" —,
+/// compiler, CPU, cores, threads, library versions).
 pub fn capture(threads: usize) -> Environment {
     let burn = env!("FITBENCH_BURN_VERSION");
     Environment {
         fitbench_version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
+        git_commit: git(&["rev-parse", "HEAD"])
+            .or_else(|| {
+                let built = env!("FITBENCH_BUILD_COMMIT");
+                (!built.is_empty()).then(|| built.to_string())
+            })
+            .unwrap_or_else(|| "unknown".into()),
         git_dirty: git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()),
         rustc: env!("FITBENCH_RUSTC").into(),
         profile: env!("FITBENCH_PROFILE").into(),
