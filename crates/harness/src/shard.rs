@@ -21,7 +21,16 @@
 //!
 //! A shard writes the usual sweep files (`sweep.json`, `runs.jsonl`, `tuning.jsonl`, a report
 //! of its own runs) and a manifest, `shard.json` ([`Manifest`]): the shard's index and count,
-//! the fingerprint of the sweep configuration, and the keys of the runs it owns.
+//! the sweep's resolved configuration and its fingerprint, and the keys of the runs it owns.
+//! Every run record carries its own provenance (host, CPU, commit, calibration).
+//!
+//! # Merging
+//!
+//! [`merge`] refuses folders of different configurations or shard counts, runs that appear
+//! twice, disagreeing tuning picks, runs of different git commits (unless
+//! [`MergeOptions::allow_mixed_commits`]) and missing runs (unless
+//! [`MergeOptions::allow_missing`]), each with its own message; what it merged is written to
+//! `merge.json` and becomes the report's `merge` record.
 
 use crate::error::{HarnessError, Result};
 use crate::runner::Plan;
@@ -182,6 +191,8 @@ pub struct Manifest {
     pub shard: Shard,
     /// [`config_fingerprint`] of the sweep's configuration.
     pub config_fingerprint: String,
+    /// The sweep's resolved configuration (also in `sweep.json`).
+    pub config: RunConfig,
     /// Runs the shard owns.
     pub runs: Vec<RunKey>,
 }
@@ -192,6 +203,7 @@ impl Manifest {
         Self {
             shard,
             config_fingerprint: config_fingerprint(&plan.config),
+            config: plan.config.clone(),
             runs: plan_keys(plan)
                 .into_iter()
                 .filter(|k| shard.owns(k))
