@@ -342,6 +342,85 @@ fn sgd(c: &mut Criterion) {
     });
 }
 
+/// One `lsq` sweep of the two-hidden-layer network 16 → 64 → 64 → 1, tanh and leaky ReLU, at
+/// n = 10 000 (the speed issue's targets).
+fn lsq_deep(c: &mut Criterion) {
+    one_thread();
+    let mut g = c.benchmark_group("lsq_deep");
+    let n = 10_000;
+    for (name, act) in [
+        ("tanh", Activation::Tanh),
+        ("leaky_relu", Activation::LeakyRelu { alpha: 0.1 }),
+    ] {
+        let data = synthetic::teacher(n, D, &[8], act, 0.1, 0).unwrap();
+        let initial = Mlp::init(&Architecture::new(vec![H, H], act), D, 1, 0).unwrap();
+        let mut t = LsqConfig::default().init(&data, initial, 0).unwrap();
+        g.throughput(flops(t.as_ref()));
+        g.bench_function(format!("step_n{n}_d16_h64x2_{name}"), |b| {
+            b.iter(|| black_box(t.step().unwrap()))
+        });
+    }
+    g.finish();
+}
+
+/// The activation kernels over 640 000 values (n = 10 000 rows × 64 units), in place:
+/// fitbench's vectorised kernels ([`fitbench_core::vmath`]) against the scalar libm loop they
+/// replaced. Throughput: values per second.
+fn activations(c: &mut Criterion) {
+    let mut g = c.benchmark_group("activations");
+    let len = 640_000;
+    let base: Vec<f64> = (0..len)
+        .map(|i| ((i as f64) * 0.618_033_988_749_895).fract() * 6.0 - 3.0)
+        .collect();
+    let unit: Vec<f64> = base.iter().map(|x| x / 3.1).collect();
+    g.throughput(Throughput::Elements(len as u64));
+    let mut buf = base.clone();
+    g.bench_function("tanh_vmath", |b| {
+        b.iter(|| {
+            buf.copy_from_slice(&base);
+            Activation::Tanh.apply_shifted_in_place(&mut buf, 0.0);
+            black_box(&buf);
+        })
+    });
+    g.bench_function("tanh_libm", |b| {
+        b.iter(|| {
+            buf.copy_from_slice(&base);
+            buf.iter_mut().for_each(|x| *x = x.tanh());
+            black_box(&buf);
+        })
+    });
+    g.bench_function("atanh_vmath", |b| {
+        b.iter(|| {
+            buf.copy_from_slice(&unit);
+            Activation::Tanh.inverse_clipped_in_place(&mut buf, 1e-12);
+            black_box(&buf);
+        })
+    });
+    g.bench_function("atanh_libm", |b| {
+        b.iter(|| {
+            buf.copy_from_slice(&unit);
+            buf.iter_mut()
+                .for_each(|x| *x = x.clamp(-1.0 + 1e-12, 1.0 - 1e-12).atanh());
+            black_box(&buf);
+        })
+    });
+    g.bench_function("sigmoid_vmath", |b| {
+        b.iter(|| {
+            buf.copy_from_slice(&base);
+            Activation::Sigmoid.apply_shifted_in_place(&mut buf, 0.0);
+            black_box(&buf);
+        })
+    });
+    g.bench_function("softplus_vmath", |b| {
+        b.iter(|| {
+            buf.copy_from_slice(&base);
+            Activation::Softplus.apply_shifted_in_place(&mut buf, 0.0);
+            black_box(&buf);
+        })
+    });
+    g.finish();
+}
+
 fn adam(c: &mut Criterion) {
     gradient(c, "adam", &|backend| {
         Box::new(fitbench_sgd::AdamConfig::default().backend(backend))
@@ -354,7 +433,7 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(std::time::Duration::from_millis(300))
         .measurement_time(std::time::Duration::from_secs(1));
-    targets = calibration, evaluation, engine, ols, lsq, analytic, lbfgs, lm, gram, sgd, adam,
-        faer_gradient, adam_frameworks
+    targets = calibration, evaluation, activations, engine, ols, lsq, lsq_deep, analytic,
+        lbfgs, lm, gram, sgd, adam, faer_gradient, adam_frameworks
 }
 criterion_main!(benches);

@@ -233,14 +233,21 @@ fn check_data(
 
 /// `delta ⊙= σ'(pre)` element-wise. Follows a faer product, so clears the upper vector state
 /// first (see [`fitbench_core::simd`]).
-fn scale_by_derivative(delta: &mut Mat<f64>, pre: MatRef<'_, f64>, act: fitbench_core::Activation) {
+fn scale_by_derivative(
+    delta: &mut Mat<f64>,
+    pre: MatRef<'_, f64>,
+    value: MatRef<'_, f64>,
+    act: fitbench_core::Activation,
+) {
     fitbench_core::simd::clear_upper_state();
     for j in 0..delta.ncols() {
-        let d = delta.col_as_slice_mut(j);
-        for (i, v) in d.iter_mut().enumerate() {
-            *v *= act.derivative(pre[(i, j)]);
-        }
+        act.multiply_by_derivative(delta.col_as_slice_mut(j), col(pre, j), col(value, j));
     }
+}
+
+/// Column `j` of a column-major matrix as a slice.
+fn col(m: MatRef<'_, f64>, j: usize) -> &[f64] {
+    m.col(j).try_as_col_major().map_or(&[], |c| c.as_slice())
 }
 
 /// The loss `‖f(X) − Y‖²_F/(n·k) + ½·l2·Σₗ‖Wₗ‖²_F` of `mlp` on `x` (n×d) and `y` (n×k), and
@@ -290,8 +297,9 @@ pub fn loss_and_gradient(
         for j in 0..delta.ncols() {
             let d = delta.col_as_slice_mut(j);
             for (i, v) in d.iter_mut().enumerate() {
-                *v = scale * (out[(i, j)] - y[(i, j)]) * act.derivative(pre[(i, j)]);
+                *v = scale * (out[(i, j)] - y[(i, j)]);
             }
+            act.multiply_by_derivative(d, col(pre, j), col(out, j));
         }
     }
 
@@ -339,6 +347,7 @@ pub fn loss_and_gradient(
             scale_by_derivative(
                 prev,
                 ws.forward.pre_activations(l - 1),
+                ws.forward.activations(l - 1),
                 mlp.activations[l - 1],
             );
         }
@@ -401,9 +410,10 @@ pub fn residuals_and_jacobian(
             let delta = &mut ws.delta[last];
             delta.fill(0.0);
             fitbench_core::simd::clear_upper_state();
-            for (i, v) in delta.col_as_slice_mut(j).iter_mut().enumerate() {
-                *v = act.derivative(pre[(i, j)]);
-            }
+            let value = ws.forward.output();
+            let d = delta.col_as_slice_mut(j);
+            d.fill(1.0);
+            act.multiply_by_derivative(d, col(pre, j), col(value, j));
         }
         let mut end = p;
         for l in (0..n_layers).rev() {
@@ -450,6 +460,7 @@ pub fn residuals_and_jacobian(
                 scale_by_derivative(
                     prev,
                     ws.forward.pre_activations(l - 1),
+                    ws.forward.activations(l - 1),
                     mlp.activations[l - 1],
                 );
             }

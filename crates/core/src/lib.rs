@@ -46,6 +46,7 @@ pub mod rng;
 pub mod simd;
 pub mod synthetic;
 pub mod trainer;
+pub mod vmath;
 
 pub use activation::Activation;
 pub use clock::Clock;

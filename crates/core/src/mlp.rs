@@ -250,21 +250,16 @@ impl Mlp {
         match out {
             None => {
                 for j in 0..pre.ncols() {
-                    let b = self.biases[l][j];
-                    for v in pre.col_as_slice_mut(j) {
-                        *v = act.value(*v + b);
-                    }
+                    act.apply_shifted_in_place(pre.col_as_slice_mut(j), self.biases[l][j]);
                 }
             }
             Some(out) => {
                 for j in 0..pre.ncols() {
-                    let b = self.biases[l][j];
-                    let z_col = pre.col_as_slice_mut(j);
-                    let a_col = out.col_as_slice_mut(j);
-                    for (z, a) in z_col.iter_mut().zip(a_col) {
-                        *z += b;
-                        *a = act.value(*z);
-                    }
+                    act.shift_and_apply_into(
+                        pre.col_as_slice_mut(j),
+                        self.biases[l][j],
+                        out.col_as_slice_mut(j),
+                    );
                 }
             }
         }

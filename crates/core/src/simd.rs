@@ -5,7 +5,14 @@
 //! upper state then makes every following legacy-SSE instruction pay a merge penalty: glibc's
 //! scalar `tanh` ran at 160 ns per call instead of 7 ns right after a faer matmul (a 25×
 //! slowdown of every activation loop that follows one). Code that maps a libm function over a
-//! faer result calls [`clear_upper_state`] first. It changes no value: `vzeroupper` only zeroes
+//! faer result calls [`clear_upper_state`] first.
+//!
+//! The activation loops themselves no longer need it: they run [`crate::vmath`]'s kernels
+//! (no libm) in loops compiled for AVX2 by runtime dispatch, whose VEX-encoded instructions
+//! pay no transition penalty. The calls stay before them because plain scalar code compiled
+//! for the baseline x86-64 (legacy SSE: the loss sums, the mixing in `lsq`, the gradient
+//! reductions) follows in the same functions, and on CPUs without AVX2 the kernels
+//! themselves run as legacy SSE. It changes no value: `vzeroupper` only zeroes
 //! bits 128 and up, which scalar f64 code never reads, and the compiler models it as such.
 //!
 //! This module is the workspace's only `unsafe` code.

@@ -384,9 +384,7 @@ impl Lsq {
         if act != Activation::Identity {
             fitbench_core::simd::clear_upper_state();
             for j in 0..m {
-                for v in out.col_as_slice_mut(j) {
-                    *v = act.value(*v);
-                }
+                act.apply_shifted_in_place(out.col_as_slice_mut(j), 0.0);
             }
         }
     }
@@ -478,10 +476,10 @@ impl Lsq {
         fitbench_core::simd::clear_upper_state();
         for j in 0..m_prev {
             let col = rhs.col_as_slice_mut(j);
-            for (i, v) in col.iter_mut().enumerate() {
-                let mixed = (1.0 - eta) * a_prev[(i, j)] + eta * *v;
-                *v = act.inverse_unchecked(act.clip_to_range(mixed, eps));
+            for (v, a) in col.iter_mut().zip(a_prev.col(j).iter()) {
+                *v = (1.0 - eta) * *a + eta * *v;
             }
+            act.inverse_clipped_in_place(col, eps);
         }
         Ok(())
     }
