@@ -396,6 +396,20 @@ fn activations(c: &mut Criterion) {
             black_box(&buf);
         })
     });
+    g.bench_function("log1p_vmath", |b| {
+        b.iter(|| {
+            buf.copy_from_slice(&unit);
+            fitbench_core::vmath::map_in_place(&mut buf, fitbench_core::vmath::log1p);
+            black_box(&buf);
+        })
+    });
+    g.bench_function("log_vmath", |b| {
+        b.iter(|| {
+            buf.copy_from_slice(&unit);
+            fitbench_core::vmath::map_in_place(&mut buf, |x| fitbench_core::vmath::log(x.abs()));
+            black_box(&buf);
+        })
+    });
     g.bench_function("atanh_libm", |b| {
         b.iter(|| {
             buf.copy_from_slice(&unit);

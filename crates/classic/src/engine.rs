@@ -245,10 +245,7 @@ fn scale_by_derivative(
     }
 }
 
-/// Column `j` of a column-major matrix as a slice.
-fn col(m: MatRef<'_, f64>, j: usize) -> &[f64] {
-    m.col(j).try_as_col_major().map_or(&[], |c| c.as_slice())
-}
+use fitbench_core::linalg::col_slice as col;
 
 /// The loss `‖f(X) − Y‖²_F/(n·k) + ½·l2·Σₗ‖Wₗ‖²_F` of `mlp` on `x` (n×d) and `y` (n×k), and
 /// its gradient with respect to every parameter, written into `grad` in the

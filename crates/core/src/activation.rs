@@ -45,14 +45,29 @@ fn map(xs: &mut [f64], f: impl Fn(f64) -> f64) {
     vmath::map_in_place(xs, f);
 }
 
+/// `f64::clamp` without its `min ≤ max` assertion, whose panic path keeps loops from
+/// vectorising (same values: NaN stays NaN).
+trait Clip {
+    fn clip(self, lo: f64, hi: f64) -> f64;
+}
+
+impl Clip for f64 {
+    #[inline(always)]
+    fn clip(self, lo: f64, hi: f64) -> f64 {
+        if self < lo {
+            lo
+        } else if self > hi {
+            hi
+        } else {
+            self
+        }
+    }
+}
+
 /// `out[i] ← f(out[i], inp[i])`, in a loop compiled for the CPU's best instruction set.
 #[inline(always)]
 fn zip_map(out: &mut [f64], inp: &[f64], f: impl Fn(f64, f64) -> f64) {
-    pulp::Arch::new().dispatch(|| {
-        for (o, i) in out.iter_mut().zip(inp) {
-            *o = f(*o, *i);
-        }
-    });
+    vmath::zip_map_in_place(out, inp, f);
 }
 
 /// An element-wise activation function σ.
@@ -235,41 +250,108 @@ impl Activation {
     /// `xs[i] ← σ(xs[i] + shift)` over a slice, vectorised ([`crate::vmath`]); bit for bit
     /// the same as [`Activation::value`] element by element.
     pub fn apply_shifted_in_place(&self, xs: &mut [f64], shift: f64) {
-        per_activation!(*self, f, {
-            pulp::Arch::new().dispatch(|| {
-                for x in xs.iter_mut() {
-                    *x = f(*x + shift);
-                }
-            })
-        });
+        per_activation!(
+            *self,
+            f,
+            map(
+                xs,
+                #[inline(always)]
+                move |x| f(x + shift)
+            )
+        );
     }
 
     /// `z[i] ← z[i] + shift`, then `a[i] ← σ(z[i])`, vectorised; `z` and `a` have the same
     /// length (a shorter one bounds the loop).
     pub fn shift_and_apply_into(&self, z: &mut [f64], shift: f64, a: &mut [f64]) {
-        per_activation!(*self, f, {
-            pulp::Arch::new().dispatch(|| {
-                for (z, a) in z.iter_mut().zip(a.iter_mut()) {
-                    *z += shift;
-                    *a = f(*z);
-                }
-            })
-        });
+        // Two passes (shift, then σ into `a`): the same values as one fused loop.
+        map(
+            z,
+            #[inline(always)]
+            move |x| x + shift,
+        );
+        let z: &[f64] = z;
+        per_activation!(
+            *self,
+            f,
+            zip_map(
+                a,
+                z,
+                #[inline(always)]
+                move |_, z| f(z)
+            )
+        );
     }
 
     /// `xs[i] ← σ⁻¹(clip(xs[i]))` with [`Activation::clip_to_range`] by `eps`, vectorised;
     /// the same as [`Activation::inverse_unchecked`] element by element (callers check
     /// [`Activation::is_invertible`] once).
     pub fn inverse_clipped_in_place(&self, xs: &mut [f64], eps: f64) {
-        let act = *self;
-        match act {
-            Activation::Tanh => map(xs, |a| vmath::atanh(a.clamp(-1.0 + eps, 1.0 - eps))),
-            Activation::Sigmoid => map(xs, |a| vmath::logit(a.clamp(eps, 1.0 - eps))),
-            Activation::Softplus => map(xs, |a| vmath::softplus_inverse(a.max(eps))),
+        match *self {
+            Activation::Tanh => map(
+                xs,
+                #[inline(always)]
+                |a| vmath::atanh(a.clip(-1.0 + eps, 1.0 - eps)),
+            ),
+            Activation::Sigmoid => map(
+                xs,
+                #[inline(always)]
+                |a| vmath::logit(a.clip(eps, 1.0 - eps)),
+            ),
+            Activation::Softplus => map(
+                xs,
+                #[inline(always)]
+                |a| vmath::softplus_inverse(a.max(eps)),
+            ),
             Activation::LeakyRelu { alpha } => {
-                map(xs, |a| if a > 0.0 { a } else { a / alpha });
+                map(
+                    xs,
+                    #[inline(always)]
+                    |a| if a > 0.0 { a } else { a / alpha },
+                );
             }
             Activation::Identity | Activation::Relu => {}
+        }
+    }
+
+    /// `v[i] ← σ⁻¹(clip((1 − η)·a[i] + η·v[i]))`: the inverse of a mix of the current values
+    /// `a` and the targets `v`, in one vectorised pass; element by element the same as
+    /// [`Activation::inverse_clipped_in_place`] of the mix.
+    pub fn inverse_of_mix_in_place(&self, v: &mut [f64], a: &[f64], eta: f64, eps: f64) {
+        let mix = move |v: f64, a: f64| (1.0 - eta) * a + eta * v;
+        match *self {
+            Activation::Tanh => zip_map(
+                v,
+                a,
+                #[inline(always)]
+                |v, a| vmath::atanh(mix(v, a).clip(-1.0 + eps, 1.0 - eps)),
+            ),
+            Activation::Sigmoid => {
+                zip_map(
+                    v,
+                    a,
+                    #[inline(always)]
+                    |v, a| vmath::logit(mix(v, a).clip(eps, 1.0 - eps)),
+                );
+            }
+            Activation::Softplus => {
+                zip_map(
+                    v,
+                    a,
+                    #[inline(always)]
+                    |v, a| vmath::softplus_inverse(mix(v, a).max(eps)),
+                );
+            }
+            Activation::LeakyRelu { alpha } => zip_map(
+                v,
+                a,
+                #[inline(always)]
+                |v, a| {
+                    let m = mix(v, a);
+                    if m > 0.0 { m } else { m / alpha }
+                },
+            ),
+            Activation::Identity | Activation::Relu => zip_map(v, a, mix),
         }
     }
 
@@ -279,13 +361,38 @@ impl Activation {
     /// second tanh), softplus from the pre-activation (σ' = sigmoid).
     pub fn multiply_by_derivative(&self, delta: &mut [f64], pre: &[f64], value: &[f64]) {
         match *self {
-            Activation::Softplus => zip_map(delta, pre, |d, z| d * vmath::sigmoid(z)),
-            Activation::Tanh => zip_map(delta, value, |d, a| d * (1.0 - a * a)),
-            Activation::Sigmoid => zip_map(delta, value, |d, a| d * (a * (1.0 - a))),
+            Activation::Softplus => zip_map(
+                delta,
+                pre,
+                #[inline(always)]
+                |d, z| d * vmath::sigmoid(z),
+            ),
+            Activation::Tanh => zip_map(
+                delta,
+                value,
+                #[inline(always)]
+                |d, a| d * (1.0 - a * a),
+            ),
+            Activation::Sigmoid => zip_map(
+                delta,
+                value,
+                #[inline(always)]
+                |d, a| d * (a * (1.0 - a)),
+            ),
             Activation::Identity => {}
-            Activation::Relu => zip_map(delta, value, |d, a| d * if a > 0.0 { 1.0 } else { 0.0 }),
+            Activation::Relu => zip_map(
+                delta,
+                value,
+                #[inline(always)]
+                |d, a| d * if a > 0.0 { 1.0 } else { 0.0 },
+            ),
             Activation::LeakyRelu { alpha } => {
-                zip_map(delta, value, |d, a| d * if a > 0.0 { 1.0 } else { alpha });
+                zip_map(
+                    delta,
+                    value,
+                    #[inline(always)]
+                    |d, a| d * if a > 0.0 { 1.0 } else { alpha },
+                );
             }
         }
     }
@@ -424,6 +531,19 @@ mod tests {
                     .map(|v| act.inverse_unchecked(act.clip_to_range(*v, EPS)))
                     .collect();
                 same_bits(&got, &want, &format!("{act} inverse_clipped_in_place"));
+                let eta = 0.3;
+                let mut got = xs.iter().map(|x| act.value(x * 0.5)).collect::<Vec<f64>>();
+                let targets = got.clone();
+                act.inverse_of_mix_in_place(&mut got, &values, eta, EPS);
+                let want: Vec<f64> = targets
+                    .iter()
+                    .zip(&values)
+                    .map(|(v, a)| {
+                        let m = (1.0 - eta) * a + eta * v;
+                        act.inverse_unchecked(act.clip_to_range(m, EPS))
+                    })
+                    .collect();
+                same_bits(&got, &want, &format!("{act} inverse_of_mix_in_place"));
             }
         }
     }

@@ -46,6 +46,23 @@ pub const PINV_REL_TOL: f64 = PIVOT_RATIO_THRESHOLD;
 /// ([`LinearFit::dependent_columns`]).
 pub const DEPENDENT_COMPONENT_TOL: f64 = 1e-6;
 
+/// Column `j` of `m` as a slice. The columns of an owned [`Mat`] (and of its column ranges)
+/// are contiguous, which is the only way the workspace makes the matrices it passes here.
+///
+/// # Panics
+///
+/// If the column is strided (a transposed view): a bug in the caller, not bad input.
+pub fn col_slice(m: MatRef<'_, f64>, j: usize) -> &[f64] {
+    match m.col(j).try_as_col_major() {
+        Some(c) => c.as_slice(),
+        None => panic!(
+            "col_slice: column {j} of a {}×{} view is strided",
+            m.nrows(),
+            m.ncols()
+        ),
+    }
+}
+
 /// The default relative rank tolerance of an n×p least-squares problem: `max(n, p) · ε`
 /// (ε = 2.2·10⁻¹⁶, the convention of NumPy's `lstsq` and MATLAB's `rank`). A singular value
 /// σᵢ counts as nonzero when σᵢ > tol · σ_max.

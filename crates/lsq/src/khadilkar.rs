@@ -475,11 +475,12 @@ impl Lsq {
         let act = self.activations[l - 2];
         fitbench_core::simd::clear_upper_state();
         for j in 0..m_prev {
-            let col = rhs.col_as_slice_mut(j);
-            for (v, a) in col.iter_mut().zip(a_prev.col(j).iter()) {
-                *v = (1.0 - eta) * *a + eta * *v;
-            }
-            act.inverse_clipped_in_place(col, eps);
+            act.inverse_of_mix_in_place(
+                rhs.col_as_slice_mut(j),
+                fitbench_core::linalg::col_slice(a_prev, j),
+                eta,
+                eps,
+            );
         }
         Ok(())
     }
