@@ -5,7 +5,9 @@
 //!
 //! - [`Dataset`] (n×d features, n×k targets, names, provenance), [`Split`] (seeded train/test
 //!   split) and [`Standardiser`] (fitted on the training split only).
-//! - [`Activation`]: value, derivative and inverse (with clipping) of element-wise activations.
+//! - [`Activation`]: value, derivative and inverse (with clipping) of element-wise activations,
+//!   per value and vectorised over slices, computed by [`vmath`]'s kernels (exp, log and the
+//!   activations built on them, within 4·2⁻⁵² of libm, the same bits on every dispatch path).
 //! - [`Architecture`] and [`Mlp`]: the network every trainer returns, its seeded initialiser
 //!   and the one f64 [`Mlp::mse`] the harness scores every trainer with.
 //! - [`Trainer`] and [`TrainerConfig`]: what a training algorithm implements.
