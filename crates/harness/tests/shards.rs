@@ -94,6 +94,19 @@ fn curves(r: &fitbench_report::Report) -> Vec<Curve> {
     out
 }
 
+/// The message of a sweep `execute` must refuse.
+fn refused(job: &SweepJob, existing: Existing) -> String {
+    request::execute(
+        job,
+        existing,
+        Arc::new(AtomicBool::new(false)),
+        &mut |_| {},
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string()
+}
+
 fn shard_dirs(root: &Path) -> Vec<PathBuf> {
     shard_dirs_of(root, SHARDS)
 }
@@ -274,15 +287,7 @@ fn resuming_a_shard_folder_needs_the_same_shard_and_interrupted_runs_count_as_mi
             shard: other,
             jobs: 1,
         };
-        let msg = request::execute(
-            &job,
-            Existing::Resume,
-            Arc::new(AtomicBool::new(false)),
-            &mut |_| {},
-            &mut |_| {},
-        )
-        .unwrap_err()
-        .to_string();
+        let msg = refused(&job, Existing::Resume);
         assert!(
             msg.contains("--resume") && msg.contains("shard 0/3"),
             "{msg}"
@@ -408,15 +413,7 @@ fn two_jobs_give_the_same_runs_and_metrics_as_one() {
         shard: None,
         jobs: 2,
     };
-    let msg = request::execute(
-        &job,
-        Existing::Refuse,
-        Arc::new(AtomicBool::new(false)),
-        &mut |_| {},
-        &mut |_| {},
-    )
-    .unwrap_err()
-    .to_string();
+    let msg = refused(&job, Existing::Refuse);
     assert!(
         msg.contains("--jobs 2") && msg.contains("--threads 1"),
         "{msg}"
