@@ -25,12 +25,16 @@
 //!
 //! # Method
 //!
-//! `exp`/`expm1`: y = k·ln 2 + r with |r| ≤ ln 2 / 2 (ln 2 split in two parts, as in fdlibm),
-//! expm1(r) by its Taylor series to r¹³ (truncation below 1e-17 relative; evaluated by Estrin's scheme), then
-//! exp(y) = 2ᵏ + 2ᵏ·expm1(r) and expm1(y) = 2ᵏ·expm1(r) + (2ᵏ − 1), each one rounding.
+//! `exp`/`expm1`: y = k·ln 2 + r with |r| ≤ ln 2 / 2 (ln 2 split in two parts) and
+//! fdlibm's rational form on that interval: c = r − r²·P(r²) with fdlibm's five
+//! coefficients, expm1(r) = r + r·c/(2 − c) (= 2r/(2 − c)); then exp(y) = 2ᵏ + 2ᵏ·expm1(r)
+//! and expm1(y) = 2ᵏ·expm1(r) + (2ᵏ − 1), each one rounding. Polynomials are evaluated by
+//! Estrin's scheme (short dependency chains).
 //! `log`/`log1p`: x = 2ᵏ·m with m ∈ [√2/2, √2), log m = 2·atanh(s) with s = (m − 1)/(m + 1)
 //! by its series to s²¹; log1p adds the rounding error of 1 + u back, (u − ((1 + u) − 1))/(1 + u).
-//! tanh x = t/(t + 2) with t = expm1(2|x|), sign restored (exact to 1 for |x| > 20);
+//! tanh x = t/(t + 2) with t = expm1(2|x|), written over one division as
+//! (2rs + (s − 1)(2 − c))/(2rs + (s + 1)(2 − c)) with s = 2ᵏ; sign restored (exactly ±1
+//! for |x| > 20);
 //! atanh a = ½·log1p(2|a|/(1 − |a|)), sign restored; sigmoid and softplus from e = exp(−|z|);
 //! logit and softplus⁻¹ by the formula that is well-conditioned on each side.
 
@@ -52,20 +56,13 @@ const EXP_MAX: f64 = 709.78;
 /// |x| above which tanh(x) rounds to ±1.
 const TANH_SATURATES: f64 = 20.0;
 
-/// 1/n! for n = 2..=13 (Taylor coefficients of expm1).
-const EXPM1_C: [f64; 12] = [
-    1.0 / 2.0,
-    1.0 / 6.0,
-    1.0 / 24.0,
-    1.0 / 120.0,
-    1.0 / 720.0,
-    1.0 / 5040.0,
-    1.0 / 40320.0,
-    1.0 / 362_880.0,
-    1.0 / 3_628_800.0,
-    1.0 / 39_916_800.0,
-    1.0 / 479_001_600.0,
-    1.0 / 6_227_020_800.0,
+/// fdlibm's P1…P5 (e_exp.c), bit for bit.
+const EXP_P: [f64; 5] = [
+    f64::from_bits(0x3FC5_5555_5555_553E),
+    f64::from_bits(0xBF66_C16C_16BE_BD93),
+    f64::from_bits(0x3F11_566A_AF25_DE2C),
+    f64::from_bits(0xBEBB_BD41_C5D2_6BF1),
+    f64::from_bits(0x3E66_3769_72BE_A4D0),
 ];
 
 /// 1/(2n + 1) for n = 1..=10 (the series of atanh(s)/s in s²).
@@ -88,31 +85,30 @@ fn select(c: bool, a: f64, b: f64) -> f64 {
     if c { a } else { b }
 }
 
-/// (expm1(r), 2ᵏ) with y = k·ln 2 + r; `y` must lie in [`EXP_MIN`], [`EXP_MAX`].
+/// (r, 2 − c, 2ᵏ) with y = k·ln 2 + r, |r| ≤ ln 2 / 2, and c = r − r²·P(r²) from fdlibm's
+/// rational form of exp on that interval (its coefficients P1…P5; error below 2⁻⁵⁹), so
+/// that expm1(r) = r + r·c/(2 − c) = 2r/(2 − c). `y` must lie in [`EXP_MIN`], [`EXP_MAX`].
 #[inline(always)]
-fn exp_parts(y: f64) -> (f64, f64) {
+fn exp_reduce(y: f64) -> (f64, f64, f64) {
     let t = y * INV_LN2 + ROUND;
     let kf = t - ROUND;
     let k = t.to_bits().wrapping_sub(ROUND.to_bits());
     let r = (y - kf * LN2_HI) - kf * LN2_LO;
-    // q(r) = Σ c[i]·rⁱ by Estrin's scheme: independent pairs, then powers of r², so the
-    // dependency chain is 4 multiply-adds deep instead of 11 (Horner).
-    let c = &EXPM1_C;
-    let r2 = r * r;
-    let r4 = r2 * r2;
-    let r8 = r4 * r4;
-    let p01 = c[0] + c[1] * r;
-    let p23 = c[2] + c[3] * r;
-    let p45 = c[4] + c[5] * r;
-    let p67 = c[6] + c[7] * r;
-    let p89 = c[8] + c[9] * r;
-    let p1011 = c[10] + c[11] * r;
-    let p03 = p01 + p23 * r2;
-    let p47 = p45 + p67 * r2;
-    let p811 = p89 + p1011 * r2;
-    let q = (p03 + p47 * r4) + p811 * r8;
-    let p = r + r2 * q;
+    // P by Estrin's scheme: a short dependency chain.
+    let t = r * r;
+    let t2 = t * t;
+    let poly = (EXP_P[0] + EXP_P[1] * t) + (EXP_P[2] + EXP_P[3] * t) * t2 + EXP_P[4] * (t2 * t2);
+    let c = r - t * poly;
     let scale = f64::from_bits(k.wrapping_add(1023) << 52);
+    (r, 2.0 - c, scale)
+}
+
+/// (expm1(r), 2ᵏ) with y = k·ln 2 + r (see [`exp_reduce`]).
+#[inline(always)]
+fn exp_parts(y: f64) -> (f64, f64) {
+    let (r, d, scale) = exp_reduce(y);
+    // fdlibm's form: r plus a small correction, one rounding on top of r.
+    let p = r + (r * (2.0 - d)) / d;
     (p, scale)
 }
 
@@ -157,7 +153,7 @@ fn log_core(w: f64) -> f64 {
     let f = m - 1.0;
     let s = f / (2.0 + f);
     let z = s * s;
-    // Σ c[i]·zⁱ by Estrin's scheme (see exp_parts).
+    // Σ c[i]·zⁱ by Estrin's scheme.
     let c = &ATANH_C;
     let z2 = z * z;
     let z4 = z2 * z2;
@@ -213,9 +209,11 @@ pub fn log1p(u: f64) -> f64 {
 pub fn tanh(x: f64) -> f64 {
     let a = x.abs();
     let a = select(a > TANH_SATURATES, TANH_SATURATES, a);
-    let (p, s) = exp_parts(2.0 * a);
-    let t = s * p + (s - 1.0);
-    (t / (t + 2.0)).copysign(x)
+    // With e = expm1(2a) = s·p + (s − 1) and p = 2r/d: tanh a = e/(e + 2)
+    // = (2rs + (s − 1)d)/(2rs + (s + 1)d), one division.
+    let (r, d, s) = exp_reduce(2.0 * a);
+    let two_rs = 2.0 * r * s;
+    ((two_rs + (s - 1.0) * d) / (two_rs + (s + 1.0) * d)).copysign(x)
 }
 
 /// atanh a for |a| < 1 (±∞ at ±1, NaN beyond).
