@@ -45,22 +45,16 @@ fn map(xs: &mut [f64], f: impl Fn(f64) -> f64) {
     vmath::map_in_place(xs, f);
 }
 
-/// `f64::clamp` without its `min ≤ max` assertion, whose panic path keeps loops from
-/// vectorising (same values: NaN stays NaN).
-trait Clip {
-    fn clip(self, lo: f64, hi: f64) -> f64;
-}
-
-impl Clip for f64 {
-    #[inline(always)]
-    fn clip(self, lo: f64, hi: f64) -> f64 {
-        if self < lo {
-            lo
-        } else if self > hi {
-            hi
-        } else {
-            self
-        }
+/// `x.clamp(lo, hi)` without `f64::clamp`'s `lo ≤ hi` assertion, whose panic path keeps
+/// loops from vectorising (same values: NaN stays NaN).
+#[inline(always)]
+fn clip(x: f64, lo: f64, hi: f64) -> f64 {
+    if x < lo {
+        lo
+    } else if x > hi {
+        hi
+    } else {
+        x
     }
 }
 
@@ -291,12 +285,12 @@ impl Activation {
             Activation::Tanh => map(
                 xs,
                 #[inline(always)]
-                |a| vmath::atanh(a.clip(-1.0 + eps, 1.0 - eps)),
+                |a| vmath::atanh(clip(a, -1.0 + eps, 1.0 - eps)),
             ),
             Activation::Sigmoid => map(
                 xs,
                 #[inline(always)]
-                |a| vmath::logit(a.clip(eps, 1.0 - eps)),
+                |a| vmath::logit(clip(a, eps, 1.0 - eps)),
             ),
             Activation::Softplus => map(
                 xs,
@@ -324,14 +318,14 @@ impl Activation {
                 v,
                 a,
                 #[inline(always)]
-                |v, a| vmath::atanh(mix(v, a).clip(-1.0 + eps, 1.0 - eps)),
+                |v, a| vmath::atanh(clip(mix(v, a), -1.0 + eps, 1.0 - eps)),
             ),
             Activation::Sigmoid => {
                 zip_map(
                     v,
                     a,
                     #[inline(always)]
-                    |v, a| vmath::logit(mix(v, a).clip(eps, 1.0 - eps)),
+                    |v, a| vmath::logit(clip(mix(v, a), eps, 1.0 - eps)),
                 );
             }
             Activation::Softplus => {

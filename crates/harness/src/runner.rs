@@ -944,14 +944,6 @@ fn sweep(
         let name = &pd.data.name;
         let repetition = it.repetition;
         let cell = &cells[it.dataset * c.seeds + repetition];
-        let split = {
-            let mut cell = lock(cell);
-            cell.split
-                .get_or_insert_with(|| {
-                    Arc::new(make_split(&pd.data, c, name, repetition).map_err(|e| e.to_string()))
-                })
-                .clone()
-        };
         let (config, config_json) = match &tuned[it.dataset][it.trainer] {
             Some((config, json)) => (config.as_ref(), json.clone()),
             None => (t.config.as_ref(), t.config_json.clone()),
@@ -960,31 +952,44 @@ fn sweep(
         let previous = plan.previous.iter().find(|r| {
             r.fingerprint.as_deref() == Some(fp.as_str()) && r.status != Status::Interrupted
         });
-        let (mut record, reused) = match (previous, split.as_ref()) {
-            (Some(done), _) => (done.clone(), true),
-            (None, Ok(split)) => {
-                let ctx = RunContext {
-                    dataset: name,
-                    split,
-                    requested: &plan.architecture,
-                    repetition,
-                    base_seed: c.base_seed,
-                    rules: &rules,
-                    schedule: &c.eval,
-                    targets: &c.targets,
-                    budgets: &c.iteration_budgets,
-                    handicap_every: c
-                        .test_handicap
-                        .as_ref()
-                        .filter(|h| h.trainer == t.label)
-                        .map(|h| h.every),
-                    interrupt: &plan.interrupt,
+        let (mut record, reused) = match previous {
+            Some(done) => (done.clone(), true),
+            None => {
+                // The split, made by the first run of its cell (a reused run needs none).
+                let split = lock(cell)
+                    .split
+                    .get_or_insert_with(|| {
+                        Arc::new(
+                            make_split(&pd.data, c, name, repetition).map_err(|e| e.to_string()),
+                        )
+                    })
+                    .clone();
+                let record = match split.as_ref() {
+                    Ok(split) => {
+                        let ctx = RunContext {
+                            dataset: name,
+                            split,
+                            requested: &plan.architecture,
+                            repetition,
+                            base_seed: c.base_seed,
+                            rules: &rules,
+                            schedule: &c.eval,
+                            targets: &c.targets,
+                            budgets: &c.iteration_budgets,
+                            handicap_every: c
+                                .test_handicap
+                                .as_ref()
+                                .filter(|h| h.trainer == t.label)
+                                .map(|h| h.every),
+                            interrupt: &plan.interrupt,
+                        };
+                        run_one(&ctx, &t.label, config, config_json, clock)
+                    }
+                    Err(message) => failed_split(name, t, repetition, c, message.clone()),
                 };
-                (run_one(&ctx, &t.label, config, config_json, clock), false)
+                (record, false)
             }
-            (None, Err(message)) => (failed_split(name, t, repetition, c, message.clone()), false),
         };
-        drop(split);
         {
             let mut cell = lock(cell);
             cell.remaining -= 1;
