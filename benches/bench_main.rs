@@ -4,9 +4,8 @@
 //! Every trainer is measured on the same problem family at two sizes: a tanh (ReLU for
 //! `analytic`) teacher with n = 1 000 and n = 10 000 rows, d = 16 features, a student with one
 //! hidden layer of 64 units. Throughput is reported as criterion "elements" per second where
-//! one element is one flop of the step's flop count (`Trainer::flops_per_step`, or for
-//! `analytic` the flops its step actually performed), so `Gelem/s` reads as GFLOP/s and a
-//! slower step can be told apart from more steps.
+//! one element is one flop of the step's nominal flop count (`Trainer::flops_per_step`), so
+//! `Gelem/s` reads as GFLOP/s and a slower step can be told apart from more steps.
 //!
 //! Run all with `cargo bench` (well under a minute after the build: 10 samples, about 1 s per bench), or a subset with
 //! `cargo bench --bench bench_main -- NAME` where NAME matches a group or bench id, e.g.
@@ -111,20 +110,27 @@ fn lsq(c: &mut Criterion) {
 }
 
 /// One alternation of the analytic two-layer ReLU solver (output solve + hidden solve with
-/// the pattern fixed). Throughput: the flops the step actually performed (symmetry and the
-/// pattern exploited), measured on a first step.
+/// the pattern fixed), with the joint Gram matrix built from the pattern's sums (the default
+/// at h = 64) and by dense products. Throughput: the nominal dense-form flop count
+/// ([`Trainer::flops_per_step`]), the same for both, so their rates compare as speeds.
 fn analytic(c: &mut Criterion) {
-    use fitbench_analytic::{Analytic, AnalyticConfig};
+    use fitbench_analytic::{Analytic, AnalyticConfig, GramMethod};
     one_thread();
     let mut g = c.benchmark_group("analytic");
     for n in SIZES {
-        let (data, initial) = problem(n, Activation::Relu);
-        let mut t = Analytic::new(AnalyticConfig::default(), &data, initial).unwrap();
-        t.step().unwrap();
-        g.throughput(Throughput::Elements(t.last_step_flops() as u64));
-        g.bench_function(format!("step_n{n}_d16_h64_relu"), |b| {
-            b.iter(|| black_box(t.step().unwrap()))
-        });
+        for (gram, suffix) in [(GramMethod::Pattern, ""), (GramMethod::Dense, "_dense")] {
+            let (data, initial) = problem(n, Activation::Relu);
+            let config = AnalyticConfig {
+                gram,
+                ..AnalyticConfig::default()
+            };
+            let mut t = Analytic::new(config, &data, initial).unwrap();
+            t.step().unwrap();
+            g.throughput(flops(&t));
+            g.bench_function(format!("step_n{n}_d16_h64_relu{suffix}"), |b| {
+                b.iter(|| black_box(t.step().unwrap()))
+            });
+        }
     }
     g.finish();
 }

@@ -14,8 +14,12 @@
 //!    is linear in vec(W), so W_LS solves regularised normal equations of size h(d+1) whose
 //!    Gram block (k, j) is βⱼβₖ Σᵢ DᵢⱼDᵢₖ x̃ᵢx̃ᵢᵀ. With T the n × q(q+1)/2 matrix of the distinct
 //!    input products x̃ᵢ꜀x̃ᵢ꜀' (q = d + 1; computed once, X̃ being fixed), the lower block column
-//!    j is a single gemm [Dⱼ ⊙ Dₖ]ₖ≥ⱼᵀ T: both symmetries are used (k ≥ j and c ≤ c'), the work
-//!    runs in large matrix products, and the n × h(d+1) design matrix is never formed;
+//!    j is a single gemm [Dⱼ ⊙ Dₖ]ₖ≥ⱼᵀ T (`gram = dense`): both symmetries are used (k ≥ j
+//!    and c ≤ c') and the n × h(d+1) design matrix is never formed. From h = 16 units
+//!    (`gram = auto`, or `pattern`) the zeros of the pattern are skipped instead: block (k, j)
+//!    sums Tᵢ over the samples where both units are active, four rows at a time through a table
+//!    of their 16 subset sums (see `pattern.rs`; leaky ReLU reduces to this case), with no
+//!    multiplication at all; both give the same matrix up to the order of summation;
 //! 3. safeguard: W ← W + s(W_LS − W) for s = 1, ½, ¼, … accepting the first s whose true loss
 //!    (pattern recomputed) is not above the loss after step 1 (else W is kept), then β is
 //!    refitted; fixed damping η and no safeguard are options.
@@ -42,9 +46,10 @@
 
 #![deny(missing_docs)]
 
+mod pattern;
 pub mod solver;
 
-pub use solver::{Analytic, AnalyticConfig, HiddenSolve, Safeguard};
+pub use solver::{Analytic, AnalyticConfig, GramMethod, HiddenSolve, PATTERN_MIN_UNITS, Safeguard};
 
 use fitbench_core::registry::{Capabilities, TrainerEntry};
 

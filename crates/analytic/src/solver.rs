@@ -1,5 +1,6 @@
 //! The `analytic` trainer (see the crate docs for the algorithm).
 
+use crate::pattern::PatternGram;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch;
 use faer::linalg::cholesky::llt::solve::solve_in_place;
@@ -41,6 +42,25 @@ pub enum HiddenSolve {
     PerNeuron,
 }
 
+/// How the joint hidden Gram matrix is built (both give the same matrix up to the order of
+/// summation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GramMethod {
+    /// `pattern` for h ≥ [`PATTERN_MIN_UNITS`] hidden units, else `dense` (measured, n = 3 200,
+    /// d = 16: at h = 8 `dense` is 4 % faster, at h = 16 `pattern` 11 %, at h = 64 1.6×).
+    #[default]
+    Auto,
+    /// One matrix product [Dⱼ ⊙ Dₖ]ₖ≥ⱼᵀ T per unit j, zeros of the pattern included.
+    Dense,
+    /// Sums over the rows where both units are active ([`crate::pattern`]): no multiplication
+    /// by a zero of the pattern.
+    Pattern,
+}
+
+/// The hidden width from which `gram = auto` builds the Gram matrix by `pattern`.
+pub const PATTERN_MIN_UNITS: usize = 16;
+
 /// Configuration of the `analytic` trainer (a reconstruction; see the crate docs). The
 /// activation's α comes from the architecture (`relu` or `leaky_relu:α`).
 ///
@@ -52,6 +72,7 @@ pub enum HiddenSolve {
 /// | `max_halvings` | 10 | backtracking halvings before keeping W | ≥ 0 |
 /// | `hidden_solve` | `auto` | `auto`, `joint` or `per_neuron` | |
 /// | `auto_threshold` | 2048 | h(d+1) above which `auto` solves per neuron (the joint Cholesky costs p³/3 flops and 8p² bytes) | ≥ 1 |
+/// | `gram` | `auto` | joint Gram by `pattern` sums or `dense` products (`auto`: `pattern` from h = 16) | |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnalyticConfig {
@@ -67,6 +88,8 @@ pub struct AnalyticConfig {
     pub hidden_solve: HiddenSolve,
     /// Size threshold of `auto`.
     pub auto_threshold: usize,
+    /// How the joint Gram matrix is built.
+    pub gram: GramMethod,
     /// Always `true`: the algorithm is a reconstruction, not the paper's (recorded in reports;
     /// `false` is rejected).
     #[serde(deserialize_with = "fitbench_core::registry::always_true")]
@@ -82,6 +105,7 @@ impl Default for AnalyticConfig {
             max_halvings: 10,
             hidden_solve: HiddenSolve::Auto,
             auto_threshold: 2048,
+            gram: GramMethod::Auto,
             reconstruction: true,
         }
     }
@@ -137,7 +161,8 @@ impl TrainerConfig for AnalyticConfig {
     }
 
     /// The joint hidden solve dominates: its h(d+1)-square Gram matrix, the n × q(q+1)/2
-    /// matrix of distinct input products (q = d + 1), and the activation pattern.
+    /// matrix of distinct input products (q = d + 1), and the activation pattern (`dense`) or
+    /// the h(h+1)/2 × q(q+1)/2 pair sums (`pattern`).
     fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
         let d = widths.first().copied().unwrap_or(0) as u64;
         let h = widths.get(1).copied().unwrap_or(0) as u64;
@@ -149,7 +174,18 @@ impl TrainerConfig for AnalyticConfig {
             HiddenSolve::Auto => p <= self.auto_threshold as u64,
         };
         let gram = if joint { p * p } else { q * q };
-        8 * (gram + n * q * (q + 1) / 2 + 3 * n * (h + 1))
+        let by_pattern = joint
+            && match self.gram {
+                GramMethod::Auto => h >= PATTERN_MIN_UNITS as u64,
+                GramMethod::Dense => false,
+                GramMethod::Pattern => true,
+            };
+        let pair_sums = if by_pattern {
+            h * (h + 1) / 2 * q * (q + 1) / 2
+        } else {
+            0
+        };
+        8 * (gram + pair_sums + n * q * (q + 1) / 2 + 3 * n * (h + 1))
     }
 
     fn init(&self, train: &Dataset, initial: Mlp, _seed: u64) -> Result<Box<dyn Trainer>> {
@@ -194,6 +230,12 @@ pub struct Analytic {
     aj: Mat<f64>,
     /// Aⱼᵀ T, h × q(q+1)/2.
     mblk: Mat<f64>,
+    /// The pattern method's sums (`gram = pattern`; then `tprod`, `aj` and `mblk` are empty).
+    pattern: Option<PatternGram>,
+    /// Q_kk of every unit k (leaky ReLU with the pattern method), h × stride.
+    diag: Vec<f64>,
+    /// S = Σᵢ Tᵢ (leaky ReLU with the pattern method).
+    total: Vec<f64>,
     // Per-neuron hidden solve.
     unit: NormalEquations,
     unit_design: Mat<f64>,
@@ -252,6 +294,13 @@ impl Analytic {
             HiddenSolve::PerNeuron => false,
             HiddenSolve::Auto => p <= config.auto_threshold,
         };
+        let by_pattern = joint
+            && match config.gram {
+                GramMethod::Auto => h >= PATTERN_MIN_UNITS,
+                GramMethod::Dense => false,
+                GramMethod::Pattern => true,
+            };
+        let dense = joint && !by_pattern;
         let par = faer::get_global_parallelism();
         let xt = Mat::from_fn(n, d + 1, |i, j| if j < d { train.x[(i, j)] } else { 1.0 });
         let w = Mat::from_fn(h, d + 1, |i, j| {
@@ -300,8 +349,11 @@ impl Analytic {
             dmask: Mat::zeros(if joint { n } else { 0 }, h),
             dres: Mat::zeros(if joint { n } else { 0 }, h),
             xtd: Mat::zeros(d + 1, h),
-            aj: Mat::zeros(if joint { n } else { 0 }, h),
-            mblk: Mat::zeros(if joint { h } else { 0 }, (d + 1) * (d + 2) / 2),
+            aj: Mat::zeros(if dense { n } else { 0 }, h),
+            mblk: Mat::zeros(if dense { h } else { 0 }, (d + 1) * (d + 2) / 2),
+            pattern: None,
+            diag: Vec::new(),
+            total: Vec::new(),
             unit: NormalEquations::new(d + 1, 1, par, "analytic per-neuron solve").with_unknowns(
                 train
                     .feature_names
@@ -330,11 +382,20 @@ impl Analytic {
         if joint {
             let q = d + 1;
             this.pairs = (0..q).flat_map(|c| (c..q).map(move |c2| (c, c2))).collect();
-            let xt = &this.xt;
-            this.tprod = Mat::from_fn(n, this.pairs.len(), |i, pi| {
-                let (c, c2) = this.pairs[pi];
-                xt[(i, c)] * xt[(i, c2)]
-            });
+            if by_pattern {
+                let pg = PatternGram::new(this.xt.as_ref(), h, &this.pairs);
+                if alpha != 0.0 {
+                    this.diag = vec![0.0; h * pg.stride()];
+                    this.total = pg.total().to_vec();
+                }
+                this.pattern = Some(pg);
+            } else {
+                let xt = &this.xt;
+                this.tprod = Mat::from_fn(n, this.pairs.len(), |i, pi| {
+                    let (c, c2) = this.pairs[pi];
+                    xt[(i, c)] * xt[(i, c2)]
+                });
+            }
         }
         this.refresh_z();
         this.mse = this.true_loss_of_z(&this.z);
@@ -462,7 +523,6 @@ impl Analytic {
     /// Builds the lower triangle of the joint hidden system (Gram + λI) and its right-hand side.
     fn fill_hidden_joint(&mut self) {
         let (n, h, q) = (self.xt.nrows(), self.h(), self.xt.ncols());
-        let npairs = self.pairs.len();
         let beta0 = self.beta[(h, 0)];
         // Pattern D and D ⊙ (y − β₀).
         for j in 0..h {
@@ -487,6 +547,60 @@ impl Analytic {
             }
         }
         self.last_flops += flops::matmul(q, n, h);
+        if self.pattern.is_some() {
+            self.fill_gram_by_pattern();
+        } else {
+            self.fill_gram_dense();
+        }
+        for i in 0..self.gram.nrows() {
+            self.gram[(i, i)] += self.config.lambda;
+        }
+    }
+
+    /// The Gram blocks by sums over the rows where both units are active ([`crate::pattern`]).
+    /// Units are taken from the last one down, so that with α ≠ 0 the Q_kk (k > j) that block
+    /// (k, j) needs are known.
+    fn fill_gram_by_pattern(&mut self) {
+        let (h, q, alpha) = (self.h(), self.xt.ncols(), self.alpha);
+        let Some(pg) = self.pattern.as_mut() else {
+            return;
+        };
+        pg.set_pattern(self.z.as_ref());
+        let ld = pg.stride();
+        let (a2, ab, b2) = (alpha * alpha, alpha * (1.0 - alpha), (1.0 - alpha).powi(2));
+        let mut adds = pg.fill();
+        for j in (0..h).rev() {
+            let sums = pg.unit_sums(j);
+            if alpha != 0.0 {
+                self.diag[j * ld..j * ld + self.pairs.len()]
+                    .copy_from_slice(&sums[..self.pairs.len()]);
+                adds += 6.0 * ((h - j) * self.pairs.len()) as f64;
+            }
+            let bj = self.beta[(j, 0)];
+            for k in j..h {
+                let s = bj * self.beta[(k, 0)];
+                let row = &sums[(k - j) * ld..];
+                for (pi, &(c, c2)) in self.pairs.iter().enumerate() {
+                    let qjk = if alpha == 0.0 {
+                        row[pi]
+                    } else {
+                        a2 * self.total[pi]
+                            + ab * (self.diag[j * ld + pi] + self.diag[k * ld + pi])
+                            + b2 * row[pi]
+                    };
+                    let v = s * qjk;
+                    self.gram[(k * q + c, j * q + c2)] = v;
+                    self.gram[(k * q + c2, j * q + c)] = v;
+                }
+            }
+        }
+        self.last_flops += adds;
+    }
+
+    /// The Gram blocks by one matrix product per unit (zeros of the pattern included).
+    fn fill_gram_dense(&mut self) {
+        let (n, h, q) = (self.xt.nrows(), self.h(), self.xt.ncols());
+        let npairs = self.pairs.len();
         for j in 0..h {
             let width = h - j;
             for kk in 0..width {
@@ -516,9 +630,6 @@ impl Analytic {
                     self.gram[(k * q + c2, j * q + c)] = v;
                 }
             }
-        }
-        for i in 0..self.gram.nrows() {
-            self.gram[(i, i)] += self.config.lambda;
         }
     }
 
@@ -645,6 +756,11 @@ impl Analytic {
     /// Whether the hidden layer is solved jointly (else per neuron).
     pub fn is_joint(&self) -> bool {
         self.joint
+    }
+
+    /// Whether the joint Gram matrix is built from the pattern's sums (else dense products).
+    pub fn gram_by_pattern(&self) -> bool {
+        self.pattern.is_some()
     }
 
     /// Replaces the hidden weights (h×(d+1), bias last) and recomputes the pattern.

@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use faer::Mat;
-use fitbench_analytic::{Analytic, AnalyticConfig, HiddenSolve, Safeguard};
+use fitbench_analytic::{
+    Analytic, AnalyticConfig, GramMethod, HiddenSolve, PATTERN_MIN_UNITS, Safeguard,
+};
 use fitbench_core::{
     Activation, Architecture, Dataset, Mlp, Split, Trainer, TrainerConfig, synthetic,
 };
@@ -69,11 +71,15 @@ fn after_the_output_solve_the_gradient_in_beta_vanishes() {
 #[test]
 fn the_hidden_solve_is_a_critical_point_of_the_fixed_pattern_surrogate() {
     let d = data(200, 5, 3);
-    for act in [Activation::Relu, Activation::LeakyRelu { alpha: 0.1 }] {
+    let cases = [Activation::Relu, Activation::LeakyRelu { alpha: 0.1 }]
+        .into_iter()
+        .flat_map(|a| [(a, GramMethod::Dense), (a, GramMethod::Pattern)]);
+    for (act, gram) in cases {
         let mut t = trainer(
             AnalyticConfig {
                 lambda: 0.0,
                 hidden_solve: HiddenSolve::Joint,
+                gram,
                 ..AnalyticConfig::default()
             },
             &d,
@@ -107,7 +113,7 @@ fn the_hidden_solve_is_a_critical_point_of_the_fixed_pattern_surrogate() {
                 a[(j, c)] += H;
                 b[(j, c)] -= H;
                 let g = (surrogate(&a) - surrogate(&b)) / (2.0 * H);
-                assert!(g.abs() < GRAD_TOL, "{act}: ∂S/∂W[{j},{c}] = {g}");
+                assert!(g.abs() < GRAD_TOL, "{act} {gram:?}: ∂S/∂W[{j},{c}] = {g}");
             }
         }
     }
@@ -423,5 +429,40 @@ fn a_never_active_unit_with_lambda_zero_does_not_fail_the_run() {
             "{hidden_solve:?}: the dead unit's β"
         );
         assert!(t.pseudo_inverse_solves() > 0, "{hidden_solve:?}");
+    }
+}
+
+/// Relative difference of two hidden solves whose Gram matrices differ only in the order of
+/// summation (h(d+1) = 340 unknowns, λ = 1e-4).
+const GRAM_METHOD_TOL: f64 = 1e-9;
+
+#[test]
+fn pattern_and_dense_grams_give_the_same_hidden_solve() {
+    let d = data(400, 9, 5);
+    for act in [Activation::Relu, Activation::LeakyRelu { alpha: 0.2 }] {
+        let solve = |gram| {
+            let config = AnalyticConfig {
+                hidden_solve: HiddenSolve::Joint,
+                gram,
+                ..AnalyticConfig::default()
+            };
+            let mut t = trainer(config, &d, act, 34, 6);
+            t.solve_output().unwrap();
+            (t.gram_by_pattern(), t.hidden_least_squares().unwrap())
+        };
+        let (p_used, by_pattern) = solve(GramMethod::Pattern);
+        let (d_used, dense) = solve(GramMethod::Dense);
+        assert!(p_used && !d_used);
+        let gap = rel_gap(&by_pattern, &dense);
+        assert!(gap < GRAM_METHOD_TOL, "{act}: relative gap {gap:e}");
+    }
+}
+
+#[test]
+fn auto_builds_the_gram_by_pattern_from_the_measured_width() {
+    let d = data(100, 5, 7);
+    for (h, expected) in [(PATTERN_MIN_UNITS - 1, false), (PATTERN_MIN_UNITS, true)] {
+        let t = trainer(AnalyticConfig::default(), &d, Activation::Relu, h, 1);
+        assert_eq!(t.gram_by_pattern(), expected, "h = {h}");
     }
 }
