@@ -58,6 +58,9 @@ pub enum GramMethod {
     Pattern,
 }
 
+/// Rows per block of the true-loss evaluation.
+const LOSS_BLOCK: usize = 256;
+
 /// The hidden width from which `gram = auto` builds the Gram matrix by `pattern`.
 pub const PATTERN_MIN_UNITS: usize = 16;
 
@@ -249,6 +252,8 @@ pub struct Analytic {
     w_try: Mat<f64>,
     z_try: Mat<f64>,
     mse: f64,
+    /// Whether β is the output solve's for the current W (and `mse` its loss).
+    beta_fresh: bool,
     last_flops: f64,
     /// Joint hidden solves that fell back to the pseudo-inverse.
     pinv_solves: usize,
@@ -346,7 +351,7 @@ impl Analytic {
             mem: MemBuffer::new(scratch),
             tprod: Mat::zeros(0, 0),
             pairs: Vec::new(),
-            dmask: Mat::zeros(if joint { n } else { 0 }, h),
+            dmask: Mat::zeros(if dense { n } else { 0 }, h),
             dres: Mat::zeros(if joint { n } else { 0 }, h),
             xtd: Mat::zeros(d + 1, h),
             aj: Mat::zeros(if dense { n } else { 0 }, h),
@@ -371,6 +376,7 @@ impl Analytic {
             w_try: Mat::zeros(h, d + 1),
             z_try: Mat::zeros(n, h),
             mse: f64::INFINITY,
+            beta_fresh: false,
             last_flops: 0.0,
             pinv_solves: 0,
             par,
@@ -426,16 +432,26 @@ impl Analytic {
     }
 
     /// True training MSE for pre-activations `z` and the current β.
+    /// Rows are taken [`LOSS_BLOCK`] at a time so that the loop over units runs down contiguous
+    /// columns; each row's sum keeps the order β₀ + β₁φ(z₁) + … + β_hφ(z_h).
     fn true_loss_of_z(&self, z: &Mat<f64>) -> f64 {
-        let (n, h) = (z.nrows(), self.h());
+        let (n, h, alpha) = (z.nrows(), self.h(), self.alpha);
+        let y = self.y.col_as_slice(0);
         let mut s = 0.0;
-        for i in 0..n {
-            let mut f = self.beta[(h, 0)];
+        let mut f = [0.0; LOSS_BLOCK];
+        for r0 in (0..n).step_by(LOSS_BLOCK) {
+            let m = LOSS_BLOCK.min(n - r0);
+            f[..m].fill(self.beta[(h, 0)]);
             for j in 0..h {
-                f += self.beta[(j, 0)] * self.phi(z[(i, j)]);
+                let bj = self.beta[(j, 0)];
+                for (f, &z) in f[..m].iter_mut().zip(&z.col_as_slice(j)[r0..r0 + m]) {
+                    *f += bj * if z > 0.0 { z } else { alpha * z };
+                }
             }
-            let r = f - self.y[(i, 0)];
-            s += r * r;
+            for (f, &y) in f[..m].iter().zip(&y[r0..r0 + m]) {
+                let r = f - y;
+                s += r * r;
+            }
         }
         s / n as f64
     }
@@ -443,10 +459,11 @@ impl Analytic {
     /// Step 1: β = (HᵀH + λI)⁻¹Hᵀy for the current W (the intercept β₀ is not penalised).
     /// Returns the training MSE after the solve.
     pub fn solve_output(&mut self) -> Result<f64> {
-        let h = self.h();
+        let (h, alpha) = (self.h(), self.alpha);
         for j in 0..h {
-            for i in 0..self.z.nrows() {
-                self.h_mat[(i, j)] = self.phi(self.z[(i, j)]);
+            let (dst, z) = (self.h_mat.col_as_slice_mut(j), self.z.col_as_slice(j));
+            for (o, &z) in dst.iter_mut().zip(z) {
+                *o = if z > 0.0 { z } else { alpha * z };
             }
         }
         self.output.solve(
@@ -457,7 +474,9 @@ impl Analytic {
             self.beta.as_mut(),
         )?;
         self.last_flops += flops::normal_equations(self.z.nrows(), h + 1, 1);
-        Ok(self.true_loss_of_z(&self.z))
+        self.mse = self.true_loss_of_z(&self.z);
+        self.beta_fresh = true;
+        Ok(self.mse)
     }
 
     /// Step 2 (joint): the least-squares hidden weights W_LS for the current β and pattern,
@@ -525,11 +544,21 @@ impl Analytic {
         let (n, h, q) = (self.xt.nrows(), self.h(), self.xt.ncols());
         let beta0 = self.beta[(h, 0)];
         // Pattern D and D ⊙ (y − β₀).
+        let (alpha, dense) = (self.alpha, self.pattern.is_none());
         for j in 0..h {
-            for i in 0..n {
-                let dij = self.slope(self.z[(i, j)]);
-                self.dmask[(i, j)] = dij;
-                self.dres[(i, j)] = dij * (self.y[(i, 0)] - beta0);
+            let (z, y) = (self.z.col_as_slice(j), self.y.col_as_slice(0));
+            let dres = self.dres.col_as_slice_mut(j);
+            for ((r, &z), &y) in dres.iter_mut().zip(z).zip(y) {
+                *r = if z > 0.0 {
+                    y - beta0
+                } else {
+                    alpha * (y - beta0)
+                };
+            }
+            if dense {
+                for (m, &z) in self.dmask.col_as_slice_mut(j).iter_mut().zip(z) {
+                    *m = if z > 0.0 { 1.0 } else { alpha };
+                }
             }
         }
         // Right-hand side: block j = βⱼ X̃ᵀ(Dⱼ ⊙ (y − β₀)).
@@ -767,6 +796,7 @@ impl Analytic {
     pub fn set_hidden(&mut self, w: &Mat<f64>) {
         self.w.copy_from(w);
         self.refresh_z();
+        self.beta_fresh = false;
     }
 }
 
@@ -779,7 +809,12 @@ impl Trainer for Analytic {
     /// acceptance, output refit.
     fn step(&mut self) -> Result<StepOutcome> {
         self.last_flops = 0.0;
-        let loss_a = self.solve_output()?;
+        // The previous step ended with the output solve for the same W: its β and loss stand.
+        let loss_a = if self.beta_fresh {
+            self.mse
+        } else {
+            self.solve_output()?
+        };
         if self.joint {
             self.solve_hidden_joint()?;
             self.accept_joint(loss_a);

@@ -466,3 +466,19 @@ fn auto_builds_the_gram_by_pattern_from_the_measured_width() {
         assert_eq!(t.gram_by_pattern(), expected, "h = {h}");
     }
 }
+
+#[test]
+fn a_step_refits_the_output_layer_only_when_the_hidden_layer_changed_since() {
+    // A step reuses the previous step's final output solve (same W, same β); after
+    // `set_hidden` it must solve again: the step then equals a fresh trainer's from that W.
+    let d = data(300, 6, 8);
+    let mut t = trainer(AnalyticConfig::default(), &d, Activation::Relu, 20, 9);
+    let other = trainer(AnalyticConfig::default(), &d, Activation::Relu, 20, 10).params();
+    let mut fresh = Analytic::new(AnalyticConfig::default(), &d, other.clone()).unwrap();
+    t.step().unwrap();
+    t.step().unwrap();
+    t.set_hidden(&hidden(&other));
+    t.step().unwrap();
+    fresh.step().unwrap();
+    assert_eq!(t.params(), fresh.params());
+}
