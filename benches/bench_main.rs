@@ -19,6 +19,11 @@ use fitbench_core::{Activation, Architecture, Dataset, Mlp, Trainer, TrainerConf
 use fitbench_lsq::{LsqConfig, OlsConfig};
 use std::hint::black_box;
 
+/// The allocator of the `fitbench` binary (see `crates/cli/src/main.rs`), so that burn's
+/// epochs are measured as the harness runs them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Rows of the two problem sizes.
 const SIZES: [usize; 2] = [1_000, 10_000];
 /// Features.
