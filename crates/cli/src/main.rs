@@ -162,6 +162,10 @@ struct CheckArgs {
     /// Also write the current report's metrics in Bencher Metric Format to this file.
     #[arg(long)]
     bencher_json: Option<PathBuf>,
+    /// Also write the comparison as a self-contained HTML page to this file: baseline and
+    /// current curves per (dataset, trainer), coloured by verdict, the worst first.
+    #[arg(long)]
+    html: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -662,6 +666,7 @@ fn check_cmd(args: CheckArgs) -> Result<ExitCode> {
         changes_only: args.changes_only,
         github_json: args.github_json,
         bencher_json: args.bencher_json,
+        html: args.html,
     })?;
     print!("{}", outcome.text);
     for f in &outcome.written {

@@ -116,6 +116,7 @@ fn request(base: &std::path::Path, cur: &std::path::Path) -> check::CheckRequest
         changes_only: false,
         github_json: None,
         bencher_json: None,
+        html: None,
     }
 }
 

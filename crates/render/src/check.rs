@@ -612,6 +612,8 @@ pub struct CheckRequest {
     pub github_json: Option<std::path::PathBuf>,
     /// Also write Bencher Metric Format JSON here.
     pub bencher_json: Option<std::path::PathBuf>,
+    /// Also write the comparison as a self-contained HTML page here ([`crate::html`]).
+    pub html: Option<std::path::PathBuf>,
 }
 
 /// What `fitbench check` did.
@@ -659,6 +661,11 @@ pub fn run(request: &CheckRequest) -> crate::error::Result<CheckOutcome> {
             request.current.display(),
             comparison.render(request.changes_only)
         );
+        if let Some(p) = &request.html {
+            let page = crate::html::render_check(&baseline, &current, &comparison)?;
+            io::write_atomic(p, page.as_bytes())?;
+            outcome.written.push(p.clone());
+        }
         if !request.update {
             let regressions = comparison.regressions();
             if let Some(r) = regressions.first() {

@@ -7,6 +7,8 @@
 //!   metrics table).
 //! - [`plot`]: loss-vs-time and loss-vs-iteration figures, performance profiles, line plots
 //!   for studies (embedded DejaVu Sans, no system fonts).
+//! - [`html`]: `report.html` beside every summary and the `fitbench check --html` page:
+//!   self-contained, interactive (uPlot, vendored), no network access.
 //! - [`output`]: [`output::write_all`] and the one list of files it writes,
 //!   [`output::expected_files`], which `fitbench validate` checks.
 //! - [`check`]: `fitbench check` — compares a report with a baseline on deterministic
@@ -31,6 +33,7 @@
 pub mod aggregate;
 pub mod check;
 pub mod error;
+pub mod html;
 pub mod output;
 pub mod plot;
 pub mod summary;

@@ -1,4 +1,4 @@
-//! The files of a report folder: `report.json`, `summary.md` and the plots. One list of
+//! The files of a report folder: `report.json`, `summary.md`, `report.html` and the plots. One list of
 //! expected files, [`expected_files`], serves both the writer and the validator.
 
 use crate::error::{RenderError, Result};
@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 
 /// Every file [`write_all`] writes for `report`, relative to the output folder.
 pub fn expected_files(report: &Report) -> Vec<PathBuf> {
-    let mut files = vec![PathBuf::from("report.json"), PathBuf::from("summary.md")];
+    let mut files = vec![
+        PathBuf::from("report.json"),
+        PathBuf::from("summary.md"),
+        PathBuf::from("report.html"),
+    ];
     let mut stems: Vec<PathBuf> = report
         .datasets
         .iter()
@@ -41,14 +45,15 @@ pub fn write_all(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Writes `summary.md` and every plot of `report` into `dir`, but not the report itself:
+/// Writes `summary.md`, `report.html` and every plot of `report` into `dir`, but not the
+/// report itself:
 /// what `fitbench plot` does, so that reading a report never rewrites it.
 pub fn write_views(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)
         .map_err(|e| RenderError::io("cannot create output folder", dir, e))?;
     let summary = dir.join("summary.md");
     io::write_atomic(&summary, crate::summary::render(report).as_bytes())?;
-    let mut files = vec![summary];
+    let mut files = vec![summary, crate::html::write_report(report, dir)?];
     files.extend(plot::draw_all(report, dir)?);
     files.extend(plot::draw_profiles(report, dir)?);
     Ok(files)
