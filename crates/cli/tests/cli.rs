@@ -79,9 +79,16 @@ fn check_exits_1_on_a_regression_and_0_once_the_baseline_is_updated() {
         args.extend(extra);
         fitbench(&args)
     };
-    let out = check(&[]);
+    let page = dir.path().join("check.html");
+    let out = check(&["--html", page.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text_of(&out));
     assert!(text_of(&out).contains("WORSE"), "{}", text_of(&out));
+    // The HTML page is written even though the check fails (CI uploads it).
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("class=\"pair verdict-WORSE\""),
+        "no WORSE pair in the page"
+    );
     assert_eq!(check(&["--update"]).status.code(), Some(0));
     let out = check(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));

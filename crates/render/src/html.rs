@@ -10,8 +10,8 @@
 //! Curves are thinned for the page: each run keeps its scheduled evaluation points, evenly
 //! thinned to at most [`CURVE_CAP`], plus its last point; the seed bands (median, min, max)
 //! are computed from those by [`crate::plot::band`], as in the static plots, and thinned to
-//! [`CURVE_CAP`] points too. Curve values are written as f32 (about 7 significant digits,
-//! which the page cannot show more precisely anyway); every table value is written exactly.
+//! [`CURVE_CAP`] points too. Curve values are written with f32 precision ([`Compact`]: about
+//! 7 significant digits, more than a chart can show); every table value is written exactly.
 
 use crate::aggregate::{self, Value3};
 use crate::check::{Comparison, Verdict};
@@ -34,16 +34,32 @@ const PAGE_CSS: &str = include_str!("../assets/html/fitbench.css");
 const REPORT_TEMPLATE: &str = include_str!("../templates/report.html");
 const CHECK_TEMPLATE: &str = include_str!("../templates/check.html");
 
+/// A curve value on a page: written with f32 precision (the shortest decimal that reads back
+/// as the same f32) where it fits in an f32, else as the f64 it is (a diverging run's 1e41).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Compact(pub f64);
+
+impl Serialize for Compact {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let f = self.0 as f32;
+        if f.is_finite() {
+            s.serialize_f32(f)
+        } else {
+            s.serialize_f64(self.0)
+        }
+    }
+}
+
 /// One trainer's thinned seed band on one axis: x, then (min, median, max) of the train and
 /// test MSE at each x (`null` where no run has a value yet).
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct BandView {
     /// x values (seconds or iterations), increasing.
-    pub x: Vec<f32>,
+    pub x: Vec<Compact>,
     /// Train MSE (min, median, max) at each x.
-    pub train: Vec<[Option<f32>; 3]>,
+    pub train: Vec<[Option<Compact>; 3]>,
     /// Test MSE (min, median, max) at each x.
-    pub test: Vec<[Option<f32>; 3]>,
+    pub test: Vec<[Option<Compact>; 3]>,
 }
 
 /// One trainer on one dataset.
@@ -96,8 +112,10 @@ pub struct RunView {
     pub trainer: String,
     /// Repetition.
     pub repetition: usize,
-    /// Status (`ok`, `diverged`, `error`, …).
+    /// Status (`max_iters`, `timeout`, `diverged`, `error`, …).
     pub status: String,
+    /// Whether the run ended normally (not diverged, failed, panicked or interrupted).
+    pub ok: bool,
     /// The status message, if any.
     pub message: Option<String>,
     /// Steps taken.
@@ -209,8 +227,8 @@ fn pick_evenly(len: usize, cap: usize) -> impl Iterator<Item = usize> {
     })
 }
 
-fn f32_of(v: f64) -> Option<f32> {
-    v.is_finite().then_some(v as f32)
+fn compact(v: f64) -> Option<Compact> {
+    v.is_finite().then_some(Compact(v))
 }
 
 /// Joins the train and test bands of one axis (the same runs give the same x grid for both,
@@ -225,14 +243,14 @@ fn band_view(train: &Band, test: &Band, cap: usize) -> BandView {
     xs.sort_by(f64::total_cmp);
     xs.dedup();
     let keep: Vec<f64> = pick_evenly(xs.len(), cap).map(|i| xs[i]).collect();
-    let at = |band: &Band, x: f64| -> [Option<f32>; 3] {
+    let at = |band: &Band, x: f64| -> [Option<Compact>; 3] {
         band.points
             .iter()
             .find(|p| p.0 == x)
-            .map_or([None; 3], |p| [f32_of(p.1), f32_of(p.2), f32_of(p.3)])
+            .map_or([None; 3], |p| [compact(p.1), compact(p.2), compact(p.3)])
     };
     BandView {
-        x: keep.iter().map(|&x| x as f32).collect(),
+        x: keep.iter().map(|&x| Compact(x)).collect(),
         train: keep.iter().map(|&x| at(train, x)).collect(),
         test: keep.iter().map(|&x| at(test, x)).collect(),
     }
@@ -309,6 +327,7 @@ pub fn report_page(report: &Report) -> ReportPage {
             trainer: r.trainer.clone(),
             repetition: r.repetition,
             status: r.status.as_str().to_string(),
+            ok: r.status.is_ok(),
             message: r.message.clone(),
             iterations: r.iterations,
             train_s: r.train_s,
@@ -379,36 +398,39 @@ fn script_json<T: Serialize>(data: &T) -> Result<String> {
     Ok(json.replace("</", "<\\/"))
 }
 
-fn render(template: &str, name: &str, title: &str, data: String) -> Result<String> {
+/// Numbers in tables: `fitbench_report::format::number` (as in summary.md); none as "–".
+fn num(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_string(), fitbench_report::format::number)
+}
+
+fn render<T: Serialize>(template: &str, name: &str, page: &T, failed: usize) -> Result<String> {
+    let html = |e: minijinja::Error| RenderError::Html(format!("{e:#}"));
     let mut env = Environment::new();
-    // `.html` names turn on HTML escaping of every inserted value (the assets and the JSON
-    // are marked safe explicitly).
-    env.add_template(name, template)
-        .map_err(|e| RenderError::Html(e.to_string()))?;
-    let t = env
-        .get_template(name)
-        .map_err(|e| RenderError::Html(e.to_string()))?;
-    t.render(context! {
-        title => title,
-        data => minijinja::Value::from_safe_string(data),
-        uplot_js => minijinja::Value::from_safe_string(UPLOT_JS.to_string()),
-        uplot_css => minijinja::Value::from_safe_string(UPLOT_CSS.to_string()),
-        page_js => minijinja::Value::from_safe_string(PAGE_JS.to_string()),
-        page_css => minijinja::Value::from_safe_string(PAGE_CSS.to_string()),
-        version => env!("CARGO_PKG_VERSION"),
-    })
-    .map_err(|e| RenderError::Html(e.to_string()))
+    // `.html` template names turn on HTML escaping of every inserted value; the assets and
+    // the JSON are marked safe explicitly.
+    env.add_filter("num", num);
+    env.add_template(name, template).map_err(html)?;
+    let data = script_json(page)?;
+    env.get_template(name)
+        .map_err(html)?
+        .render(context! {
+            page => minijinja::Value::from_serialize(page),
+            failed => failed,
+            data => minijinja::Value::from_safe_string(data),
+            uplot_js => minijinja::Value::from_safe_string(UPLOT_JS.to_string()),
+            uplot_css => minijinja::Value::from_safe_string(UPLOT_CSS.to_string()),
+            page_js => minijinja::Value::from_safe_string(PAGE_JS.to_string()),
+            page_css => minijinja::Value::from_safe_string(PAGE_CSS.to_string()),
+            version => env!("CARGO_PKG_VERSION"),
+        })
+        .map_err(html)
 }
 
 /// `report.html` for `report`, as a string.
 pub fn render_report(report: &Report) -> Result<String> {
     let page = report_page(report);
-    render(
-        REPORT_TEMPLATE,
-        "report.html",
-        &page.title,
-        script_json(&page)?,
-    )
+    let failed = page.runs.iter().filter(|r| !r.ok).count();
+    render(REPORT_TEMPLATE, "report.html", &page, failed)
 }
 
 /// Writes `report.html` into `dir`; returns its path.
@@ -566,10 +588,42 @@ pub fn render_check(
     comparison: &Comparison,
 ) -> Result<String> {
     let page = check_page(baseline, current, comparison);
-    render(
-        CHECK_TEMPLATE,
-        "check.html",
-        &page.title,
-        script_json(&page)?,
-    )
+    render(CHECK_TEMPLATE, "check.html", &page, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(iter: usize, off_schedule: bool) -> CurvePoint {
+        CurvePoint {
+            iter,
+            time_s: iter as f64 * 1e-3,
+            train_mse: 1.0 / (1.0 + iter as f64),
+            test_mse: 1.0,
+            best_train_mse: 1.0 / (1.0 + iter as f64),
+            current_train_mse: None,
+            current_test_mse: None,
+            off_schedule,
+        }
+    }
+
+    #[test]
+    fn thinning_keeps_scheduled_points_up_to_the_cap_and_the_last_point() {
+        // 5 000 scheduled points, off-schedule ones in between, and an off-schedule last one.
+        let mut curve: Vec<CurvePoint> = (0..5000)
+            .flat_map(|i| [point(2 * i, false), point(2 * i + 1, true)])
+            .collect();
+        curve.push(point(10_000, true));
+        let thin = thin_curve(&curve, CURVE_CAP);
+        assert_eq!(thin.len(), CURVE_CAP + 1);
+        assert!(thin[..CURVE_CAP].iter().all(|p| !p.off_schedule));
+        assert_eq!(thin[0].iter, 0);
+        assert_eq!(thin[CURVE_CAP - 1].iter, 9998, "the last scheduled point");
+        assert_eq!(thin[CURVE_CAP].iter, 10_000, "the run's last point");
+        assert!(thin.windows(2).all(|w| w[0].iter < w[1].iter));
+        // Below the cap every scheduled point stays.
+        let short: Vec<CurvePoint> = (0..50).map(|i| point(i, false)).collect();
+        assert_eq!(thin_curve(&short, CURVE_CAP), short);
+    }
 }

@@ -38,8 +38,16 @@
     if (a >= 0.01 && a < 1e5) return String(Number(v.toPrecision(5)));
     return v.toExponential(3);
   }
+  // Tick labels of a log axis: plain numbers between 0.01 and 10⁵, 1e-4 style otherwise.
+  function logTicks(u, splits) {
+    return splits.map(function (v) {
+      if (v === null || v === undefined) return "";
+      var a = Math.abs(v);
+      if (a >= 0.01 && a < 1e5) return String(Number(v.toPrecision(3)));
+      return v.toExponential(0).replace("e+", "e");
+    });
+  }
   function positive(v) { return v !== null && v !== undefined && v > 0 ? v : null; }
-  function slug(s) { return s.replace(/[^A-Za-z0-9_-]+/g, "-"); }
 
   // Chart bookkeeping: the page is "rendered" once every chart has fired uPlot's ready hook.
   function chartStarted() { pending += 1; }
@@ -61,57 +69,41 @@
     return Math.max(360, Math.min(1100, (target.clientWidth || 900) - 10));
   }
 
-  // A table whose columns sort on click (numbers numerically, missing values last).
-  function sortableTable(columns, rows, rowClass) {
-    var table = el("table", { cls: "sortable" });
-    var thead = el("thead");
-    var tbody = el("tbody");
+  // Makes a table's columns sort on click: by each cell's data-sort number where it has one,
+  // else by its text; cells without a value sort last.
+  function makeSortable(table) {
+    var header = table.tHead && table.tHead.rows[0];
+    var body = table.tBodies[0];
+    if (!header || !body) return;
     var state = { col: -1, asc: true };
-    var header = el("tr");
-    columns.forEach(function (c, ci) {
-      var th = el("th", { text: c.label, title: "click to sort" });
+    function key(row, ci) {
+      var cell = row.cells[ci];
+      if (!cell) return null;
+      var d = cell.getAttribute("data-sort");
+      if (d !== null && d !== "") { var v = Number(d); return isFinite(v) ? v : null; }
+      var t = cell.textContent;
+      return t === "" || t === "–" ? null : t;
+    }
+    Array.prototype.forEach.call(header.cells, function (th, ci) {
+      th.title = "click to sort";
       th.addEventListener("click", function () {
         state.asc = state.col === ci ? !state.asc : true;
         state.col = ci;
-        draw();
-      });
-      header.appendChild(th);
-    });
-    thead.appendChild(header);
-    table.appendChild(thead);
-    table.appendChild(tbody);
-    function key(r, c) {
-      var v = c.sort ? c.sort(r) : c.value(r);
-      return v === null || v === undefined || (typeof v === "number" && !isFinite(v)) ? null : v;
-    }
-    function draw() {
-      var sorted = rows.slice();
-      if (state.col >= 0) {
-        var c = columns[state.col];
-        sorted.sort(function (a, b) {
-          var x = key(a, c), y = key(b, c);
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = key(a, ci), y = key(b, ci);
           if (x === null && y === null) return 0;
           if (x === null) return 1;
           if (y === null) return -1;
           var o = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
           return state.asc ? o : -o;
         });
-      }
-      tbody.textContent = "";
-      sorted.forEach(function (r) {
-        var tr = el("tr", { cls: rowClass ? rowClass(r) : "" });
-        columns.forEach(function (c) {
-          var v = c.value(r);
-          tr.appendChild(el("td", { text: c.raw ? String(v === null || v === undefined ? "" : v) : fmt(v) }));
+        rows.forEach(function (r) { body.appendChild(r); });
+        Array.prototype.forEach.call(header.cells, function (h, i) {
+          h.className = i === state.col ? (state.asc ? "asc" : "desc") : "";
         });
-        tbody.appendChild(tr);
       });
-      Array.prototype.forEach.call(header.children, function (th, i) {
-        th.className = i === state.col ? (state.asc ? "asc" : "desc") : "";
-      });
-    }
-    draw();
-    return table;
+    });
   }
 
   // ---- report page ------------------------------------------------------------------------
@@ -175,14 +167,10 @@
     return { data: data, series: series, bands: bands, owners: owners };
   }
 
-  function datasetSection(ds, index) {
-    var id = "ds-" + index + "-" + slug(ds.name);
+  function datasetSection(sec, ds) {
     var hasFlops = ds.series.some(function (s) { return !!s.flops_per_step; });
     var state = { axis: "time", loss: "train", hidden: {} };
-    var sec = el("section", { cls: "dataset", id: id, "data-dataset": ds.name });
-    sec.appendChild(el("h3", { text: ds.name }));
-    sec.appendChild(el("p", { cls: "meta", text: ds.source + " · n = " + ds.n + " (" + ds.n_train + " train, " + ds.n_test + " test) · d = " + ds.d }));
-    var controls = el("div", { cls: "controls" });
+    var controls = sec.querySelector(".controls");
     var axisSel = el("select", { "aria-label": "x axis" });
     [["time", "training time"], ["iter", "iterations"], ["flops", "model flops"]].forEach(function (o) {
       var opt = el("option", { value: o[0], text: o[1] });
@@ -197,13 +185,10 @@
     controls.appendChild(el("label", {}, ["x: ", axisSel]));
     controls.appendChild(el("label", {}, ["loss: ", lossSel]));
     controls.appendChild(reset);
-    sec.appendChild(controls);
-    var legend = el("div", { cls: "legend" });
-    sec.appendChild(legend);
-    var target = el("div", { cls: "chart", "data-chart": ds.name });
-    sec.appendChild(target);
-    var readout = el("div", { cls: "readout", text: "hover over the chart for values" });
-    sec.appendChild(readout);
+    var legend = sec.querySelector(".legend");
+    var target = sec.querySelector(".chart");
+    var readout = sec.querySelector(".readout");
+    readout.textContent = "hover over the chart for values";
     var chart = null, built = null;
 
     function legendEntries() {
@@ -263,8 +248,8 @@
         legend: { show: false },
         scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },
         axes: [
-          { label: AXES[state.axis].label },
-          { label: (state.loss === "both" ? "MSE" : state.loss + " MSE") + " [standardised]", size: 70 }
+          { label: AXES[state.axis].label, values: logTicks },
+          { label: (state.loss === "both" ? "MSE" : state.loss + " MSE") + " [standardised]", size: 70, values: logTicks }
         ],
         cursor: { drag: { x: true, y: true, uni: 40 } },
         hooks: { setCursor: [showReadout] }
@@ -276,20 +261,12 @@
     reset.addEventListener("click", build);
     legendEntries();
     build();
-    return sec;
   }
 
-  function profileCharts(target) {
-    if (!DATA.profiles.length) {
-      target.appendChild(el("p", { text: "Performance profiles need two or more datasets." }));
-      return;
-    }
-    DATA.profiles.forEach(function (p) {
-      var box = el("div", { cls: "profile", "data-profile": String(p.level) });
-      box.appendChild(el("h3", { text: "relative suboptimality ≤ " + fmt(p.level) }));
-      var chartBox = el("div", { cls: "chart" });
-      box.appendChild(chartBox);
-      target.appendChild(box);
+  function profileCharts() {
+    Array.prototype.forEach.call(document.querySelectorAll("div.profile"), function (box) {
+      var p = DATA.profiles[Number(box.getAttribute("data-index"))];
+      var chartBox = box.querySelector(".chart");
       var tables = [], series = [{ label: "log₂ τ" }];
       p.series.forEach(function (s, i) {
         var pts = s[1].filter(function (q) { return isFinite(q[0]) && isFinite(q[1]); });
@@ -303,37 +280,11 @@
         return;
       }
       makeChart({
-        width: chartWidth(target), height: 300, series: series,
+        width: chartWidth(chartBox), height: 300, series: series,
         scales: { x: { time: false }, y: { range: [0, 1.02] } },
         axes: [{ label: "log₂ τ (time within τ × the fastest)" }, { label: "fraction of datasets" }]
       }, uPlot.join(tables), chartBox);
     });
-  }
-
-  function metricsTable(target) {
-    target.appendChild(sortableTable([
-      { label: "dataset", value: function (r) { return r.dataset; }, raw: true },
-      { label: "trainer", value: function (r) { return r.trainer; }, raw: true },
-      { label: "metric", value: function (r) { return r.metric; }, raw: true },
-      { label: "unit", value: function (r) { return r.unit; }, raw: true },
-      { label: "kind", value: function (r) { return r.kind; }, raw: true },
-      { label: "median", value: function (r) { return r.value; }, sort: function (r) { return r.median; }, raw: true }
-    ], DATA.metrics));
-  }
-
-  function runsTable(target) {
-    var failed = DATA.runs.filter(function (r) { return r.status !== "ok"; }).length;
-    target.appendChild(el("p", { text: DATA.runs.length + " runs, " + failed + " not ok (highlighted; their status and message are in the table)." }));
-    target.appendChild(sortableTable([
-      { label: "run", value: function (r) { return r.key; }, raw: true },
-      { label: "status", value: function (r) { return r.status; }, raw: true },
-      { label: "message", value: function (r) { return r.message || ""; }, raw: true },
-      { label: "iterations", value: function (r) { return r.iterations; } },
-      { label: "train s", value: function (r) { return r.train_s; } },
-      { label: "best train MSE", value: function (r) { return r.best_train_mse; } },
-      { label: "test MSE at best train", value: function (r) { return r.test_mse_at_best_train; } },
-      { label: "final test MSE", value: function (r) { return r.final_test_mse; } }
-    ], DATA.runs, function (r) { return r.status === "ok" ? "" : "failed"; }));
   }
 
   function keyValues(obj) {
@@ -354,43 +305,33 @@
       target.appendChild(keyValues(DATA.merge));
     }
     target.appendChild(el("h3", { text: "Trainers and their options" }));
-    target.appendChild(sortableTable([
-      { label: "trainer", value: function (t) { return t.label; }, raw: true },
-      { label: "options", value: function (t) { return JSON.stringify(t.config); }, raw: true }
-    ], DATA.trainers));
+    var tbody = el("tbody");
+    DATA.trainers.forEach(function (t) {
+      tbody.appendChild(el("tr", {}, [
+        el("td", {}, [el("span", { cls: "swatch", style: "background:" + color(t.color) }), t.label]),
+        el("td", { text: JSON.stringify(t.config) })
+      ]));
+    });
+    var table = el("table", { cls: "sortable" }, [el("thead", {}, [el("tr", {}, [el("th", { text: "trainer" }), el("th", { text: "options" })])]), tbody]);
+    target.appendChild(table);
     target.appendChild(el("h3", { text: "Configuration" }));
     target.appendChild(el("pre", { text: JSON.stringify(DATA.config, null, 2) }));
-    target.appendChild(el("p", { cls: "meta", text: "Curves on this page keep each run's scheduled points, evenly thinned to at most " + DATA.cap + ", plus its last point; bands are thinned to " + DATA.cap + " points. report.json holds every point." }));
   }
 
   function reportPage() {
-    var toc = document.getElementById("toc");
-    var charts = document.getElementById("charts");
-    DATA.datasets.forEach(function (ds, i) {
-      var sec = datasetSection(ds, i);
-      charts.appendChild(sec);
-      toc.appendChild(el("a", { href: "#" + sec.id, text: ds.name }));
+    Array.prototype.forEach.call(document.querySelectorAll("section.dataset"), function (sec) {
+      datasetSection(sec, DATA.datasets[Number(sec.getAttribute("data-index"))]);
     });
-    profileCharts(document.getElementById("profiles"));
-    metricsTable(document.getElementById("metrics"));
-    runsTable(document.getElementById("runs"));
+    profileCharts();
     environmentSection(document.getElementById("environment"));
   }
 
   // ---- check page -------------------------------------------------------------------------
 
   function checkPage() {
-    var c = DATA.counts;
-    var tally = document.getElementById("tally");
-    [["better", c[0]], ["same", c[1]], ["WORSE", c[2]], ["inconclusive", c[3]]].forEach(function (v) {
-      tally.appendChild(el("span", { cls: "badge verdict-" + v[0], text: v[1] + " " + v[0] }));
-    });
-    var pairs = document.getElementById("pairs");
-    DATA.pairs.forEach(function (p) {
-      var box = el("section", { cls: "pair verdict-" + p.verdict, "data-dataset": p.dataset, "data-trainer": p.trainer });
-      box.appendChild(el("h3", {}, [p.dataset + " / " + p.trainer + " — ", el("span", { cls: "badge verdict-" + p.verdict, text: p.verdict })]));
-      var chartBox = el("div", { cls: "chart small" });
-      box.appendChild(chartBox);
+    Array.prototype.forEach.call(document.querySelectorAll("section.pair"), function (box) {
+      var p = DATA.pairs[Number(box.getAttribute("data-index"))];
+      var chartBox = box.querySelector(".chart");
       var tables = [], series = [{ label: "iteration" }];
       [["baseline", p.baseline, "#999"], ["current", p.current, VERDICT_COLOR[p.verdict] || "#333"]].forEach(function (b) {
         var xs = [], ys = [];
@@ -404,30 +345,14 @@
       });
       if (tables.length) {
         makeChart({
-          width: Math.min(700, chartWidth(pairs)), height: 240, series: series,
+          width: Math.min(700, chartWidth(chartBox)), height: 240, series: series,
           scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },
-          axes: [{ label: "iteration" }, { label: "train MSE", size: 70 }]
+          axes: [{ label: "iteration", values: logTicks }, { label: "train MSE", size: 70, values: logTicks }]
         }, uPlot.join(tables), chartBox);
       } else {
         chartBox.appendChild(el("p", { text: "No curve in either report." }));
       }
-      box.appendChild(sortableTable([
-        { label: "metric", value: function (r) { return r.metric; }, raw: true },
-        { label: "unit", value: function (r) { return r.unit; }, raw: true },
-        { label: "baseline", value: function (r) { return r.baseline; }, raw: true },
-        { label: "current", value: function (r) { return r.current; }, raw: true },
-        { label: "ratio", value: function (r) { return r.ratio; } },
-        { label: "verdict", value: function (r) { return r.verdict; }, raw: true }
-      ], p.rows, function (r) { return "verdict-" + r.verdict; }));
-      pairs.appendChild(box);
     });
-    var notes = document.getElementById("notes");
-    if (DATA.notes.length) {
-      notes.appendChild(el("h2", { text: "Notes" }));
-      var ul = el("ul");
-      DATA.notes.forEach(function (n) { ul.appendChild(el("li", { text: n })); });
-      notes.appendChild(ul);
-    }
     var env = document.getElementById("environment");
     env.appendChild(el("h2", { text: "Environments" }));
     env.appendChild(el("h3", { text: "Baseline" }));
@@ -438,6 +363,9 @@
 
   try {
     if (DATA.kind === "check") checkPage(); else reportPage();
+    Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (t) {
+      if (!t.getAttribute("data-sortable")) { t.setAttribute("data-sortable", "1"); makeSortable(t); }
+    });
     finish();
   } catch (e) {
     document.body.setAttribute("data-rendered", "error");
