@@ -8,7 +8,7 @@
   // Tableau 10, as in the static plots.
   var PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
-  var VERDICT_COLOR = { WORSE: "#d62728", inconclusive: "#e6a700", same: "#7f7f7f", better: "#2ca02c" };
+  var VERDICT_COLOR = { WORSE: "#d62728", inconclusive: "#e6a700", same: "#1f77b4", better: "#2ca02c" };
   var pending = 0;
   var started = false;
 
