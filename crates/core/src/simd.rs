@@ -15,6 +15,13 @@
 //! themselves run as legacy SSE. It changes no value: `vzeroupper` only zeroes
 //! bits 128 and up, which scalar f64 code never reads, and the compiler models it as such.
 //!
+//! It also runs fitbench's own element-wise kernels ([`crate::vmath`]) compiled for AVX-512
+//! ([`run_avx512`]) where the CPU has it. `pulp`, which dispatches them otherwise, reaches
+//! AVX-512 only through its `x86-v4` feature, and that feature also switches faer's own
+//! kernels (reductions, triangular solves) to AVX-512: their sums then round differently, which
+//! moved `lsq`'s deterministic metrics on the regression gate. Here only our kernels change
+//! instruction set, and they give the same bits on every path (no fused multiply-add; tested).
+//!
 //! This module is the workspace's only `unsafe` code.
 
 #![allow(unsafe_code)]
@@ -42,6 +49,55 @@ pub fn clear_upper_state() {
 #[doc(hidden)]
 pub fn guard_calls() -> u64 {
     GUARD_CALLS.with(std::cell::Cell::get)
+}
+
+/// Whether the CPU has x86-64-v4's AVX-512 subsets (F, BW, CD, DQ, VL) and the v3 features
+/// below them; detected once per process.
+pub fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static V4: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *V4.get_or_init(|| {
+            use std::arch::is_x86_feature_detected as has;
+            has!("avx512f")
+                && has!("avx512bw")
+                && has!("avx512cd")
+                && has!("avx512dq")
+                && has!("avx512vl")
+                && has!("avx2")
+                && has!("fma")
+                && has!("bmi1")
+                && has!("bmi2")
+                && has!("lzcnt")
+                && has!("popcnt")
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Runs `op` compiled for AVX-512 (x86-64-v4) if [`has_avx512`], else as it is. `op` must be a
+/// closure marked `#[inline(always)]` whose body calls only `#[inline(always)]` code, so that
+/// it is compiled inside the AVX-512 function; the values it computes must not depend on the
+/// instruction set (as [`crate::vmath`]'s kernels do not).
+#[inline(always)]
+pub fn run_avx512(op: impl FnOnce()) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx512() {
+        // SAFETY: `v4` requires exactly the features `has_avx512` detected at run time.
+        unsafe { v4(op) };
+        return;
+    }
+    op();
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,avx,fma,bmi1,bmi2,lzcnt,popcnt"
+)]
+#[inline]
+fn v4(op: impl FnOnce()) {
+    op();
 }
 
 #[cfg(target_arch = "x86_64")]
