@@ -58,6 +58,15 @@ fn clip(x: f64, lo: f64, hi: f64) -> f64 {
     }
 }
 
+/// `if c { a } else { b }` by bit masks, with both sides computed: written as a branch,
+/// the compiler moved a division into it and the loop stayed scalar (leaky ReLU's inverse;
+/// same values).
+#[inline(always)]
+fn pick(c: bool, a: f64, b: f64) -> f64 {
+    let m = u64::from(c).wrapping_neg();
+    f64::from_bits((a.to_bits() & m) | (b.to_bits() & !m))
+}
+
 /// `out[i] ← f(out[i], inp[i])`, in a loop compiled for the CPU's best instruction set.
 #[inline(always)]
 fn zip_map(out: &mut [f64], inp: &[f64], f: impl Fn(f64, f64) -> f64) {
@@ -301,7 +310,7 @@ impl Activation {
                 map(
                     xs,
                     #[inline(always)]
-                    |a| if a > 0.0 { a } else { a / alpha },
+                    |a| pick(a > 0.0, a, a / alpha),
                 );
             }
             Activation::Identity | Activation::Relu => {}
@@ -342,7 +351,7 @@ impl Activation {
                 #[inline(always)]
                 |v, a| {
                     let m = mix(v, a);
-                    if m > 0.0 { m } else { m / alpha }
+                    pick(m > 0.0, m, m / alpha)
                 },
             ),
             Activation::Identity | Activation::Relu => zip_map(v, a, mix),
