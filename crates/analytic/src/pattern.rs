@@ -18,8 +18,9 @@
 //! A pattern with values α and 1 (leaky ReLU, D = α + (1 − α)B) reduces to the 0/1 case:
 //! Σ DⱼDₖT = α²S + α(1 − α)(P_j + P_k) + (1 − α)²Q_jk, with S = Σᵢ Tᵢ and P_j = Q_jj.
 //!
-//! The working memory is fixed at construction: T row-major (n + 1 rows, the last zero, used to
-//! pad groups), one pattern bit per (sample, unit), the gathered row list, a table of
+//! The working memory is fixed at construction and does not grow with n·q²: T of one block of
+//! [`ROWS`] rows (computed from X̃ per block, plus a zero row to pad groups), one pattern bit
+//! per (sample, unit), the gathered row list, a table of
 //! [`BLOCK_GROUPS`] groups × 16 sums × [`COLUMNS`] columns (32 KiB, cache-resident) and the
 //! h(h+1)/2 × q(q+1)/2 pair sums.
 //!
@@ -51,17 +52,24 @@ pub struct PatternGram {
     h: usize,
     /// Distinct products per sample, q(q+1)/2.
     npairs: usize,
-    /// Row stride of `trow`: `npairs` rounded up to a multiple of [`COLUMNS`].
+    /// Row stride of `tblock`: `npairs` rounded up to a multiple of [`COLUMNS`].
     ldt: usize,
+    /// The (c, c') of each product, c ≤ c'.
+    pairs: Vec<(usize, usize)>,
     /// 64-bit pattern words per sample (16 units per word, unit k at bit 4·(k mod 16)).
     nw: usize,
-    /// T, row-major, (n + 1) × ldt; row n and the padding columns are zero.
-    trow: Vec<f64>,
+    /// T of one block of rows, row-major, ([`ROWS`] + 1) × ldt (cache-line aligned through
+    /// [`aligned_mut`]); row ROWS and the padding columns stay zero. Computed per block from
+    /// X̃, so memory does not grow with n·q².
+    tblock: Vec<f64>,
+    /// The pattern words of the block's rows, (ROWS + 1) × nw; row ROWS stays zero.
+    bblock: Vec<u64>,
     /// The pattern, (n + 1) × nw words; row n is zero. Each unit's bit sits at the bottom of a
     /// nibble, so that `w₀ | w₁<<1 | w₂<<2 | w₃<<3` over a group's four rows gives the table
     /// index of 16 units at once.
     bits: Vec<u64>,
-    /// The rows where the current unit is active, padded with n to a multiple of GROUP.
+    /// The rows of the block (indices into `tblock`) where the current unit is active, padded
+    /// with ROWS (the zero row) to a multiple of GROUP.
     rows: Vec<usize>,
     /// The table index of each unit on each group of one block, h × BLOCK_GROUPS.
     nibbles: Vec<u8>,
@@ -81,16 +89,10 @@ impl PatternGram {
         let npairs = pairs.len();
         let ldt = npairs.div_ceil(COLUMNS).max(1) * COLUMNS;
         let nw = h.div_ceil(16).max(1);
-        let mut trow = vec![0.0; (n + 1) * ldt];
-        for i in 0..n {
-            for (pi, &(c, c2)) in pairs.iter().enumerate() {
-                trow[i * ldt + pi] = xt[(i, c)] * xt[(i, c2)];
-            }
-        }
         let mut total = vec![0.0; ldt];
-        for row in trow.chunks_exact(ldt) {
-            for (s, t) in total.iter_mut().zip(row) {
-                *s += t;
+        for i in 0..n {
+            for (s, &(c, c2)) in total.iter_mut().zip(pairs) {
+                *s += xt[(i, c)] * xt[(i, c2)];
             }
         }
         Self {
@@ -98,10 +100,12 @@ impl PatternGram {
             h,
             npairs,
             ldt,
+            pairs: pairs.to_vec(),
             nw,
-            trow,
-            bits: vec![0; (n + 1) * nw],
-            rows: Vec::with_capacity(n + GROUP),
+            tblock: vec![0.0; (ROWS + 1) * ldt + ALIGN],
+            bblock: vec![0; (ROWS + 1) * nw],
+            bits: vec![0; n * nw],
+            rows: Vec::with_capacity(ROWS + GROUP),
             nibbles: vec![0; h * BLOCK_GROUPS],
             table: vec![0.0; BLOCK_GROUPS * 16 * COLUMNS + ALIGN],
             sums: vec![0.0; h * (h + 1) / 2 * ldt + ALIGN],
@@ -122,7 +126,7 @@ impl PatternGram {
     /// Sets the pattern: unit k is active on sample i iff `z[(i, k)] > 0` (z is n × h).
     pub fn set_pattern(&mut self, z: MatRef<'_, f64>) {
         let nw = self.nw;
-        self.bits[..self.n * nw].fill(0);
+        self.bits.fill(0);
         for k in 0..self.h {
             let (w, b) = (k / 16, 4 * (k % 16));
             for i in 0..self.n {
@@ -142,29 +146,40 @@ impl PatternGram {
     }
 
     /// Computes Q_jk for every pair k ≥ j (see [`PatternGram::unit_sums`]) for the pattern
-    /// last set; returns the additions performed.
+    /// last set, `xt` being the X̃ given to [`PatternGram::new`]; returns the additions
+    /// performed (the q(q+1)/2 products per row and block pass are not counted: they are
+    /// multiplications of the fixed X̃, n·q(q+1)/2 per pass).
     ///
     /// Units are taken [`UNITS`] at a time, and for each such group the rows in blocks of
-    /// [`ROWS`]: a block's products are read from memory once per group of units and then
-    /// stay in cache, instead of once per unit.
-    pub fn fill(&mut self) -> f64 {
-        let (n, h, ldt) = (self.n, self.h, self.ldt);
+    /// [`ROWS`]: a block's products are computed once per group of units and then stay in
+    /// cache while the units use them.
+    pub fn fill(&mut self, xt: MatRef<'_, f64>) -> f64 {
+        let (n, h, ldt, nw) = (self.n, self.h, self.ldt, self.nw);
         aligned_mut(&mut self.sums).fill(0.0);
         let mut adds = 0.0;
         for j0 in (0..h).step_by(UNITS) {
             for r0 in (0..n).step_by(ROWS) {
+                let len = ROWS.min(n - r0);
+                let tblock = aligned_mut(&mut self.tblock);
+                for l in 0..len {
+                    let row = &mut tblock[l * ldt..l * ldt + self.npairs];
+                    for (t, &(c, c2)) in row.iter_mut().zip(&self.pairs) {
+                        *t = xt[(r0 + l, c)] * xt[(r0 + l, c2)];
+                    }
+                }
+                self.bblock[..len * nw].copy_from_slice(&self.bits[r0 * nw..(r0 + len) * nw]);
                 for j in j0..(j0 + UNITS).min(h) {
                     self.rows.clear();
-                    for i in r0..(r0 + ROWS).min(n) {
-                        if self.active(i, j) {
-                            self.rows.push(i);
+                    for l in 0..len {
+                        if self.active(r0 + l, j) {
+                            self.rows.push(l);
                         }
                     }
                     if self.rows.is_empty() {
                         continue;
                     }
                     while !self.rows.len().is_multiple_of(GROUP) {
-                        self.rows.push(n);
+                        self.rows.push(ROWS);
                     }
                     let (off, width) = (self.offset(j), h - j);
                     let kernel = UnitKernel {
@@ -172,8 +187,8 @@ impl PatternGram {
                         h,
                         ldt,
                         nw: self.nw,
-                        trow: &self.trow,
-                        bits: &self.bits,
+                        trow: aligned_mut(&mut self.tblock),
+                        bits: &self.bblock,
                         rows: &self.rows,
                         nibbles: &mut self.nibbles,
                         table: aligned_mut(&mut self.table),
@@ -334,7 +349,7 @@ mod tests {
             let z = Mat::from_fn(n, h, |i, k| ((i * 31 + k * 17) % 5) as f64 - 2.0);
             let mut pg = PatternGram::new(xt.as_ref(), h, &pairs);
             pg.set_pattern(z.as_ref());
-            pg.fill();
+            pg.fill(xt.as_ref());
             for j in 0..h {
                 let ld = pg.stride();
                 let sums = pg.unit_sums(j);

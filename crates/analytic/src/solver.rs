@@ -163,9 +163,9 @@ impl TrainerConfig for AnalyticConfig {
         Ok(requested.clone())
     }
 
-    /// The joint hidden solve dominates: its h(d+1)-square Gram matrix, the n × q(q+1)/2
-    /// matrix of distinct input products (q = d + 1), and the activation pattern (`dense`) or
-    /// the h(h+1)/2 × q(q+1)/2 pair sums (`pattern`).
+    /// The joint hidden solve dominates: its h(d+1)-square Gram matrix, the activation
+    /// pattern, and either the n × q(q+1)/2 matrix of distinct input products (q = d + 1;
+    /// `dense`) or the h(h+1)/2 × q(q+1)/2 pair sums and one block of products (`pattern`).
     fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
         let d = widths.first().copied().unwrap_or(0) as u64;
         let h = widths.get(1).copied().unwrap_or(0) as u64;
@@ -183,12 +183,14 @@ impl TrainerConfig for AnalyticConfig {
                 GramMethod::Dense => false,
                 GramMethod::Pattern => true,
             };
-        let pair_sums = if by_pattern {
-            h * (h + 1) / 2 * q * (q + 1) / 2
+        // `pattern` keeps the pair sums and one block of products; `dense` the products of
+        // every row.
+        let (pair_sums, products) = if by_pattern {
+            (h * (h + 1) / 2 * q * (q + 1) / 2, 129 * q * (q + 1) / 2)
         } else {
-            0
+            (0, n * q * (q + 1) / 2)
         };
-        8 * (gram + pair_sums + n * q * (q + 1) / 2 + 3 * n * (h + 1))
+        8 * (gram + pair_sums + products + 3 * n * (h + 1))
     }
 
     fn init(&self, train: &Dataset, initial: Mlp, _seed: u64) -> Result<Box<dyn Trainer>> {
@@ -597,7 +599,7 @@ impl Analytic {
         pg.set_pattern(self.z.as_ref());
         let ld = pg.stride();
         let (a2, ab, b2) = (alpha * alpha, alpha * (1.0 - alpha), (1.0 - alpha).powi(2));
-        let mut adds = pg.fill();
+        let mut adds = pg.fill(self.xt.as_ref());
         for j in (0..h).rev() {
             let sums = pg.unit_sums(j);
             if alpha != 0.0 {
