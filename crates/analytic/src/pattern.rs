@@ -27,7 +27,8 @@
 //! The block sizes were chosen by measurement (n = 3 200 and 10 000, d = 16, h = 64, 2-core
 //! AMD EPYC, AVX2): 4 to 64 units per pass and 64 to 512 rows per block were within 10 % of
 //! each other once the table and sums were aligned to cache lines; one unit per pass over all
-//! rows was 1.5× slower at n = 10 000 (each unit re-read T from memory).
+//! rows was 1.5× slower at n = 10 000 (each unit re-read T from memory, when T was kept for
+//! all rows).
 
 use faer::MatRef;
 
@@ -44,7 +45,7 @@ pub const ROWS: usize = 128;
 pub const BLOCK_GROUPS: usize = 8;
 
 /// Sums of input products over the samples where pairs of units are active (see the module
-/// docs). Allocated once; [`PatternGram::set_pattern`] and [`PatternGram::unit`] allocate
+/// docs). Allocated once; [`PatternGram::set_pattern`] and [`PatternGram::fill`] allocate
 /// nothing.
 #[derive(Clone, Debug)]
 pub struct PatternGram {
@@ -64,7 +65,7 @@ pub struct PatternGram {
     tblock: Vec<f64>,
     /// The pattern words of the block's rows, (ROWS + 1) × nw; row ROWS stays zero.
     bblock: Vec<u64>,
-    /// The pattern, (n + 1) × nw words; row n is zero. Each unit's bit sits at the bottom of a
+    /// The pattern, n × nw words. Each unit's bit sits at the bottom of a
     /// nibble, so that `w₀ | w₁<<1 | w₂<<2 | w₃<<3` over a group's four rows gives the table
     /// index of 16 units at once.
     bits: Vec<u64>,
@@ -113,7 +114,7 @@ impl PatternGram {
         }
     }
 
-    /// Row stride of [`PatternGram::unit`]'s output.
+    /// Row stride of [`PatternGram::unit_sums`]'s output.
     pub fn stride(&self) -> usize {
         self.ldt
     }

@@ -114,6 +114,23 @@ impl Default for AnalyticConfig {
     }
 }
 
+/// φ(z) = max(z, αz) for α ∈ [0, 1) (ReLU, leaky ReLU), written to vectorise.
+#[inline(always)]
+fn leaky(alpha: f64, z: f64) -> f64 {
+    if z > 0.0 { z } else { alpha * z }
+}
+
+impl AnalyticConfig {
+    /// Whether a joint hidden solve with `h` units builds its Gram matrix by `pattern`.
+    fn gram_by_pattern(&self, h: usize) -> bool {
+        match self.gram {
+            GramMethod::Auto => h >= PATTERN_MIN_UNITS,
+            GramMethod::Dense => false,
+            GramMethod::Pattern => true,
+        }
+    }
+}
+
 fn alpha_of(act: Activation) -> Option<f64> {
     match act {
         Activation::Relu => Some(0.0),
@@ -177,12 +194,7 @@ impl TrainerConfig for AnalyticConfig {
             HiddenSolve::Auto => p <= self.auto_threshold as u64,
         };
         let gram = if joint { p * p } else { q * q };
-        let by_pattern = joint
-            && match self.gram {
-                GramMethod::Auto => h >= PATTERN_MIN_UNITS as u64,
-                GramMethod::Dense => false,
-                GramMethod::Pattern => true,
-            };
+        let by_pattern = joint && self.gram_by_pattern(h as usize);
         // `pattern` keeps the pair sums and one block of products; `dense` the products of
         // every row.
         let (pair_sums, products) = if by_pattern {
@@ -237,10 +249,6 @@ pub struct Analytic {
     mblk: Mat<f64>,
     /// The pattern method's sums (`gram = pattern`; then `tprod`, `aj` and `mblk` are empty).
     pattern: Option<PatternGram>,
-    /// Q_kk of every unit k (leaky ReLU with the pattern method), h × stride.
-    diag: Vec<f64>,
-    /// S = Σᵢ Tᵢ (leaky ReLU with the pattern method).
-    total: Vec<f64>,
     // Per-neuron hidden solve.
     unit: NormalEquations,
     unit_design: Mat<f64>,
@@ -301,12 +309,7 @@ impl Analytic {
             HiddenSolve::PerNeuron => false,
             HiddenSolve::Auto => p <= config.auto_threshold,
         };
-        let by_pattern = joint
-            && match config.gram {
-                GramMethod::Auto => h >= PATTERN_MIN_UNITS,
-                GramMethod::Dense => false,
-                GramMethod::Pattern => true,
-            };
+        let by_pattern = joint && config.gram_by_pattern(h);
         let dense = joint && !by_pattern;
         let par = faer::get_global_parallelism();
         let xt = Mat::from_fn(n, d + 1, |i, j| if j < d { train.x[(i, j)] } else { 1.0 });
@@ -359,8 +362,6 @@ impl Analytic {
             aj: Mat::zeros(if dense { n } else { 0 }, h),
             mblk: Mat::zeros(if dense { h } else { 0 }, (d + 1) * (d + 2) / 2),
             pattern: None,
-            diag: Vec::new(),
-            total: Vec::new(),
             unit: NormalEquations::new(d + 1, 1, par, "analytic per-neuron solve").with_unknowns(
                 train
                     .feature_names
@@ -391,12 +392,7 @@ impl Analytic {
             let q = d + 1;
             this.pairs = (0..q).flat_map(|c| (c..q).map(move |c2| (c, c2))).collect();
             if by_pattern {
-                let pg = PatternGram::new(this.xt.as_ref(), h, &this.pairs);
-                if alpha != 0.0 {
-                    this.diag = vec![0.0; h * pg.stride()];
-                    this.total = pg.total().to_vec();
-                }
-                this.pattern = Some(pg);
+                this.pattern = Some(PatternGram::new(this.xt.as_ref(), h, &this.pairs));
             } else {
                 let xt = &this.xt;
                 this.tprod = Mat::from_fn(n, this.pairs.len(), |i, pi| {
@@ -415,7 +411,7 @@ impl Analytic {
     }
 
     fn phi(&self, z: f64) -> f64 {
-        if z > 0.0 { z } else { self.alpha * z }
+        leaky(self.alpha, z)
     }
 
     fn slope(&self, z: f64) -> f64 {
@@ -447,7 +443,7 @@ impl Analytic {
             for j in 0..h {
                 let bj = self.beta[(j, 0)];
                 for (f, &z) in f[..m].iter_mut().zip(&z.col_as_slice(j)[r0..r0 + m]) {
-                    *f += bj * if z > 0.0 { z } else { alpha * z };
+                    *f += bj * leaky(alpha, z);
                 }
             }
             for (f, &y) in f[..m].iter().zip(&y[r0..r0 + m]) {
@@ -465,7 +461,7 @@ impl Analytic {
         for j in 0..h {
             let (dst, z) = (self.h_mat.col_as_slice_mut(j), self.z.col_as_slice(j));
             for (o, &z) in dst.iter_mut().zip(z) {
-                *o = if z > 0.0 { z } else { alpha * z };
+                *o = leaky(alpha, z);
             }
         }
         self.output.solve(
@@ -589,40 +585,38 @@ impl Analytic {
     }
 
     /// The Gram blocks by sums over the rows where both units are active ([`crate::pattern`]).
-    /// Units are taken from the last one down, so that with α ≠ 0 the Q_kk (k > j) that block
-    /// (k, j) needs are known.
+    /// With α ≠ 0, block (k, j) is α²S + α(1 − α)(Q_jj + Q_kk) + (1 − α)²Q_jk.
     fn fill_gram_by_pattern(&mut self) {
         let (h, q, alpha) = (self.h(), self.xt.ncols(), self.alpha);
         let Some(pg) = self.pattern.as_mut() else {
             return;
         };
         pg.set_pattern(self.z.as_ref());
-        let ld = pg.stride();
-        let (a2, ab, b2) = (alpha * alpha, alpha * (1.0 - alpha), (1.0 - alpha).powi(2));
         let mut adds = pg.fill(self.xt.as_ref());
-        for j in (0..h).rev() {
+        let pg = &*pg;
+        let (ld, total) = (pg.stride(), pg.total());
+        let (a2, ab, b2) = (alpha * alpha, alpha * (1.0 - alpha), (1.0 - alpha).powi(2));
+        for j in 0..h {
+            // Row 0 of unit j's sums is Q_jj.
             let sums = pg.unit_sums(j);
-            if alpha != 0.0 {
-                self.diag[j * ld..j * ld + self.pairs.len()]
-                    .copy_from_slice(&sums[..self.pairs.len()]);
-                adds += 6.0 * ((h - j) * self.pairs.len()) as f64;
-            }
             let bj = self.beta[(j, 0)];
             for k in j..h {
                 let s = bj * self.beta[(k, 0)];
                 let row = &sums[(k - j) * ld..];
+                let qkk = pg.unit_sums(k);
                 for (pi, &(c, c2)) in self.pairs.iter().enumerate() {
                     let qjk = if alpha == 0.0 {
                         row[pi]
                     } else {
-                        a2 * self.total[pi]
-                            + ab * (self.diag[j * ld + pi] + self.diag[k * ld + pi])
-                            + b2 * row[pi]
+                        a2 * total[pi] + ab * (sums[pi] + qkk[pi]) + b2 * row[pi]
                     };
                     let v = s * qjk;
                     self.gram[(k * q + c, j * q + c2)] = v;
                     self.gram[(k * q + c2, j * q + c)] = v;
                 }
+            }
+            if alpha != 0.0 {
+                adds += 6.0 * ((h - j) * self.pairs.len()) as f64;
             }
         }
         self.last_flops += adds;
