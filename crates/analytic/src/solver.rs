@@ -180,9 +180,9 @@ impl TrainerConfig for AnalyticConfig {
         Ok(requested.clone())
     }
 
-    /// The joint hidden solve dominates: its h(d+1)-square Gram matrix, the activation
-    /// pattern, and either the n × q(q+1)/2 matrix of distinct input products (q = d + 1;
-    /// `dense`) or the h(h+1)/2 × q(q+1)/2 pair sums and one block of products (`pattern`).
+    /// The O(n·h) buffers of every step, the joint hidden solve's h(d+1)-square Gram matrix,
+    /// and either the n × q(q+1)/2 matrix of distinct input products (q = d + 1; `dense`) or
+    /// the h(h+1)/2 × q(q+1)/2 pair sums and one block of products (`pattern`).
     fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
         let d = widths.first().copied().unwrap_or(0) as u64;
         let h = widths.get(1).copied().unwrap_or(0) as u64;
@@ -197,12 +197,24 @@ impl TrainerConfig for AnalyticConfig {
         let by_pattern = joint && self.gram_by_pattern(h as usize);
         // `pattern` keeps the pair sums and one block of products; `dense` the products of
         // every row.
-        let (pair_sums, products) = if by_pattern {
-            (h * (h + 1) / 2 * q * (q + 1) / 2, 129 * q * (q + 1) / 2)
+        let npairs = q * (q + 1) / 2;
+        // Per row: X̃ (q), y, Z, [φ(Z) 1], the trial Z and the predictions; the joint solve
+        // adds D ⊙ residual, the pattern method its pattern bits (h/16 words), the dense
+        // method D, Aⱼ and the products; the per-neuron solve one unit's design and target.
+        let mut per_row = q + 1 + h + (h + 1) + h + 1;
+        let (pair_sums, block) = if by_pattern {
+            per_row += h + h.div_ceil(16);
+            // Pair sums and one block of products, both with rows padded to 32 columns.
+            let ldt = npairs.div_ceil(32) * 32;
+            (h * (h + 1) / 2 * ldt, 129 * ldt)
+        } else if joint {
+            per_row += 3 * h + npairs;
+            (0, h * npairs)
         } else {
-            (0, n * q * (q + 1) / 2)
+            per_row += q + 1;
+            (0, 0)
         };
-        8 * (gram + pair_sums + products + 3 * n * (h + 1))
+        8 * (n * per_row + gram + pair_sums + block)
     }
 
     fn init(&self, train: &Dataset, initial: Mlp, _seed: u64) -> Result<Box<dyn Trainer>> {

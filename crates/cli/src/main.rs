@@ -23,9 +23,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// operating system and unmapped again on every operation, so page faults and page zeroing
 /// took most of an Adam epoch (n = 8 000, h = 64: 4.5–4.9 ms per epoch, 1.0 ms with freed
 /// memory kept; see the README's Benchmarks section). The faer trainers allocate only in
-/// `init`, so their steps are unaffected.
+/// `init`, so their steps are unaffected. Wrapped in the harness's counting allocator, which
+/// records each run's peak heap bytes and the allocations made inside timed steps.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: fitbench_harness::alloc::Counting<mimalloc::MiMalloc> =
+    fitbench_harness::alloc::Counting::new(mimalloc::MiMalloc);
 
 const EXAMPLES: &str = "\
 Examples:
@@ -240,6 +242,12 @@ struct RunArgs {
     /// Threads for faer and rayon (default 1 for fair timing).
     #[arg(long, allow_negative_numbers = true)]
     threads: Option<usize>,
+    /// Refuse any run whose estimated peak memory (data plus the trainer's buffers) exceeds
+    /// this, e.g. 8G, 512M or a byte count (default: FITBENCH_MEMORY_LIMIT, else the
+    /// machine's available memory). A refused run is recorded with its estimate; the others
+    /// run.
+    #[arg(long, value_parser = fitbench_harness::memory::parse_bytes)]
+    max_memory: Option<u64>,
     /// Hidden widths shared by every trainer, e.g. 64,64.
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     hidden: Option<Vec<usize>>,
@@ -302,6 +310,7 @@ impl RunArgs {
             target_mse: self.target_mse,
             out: self.out,
             threads: self.threads,
+            max_memory: self.max_memory,
             hidden: self.hidden,
             activation: self.activation,
             backend: self.backend,

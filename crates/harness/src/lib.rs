@@ -40,6 +40,7 @@
 
 #![deny(missing_docs)]
 
+pub mod alloc;
 pub mod csv_data;
 pub mod datasets;
 pub mod environment;
@@ -71,6 +72,7 @@ pub fn build_report(plan: &runner::Plan, output: runner::SweepOutput) -> Report 
     let mut environment = environment::capture(plan.config.threads);
     environment.calibration = calibration;
     environment.jobs = jobs.max(1);
+    environment.memory_measurement = Some(alloc::measurement(environment.jobs));
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
         mse_units: MSE_UNITS.into(),

@@ -41,6 +41,8 @@ pub struct RunRequest {
     pub out: Option<PathBuf>,
     /// Threads for faer and rayon.
     pub threads: Option<usize>,
+    /// Memory limit in bytes for the pre-run estimates (`--max-memory`).
+    pub max_memory: Option<u64>,
     /// Hidden widths.
     pub hidden: Option<Vec<usize>>,
     /// Hidden activation.
@@ -167,6 +169,7 @@ impl RunRequest {
         c.max_iters = self.max_iters.unwrap_or(c.max_iters);
         c.target_train_mse = self.target_mse.or(c.target_train_mse);
         c.threads = self.threads.unwrap_or(c.threads);
+        c.max_memory = self.max_memory.or(c.max_memory);
         if let Some(h) = &self.hidden {
             c.hidden = h.clone();
         }

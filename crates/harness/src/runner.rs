@@ -16,7 +16,8 @@ use fitbench_core::{
 };
 use fitbench_report::config::{EvalSchedule, RunConfig, TuningRecord};
 use fitbench_report::schema::{
-    Calibration, CurvePoint, DatasetInfo, LinearReference, RunRecord, RunSummary, Status,
+    Calibration, CurvePoint, DatasetInfo, LinearReference, MemoryRecord, RunRecord, RunSummary,
+    Status,
 };
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -138,17 +139,12 @@ impl Plan {
             .map(|n| DatasetSpec::parse(n))
             .collect::<Result<_>>()?;
         specs.extend(config.csv.iter().cloned().map(DatasetSpec::Csv));
-        // Refuse generated data too large for the machine before generating it.
-        let limit = crate::memory::limit_bytes();
+        // Refuse generated data too large for the machine before generating it; a run whose
+        // trainer would not fit is refused on its own, when it comes (`run_one`).
+        let limit = crate::memory::limit(config.max_memory);
         for spec in &specs {
             if let Some((n, d)) = spec.synthetic_shape() {
-                let need = crate::memory::run_bytes(
-                    n,
-                    d,
-                    config.test_fraction,
-                    &architecture,
-                    trainers.iter().map(|t| t.config.as_ref()),
-                );
+                let need = crate::memory::dataset_bytes(n, d, 1);
                 crate::memory::check(&spec.name(), n, d, need, limit)?;
             }
         }
@@ -274,6 +270,48 @@ pub struct RunContext<'a> {
     pub handicap_every: Option<usize>,
     /// When set, the run stops before its next step with [`Status::Interrupted`].
     pub interrupt: &'a AtomicBool,
+    /// Count the run's heap use ([`crate::alloc`]) into [`RunRecord::memory`]: only when
+    /// this is the only run in the process and the counting allocator is installed.
+    pub measure_memory: bool,
+    /// Refuse the run before `init` when the data plus the trainer's estimate
+    /// ([`TrainerConfig::memory_bytes`]) exceed this.
+    pub memory_limit: Option<crate::memory::Limit>,
+}
+
+/// Heap accounting of one run: the windows of [`crate::alloc`] around `init`, each timed
+/// `step` and each evaluation, accumulated into a [`MemoryRecord`]. Does nothing unless
+/// enabled.
+struct MemoryMeter {
+    record: Option<MemoryRecord>,
+}
+
+impl MemoryMeter {
+    fn new(enabled: bool) -> Self {
+        Self {
+            record: enabled.then(|| MemoryRecord {
+                baseline_bytes: crate::alloc::live_bytes(),
+                ..MemoryRecord::default()
+            }),
+        }
+    }
+
+    fn open(&self) -> Option<crate::alloc::Window> {
+        self.record.as_ref().map(|_| crate::alloc::Window::open())
+    }
+
+    /// Closes `window` and folds it into the record with `fold(record, usage, peak above
+    /// the run's baseline)`.
+    fn close(
+        &mut self,
+        window: Option<crate::alloc::Window>,
+        fold: impl FnOnce(&mut MemoryRecord, crate::alloc::Usage, u64),
+    ) {
+        if let (Some(record), Some(window)) = (self.record.as_mut(), window) {
+            let usage = window.close();
+            let peak = usage.peak_bytes.saturating_sub(record.baseline_bytes);
+            fold(record, usage, peak);
+        }
+    }
 }
 
 /// Test-only wrapper behind [`fitbench_report::config::Handicap`]: forwards only every `every`-th
@@ -379,15 +417,27 @@ pub fn run_one(
     };
     record.architecture = Some(arch.clone());
     let train = &ctx.split.train;
+    let need = crate::memory::dataset_bytes(train.n() + ctx.split.test.n(), train.d(), train.k())
+        .saturating_add(config.memory_bytes(train.n(), &arch.widths(train.d(), train.k())));
+    if let Some(why) = crate::memory::refusal(label, ctx.dataset, need, ctx.memory_limit) {
+        return fail(record, Status::Error, why);
+    }
     let initial = match Mlp::init(&arch, train.d(), train.k(), init_seed) {
         Ok(m) => m,
         Err(e) => return fail(record, Status::Error, e.to_string()),
     };
+    let mut meter = MemoryMeter::new(ctx.measure_memory);
+    let window = meter.open();
     let t0 = clock.now();
     let built = catch_unwind(AssertUnwindSafe(|| {
         config.init(train, initial, trainer_seed)
     }));
     record.setup_s = clock.now() - t0;
+    meter.close(window, |m, usage, peak| {
+        m.init_peak_bytes = peak;
+        m.retained_bytes = usage.live_bytes.saturating_sub(m.baseline_bytes);
+        m.init_allocations = usage.allocations;
+    });
     let mut trainer = match built {
         Ok(Ok(t)) => match ctx.handicap_every {
             Some(every) => Box::new(Handicapped {
@@ -418,14 +468,20 @@ pub fn run_one(
     // Stop rules (target, patience) look only at scheduled points, whose iterations do not
     // depend on time; time-triggered points are marked `off_schedule` and only add detail.
     let mut eval_point = |record: &mut RunRecord,
+                          meter: &mut MemoryMeter,
                           trainer: &dyn Trainer,
                           iter: usize,
                           scheduled: bool,
                           clock: &mut dyn Clock|
      -> Option<(Status, String)> {
+        let window = meter.open();
         let e0 = clock.now();
         let ev = evaluate(trainer, ctx.split);
         record.eval_s += clock.now() - e0;
+        meter.close(window, |m, usage, _| {
+            let own = usage.peak_bytes.saturating_sub(usage.start_bytes);
+            m.eval_peak_bytes = m.eval_peak_bytes.max(own)
+        });
         let ev = match ev {
             Ok(ev) => ev,
             Err(failure) => return Some(failure),
@@ -484,8 +540,11 @@ pub fn run_one(
         None
     };
 
-    if let Some((status, msg)) = eval_point(&mut record, trainer.as_ref(), 0, true, clock) {
+    if let Some((status, msg)) =
+        eval_point(&mut record, &mut meter, trainer.as_ref(), 0, true, clock)
+    {
         record.iterations = 0;
+        record.memory = meter.record;
         return fail(record, status, msg);
     }
     let (status, message) = loop {
@@ -503,9 +562,15 @@ pub fn run_one(
         if record.train_s >= rules.budget_s {
             break (Status::Timeout, None);
         }
+        let window = meter.open();
         let s0 = clock.now();
         let outcome = catch_unwind(AssertUnwindSafe(|| trainer.step()));
         record.train_s += clock.now() - s0;
+        meter.close(window, |m, usage, peak| {
+            m.step_peak_bytes = m.step_peak_bytes.max(peak);
+            m.step_allocations += usage.allocations;
+            m.step_allocated_bytes += usage.allocated_bytes;
+        });
         iter += 1;
         record.iterations = iter;
         let converged = match outcome {
@@ -537,9 +602,14 @@ pub fn run_one(
         let overdue = record.train_s - last_eval_train_s >= ctx.schedule.max_interval_s;
         if timed_out || scheduled || overdue {
             last_eval_train_s = record.train_s;
-            if let Some((status, msg)) =
-                eval_point(&mut record, trainer.as_ref(), iter, scheduled, clock)
-            {
+            if let Some((status, msg)) = eval_point(
+                &mut record,
+                &mut meter,
+                trainer.as_ref(),
+                iter,
+                scheduled,
+                clock,
+            ) {
                 break (status, Some(msg));
             }
         }
@@ -549,6 +619,7 @@ pub fn run_one(
     };
     record.status = status;
     record.message = message;
+    record.memory = meter.record;
     if let Some(flops) = trainer.flops_per_step() {
         record.flops_per_step = Some(flops);
     }
@@ -699,7 +770,7 @@ pub fn fingerprint(
 ) -> String {
     let mut c = serde_json::to_value(config).unwrap_or(serde_json::Value::Null);
     if let serde_json::Value::Object(m) = &mut c {
-        for k in ["name", "datasets", "csv", "trainers", "seeds"] {
+        for k in ["name", "datasets", "csv", "trainers", "seeds", "max_memory"] {
             m.remove(k);
         }
     }
@@ -855,6 +926,8 @@ fn sweep(
     let mut environment = crate::environment::capture(c.threads);
     environment.jobs = jobs;
     let provenance = fitbench_report::schema::Provenance::of(&environment, Some(before));
+    let measure_memory = crate::alloc::measures(jobs);
+    let memory_limit = crate::memory::limit(c.max_memory);
     let abort = AtomicBool::new(false);
     let stop = || abort.load(Ordering::Relaxed) || plan.interrupt.load(Ordering::Relaxed);
 
@@ -982,6 +1055,8 @@ fn sweep(
                                 .filter(|h| h.trainer == t.label)
                                 .map(|h| h.every),
                             interrupt: &plan.interrupt,
+                            measure_memory,
+                            memory_limit,
                         };
                         run_one(&ctx, &t.label, config, config_json, clock)
                     }

@@ -190,6 +190,30 @@ impl TrainerConfig for LsqConfig {
         Ok(requested.clone())
     }
 
+    /// Per row: every layer's input [Aₗ 1] (Σ (mₗ + 1) over the widths), every layer's
+    /// target pre-activations (Σ mₗ, l ≥ 1), the targets, and with `weighting = derivative`
+    /// one unit's weighted design and target per layer; besides, per layer, the weights
+    /// twice (current and best) and the normal equations.
+    fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
+        let (n, w): (u64, Vec<u64>) = (n as u64, widths.iter().map(|&m| m as u64).collect());
+        let k = w.last().copied().unwrap_or(1);
+        let layers = w.windows(2);
+        let inputs: u64 = w.iter().map(|m| m + 1).sum();
+        let targets: u64 = w.iter().skip(1).sum();
+        let weighted: u64 = if self.weighting == Weighting::Derivative {
+            layers.clone().map(|l| l[0] + 2).sum()
+        } else {
+            0
+        };
+        let per_layer: u64 = layers
+            .map(|l| {
+                let p = l[0] + 1;
+                2 * p * l[1] + 2 * p * p + 2 * p * l[1] + l[0] * l[0]
+            })
+            .sum();
+        8 * (n * (inputs + targets + k + weighted) + per_layer)
+    }
+
     fn init(
         &self,
         train: &Dataset,

@@ -14,7 +14,7 @@
 //! [`default_rank_tol`]).
 
 use crate::error::{LsqError, Result};
-use faer::{Col, Mat};
+use faer::Mat;
 use fitbench_core::linalg::{
     NormalEquations, PIVOT_RATIO_THRESHOLD, default_rank_tol, pivot_ratio, ridge_lstsq,
 };
@@ -81,6 +81,17 @@ impl TrainerConfig for OlsConfig {
     /// Always the linear model: `ols` is the linear reference whatever network the run asks for.
     fn architecture(&self, _requested: &Architecture) -> fitbench_core::Result<Architecture> {
         Ok(Architecture::linear())
+    }
+
+    /// The design [X 1] and the targets (with d extra rows for the QR solver's ridge), the
+    /// normal equations, the weights and the model: 8·((n + d + 1)(d + 1 + k) + 3(d + 1)² +
+    /// 3(d + 1)k) bytes. The `qr` solver and the rank-deficient SVD fallback allocate their
+    /// factorisations in `step` besides (not counted).
+    fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
+        let d = widths.first().copied().unwrap_or(0) as u64;
+        let k = widths.last().copied().unwrap_or(1) as u64;
+        let (n, p) = (n as u64, d + 1);
+        8 * ((n + p) * (p + k) + 3 * p * p + 3 * p * k)
     }
 
     fn init(
@@ -246,9 +257,13 @@ impl Ols {
             )));
         }
         let d = self.design.ncols() - 1;
-        let k = self.theta.ncols();
-        self.model.weights[0] = Mat::from_fn(k, d, |i, j| self.theta[(j, i)]);
-        self.model.biases[0] = Col::from_fn(k, |i| self.theta[(d, i)]);
+        // Copied into the model's own buffers: the Cholesky path allocates nothing in `step`.
+        self.model.weights[0]
+            .as_mut()
+            .copy_from(self.theta.as_ref().subrows(0, d).transpose());
+        self.model.biases[0]
+            .as_mut()
+            .copy_from(self.theta.as_ref().row(d).transpose());
         Ok(())
     }
 }

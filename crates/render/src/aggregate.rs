@@ -26,6 +26,9 @@ pub enum Class {
     Loss,
     /// Calibrated time.
     Time,
+    /// Allocation calls per timed step: gated only where the baseline made none (a trainer
+    /// that starts allocating in `step` fails; one whose dependency allocates is reported).
+    Allocations,
 }
 
 /// An aggregated value.
@@ -168,6 +171,33 @@ fn run_scales(report: &Report) -> Option<Vec<f64>> {
         .collect()
 }
 
+/// Allocation calls per timed step, the median over the runs that ended normally; `None`
+/// when no run recorded its memory (a report written before fitbench counted, or by
+/// `--jobs` > 1), unknown when only some did.
+fn allocations_metric(runs: &[&RunRecord]) -> Option<Metric> {
+    let ok: Vec<&&RunRecord> = runs
+        .iter()
+        .filter(|r| r.status.is_ok() && r.iterations > 0)
+        .collect();
+    if ok.iter().all(|r| r.memory.is_none()) {
+        return None;
+    }
+    let per_run: Vec<PerRun> = ok
+        .iter()
+        .map(|r| match &r.memory {
+            Some(m) => Ok(m.allocations_per_step(r.iterations)),
+            None => Err(()),
+        })
+        .collect();
+    Some(Metric {
+        name: "allocations_per_step".into(),
+        unit: "allocations",
+        class: Class::Allocations,
+        value: aggregate_values(&per_run),
+        seconds: None,
+    })
+}
+
 /// Aggregates the metrics of every (dataset, trainer) of `report` (computing the
 /// deterministic metrics first if the report predates them).
 pub fn aggregate(report: &Report) -> Aggregates {
@@ -276,6 +306,9 @@ fn aggregate_annotated(report: &Report) -> Aggregates {
                     .collect(),
             );
             out.push(per_step);
+            if let Some(allocations) = allocations_metric(&runs) {
+                out.push(allocations);
+            }
             (key, out)
         })
         .collect()

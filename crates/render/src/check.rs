@@ -258,6 +258,7 @@ fn compare_values(class: Class, base: Value3, cur: Value3, tol: &Tolerances) -> 
                     (c > b + slack, c < b - slack)
                 }
                 Class::Time => (c > b * tol.time_ratio, c * tol.time_ratio < b),
+                Class::Allocations => (b == 0.0 && c > 0.0, b > 0.0 && c == 0.0),
             };
             if worse {
                 Verdict::Worse

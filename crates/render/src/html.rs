@@ -128,6 +128,12 @@ pub struct RunView {
     pub final_test_mse: Option<f64>,
     /// Test MSE at the best training MSE.
     pub test_mse_at_best_train: Option<f64>,
+    /// The trainer's peak heap bytes (`init` or `step`), when measured.
+    pub peak_bytes: Option<u64>,
+    /// The same, in human units ("–" when not measured).
+    pub peak_shown: String,
+    /// Allocation calls per timed step, when measured.
+    pub allocations_per_step: Option<f64>,
 }
 
 /// One aggregated metric of one (dataset, trainer).
@@ -334,6 +340,14 @@ pub fn report_page(report: &Report) -> ReportPage {
             best_train_mse: r.summary.best_train_mse,
             final_test_mse: r.summary.final_test_mse,
             test_mse_at_best_train: r.summary.test_mse_at_best_train,
+            peak_bytes: r.memory.as_ref().map(|m| m.peak_bytes()),
+            peak_shown: r.memory.as_ref().map_or("–".into(), |m| {
+                fitbench_report::format::bytes(m.peak_bytes() as f64)
+            }),
+            allocations_per_step: r
+                .memory
+                .as_ref()
+                .and_then(|m| m.allocations_per_step(r.iterations)),
         })
         .collect();
     let metrics = aggregate::aggregate(report)

@@ -1,6 +1,6 @@
 //! `summary.md`: per dataset, one row per trainer.
 
-use fitbench_report::format::duration;
+use fitbench_report::format::{bytes, duration, per_step};
 use fitbench_report::schema::{Report, RunRecord, Status, slug};
 use fitbench_report::stats::{median, min_median_max};
 use std::collections::BTreeMap;
@@ -181,6 +181,13 @@ pub fn render(report: &Report) -> String {
         out,
         "Cells give the median over seeds, with [min, max] when they differ. Times are training time only (the sum of timed `step` calls).\n"
     );
+    let _ = writeln!(
+        out,
+        "Memory: {}. Peak memory is the larger of the trainer's `init` and `step` peaks above what was live when its run started (the data and split are shared, not counted); allocations/step counts allocation calls inside timed `step` calls.\n",
+        env.memory_measurement
+            .as_deref()
+            .unwrap_or("not recorded (report written before fitbench measured memory)")
+    );
     let aggregates = crate::aggregate::aggregate(report);
     for info in &report.datasets {
         let runs: Vec<&RunRecord> = report
@@ -202,9 +209,9 @@ pub fn render(report: &Report) -> String {
         );
         let _ = writeln!(
             out,
-            "| trainer | status | best train MSE | final train MSE | final test MSE | test MSE at best train | steps | train time | setup | eval |"
+            "| trainer | status | best train MSE | final train MSE | final test MSE | test MSE at best train | steps | train time | setup | eval | peak memory | allocations/step |"
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
         for t in report.trainers() {
             let mine: Vec<&RunRecord> = runs.iter().copied().filter(|r| r.trainer == t).collect();
             if mine.is_empty() {
@@ -224,7 +231,7 @@ pub fn render(report: &Report) -> String {
             };
             let _ = writeln!(
                 out,
-                "| `{t}` | {status} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| `{t}` | {status} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 range(col(&|r| r.summary.best_train_mse)),
                 range(col(&|r| r.summary.final_train_mse)),
                 range(col(&|r| r.summary.final_test_mse)),
@@ -234,6 +241,13 @@ pub fn render(report: &Report) -> String {
                 median(col(&|r| Some(r.train_s))).map_or("–".into(), duration),
                 median(col(&|r| Some(r.setup_s))).map_or("–".into(), duration),
                 median(col(&|r| Some(r.eval_s))).map_or("–".into(), duration),
+                median(col(&|r| r.memory.as_ref().map(|m| m.peak_bytes() as f64)))
+                    .map_or("–".into(), bytes),
+                median(col(&|r| r
+                    .memory
+                    .as_ref()
+                    .and_then(|m| m.allocations_per_step(r.iterations))))
+                .map_or("–".into(), per_step),
             );
         }
         if !report.config.targets.is_empty() {

@@ -65,6 +65,11 @@ pub struct RunConfig {
     pub test_fraction: f64,
     /// Threads for faer and rayon (1 = fair single-thread timing).
     pub threads: usize,
+    /// Memory limit in bytes for the pre-run estimates (`--max-memory`): a run whose
+    /// estimated peak exceeds it is refused with its estimate. `None`: the
+    /// `FITBENCH_MEMORY_LIMIT` variable, else the machine's available memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_memory: Option<u64>,
     /// Training-MSE levels (standardised units) whose first-hit time and iteration are reported.
     pub targets: Vec<f64>,
     /// Evaluation schedule.
@@ -116,6 +121,7 @@ impl Default for RunConfig {
             activation: "tanh".into(),
             test_fraction: fitbench_core::Split::DEFAULT_TEST_FRACTION,
             threads: 1,
+            max_memory: None,
             targets: vec![0.5, 0.2, 0.1, 0.05, 0.02, 0.01],
             eval: EvalSchedule::default(),
             backend: None,

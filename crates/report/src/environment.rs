@@ -63,6 +63,7 @@ pub fn capture(threads: usize) -> Environment {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
         calibration: None,
+        memory_measurement: None,
     }
 }
 

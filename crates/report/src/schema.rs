@@ -242,6 +242,47 @@ pub struct RunRecord {
     /// calibration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+    /// Heap use of the run, counted by the harness's counting allocator; absent when it was
+    /// not measured (several runs at once, or a binary without the counting allocator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryRecord>,
+}
+
+/// Heap use of one run, in bytes above what was live when the run started (the data, its
+/// split and the harness's own state), counted by `fitbench_harness::alloc::Counting`: heap
+/// bytes requested, not resident memory. Counts are of allocation calls (reallocations
+/// included).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryRecord {
+    /// Bytes live when the run started, which the other figures are measured above.
+    pub baseline_bytes: u64,
+    /// Peak during the trainer's `init`.
+    pub init_peak_bytes: u64,
+    /// Live after `init`: the trainer's buffers.
+    pub retained_bytes: u64,
+    /// Peak during any timed `step` call.
+    pub step_peak_bytes: u64,
+    /// Peak during the harness's evaluations above the bytes live when each began: the
+    /// shared f64 loss's own buffers, not the trainer's.
+    pub eval_peak_bytes: u64,
+    /// Allocation calls during `init`.
+    pub init_allocations: u64,
+    /// Allocation calls during all timed `step` calls together.
+    pub step_allocations: u64,
+    /// Bytes those calls requested.
+    pub step_allocated_bytes: u64,
+}
+
+impl MemoryRecord {
+    /// The trainer's peak: the larger of its `init` and `step` peaks (evaluation excluded).
+    pub fn peak_bytes(&self) -> u64 {
+        self.init_peak_bytes.max(self.step_peak_bytes)
+    }
+
+    /// Allocation calls per timed step (`None` before any step).
+    pub fn allocations_per_step(&self, iterations: usize) -> Option<f64> {
+        (iterations > 0).then(|| self.step_allocations as f64 / iterations as f64)
+    }
 }
 
 /// Where one run ran: the per-run part of [`Environment`].
@@ -315,6 +356,7 @@ impl RunRecord {
             fingerprint: None,
             metrics: None,
             provenance: None,
+            memory: None,
         }
     }
 }
@@ -446,6 +488,10 @@ pub struct Environment {
     /// are compared across reports in units of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
+    /// How heap use was measured (the runs' `memory`), or why it was not; absent in reports
+    /// written before fitbench measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_measurement: Option<String>,
 }
 
 /// Speed of a fixed compute kernel, measured in the same process as the runs it calibrates.

@@ -176,6 +176,7 @@ fn report(runs: Vec<RunRecord>, reference: f64) -> Report {
             burn_version: None,
             started_unix_s: 0,
             calibration: None,
+            memory_measurement: None,
         },
         config: RunConfig::default(),
         architecture: Architecture::new(vec![4], Activation::Tanh),
