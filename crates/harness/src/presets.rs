@@ -59,6 +59,11 @@ pub const PRESETS: &[Preset] = &[
         description: "the regression gate: ols, lsq, analytic, sgd, adam, lbfgs, lm, adam-faer, sgd-faer × 4 small problems (noise-free teacher, linear, Friedman #1, diabetes) × 3 seeds, 500 iterations per run; `.ci/run` runs it and `fitbench check`s it against results/baseline",
         kind: PresetKind::Sweep(ci),
     },
+    Preset {
+        name: "scaling",
+        description: "cost against n: ALL registered trainers × one teacher problem (d = 16) at n = 10³, 10⁴, 10⁵, 10⁶, hidden 64 leaky_relu:0.01, 3 steps each, 1 seed; plots seconds per step and peak memory against n (log–log, fitted slopes)",
+        kind: PresetKind::Sweep(scaling),
+    },
 ];
 
 /// The preset called `name`.
@@ -166,6 +171,28 @@ fn ci() -> RunConfig {
         hidden: vec![16],
         activation: "leaky_relu:0.1".into(),
         iteration_budgets: vec![10, 100, 500],
+        ..RunConfig::default()
+    }
+}
+
+/// Training-set sizes of the `scaling` preset (before the test split).
+pub const SCALING_SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
+
+fn scaling() -> RunConfig {
+    RunConfig {
+        name: "scaling".into(),
+        datasets: SCALING_SIZES
+            .iter()
+            .map(|n| format!("teacher:n={n},d=16,h=8,noise=0.1"))
+            .collect(),
+        trainers: registry::trainers().map(|e| e.name.to_string()).collect(),
+        seeds: 1,
+        max_iters: 3,
+        // Cost per step, not convergence: three steps each, never cut off by time.
+        budget_s: 600.0,
+        hidden: vec![64],
+        // Invertible (lsq) and piecewise linear (analytic): every trainer can run it.
+        activation: "leaky_relu:0.01".into(),
         ..RunConfig::default()
     }
 }

@@ -260,3 +260,34 @@ fn a_run_whose_estimate_exceeds_the_limit_is_refused_and_the_others_run() {
     );
     assert_eq!(lm.iterations, 0);
 }
+
+#[test]
+fn the_scaling_view_fits_how_memory_grows_with_n() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut c = config(1000, &["ols", "lsq", "adam-faer"]);
+    c.datasets = [1000, 4000, 16000]
+        .map(|n| format!("teacher:n={n},d=16,h=8,noise=0.1"))
+        .to_vec();
+    let report = sweep(&Plan::resolve(c).unwrap(), 1);
+    let series = fitbench_render::scaling::scaling(&report).expect("three sizes of one width");
+    assert_eq!(series.len(), 3);
+    for s in &series {
+        assert_eq!(
+            s.points.iter().map(|p| p.n_train).collect::<Vec<_>>(),
+            vec![800, 3200, 12800]
+        );
+        // Every buffer of these trainers is O(n): memory grows linearly (heap bytes are
+        // deterministic, so this is not a timing assertion).
+        let slope = s.memory_slope.unwrap();
+        assert!((slope - 1.0).abs() < 0.1, "{}: memory slope {slope}", s.trainer);
+        assert!(s.time_slope.is_some());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let files = fitbench_render::output::write_views(&report, dir.path()).unwrap();
+    assert!(files.iter().any(|f| f.ends_with("plots/scaling.png")));
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(summary.contains("## Scaling with n"), "{summary}");
+    // Without three sizes there is no scaling view.
+    let one = sweep(&Plan::resolve(config(500, &["ols"])).unwrap(), 1);
+    assert!(fitbench_render::scaling::scaling(&one).is_none());
+}

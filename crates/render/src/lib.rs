@@ -36,6 +36,7 @@ pub mod error;
 pub mod html;
 pub mod output;
 pub mod plot;
+pub mod scaling;
 pub mod summary;
 
 pub use error::{RenderError, Result};

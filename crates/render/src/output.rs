@@ -25,6 +25,9 @@ pub fn expected_files(report: &Report) -> Vec<PathBuf> {
         }
         stems.push(plot::profile_stem(level));
     }
+    if crate::scaling::scaling(report).is_some() {
+        stems.push(PathBuf::from(crate::scaling::STEM));
+    }
     for stem in stems {
         for ext in plot::FORMATS {
             let mut name = stem.clone().into_os_string();
@@ -56,6 +59,7 @@ pub fn write_views(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = vec![summary, crate::html::write_report(report, dir)?];
     files.extend(plot::draw_all(report, dir)?);
     files.extend(plot::draw_profiles(report, dir)?);
+    files.extend(crate::scaling::draw(report, dir)?);
     Ok(files)
 }
 

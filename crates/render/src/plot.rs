@@ -20,7 +20,7 @@ use std::sync::Once;
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
 
-fn register_font() {
+pub(crate) fn register_font() {
     REGISTER.call_once(|| {
         // The embedded font is valid; if registration failed, text would be missing, which
         // the plot tests would catch.
@@ -29,7 +29,7 @@ fn register_font() {
 }
 
 /// Colour-blind-friendly palette (Tableau 10).
-const PALETTE: [RGBColor; 10] = [
+pub(crate) const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -133,7 +133,7 @@ pub fn band(trainer: &str, runs: &[&RunRecord], x: XAxis, loss: Loss, current: b
 
 /// Widens a positive range around its geometric mean so it spans at least one decade (a log
 /// axis then always has a labelled power-of-ten tick).
-fn widen_to_a_decade(lo: f64, hi: f64) -> (f64, f64) {
+pub(crate) fn widen_to_a_decade(lo: f64, hi: f64) -> (f64, f64) {
     if hi / lo >= 10.0 {
         return (lo, hi);
     }
@@ -142,7 +142,7 @@ fn widen_to_a_decade(lo: f64, hi: f64) -> (f64, f64) {
 }
 
 /// Compact tick labels: plain numbers between 0.01 and 1000, `2e-4` style otherwise.
-fn tick(v: f64) -> String {
+pub(crate) fn tick(v: f64) -> String {
     if (0.01..1000.0).contains(&v.abs()) {
         let s = format!("{v:.3}");
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -324,7 +324,7 @@ pub fn profile_stem(level: f64) -> PathBuf {
 
 /// Draws into a temporary file beside `path` and renames it into place, so a failed or
 /// interrupted write never leaves a truncated figure (nor replaces a good one).
-fn atomically(
+pub(crate) fn atomically(
     path: &Path,
     draw: impl FnOnce(&Path) -> std::result::Result<(), String>,
 ) -> Result<()> {

@@ -189,6 +189,7 @@ pub fn render(report: &Report) -> String {
             .unwrap_or("not recorded (report written before fitbench measured memory)")
     );
     let aggregates = crate::aggregate::aggregate(report);
+    out.push_str(&crate::scaling::markdown(report));
     for info in &report.datasets {
         let runs: Vec<&RunRecord> = report
             .runs
