@@ -45,7 +45,7 @@ pub const ROWS: usize = 128;
 pub const BLOCK_GROUPS: usize = 8;
 
 /// Sums of input products over the samples where pairs of units are active (see the module
-/// docs). Allocated once; [`PatternGram::set_pattern`] and [`PatternGram::fill`] allocate
+/// docs). Allocated once; [`PatternGram::set_pattern_rows`] and [`PatternGram::fill`] allocate
 /// nothing.
 #[derive(Clone, Debug)]
 pub struct PatternGram {
@@ -124,14 +124,17 @@ impl PatternGram {
         &self.total[..self.npairs]
     }
 
-    /// Sets the pattern: unit k is active on sample i iff `z[(i, k)] > 0` (z is n × h).
-    pub fn set_pattern(&mut self, z: MatRef<'_, f64>) {
-        let nw = self.nw;
-        self.bits.fill(0);
+    /// Sets the pattern of rows r0..r0 + m from their pre-activations `z` (m × h): unit k is
+    /// active on row r0 + i where z[i, k] > 0. The rows of a pass over the data are given a
+    /// block at a time, so Z never exists for all rows.
+    pub fn set_pattern_rows(&mut self, r0: usize, z: MatRef<'_, f64>) {
+        let (nw, m) = (self.nw, z.nrows());
+        let bits = &mut self.bits[r0 * nw..(r0 + m) * nw];
+        bits.fill(0);
         for k in 0..self.h {
             let (w, b) = (k / 16, 4 * (k % 16));
-            for i in 0..self.n {
-                self.bits[i * nw + w] |= u64::from(z[(i, k)] > 0.0) << b;
+            for i in 0..m {
+                bits[i * nw + w] |= u64::from(z[(i, k)] > 0.0) << b;
             }
         }
     }
@@ -349,7 +352,7 @@ mod tests {
             });
             let z = Mat::from_fn(n, h, |i, k| ((i * 31 + k * 17) % 5) as f64 - 2.0);
             let mut pg = PatternGram::new(xt.as_ref(), h, &pairs);
-            pg.set_pattern(z.as_ref());
+            pg.set_pattern_rows(0, z.as_ref());
             pg.fill(xt.as_ref());
             for j in 0..h {
                 let ld = pg.stride();

@@ -61,6 +61,18 @@ pub enum GramMethod {
 /// Rows per block of the true-loss evaluation.
 const LOSS_BLOCK: usize = 256;
 
+/// Which hidden weights a pass over the rows uses.
+#[derive(Clone, Copy, Debug)]
+enum Weights {
+    /// W.
+    Current,
+    /// The trial weights of the safeguard.
+    Trial,
+}
+
+/// Default of [`AnalyticConfig::row_block`].
+pub const DEFAULT_ROW_BLOCK: usize = 1024;
+
 /// The hidden width from which `gram = auto` builds the Gram matrix by `pattern`.
 pub const PATTERN_MIN_UNITS: usize = 16;
 
@@ -76,6 +88,7 @@ pub const PATTERN_MIN_UNITS: usize = 16;
 /// | `hidden_solve` | `auto` | `auto`, `joint` or `per_neuron` | |
 /// | `auto_threshold` | 2048 | h(d+1) above which `auto` solves per neuron (the joint Cholesky costs p³/3 flops and 8p² bytes) | ≥ 1 |
 /// | `gram` | `auto` | joint Gram by `pattern` sums or `dense` products (`auto`: `pattern` from h = 16) | |
+/// | `row_block` | 1024 | rows per block of the joint path's passes: no buffer of it grows with n·h | ≥ 1 |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnalyticConfig {
@@ -93,6 +106,12 @@ pub struct AnalyticConfig {
     pub auto_threshold: usize,
     /// How the joint Gram matrix is built.
     pub gram: GramMethod,
+    /// Rows per block of the joint path: pre-activations, [φ(Z) 1], D ⊙ residual (and, for
+    /// `gram = dense`, the input products) exist for one block of rows at a time, recomputed
+    /// from X̃ and W in each pass, so working memory is O(row_block·(h + q²) + (hq)²) besides
+    /// X̃, y and the pattern bits. With n ≤ `row_block` the arithmetic is the same as one
+    /// pass over all rows.
+    pub row_block: usize,
     /// Always `true`: the algorithm is a reconstruction, not the paper's (recorded in reports;
     /// `false` is rejected).
     #[serde(deserialize_with = "fitbench_core::registry::always_true")]
@@ -109,6 +128,7 @@ impl Default for AnalyticConfig {
             hidden_solve: HiddenSolve::Auto,
             auto_threshold: 2048,
             gram: GramMethod::Auto,
+            row_block: DEFAULT_ROW_BLOCK,
             reconstruction: true,
         }
     }
@@ -162,6 +182,13 @@ impl TrainerConfig for AnalyticConfig {
         if self.auto_threshold == 0 {
             return Err(Error::config("analytic.auto_threshold", 0, "must be ≥ 1"));
         }
+        if self.row_block == 0 {
+            return Err(Error::config(
+                "analytic.row_block",
+                0,
+                "rows per block must be ≥ 1, e.g. 1024",
+            ));
+        }
         Ok(())
     }
 
@@ -198,23 +225,24 @@ impl TrainerConfig for AnalyticConfig {
         // `pattern` keeps the pair sums and one block of products; `dense` the products of
         // every row.
         let npairs = q * (q + 1) / 2;
-        // Per row: X̃ (q), y, Z, [φ(Z) 1], the trial Z and the predictions; the joint solve
-        // adds D ⊙ residual, the pattern method its pattern bits (h/16 words), the dense
-        // method D, Aⱼ and the products; the per-neuron solve one unit's design and target.
-        let mut per_row = q + 1 + h + (h + 1) + h + 1;
-        let (pair_sums, block) = if by_pattern {
-            per_row += h + h.div_ceil(16);
-            // Pair sums and one block of products, both with rows padded to 32 columns.
+        let b = n.min(self.row_block as u64);
+        // Per row: X̃ (q) and y. The joint path keeps one block of Z, [φ(Z) 1] and
+        // D ⊙ residual; the pattern method adds its pattern bits (h/16 words per row), its
+        // pair sums and one block of products (rows padded to 32 columns); the dense method
+        // one block of D, Aⱼ and the products, and the pair sums. The per-neuron path keeps
+        // Z, the predictions, one unit's design and target, and one block of [φ(Z) 1].
+        let mut per_row = q + 1;
+        let mut fixed = gram + b * (3 * h + 1);
+        if by_pattern {
+            per_row += h.div_ceil(16);
             let ldt = npairs.div_ceil(32) * 32;
-            (h * (h + 1) / 2 * ldt, 129 * ldt)
+            fixed += h * (h + 1) / 2 * ldt + 129 * ldt;
         } else if joint {
-            per_row += 3 * h + npairs;
-            (0, h * npairs)
+            fixed += b * (2 * h + npairs) + h * (h + 1) / 2 * npairs;
         } else {
-            per_row += q + 1;
-            (0, 0)
-        };
-        8 * (n * per_row + gram + pair_sums + block)
+            per_row += h + 1 + q + 1;
+        }
+        8 * (n * per_row + fixed)
     }
 
     fn init(&self, train: &Dataset, initial: Mlp, _seed: u64) -> Result<Box<dyn Trainer>> {
@@ -236,30 +264,37 @@ pub struct Analytic {
     w: Mat<f64>,
     /// Output weights β₁…β_h and β₀ last, (h+1)×1.
     beta: Mat<f64>,
-    /// Pre-activations X̃Wᵀ, n×h.
+    /// Pre-activations X̃Wᵀ, n×h: per-neuron path only (the joint path recomputes them per
+    /// block of rows into `zb`).
     z: Mat<f64>,
-    /// [φ(Z) 1], n×(h+1).
-    h_mat: Mat<f64>,
+    /// Rows per block of the joint path's passes ([`AnalyticConfig::row_block`], at most n).
+    block: usize,
+    /// Pre-activations of one block of rows, block×h.
+    zb: Mat<f64>,
+    /// [φ(Z) 1] of one block of rows, block×(h+1).
+    hb: Mat<f64>,
     output: NormalEquations,
     // Joint hidden solve.
     gram: Mat<f64>,
     rhs: Mat<f64>,
     mem: MemBuffer,
-    /// Distinct products x̃ᵢ꜀x̃ᵢ꜀' (c ≤ c'), n × q(q+1)/2, fixed for the training set.
-    tprod: Mat<f64>,
-    /// The (c, c') of each column of `tprod`.
+    /// The (c, c') of each distinct input product x̃ᵢ꜀x̃ᵢ꜀' (c ≤ c').
     pairs: Vec<(usize, usize)>,
-    /// The pattern D, n×h.
-    dmask: Mat<f64>,
-    /// D ⊙ (y − β₀), n×h.
-    dres: Mat<f64>,
+    /// D ⊙ (y − β₀) of one block of rows, block×h.
+    rb: Mat<f64>,
     /// X̃ᵀ(D ⊙ (y − β₀)), q×h.
     xtd: Mat<f64>,
-    /// Aⱼ = [Dⱼ ⊙ Dₖ]ₖ≥ⱼ, n×h (first h − j columns used).
-    aj: Mat<f64>,
-    /// Aⱼᵀ T, h × q(q+1)/2.
-    mblk: Mat<f64>,
-    /// The pattern method's sums (`gram = pattern`; then `tprod`, `aj` and `mblk` are empty).
+    /// `gram = dense`: the pattern D of one block, block×h.
+    db: Mat<f64>,
+    /// `gram = dense`: the distinct products T of one block, block × q(q+1)/2.
+    tb: Mat<f64>,
+    /// `gram = dense`: Aⱼ = [Dⱼ ⊙ Dₖ]ₖ≥ⱼ of one block, block×h (first h − j columns used).
+    ab: Mat<f64>,
+    /// `gram = dense`: Aⱼᵀ T summed over the blocks, unit after unit: (h − j) rows from row
+    /// Σ_{j'<j}(h − j'), h(h+1)/2 × q(q+1)/2.
+    msum: Mat<f64>,
+    /// The pattern method's sums (`gram = pattern`; then `db`, `tb`, `ab` and `msum` are
+    /// empty).
     pattern: Option<PatternGram>,
     // Per-neuron hidden solve.
     unit: NormalEquations,
@@ -272,7 +307,6 @@ pub struct Analytic {
     // Trials.
     w_ls: Mat<f64>,
     w_try: Mat<f64>,
-    z_try: Mat<f64>,
     mse: f64,
     /// Whether β is the output solve's for the current W (and `mse` its loss).
     beta_fresh: bool,
@@ -323,6 +357,7 @@ impl Analytic {
         };
         let by_pattern = joint && config.gram_by_pattern(h);
         let dense = joint && !by_pattern;
+        let block = config.row_block.min(n).max(1);
         let par = faer::get_global_parallelism();
         let xt = Mat::from_fn(n, d + 1, |i, j| if j < d { train.x[(i, j)] } else { 1.0 });
         let w = Mat::from_fn(h, d + 1, |i, j| {
@@ -355,8 +390,10 @@ impl Analytic {
             joint,
             activations: initial.activations.clone(),
             y: train.y.clone(),
-            z: Mat::zeros(n, h),
-            h_mat: Mat::from_fn(n, h + 1, |_, j| if j == h { 1.0 } else { 0.0 }),
+            z: Mat::zeros(if joint { 0 } else { n }, h),
+            block,
+            zb: Mat::zeros(block, h),
+            hb: Mat::from_fn(block, h + 1, |_, j| if j == h { 1.0 } else { 0.0 }),
             output: NormalEquations::new(h + 1, 1, par, "analytic output layer").with_unknowns(
                 (1..=h)
                     .map(|j| format!("output weight of hidden unit {j}"))
@@ -366,13 +403,16 @@ impl Analytic {
             gram: Mat::zeros(gp, gp),
             rhs: Mat::zeros(gp, 1),
             mem: MemBuffer::new(scratch),
-            tprod: Mat::zeros(0, 0),
             pairs: Vec::new(),
-            dmask: Mat::zeros(if dense { n } else { 0 }, h),
-            dres: Mat::zeros(if joint { n } else { 0 }, h),
+            rb: Mat::zeros(if joint { block } else { 0 }, h),
             xtd: Mat::zeros(d + 1, h),
-            aj: Mat::zeros(if dense { n } else { 0 }, h),
-            mblk: Mat::zeros(if dense { h } else { 0 }, (d + 1) * (d + 2) / 2),
+            db: Mat::zeros(if dense { block } else { 0 }, h),
+            tb: Mat::zeros(if dense { block } else { 0 }, (d + 1) * (d + 2) / 2),
+            ab: Mat::zeros(if dense { block } else { 0 }, h),
+            msum: Mat::zeros(
+                if dense { h * (h + 1) / 2 } else { 0 },
+                (d + 1) * (d + 2) / 2,
+            ),
             pattern: None,
             unit: NormalEquations::new(d + 1, 1, par, "analytic per-neuron solve").with_unknowns(
                 train
@@ -386,10 +426,9 @@ impl Analytic {
             unit_target: Mat::zeros(if joint { 0 } else { n }, 1),
             unit_w: Mat::zeros(d + 1, 1),
             cand: vec![0.0; d + 1],
-            pred: vec![0.0; n],
+            pred: vec![0.0; if joint { 0 } else { n }],
             w_ls: Mat::zeros(h, d + 1),
             w_try: Mat::zeros(h, d + 1),
-            z_try: Mat::zeros(n, h),
             mse: f64::INFINITY,
             beta_fresh: false,
             last_flops: 0.0,
@@ -405,16 +444,10 @@ impl Analytic {
             this.pairs = (0..q).flat_map(|c| (c..q).map(move |c2| (c, c2))).collect();
             if by_pattern {
                 this.pattern = Some(PatternGram::new(this.xt.as_ref(), h, &this.pairs));
-            } else {
-                let xt = &this.xt;
-                this.tprod = Mat::from_fn(n, this.pairs.len(), |i, pi| {
-                    let (c, c2) = this.pairs[pi];
-                    xt[(i, c)] * xt[(i, c2)]
-                });
             }
         }
         this.refresh_z();
-        this.mse = this.true_loss_of_z(&this.z);
+        this.mse = this.loss_of(Weights::Current);
         Ok(this)
     }
 
@@ -430,7 +463,11 @@ impl Analytic {
         if z > 0.0 { 1.0 } else { self.alpha }
     }
 
+    /// Z = X̃Wᵀ for the per-neuron path, which keeps it (the joint path keeps no n×h buffer).
     fn refresh_z(&mut self) {
+        if self.joint {
+            return;
+        }
         matmul(
             self.z.as_mut(),
             Accum::Replace,
@@ -441,50 +478,96 @@ impl Analytic {
         );
     }
 
-    /// True training MSE for pre-activations `z` and the current β.
-    /// Rows are taken [`LOSS_BLOCK`] at a time so that the loop over units runs down contiguous
-    /// columns; each row's sum keeps the order β₀ + β₁φ(z₁) + … + β_hφ(z_h).
-    fn true_loss_of_z(&self, z: &Mat<f64>) -> f64 {
-        let (n, h, alpha) = (z.nrows(), self.h(), self.alpha);
-        let y = self.y.col_as_slice(0);
-        let mut s = 0.0;
+    /// Writes the pre-activations of rows r0..r0+m into the first m rows of `zb`: computed
+    /// from X̃ and `which` weights on the joint path, copied from Z on the per-neuron path
+    /// (which keeps Z and only ever asks for the current weights).
+    fn fill_zb(&mut self, which: Weights, r0: usize, m: usize) {
+        let h = self.h();
+        if self.joint {
+            let w = match which {
+                Weights::Current => self.w.as_ref(),
+                Weights::Trial => self.w_try.as_ref(),
+            };
+            matmul(
+                self.zb.as_mut().submatrix_mut(0, 0, m, h),
+                Accum::Replace,
+                self.xt.as_ref().subrows(r0, m),
+                w.transpose(),
+                1.0,
+                self.par,
+            );
+            self.last_flops += flops::matmul(m, self.xt.ncols(), h);
+        } else {
+            self.zb
+                .as_mut()
+                .submatrix_mut(0, 0, m, h)
+                .copy_from(self.z.as_ref().subrows(r0, m));
+        }
+    }
+
+    /// Adds the squared residuals of rows r0..r0+m (pre-activations in `zb`, the current β)
+    /// to `s`, row after row. Rows are taken [`LOSS_BLOCK`] at a time so that the loop over
+    /// units runs down contiguous columns; each row's sum keeps the order
+    /// β₀ + β₁φ(z₁) + … + β_hφ(z_h).
+    fn add_loss(&self, r0: usize, m: usize, s: &mut f64) {
+        let (h, alpha) = (self.h(), self.alpha);
+        let y = &self.y.col_as_slice(0)[r0..r0 + m];
         let mut f = [0.0; LOSS_BLOCK];
-        for r0 in (0..n).step_by(LOSS_BLOCK) {
-            let m = LOSS_BLOCK.min(n - r0);
-            f[..m].fill(self.beta[(h, 0)]);
+        for b0 in (0..m).step_by(LOSS_BLOCK) {
+            let mb = LOSS_BLOCK.min(m - b0);
+            f[..mb].fill(self.beta[(h, 0)]);
             for j in 0..h {
                 let bj = self.beta[(j, 0)];
-                for (f, &z) in f[..m].iter_mut().zip(&z.col_as_slice(j)[r0..r0 + m]) {
+                for (f, &z) in f[..mb]
+                    .iter_mut()
+                    .zip(&self.zb.col_as_slice(j)[b0..b0 + mb])
+                {
                     *f += bj * leaky(alpha, z);
                 }
             }
-            for (f, &y) in f[..m].iter().zip(&y[r0..r0 + m]) {
+            for (f, &y) in f[..mb].iter().zip(&y[b0..b0 + mb]) {
                 let r = f - y;
-                s += r * r;
+                *s += r * r;
             }
+        }
+    }
+
+    /// True training MSE of `which` weights and the current β, one block of rows at a time.
+    fn loss_of(&mut self, which: Weights) -> f64 {
+        let n = self.xt.nrows();
+        let mut s = 0.0;
+        for r0 in (0..n).step_by(self.block) {
+            let m = self.block.min(n - r0);
+            self.fill_zb(which, r0, m);
+            self.add_loss(r0, m, &mut s);
         }
         s / n as f64
     }
 
-    /// Step 1: β = (HᵀH + λI)⁻¹Hᵀy for the current W (the intercept β₀ is not penalised).
+    /// Step 1: β = (HᵀH + λI)⁻¹Hᵀy for the current W (the intercept β₀ is not penalised),
+    /// HᵀH and Hᵀy accumulated one block of rows of H = [φ(Z) 1] at a time.
     /// Returns the training MSE after the solve.
     pub fn solve_output(&mut self) -> Result<f64> {
-        let (h, alpha) = (self.h(), self.alpha);
-        for j in 0..h {
-            let (dst, z) = (self.h_mat.col_as_slice_mut(j), self.z.col_as_slice(j));
-            for (o, &z) in dst.iter_mut().zip(z) {
-                *o = leaky(alpha, z);
+        let (n, h, alpha) = (self.xt.nrows(), self.h(), self.alpha);
+        self.output.clear();
+        for r0 in (0..n).step_by(self.block) {
+            let m = self.block.min(n - r0);
+            self.fill_zb(Weights::Current, r0, m);
+            for j in 0..h {
+                let (dst, z) = (self.hb.col_as_slice_mut(j), self.zb.col_as_slice(j));
+                for (o, &z) in dst[..m].iter_mut().zip(&z[..m]) {
+                    *o = leaky(alpha, z);
+                }
             }
+            self.output.add_rows(
+                self.hb.as_ref().subrows(0, m),
+                self.y.as_ref().subrows(r0, m),
+            );
         }
-        self.output.solve(
-            self.h_mat.as_ref(),
-            self.y.as_ref(),
-            self.config.lambda,
-            1,
-            self.beta.as_mut(),
-        )?;
-        self.last_flops += flops::normal_equations(self.z.nrows(), h + 1, 1);
-        self.mse = self.true_loss_of_z(&self.z);
+        self.output
+            .solve_accumulated(self.config.lambda, 1, self.beta.as_mut())?;
+        self.last_flops += flops::normal_equations(n, h + 1, 1);
+        self.mse = self.loss_of(Weights::Current);
         self.beta_fresh = true;
         Ok(self.mse)
     }
@@ -549,37 +632,49 @@ impl Analytic {
         Ok(())
     }
 
-    /// Builds the lower triangle of the joint hidden system (Gram + λI) and its right-hand side.
+    /// Builds the lower triangle of the joint hidden system (Gram + λI) and its right-hand
+    /// side, in one pass over the rows, a block at a time: the block's pre-activations give
+    /// its pattern (bits, or D for `dense`) and D ⊙ (y − β₀), whose products with X̃ are
+    /// summed into X̃ᵀ(D ⊙ (y − β₀)) (and Aⱼᵀ T for `dense`).
     fn fill_hidden_joint(&mut self) {
         let (n, h, q) = (self.xt.nrows(), self.h(), self.xt.ncols());
         let beta0 = self.beta[(h, 0)];
-        // Pattern D and D ⊙ (y − β₀).
-        let (alpha, dense) = (self.alpha, self.pattern.is_none());
-        for j in 0..h {
-            let (z, y) = (self.z.col_as_slice(j), self.y.col_as_slice(0));
-            let dres = self.dres.col_as_slice_mut(j);
-            for ((r, &z), &y) in dres.iter_mut().zip(z).zip(y) {
-                *r = if z > 0.0 {
-                    y - beta0
-                } else {
-                    alpha * (y - beta0)
-                };
-            }
-            if dense {
-                for (m, &z) in self.dmask.col_as_slice_mut(j).iter_mut().zip(z) {
-                    *m = if z > 0.0 { 1.0 } else { alpha };
+        let alpha = self.alpha;
+        self.xtd.fill(0.0);
+        self.msum.fill(0.0);
+        for r0 in (0..n).step_by(self.block) {
+            let m = self.block.min(n - r0);
+            self.fill_zb(Weights::Current, r0, m);
+            let (dense, y) = (self.pattern.is_none(), &self.y.col_as_slice(0)[r0..r0 + m]);
+            for j in 0..h {
+                let z = &self.zb.col_as_slice(j)[..m];
+                for ((r, &z), &y) in self.rb.col_as_slice_mut(j)[..m].iter_mut().zip(z).zip(y) {
+                    *r = if z > 0.0 {
+                        y - beta0
+                    } else {
+                        alpha * (y - beta0)
+                    };
+                }
+                if dense {
+                    for (d, &z) in self.db.col_as_slice_mut(j)[..m].iter_mut().zip(z) {
+                        *d = if z > 0.0 { 1.0 } else { alpha };
+                    }
                 }
             }
+            // Right-hand side: block j = βⱼ X̃ᵀ(Dⱼ ⊙ (y − β₀)), summed over the row blocks.
+            matmul(
+                self.xtd.as_mut(),
+                Accum::Add,
+                self.xt.as_ref().subrows(r0, m).transpose(),
+                self.rb.as_ref().subrows(0, m),
+                1.0,
+                self.par,
+            );
+            match self.pattern.as_mut() {
+                Some(pg) => pg.set_pattern_rows(r0, self.zb.as_ref().subrows(0, m)),
+                None => self.add_dense_block(r0, m),
+            }
         }
-        // Right-hand side: block j = βⱼ X̃ᵀ(Dⱼ ⊙ (y − β₀)).
-        matmul(
-            self.xtd.as_mut(),
-            Accum::Replace,
-            self.xt.transpose(),
-            self.dres.as_ref(),
-            1.0,
-            self.par,
-        );
         for j in 0..h {
             for c in 0..q {
                 self.rhs[(j * q + c, 0)] = self.beta[(j, 0)] * self.xtd[(c, j)];
@@ -596,14 +691,14 @@ impl Analytic {
         }
     }
 
-    /// The Gram blocks by sums over the rows where both units are active ([`crate::pattern`]).
+    /// The Gram blocks by sums over the rows where both units are active ([`crate::pattern`]),
+    /// for the pattern set by [`Analytic::fill_hidden_joint`].
     /// With α ≠ 0, block (k, j) is α²S + α(1 − α)(Q_jj + Q_kk) + (1 − α)²Q_jk.
     fn fill_gram_by_pattern(&mut self) {
         let (h, q, alpha) = (self.h(), self.xt.ncols(), self.alpha);
         let Some(pg) = self.pattern.as_mut() else {
             return;
         };
-        pg.set_pattern(self.z.as_ref());
         let mut adds = pg.fill(self.xt.as_ref());
         let pg = &*pg;
         let (ld, total) = (pg.stride(), pg.total());
@@ -634,64 +729,77 @@ impl Analytic {
         self.last_flops += adds;
     }
 
-    /// The Gram blocks by one matrix product per unit (zeros of the pattern included).
-    fn fill_gram_dense(&mut self) {
-        let (n, h, q) = (self.xt.nrows(), self.h(), self.xt.ncols());
-        let npairs = self.pairs.len();
+    /// `gram = dense`, one block of rows r0..r0+m (D in `db`): the block's products T and,
+    /// for every unit j, Aⱼᵀ T added to unit j's rows of `msum` (zeros of the pattern
+    /// included).
+    fn add_dense_block(&mut self, r0: usize, m: usize) {
+        let (h, npairs) = (self.h(), self.pairs.len());
+        for (pi, &(c, c2)) in self.pairs.iter().enumerate() {
+            let (a, b) = (self.xt.col_as_slice(c), self.xt.col_as_slice(c2));
+            for ((t, &x), &y) in self.tb.col_as_slice_mut(pi)[..m]
+                .iter_mut()
+                .zip(&a[r0..r0 + m])
+                .zip(&b[r0..r0 + m])
+            {
+                *t = x * y;
+            }
+        }
+        let mut off = 0;
         for j in 0..h {
             let width = h - j;
             for kk in 0..width {
-                let (dst, dj) = (self.aj.col_as_slice_mut(kk), self.dmask.col_as_slice(j));
-                let dk = self.dmask.col_as_slice(j + kk);
-                for ((a, x), y) in dst.iter_mut().zip(dj).zip(dk) {
+                let (dst, dj) = (self.ab.col_as_slice_mut(kk), self.db.col_as_slice(j));
+                let dk = self.db.col_as_slice(j + kk);
+                for ((a, x), y) in dst[..m].iter_mut().zip(&dj[..m]).zip(&dk[..m]) {
                     *a = x * y;
                 }
             }
             matmul(
-                self.mblk.as_mut().submatrix_mut(0, 0, width, npairs),
-                Accum::Replace,
-                self.aj.as_ref().submatrix(0, 0, n, width).transpose(),
-                self.tprod.as_ref(),
+                self.msum.as_mut().submatrix_mut(off, 0, width, npairs),
+                Accum::Add,
+                self.ab.as_ref().submatrix(0, 0, m, width).transpose(),
+                self.tb.as_ref().subrows(0, m),
                 1.0,
                 self.par,
             );
-            // Aⱼ (n·width products) and Aⱼᵀ T.
-            self.last_flops += (n * width) as f64 + flops::matmul(width, n, npairs);
+            // Aⱼ (m·width products) and Aⱼᵀ T.
+            self.last_flops += (m * width) as f64 + flops::matmul(width, m, npairs);
+            off += width;
+        }
+    }
+
+    /// `gram = dense`: the Gram blocks from the sums Aⱼᵀ T of every unit.
+    fn fill_gram_dense(&mut self) {
+        let (h, q) = (self.h(), self.xt.ncols());
+        let mut off = 0;
+        for j in 0..h {
             let bj = self.beta[(j, 0)];
-            for kk in 0..width {
+            for kk in 0..h - j {
                 let k = j + kk;
                 let s = bj * self.beta[(k, 0)];
                 for (pi, &(c, c2)) in self.pairs.iter().enumerate() {
-                    let v = s * self.mblk[(kk, pi)];
+                    let v = s * self.msum[(off + kk, pi)];
                     self.gram[(k * q + c, j * q + c2)] = v;
                     self.gram[(k * q + c2, j * q + c)] = v;
                 }
             }
+            off += h - j;
         }
     }
 
-    /// Applies W ← W + s(W_LS − W) with the configured safeguard, given the loss before.
+    /// Applies W ← W + s(W_LS − W) with the configured safeguard, given the loss before;
+    /// each trial's loss is computed a block of rows at a time.
     fn accept_joint(&mut self, loss_before: f64) {
-        let (n, h, q) = (self.xt.nrows(), self.h(), self.xt.ncols());
+        let (h, q) = (self.h(), self.xt.ncols());
         for s in self.step_sizes() {
             for j in 0..h {
                 for c in 0..q {
                     self.w_try[(j, c)] = self.w[(j, c)] + s * (self.w_ls[(j, c)] - self.w[(j, c)]);
                 }
             }
-            matmul(
-                self.z_try.as_mut(),
-                Accum::Replace,
-                self.xt.as_ref(),
-                self.w_try.transpose(),
-                1.0,
-                self.par,
-            );
-            self.last_flops += flops::matmul(n, q, h);
-            let loss = self.true_loss_of_z(&self.z_try);
+            let loss = self.loss_of(Weights::Trial);
             if self.config.safeguard != Safeguard::Backtracking || loss <= loss_before {
                 std::mem::swap(&mut self.w, &mut self.w_try);
-                std::mem::swap(&mut self.z, &mut self.z_try);
                 return;
             }
         }
@@ -772,9 +880,14 @@ impl Analytic {
         Ok(())
     }
 
-    /// The current hidden pattern: `true` where unit j is active on sample i.
+    /// The current hidden pattern: φ'(z) (1 where unit j is active on sample i, else α).
     pub fn pattern(&self) -> Mat<f64> {
-        Mat::from_fn(self.z.nrows(), self.h(), |i, j| self.slope(self.z[(i, j)]))
+        let z = if self.joint {
+            &self.xt * self.w.transpose()
+        } else {
+            self.z.clone()
+        };
+        Mat::from_fn(z.nrows(), self.h(), |i, j| self.slope(z[(i, j)]))
     }
 
     /// Flops actually performed by the last step (sparsity and backtracking included), in the

@@ -372,6 +372,13 @@ fn invalid_knobs_and_architectures_are_rejected() {
             },
             "analytic.auto_threshold",
         ),
+        (
+            AnalyticConfig {
+                row_block: 0,
+                ..AnalyticConfig::default()
+            },
+            "analytic.row_block",
+        ),
     ] {
         let msg = c.validate().unwrap_err().to_string();
         assert!(msg.contains(what), "{msg}");
@@ -481,4 +488,58 @@ fn a_step_refits_the_output_layer_only_when_the_hidden_layer_changed_since() {
     t.step().unwrap();
     fresh.step().unwrap();
     assert_eq!(t.params(), fresh.params());
+}
+
+/// Blocks of rows change only the order of the sums over rows (Gram matrices, right-hand
+/// sides): the iterates agree to rounding, amplified by the hidden system's conditioning
+/// (λ = 1e-4) for the weights.
+const ROW_BLOCK_W_TOL: f64 = 1e-6;
+/// The same for the training loss, which is flat at the solution.
+const ROW_BLOCK_LOSS_TOL: f64 = 1e-10;
+
+#[test]
+fn row_blocks_change_only_the_order_of_summation() {
+    let d = data(500, 6, 11);
+    let cases = [
+        (Activation::Relu, GramMethod::Pattern, 20),
+        (
+            Activation::LeakyRelu { alpha: 0.1 },
+            GramMethod::Pattern,
+            20,
+        ),
+        (Activation::LeakyRelu { alpha: 0.1 }, GramMethod::Dense, 6),
+    ];
+    for (act, gram, h) in cases {
+        let run = |row_block| {
+            let config = AnalyticConfig {
+                hidden_solve: HiddenSolve::Joint,
+                gram,
+                row_block,
+                ..AnalyticConfig::default()
+            };
+            let mut t = trainer(config, &d, act, h, 3);
+            for _ in 0..4 {
+                t.step().unwrap();
+            }
+            (hidden(&t.params()), loss(&t.params(), &d))
+        };
+        // One block (every row at once), blocks of 64 and of 7 (the last one partial).
+        let (w_one, l_one) = run(d.n());
+        for b in [64, 7] {
+            let (w, l) = run(b);
+            let gap = rel_gap(&w, &w_one);
+            eprintln!(
+                "{act} {gram:?} block {b}: W gap {gap:e}, loss gap {:e}",
+                ((l - l_one) / l_one).abs()
+            );
+            assert!(
+                gap < ROW_BLOCK_W_TOL,
+                "{act} {gram:?} block {b}: W gap {gap:e}"
+            );
+            assert!(
+                ((l - l_one) / l_one).abs() < ROW_BLOCK_LOSS_TOL,
+                "{act} {gram:?} block {b}: loss {l} vs {l_one}"
+            );
+        }
+    }
 }

@@ -229,6 +229,9 @@ pub fn pinv_solve(
 pub struct NormalEquations {
     gram: Mat<f64>,
     rhs: Mat<f64>,
+    /// The regularised Gram triangle of a blockwise build, kept for the pseudo-inverse
+    /// fallback (the factorisation overwrites `gram`).
+    saved: Mat<f64>,
     mem: MemBuffer,
     par: Par,
     context: String,
@@ -253,6 +256,7 @@ impl NormalEquations {
         Self {
             gram: Mat::zeros(p, p),
             rhs: Mat::zeros(p, k),
+            saved: Mat::zeros(p, p),
             mem: cholesky_mem(p, par),
             par,
             context: context.into(),
@@ -291,6 +295,90 @@ impl NormalEquations {
         for j in 0..p.saturating_sub(n_free) {
             self.gram[(j, j)] += ridge;
         }
+    }
+
+    /// Starts a blockwise build of AᵀA and AᵀB: then [`NormalEquations::add_rows`] for each
+    /// block of rows of A and B, then [`NormalEquations::solve_accumulated`]. For a design
+    /// too tall to keep (its rows are produced block by block); with one block, the system is
+    /// the same, bit for bit, as [`NormalEquations::solve`] builds.
+    pub fn clear(&mut self) {
+        self.gram.fill(0.0);
+        self.rhs.fill(0.0);
+    }
+
+    /// Adds the rows `a` (m×p) and `b` (m×k) to the system: AᵀA += aᵀa (lower triangle),
+    /// AᵀB += aᵀb. Flops: m·p² + 2·m·p·k.
+    pub fn add_rows(&mut self, a: MatRef<'_, f64>, b: MatRef<'_, f64>) {
+        tri_matmul(
+            self.gram.as_mut(),
+            BlockStructure::TriangularLower,
+            Accum::Add,
+            a.transpose(),
+            BlockStructure::Rectangular,
+            a,
+            BlockStructure::Rectangular,
+            1.0,
+            self.par,
+        );
+        matmul(
+            self.rhs.as_mut(),
+            Accum::Add,
+            a.transpose(),
+            b,
+            1.0,
+            self.par,
+        );
+    }
+
+    /// Solves the system accumulated by [`NormalEquations::add_rows`] with the ridge of
+    /// [`NormalEquations::solve`] (same Cholesky, same pseudo-inverse fallback), writing Θ
+    /// into `out`. Flops: p³/3 + 2·p²·k.
+    pub fn solve_accumulated(
+        &mut self,
+        ridge: f64,
+        n_free: usize,
+        mut out: MatMut<'_, f64>,
+    ) -> Result<SolveMethod> {
+        let (p, par) = (self.gram.nrows(), self.par);
+        for j in 0..p.saturating_sub(n_free) {
+            self.gram[(j, j)] += ridge;
+        }
+        self.saved.copy_from(self.gram.as_ref());
+        let ratio = cholesky_pivot_ratio(self.gram.as_mut(), par, &mut self.mem);
+        if ratio >= PIVOT_RATIO_THRESHOLD {
+            solve_in_place(
+                self.gram.as_ref(),
+                self.rhs.as_mut(),
+                par,
+                MemStack::new(&mut []),
+            );
+            out.copy_from(self.rhs.as_ref());
+            return Ok(SolveMethod::Cholesky);
+        }
+        self.gram.copy_from(self.saved.as_ref());
+        self.pseudo_inverse(out)
+    }
+
+    /// The pseudo-inverse solve of the regularised system in `gram` and `rhs`.
+    fn pseudo_inverse(&mut self, mut out: MatMut<'_, f64>) -> Result<SolveMethod> {
+        let names = &self.unknowns;
+        let rank = pinv_solve(
+            self.gram.as_mut(),
+            self.rhs.as_mut(),
+            None,
+            PINV_REL_TOL,
+            self.par,
+            &self.context,
+            &|i| {
+                names
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("unknown {}", i + 1))
+            },
+        )?;
+        self.pinv_solves += 1;
+        out.copy_from(self.rhs.as_ref());
+        Ok(SolveMethod::PseudoInverse { rank })
     }
 
     /// Cholesky only: builds `(AᵀA + λP)Θ = AᵀB` (λⱼ = `ridge` except for the last `n_free`
@@ -360,24 +448,7 @@ impl NormalEquations {
         }
         // The factorisation overwrote the Gram triangle; AᵀB is intact.
         self.build_gram(a, ridge, n_free);
-        let names = &self.unknowns;
-        let rank = pinv_solve(
-            self.gram.as_mut(),
-            self.rhs.as_mut(),
-            None,
-            PINV_REL_TOL,
-            self.par,
-            &self.context,
-            &|i| {
-                names
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| format!("unknown {}", i + 1))
-            },
-        )?;
-        self.pinv_solves += 1;
-        out.copy_from(self.rhs.as_ref());
-        Ok(SolveMethod::PseudoInverse { rank })
+        self.pseudo_inverse(out)
     }
 }
 
@@ -726,6 +797,48 @@ mod tests {
             }
             assert_eq!(fit.rank, 4);
         }
+    }
+
+    #[test]
+    fn a_system_accumulated_by_blocks_of_rows_is_the_one_solve_builds() {
+        let a = Mat::from_fn(40, 4, |i, j| {
+            ((i * 7 + j * 3) % 11) as f64 - 5.0 + 0.1 * j as f64
+        });
+        let b = Mat::from_fn(40, 2, |i, j| ((i * 5 + j) % 7) as f64);
+        let mut direct = NormalEquations::new(4, 2, Par::Seq, "test");
+        let mut want = Mat::zeros(4, 2);
+        direct
+            .solve(a.as_ref(), b.as_ref(), 0.1, 1, want.as_mut())
+            .unwrap();
+        let mut acc = NormalEquations::new(4, 2, Par::Seq, "test");
+        for (blocks, tol) in [(vec![40], 0.0), (vec![13, 13, 14], 1e-12)] {
+            acc.clear();
+            let mut r0 = 0;
+            for m in blocks {
+                acc.add_rows(a.as_ref().subrows(r0, m), b.as_ref().subrows(r0, m));
+                r0 += m;
+            }
+            let mut got = Mat::zeros(4, 2);
+            acc.solve_accumulated(0.1, 1, got.as_mut()).unwrap();
+            // One block: the same arithmetic, bit for bit; several: the same up to rounding.
+            assert!(
+                (&got - &want).norm_max() <= tol * want.norm_max(),
+                "{got:?} vs {want:?}"
+            );
+        }
+        // A singular accumulated system falls back to the pseudo-inverse like `solve`.
+        let twin = Mat::from_fn(10, 2, |i, _| i as f64);
+        let y = Mat::from_fn(10, 1, |i, _| 2.0 * i as f64);
+        let mut ne = NormalEquations::new(2, 1, Par::Seq, "test");
+        ne.clear();
+        ne.add_rows(twin.as_ref(), y.as_ref());
+        let mut out = Mat::zeros(2, 1);
+        let method = ne.solve_accumulated(0.0, 0, out.as_mut()).unwrap();
+        assert!(
+            matches!(method, SolveMethod::PseudoInverse { rank: 1 }),
+            "{method:?}"
+        );
+        assert!((out[(0, 0)] - 1.0).abs() < 1e-9 && (out[(1, 0)] - 1.0).abs() < 1e-9);
     }
 
     #[test]

@@ -141,7 +141,12 @@ pub fn markdown(report: &Report) -> String {
     let mut out = String::new();
     let sizes: Vec<String> = series
         .first()
-        .map(|s| s.points.iter().map(|p| format!("n = {}", p.n_train)).collect())
+        .map(|s| {
+            s.points
+                .iter()
+                .map(|p| format!("n = {}", p.n_train))
+                .collect()
+        })
         .unwrap_or_default();
     let _ = writeln!(
         out,
@@ -174,7 +179,10 @@ pub fn markdown(report: &Report) -> String {
         let peaks: Vec<String> = s
             .points
             .iter()
-            .map(|p| p.peak_bytes.map_or("–".into(), fitbench_report::format::bytes))
+            .map(|p| {
+                p.peak_bytes
+                    .map_or("–".into(), fitbench_report::format::bytes)
+            })
             .collect();
         let _ = writeln!(
             out,
@@ -306,10 +314,18 @@ pub fn draw(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     let size = (1600, 640);
     let name = report.config.name.as_str();
     atomically(&svg, |tmp| {
-        draw_on(SVGBackend::new(tmp, size).into_drawing_area(), name, &series)
+        draw_on(
+            SVGBackend::new(tmp, size).into_drawing_area(),
+            name,
+            &series,
+        )
     })?;
     atomically(&png, |tmp| {
-        draw_on(BitMapBackend::new(tmp, size).into_drawing_area(), name, &series)
+        draw_on(
+            BitMapBackend::new(tmp, size).into_drawing_area(),
+            name,
+            &series,
+        )
     })?;
     Ok(vec![svg, png])
 }
