@@ -339,20 +339,12 @@ impl NormalEquations {
         n_free: usize,
         mut out: MatMut<'_, f64>,
     ) -> Result<SolveMethod> {
-        let (p, par) = (self.gram.nrows(), self.par);
+        let p = self.gram.nrows();
         for j in 0..p.saturating_sub(n_free) {
             self.gram[(j, j)] += ridge;
         }
         self.saved.copy_from(self.gram.as_ref());
-        let ratio = cholesky_pivot_ratio(self.gram.as_mut(), par, &mut self.mem);
-        if ratio >= PIVOT_RATIO_THRESHOLD {
-            solve_in_place(
-                self.gram.as_ref(),
-                self.rhs.as_mut(),
-                par,
-                MemStack::new(&mut []),
-            );
-            out.copy_from(self.rhs.as_ref());
+        if self.factor_and_solve(PIVOT_RATIO_THRESHOLD, out.as_mut()) {
             return Ok(SolveMethod::Cholesky);
         }
         self.gram.copy_from(self.saved.as_ref());
@@ -394,7 +386,7 @@ impl NormalEquations {
         ridge: f64,
         n_free: usize,
         min_pivot_ratio: f64,
-        mut out: MatMut<'_, f64>,
+        out: MatMut<'_, f64>,
     ) -> bool {
         let par = self.par;
         debug_assert_eq!(
@@ -410,6 +402,15 @@ impl NormalEquations {
             1.0,
             par,
         );
+        self.factor_and_solve(min_pivot_ratio, out)
+    }
+
+    /// Factorises the Gram triangle in place and, when the pivot ratio is at least
+    /// `min_pivot_ratio`, solves for the right-hand sides, writes Θ into `out` and returns
+    /// `true`; otherwise returns `false`, `out` untouched (the Gram buffer then holds a failed
+    /// factorisation, the right-hand sides are intact).
+    fn factor_and_solve(&mut self, min_pivot_ratio: f64, mut out: MatMut<'_, f64>) -> bool {
+        let par = self.par;
         let ratio = cholesky_pivot_ratio(self.gram.as_mut(), par, &mut self.mem);
         // `pivot_ratio` is never NaN, so `<` also rejects a failed factorisation (ratio 0).
         if ratio < min_pivot_ratio.max(f64::MIN_POSITIVE) {
