@@ -2,7 +2,6 @@
 //! machine is refused with its sizes instead of aborting inside an allocation.
 
 use crate::error::{HarnessError, Result};
-use fitbench_core::{Architecture, TrainerConfig};
 
 /// Environment variable that caps the memory fitbench plans for, in bytes (default: the
 /// machine's available memory, `MemAvailable` of `/proc/meminfo`); `--max-memory` overrides it.
@@ -44,11 +43,6 @@ pub fn limit(configured: Option<u64>) -> Option<Limit> {
     })
 }
 
-/// The memory a sweep may use ([`limit`] without `--max-memory`), in bytes.
-pub fn limit_bytes() -> Option<u64> {
-    limit(None).map(|l| l.bytes)
-}
-
 /// Parses a size: a byte count, or a number with a unit K, M, G or T (powers of 1024; an
 /// optional trailing `B` or `iB`), e.g. `8G`, `512MiB`, `1.5g`.
 pub fn parse_bytes(s: &str) -> std::result::Result<u64, String> {
@@ -79,41 +73,6 @@ pub fn parse_bytes(s: &str) -> std::result::Result<u64, String> {
 /// train and test split, and the standardised copies (about four copies of 8·n·(d + k)).
 pub fn dataset_bytes(n: usize, d: usize, k: usize) -> u64 {
     4 * 8 * n as u64 * (d + k) as u64
-}
-
-/// Training rows of a dataset of `n` rows.
-pub fn train_rows(n: usize, test_fraction: f64) -> usize {
-    ((n as f64) * (1.0 - test_fraction)).ceil() as usize
-}
-
-/// Peak bytes of one run of `trainer` on a dataset of n rows and d features: the dataset,
-/// plus the trainer's estimate ([`TrainerConfig::memory_bytes`]) for its training rows.
-pub fn trainer_run_bytes(
-    n: usize,
-    d: usize,
-    test_fraction: f64,
-    architecture: &Architecture,
-    trainer: &dyn TrainerConfig,
-) -> u64 {
-    let arch = trainer
-        .architecture(architecture)
-        .unwrap_or_else(|_| architecture.clone());
-    dataset_bytes(n, d, 1)
-        .saturating_add(trainer.memory_bytes(train_rows(n, test_fraction), &arch.widths(d, 1)))
-}
-
-/// Peak bytes of the largest run on a dataset of n rows and d features.
-pub fn run_bytes<'a>(
-    n: usize,
-    d: usize,
-    test_fraction: f64,
-    architecture: &Architecture,
-    trainers: impl Iterator<Item = &'a (dyn TrainerConfig + Send + Sync)>,
-) -> u64 {
-    trainers
-        .map(|t| trainer_run_bytes(n, d, test_fraction, architecture, t))
-        .max()
-        .unwrap_or_else(|| dataset_bytes(n, d, 1))
 }
 
 fn gib(bytes: u64) -> String {

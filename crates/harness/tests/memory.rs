@@ -134,6 +134,16 @@ fn faer_trainers_do_not_allocate_in_step_and_memory_is_recorded_body() {
     let summary = fitbench_render::summary::render(&report);
     assert!(summary.contains("| peak memory | allocations/step |"));
     assert!(summary.contains("Memory: heap bytes"));
+    // The page's runs table shows each run's peak in human units and sorts by the bytes.
+    let page = fitbench_render::html::render_report(&report).unwrap();
+    for r in &report.runs {
+        let peak = r.memory.as_ref().unwrap().peak_bytes();
+        let cell = format!(
+            "<td data-sort=\"{peak}\">{}</td>",
+            fitbench_report::format::bytes(peak as f64)
+        );
+        assert!(page.contains(&cell), "{}: no cell {cell}", r.trainer);
+    }
 }
 
 #[test]

@@ -130,8 +130,6 @@ pub struct RunView {
     pub test_mse_at_best_train: Option<f64>,
     /// The trainer's peak heap bytes (`init` or `step`), when measured.
     pub peak_bytes: Option<u64>,
-    /// The same, in human units ("–" when not measured).
-    pub peak_shown: String,
     /// Allocation calls per timed step, when measured.
     pub allocations_per_step: Option<f64>,
 }
@@ -341,9 +339,6 @@ pub fn report_page(report: &Report) -> ReportPage {
             final_test_mse: r.summary.final_test_mse,
             test_mse_at_best_train: r.summary.test_mse_at_best_train,
             peak_bytes: r.memory.as_ref().map(|m| m.peak_bytes()),
-            peak_shown: r.memory.as_ref().map_or("–".into(), |m| {
-                fitbench_report::format::bytes(m.peak_bytes() as f64)
-            }),
             allocations_per_step: r
                 .memory
                 .as_ref()
@@ -417,12 +412,21 @@ fn num(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_string(), fitbench_report::format::number)
 }
 
+/// Byte counts in tables: `fitbench_report::format::bytes` (as in summary.md); none as "–".
+fn bytes(v: Option<u64>) -> String {
+    v.map_or_else(
+        || "–".to_string(),
+        |b| fitbench_report::format::bytes(b as f64),
+    )
+}
+
 fn render<T: Serialize>(template: &str, name: &str, page: &T, failed: usize) -> Result<String> {
     let html = |e: minijinja::Error| RenderError::Html(format!("{e:#}"));
     let mut env = Environment::new();
     // `.html` template names turn on HTML escaping of every inserted value; the assets and
     // the JSON are marked safe explicitly.
     env.add_filter("num", num);
+    env.add_filter("bytes", bytes);
     env.add_template(name, template).map_err(html)?;
     let data = script_json(page)?;
     env.get_template(name)
