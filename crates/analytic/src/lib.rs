@@ -12,9 +12,9 @@
 //! 1. output layer: β = (HᵀH + λI)⁻¹Hᵀy with H = [φ(X̃Wᵀ), 1];
 //! 2. hidden layer with β and the pattern D fixed (Dᵢⱼ = 1 if wⱼᵀx̃ᵢ > 0 else α): the output
 //!    is linear in vec(W), so W_LS solves regularised normal equations of size h(d+1) whose
-//!    Gram block (k, j) is βⱼβₖ Σᵢ DᵢⱼDᵢₖ x̃ᵢx̃ᵢᵀ. With T the n × q(q+1)/2 matrix of the distinct
-//!    input products x̃ᵢ꜀x̃ᵢ꜀' (q = d + 1; computed once, X̃ being fixed), the lower block column
-//!    j is a single gemm [Dⱼ ⊙ Dₖ]ₖ≥ⱼᵀ T (`gram = dense`): both symmetries are used (k ≥ j
+//!    Gram block (k, j) is βⱼβₖ Σᵢ DᵢⱼDᵢₖ x̃ᵢx̃ᵢᵀ. With T the matrix of the distinct input
+//!    products x̃ᵢ꜀x̃ᵢ꜀' (q = d + 1, q(q+1)/2 columns; computed per block of `row_block` rows),
+//!    the lower block column j is a gemm [Dⱼ ⊙ Dₖ]ₖ≥ⱼᵀ T per row block (`gram = dense`): both symmetries are used (k ≥ j
 //!    and c ≤ c') and the n × h(d+1) design matrix is never formed. From h = 16 units
 //!    (`gram = auto`, or `pattern`) the zeros of the pattern are skipped instead: block (k, j)
 //!    sums Tᵢ over the samples where both units are active, four rows at a time through a table

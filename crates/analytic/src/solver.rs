@@ -53,7 +53,7 @@ pub enum GramMethod {
     Auto,
     /// One matrix product [Dⱼ ⊙ Dₖ]ₖ≥ⱼᵀ T per unit j, zeros of the pattern included.
     Dense,
-    /// Sums over the rows where both units are active ([`crate::pattern`]): no multiplication
+    /// Sums over the rows where both units are active (`pattern.rs`): no multiplication
     /// by a zero of the pattern.
     Pattern,
 }
@@ -207,9 +207,10 @@ impl TrainerConfig for AnalyticConfig {
         Ok(requested.clone())
     }
 
-    /// The O(n·h) buffers of every step, the joint hidden solve's h(d+1)-square Gram matrix,
-    /// and either the n × q(q+1)/2 matrix of distinct input products (q = d + 1; `dense`) or
-    /// the h(h+1)/2 × q(q+1)/2 pair sums and one block of products (`pattern`).
+    /// X̃ and y, the joint hidden solve's h(d+1)-square Gram matrix, one row block of the
+    /// per-step buffers, and the h(h+1)/2 × q(q+1)/2 pair sums (q = d + 1) with one block of
+    /// products (`pattern`, which also keeps h/16 pattern words per row; `dense`); the
+    /// per-neuron path keeps Z and one unit's design instead (details in the body).
     fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
         let d = widths.first().copied().unwrap_or(0) as u64;
         let h = widths.get(1).copied().unwrap_or(0) as u64;
@@ -580,10 +581,11 @@ impl Analytic {
     }
 
     /// Joint hidden solve. Block (k, j) of the Gram matrix is
-    /// βⱼβₖ Σᵢ DᵢⱼDᵢₖ x̃ᵢx̃ᵢᵀ; with T the n × q(q+1)/2 matrix of the distinct products
-    /// x̃ᵢ꜀x̃ᵢ꜀' (computed once in `new`, X̃ being fixed), the whole lower block column j is
-    /// one matmul Aⱼᵀ T with Aⱼ = [Dⱼ ⊙ Dₖ]ₖ≥ⱼ. This uses both symmetries (k ≥ j, c ≤ c'),
-    /// runs as large gemms, and never forms the n × h(d+1) design matrix.
+    /// βⱼβₖ Σᵢ DᵢⱼDᵢₖ x̃ᵢx̃ᵢᵀ, built by [`Analytic::fill_hidden_joint`] in one pass over the
+    /// rows a block at a time: by the pattern's sums (`pattern`), or with T the block's
+    /// distinct products x̃ᵢ꜀x̃ᵢ꜀', by one matmul Aⱼᵀ T per unit j and block with
+    /// Aⱼ = [Dⱼ ⊙ Dₖ]ₖ≥ⱼ (`dense`). Both use both symmetries (k ≥ j, c ≤ c') and never form
+    /// the n × h(d+1) design matrix.
     ///
     /// When the system is singular or ill-conditioned (λ = 0 with a unit that is never
     /// active, or βⱼ = 0), it is solved by the pseudo-inverse instead (the minimum-norm
