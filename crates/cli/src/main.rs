@@ -42,6 +42,13 @@ Examples:
   fitbench run --preset ci --out target/ci-check
   fitbench check --baseline results/baseline/report.json --current target/ci-check/report.json";
 
+const AB_EXAMPLES: &str = "\
+Examples:
+  fitbench ab --preset ab                       # against the commit of results/baseline
+  fitbench ab --preset ab --baseline-rev main~3 --rounds 8
+  fitbench ab --preset ab --baseline-bin /tmp/fitbench-old --out out/ab-old
+  fitbench ab --datasets diabetes --trainers adam,lbfgs --seeds 4 --max-iters 200";
+
 /// Exit codes (see README "Failure modes").
 const EXIT_RUN_FAILED: u8 = 3;
 const EXIT_INTERRUPTED: u8 = 130;
@@ -109,6 +116,11 @@ enum Command {
     /// tolerances, timing normalised by the calibration kernel; exit 1 on a regression or on
     /// a (dataset, trainer) the baseline does not gate.
     Check(CheckArgs),
+    /// Relative benchmark: run a sweep with a baseline build and this one, interleaved on
+    /// this machine (every run its own process, ABBA order, K rounds), and test the paired
+    /// ratios of seconds per step; writes ab.json, ab.md, ab.html; exit 1 on a WORSE cell.
+    #[command(after_help = AB_EXAMPLES)]
+    Ab(Box<AbArgs>),
     /// Check a report against its schema invariants (and, with --require-ok, that no run failed).
     Validate {
         /// The report.json to check.
@@ -168,6 +180,78 @@ struct CheckArgs {
     /// current curves per (dataset, trainer), coloured by verdict, the worst first.
     #[arg(long)]
     html: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, clap::Args)]
+struct AbArgs {
+    /// Start from a named preset (`ab` is made for this command).
+    #[arg(long, conflicts_with = "config")]
+    preset: Option<String>,
+    /// Start from a TOML config file (only fields `fitbench run` options can express).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Datasets (as for `fitbench run`).
+    #[arg(long, value_delimiter = ';')]
+    datasets: Vec<String>,
+    /// Trainers as NAME[:key=value,…] (as for `fitbench run`).
+    #[arg(long, value_delimiter = ';')]
+    trainers: Vec<String>,
+    /// Repetitions per (dataset, trainer); each round gives one pair per repetition.
+    #[arg(long, allow_negative_numbers = true)]
+    seeds: Option<usize>,
+    /// Training-time budget per run in seconds.
+    #[arg(long, allow_negative_numbers = true)]
+    budget_s: Option<f64>,
+    /// Iteration cap per run.
+    #[arg(long, allow_negative_numbers = true)]
+    max_iters: Option<usize>,
+    /// Hidden widths shared by every trainer, e.g. 64,64.
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    hidden: Option<Vec<usize>>,
+    /// Hidden activation.
+    #[arg(long)]
+    activation: Option<String>,
+    /// The baseline binary.
+    #[arg(long, conflicts_with = "baseline_rev")]
+    baseline_bin: Option<PathBuf>,
+    /// The baseline as a git revision of this repository: built once with `cargo build
+    /// --release --bin fitbench` in a worktree under target/ab/<sha>/ (reused when it
+    /// exists). Default (neither flag): the commit recorded in
+    /// results/baseline/report.json, the base `fitbench check` compares against.
+    #[arg(long)]
+    baseline_rev: Option<String>,
+    /// The current binary (default: this one).
+    #[arg(long)]
+    current_bin: Option<PathBuf>,
+    /// Rounds: every (dataset, trainer, repetition) runs this many times on each side.
+    #[arg(long, default_value_t = fitbench_report::ab::AbSettings::default().rounds)]
+    rounds: usize,
+    /// Relative slowdown that counts: WORSE when the ratio is above 1 + F by Holm's test.
+    #[arg(long, default_value_t = 0.05)]
+    threshold: f64,
+    /// Family-wise error rate of the WORSE (and of the better) verdicts over all cells.
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// Seed of the order of the sides.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder.
+    #[arg(long, default_value = "out/ab")]
+    out: PathBuf,
+    /// Accepted slowdowns (cell, largest accepted ratio, reason), valid for one baseline
+    /// commit.
+    #[arg(long, default_value = "results/ab-accept.toml")]
+    accept: PathBuf,
+    /// Keep every run's output folder under OUT/runs/ (deleted once read by default).
+    #[arg(long)]
+    keep_runs: bool,
+    /// Test only: the current side's TRAINER busy-waits to FACTOR× its step time.
+    #[arg(long, hide = true, value_parser = parse_slowdown)]
+    test_slowdown: Option<fitbench_report::config::Slowdown>,
+}
+
+fn parse_slowdown(text: &str) -> std::result::Result<fitbench_report::config::Slowdown, String> {
+    fitbench_report::config::Slowdown::parse(text)
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -280,6 +364,10 @@ struct RunArgs {
     /// report records J and the summary says so).
     #[arg(long, value_name = "J")]
     jobs: Option<usize>,
+    /// Test only: TRAINER busy-waits inside the timed region to FACTOR× its step time
+    /// (numerics unchanged; recorded in the report).
+    #[arg(long, hide = true, value_parser = parse_slowdown)]
+    test_slowdown: Option<fitbench_report::config::Slowdown>,
 }
 
 impl RunArgs {
@@ -319,6 +407,7 @@ impl RunArgs {
             force: self.force,
             shard: self.shard,
             jobs: self.jobs,
+            test_slowdown: self.test_slowdown,
         })
     }
 }
@@ -474,6 +563,81 @@ fn report_outcome(result: &request::SweepResult) -> Option<ExitCode> {
         return Some(ExitCode::from(EXIT_RUN_FAILED));
     }
     None
+}
+
+fn ab(args: AbArgs) -> Result<ExitCode> {
+    use fitbench_harness::ab::{AbProgress, AbRequest, BaselineSource};
+    let run = RunRequest {
+        preset: args.preset,
+        config_file: args.config,
+        datasets: args.datasets,
+        trainers: args.trainers,
+        seeds: args.seeds,
+        budget_s: args.budget_s,
+        max_iters: args.max_iters,
+        hidden: args.hidden,
+        activation: args.activation,
+        ..RunRequest::default()
+    };
+    let baseline = match (args.baseline_bin, args.baseline_rev) {
+        (Some(bin), _) => BaselineSource::Binary(bin),
+        (None, Some(rev)) => BaselineSource::Revision(rev),
+        (None, None) => BaselineSource::BaselineReport(PathBuf::from("results/baseline/report.json")),
+    };
+    let request = AbRequest {
+        run,
+        baseline,
+        current_bin: args.current_bin,
+        settings: fitbench_report::ab::AbSettings {
+            rounds: args.rounds,
+            threshold: args.threshold,
+            alpha: args.alpha,
+            seed: args.seed,
+            test_slowdown: args.test_slowdown,
+        },
+        out: args.out,
+        accept: Some(args.accept),
+        repo: PathBuf::from("."),
+        keep_runs: args.keep_runs,
+    };
+    let interrupt = interrupt_flag();
+    let mut progress = |p: AbProgress<'_>| match p {
+        AbProgress::Building { revision, log } => eprintln!(
+            "fitbench ab: building the baseline {revision} (cargo build --release; log {})",
+            log.display()
+        ),
+        AbProgress::Planned { units, processes } => eprintln!(
+            "fitbench ab: {units} runs × 2 sides × {} rounds = {processes} processes → {}",
+            request.settings.rounds,
+            request.out.display()
+        ),
+        AbProgress::Ran {
+            done,
+            total,
+            side,
+            cell,
+            wall_s,
+        } => {
+            if done % 50 == 0 || done == total {
+                eprintln!(
+                    "fitbench ab: [{done}/{total}] {cell} ({}, {wall_s:.2} s)",
+                    side.as_str()
+                );
+            }
+        }
+    };
+    let outcome = fitbench_harness::ab::run(&request, interrupt, &mut progress)?;
+    print!("{}", fitbench_render::ab::markdown(&outcome.report));
+    for f in &outcome.files {
+        eprintln!("fitbench: wrote {}", f.display());
+    }
+    Ok(if outcome.interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if outcome.failed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn merge(
@@ -741,6 +905,7 @@ fn main() -> ExitCode {
         Command::Plot { report, out } => plot(&report, out),
         Command::Reproduction { results } => reproduction(&results),
         Command::Check(args) => check_cmd(args),
+        Command::Ab(args) => ab(*args),
         Command::Validate {
             report,
             require_ok,

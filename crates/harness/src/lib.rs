@@ -40,6 +40,7 @@
 
 #![deny(missing_docs)]
 
+pub mod ab;
 pub mod alloc;
 pub mod csv_data;
 pub mod datasets;

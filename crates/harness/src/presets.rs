@@ -60,6 +60,11 @@ pub const PRESETS: &[Preset] = &[
         kind: PresetKind::Sweep(ci),
     },
     Preset {
+        name: "ab",
+        description: "the relative benchmark of `fitbench ab`: ALL registered trainers × 2 synthetic problems (Friedman #1 and a tanh teacher, n = 12 000, where a step of every iterative trainer takes about 1 ms or more) × 2 seeds, 40 iterations per run, hidden 16 leaky_relu:0.1; with the default 6 rounds, 12 pairs per cell",
+        kind: PresetKind::Sweep(ab),
+    },
+    Preset {
         name: "scaling",
         description: "cost against n: ALL registered trainers × one teacher problem (d = 16) at n = 10³, 10⁴, 10⁵, 10⁶, hidden 64 leaky_relu:0.01, 3 steps each, 1 seed; plots seconds per step and peak memory against n (log–log, fitted slopes)",
         kind: PresetKind::Sweep(scaling),
@@ -175,6 +180,30 @@ fn ci() -> RunConfig {
     }
 }
 
+/// The sweep of `fitbench ab --preset ab`. Only fields that `fitbench run` options can
+/// express differ from the defaults (the A/B hands the sweep to an older binary as options).
+/// Rows: 12 000 (9 600 training rows) so that a step of every iterative trainer takes about a
+/// millisecond or more, well above the clock's resolution and the per-process noise; `ols`
+/// is one closed-form step (about 0.15 ms) and the noisiest cell.
+fn ab() -> RunConfig {
+    RunConfig {
+        name: "ab".into(),
+        datasets: vec![
+            "friedman1:n=12000,noise=0.1".into(),
+            "teacher:n=12000,d=8,h=16,act=tanh,noise=0.1".into(),
+        ],
+        trainers: registry::trainers().map(|e| e.name.to_string()).collect(),
+        seeds: 2,
+        max_iters: 40,
+        // Never binds: every run stops on iterations (or converges), so both sides do the
+        // same steps.
+        budget_s: 60.0,
+        hidden: vec![16],
+        activation: "leaky_relu:0.1".into(),
+        ..RunConfig::default()
+    }
+}
+
 /// Training-set sizes of the `scaling` preset (before the test split).
 pub const SCALING_SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
@@ -245,6 +274,7 @@ mod tests {
     fn quick_takes_every_registered_trainer_and_ci_names_its_own() {
         let names: Vec<String> = registry::trainers().map(|e| e.name.to_string()).collect();
         assert_eq!(quick().trainers, names);
+        assert_eq!(ab().trainers, names);
         assert_eq!(ci().trainers, CI_TRAINERS);
     }
 }

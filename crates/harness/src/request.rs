@@ -61,6 +61,9 @@ pub struct RunRequest {
     pub shard: Option<String>,
     /// Runs at once, each single-threaded (default 1); see [`runner::run_sweep_parallel`].
     pub jobs: Option<usize>,
+    /// Test only: slow one trainer down per step (see
+    /// [`fitbench_report::config::Slowdown`]).
+    pub test_slowdown: Option<fitbench_report::config::Slowdown>,
 }
 
 /// One sweep to run: its configuration and output folder.
@@ -181,6 +184,9 @@ impl RunRequest {
         }
         if let Some(b) = &self.backend {
             c.backend = Some(b.clone());
+        }
+        if let Some(s) = &self.test_slowdown {
+            c.test_slowdown = Some(s.clone());
         }
         Ok(c)
     }

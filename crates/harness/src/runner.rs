@@ -268,6 +268,10 @@ pub struct RunContext<'a> {
     pub budgets: &'a [usize],
     /// Test-only handicap: only every n-th `step` call really steps.
     pub handicap_every: Option<usize>,
+    /// Test-only slowdown factor: after each real step the run busy-waits inside the timed
+    /// region until the step has taken this many times its measured time
+    /// ([`fitbench_report::config::Slowdown`]).
+    pub slowdown: Option<f64>,
     /// When set, the run stops before its next step with [`Status::Interrupted`].
     pub interrupt: &'a AtomicBool,
     /// Count the run's heap use ([`crate::alloc`]) into [`RunRecord::memory`]: only when
@@ -345,6 +349,16 @@ impl Trainer for Handicapped {
     }
     fn counters(&self) -> Vec<(&'static str, f64)> {
         self.inner.counters()
+    }
+}
+
+/// Test-only ([`RunContext::slowdown`]): busy-waits until `factor` times the time since
+/// `start` has passed, reading only the injected clock (no sleep: the core stays busy, as a
+/// slower step would keep it).
+fn slow_down(clock: &mut dyn Clock, start: f64, factor: f64) {
+    let until = start + factor * (clock.now() - start);
+    while clock.now() < until {
+        std::hint::spin_loop();
     }
 }
 
@@ -565,6 +579,9 @@ pub fn run_one(
         let window = meter.open();
         let s0 = clock.now();
         let outcome = catch_unwind(AssertUnwindSafe(|| trainer.step()));
+        if let Some(factor) = ctx.slowdown {
+            slow_down(clock, s0, factor);
+        }
         record.train_s += clock.now() - s0;
         meter.close(window, |m, usage, peak| {
             m.step_peak_bytes = m.step_peak_bytes.max(peak);
@@ -1054,6 +1071,11 @@ fn sweep(
                                 .as_ref()
                                 .filter(|h| h.trainer == t.label)
                                 .map(|h| h.every),
+                            slowdown: c
+                                .test_slowdown
+                                .as_ref()
+                                .filter(|s| s.trainer == t.label)
+                                .map(|s| s.factor),
                             interrupt: &plan.interrupt,
                             measure_memory,
                             memory_limit,

@@ -13,7 +13,10 @@
 //!   multiplied by the calibration throughput (GFLOP/s of a fixed faer matmul) measured by
 //!   the process that ran each run (recorded per run; the report's for older reports). The unit, "calibration GFLOP", is the work the kernel does
 //!   in that time, so a machine that is uniformly faster or slower cancels out. Compared as
-//!   ratios against a wide threshold.
+//!   ratios against a wide threshold, and **advisory only**: a committed baseline was timed
+//!   on another machine and day, so a timing metric beyond the threshold is printed and
+//!   exported as [`Verdict::Advisory`] and never fails the check. The verdict in time is
+//!   `fitbench ab`'s (both builds interleaved on one machine, paired statistics).
 //!
 //! A metric not reached counts as infinite ("never"); one the time budget cut off is
 //! unknown, and its comparison is inconclusive rather than a failure.
@@ -89,6 +92,9 @@ pub enum Verdict {
     Same,
     /// Regressed beyond the tolerance: `check` fails.
     Worse,
+    /// A timing metric slower than the time ratio: printed, never failing (timing verdicts
+    /// against a committed baseline are advisory; `fitbench ab` gives the verdict in time).
+    Advisory,
     /// Cannot be compared: cut off by a time budget, missing from one report, or (timing) too
     /// short to time.
     Inconclusive,
@@ -101,6 +107,7 @@ impl Verdict {
             Verdict::Better => "better",
             Verdict::Same => "same",
             Verdict::Worse => "WORSE",
+            Verdict::Advisory => "advisory",
             Verdict::Inconclusive => "inconclusive",
         }
     }
@@ -151,7 +158,16 @@ impl Comparison {
             .collect()
     }
 
-    /// Count of rows per verdict: (better, same, worse, inconclusive).
+    /// Timing rows slower than the time ratio ([`Verdict::Advisory`]): reported, not failing.
+    pub fn advisories(&self) -> Vec<&Row> {
+        self.rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Advisory)
+            .collect()
+    }
+
+    /// Count of rows per verdict: (better, same, worse, inconclusive); advisory timing rows
+    /// are counted by [`Self::advisories`].
     pub fn counts(&self) -> (usize, usize, usize, usize) {
         let n = |v| self.rows.iter().filter(|r| r.verdict == v).count();
         (
@@ -233,9 +249,16 @@ impl Comparison {
             );
         }
         let (b, same, w, i) = self.counts();
+        let advisory = self.advisories().len();
+        if advisory > 0 {
+            let _ = writeln!(
+                s,
+                "advisory: {advisory} timing metric(s) slower than the committed baseline's; timing against a baseline from another machine and day does not fail the check. For a verdict in time run `fitbench ab` (both builds, interleaved, on this machine)"
+            );
+        }
         let _ = writeln!(
             s,
-            "{b} better, {same} same, {w} worse, {i} inconclusive ({} metrics)",
+            "{b} better, {same} same, {w} worse, {i} inconclusive, {advisory} advisory ({} metrics)",
             self.rows.len()
         );
         s
@@ -317,7 +340,10 @@ pub fn compare(baseline: &Report, current: &Report, tol: &Tolerances) -> Compari
                 verdict: if bm.seconds.is_some_and(|s| s < tol.min_time_s) {
                     Verdict::Inconclusive
                 } else {
-                    compare_values(bm.class, bm.value, cur_value, tol)
+                    match compare_values(bm.class, bm.value, cur_value, tol) {
+                        Verdict::Worse if bm.kind() == MetricKind::Timing => Verdict::Advisory,
+                        v => v,
+                    }
                 },
             });
         }

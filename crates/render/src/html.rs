@@ -420,7 +420,14 @@ fn bytes(v: Option<u64>) -> String {
     )
 }
 
-fn render<T: Serialize>(template: &str, name: &str, page: &T, failed: usize) -> Result<String> {
+/// Renders a page template (`name` ends in `.html`, so every inserted value is escaped) with
+/// the page data embedded as JSON and the assets inlined.
+pub(crate) fn render_page<T: Serialize>(
+    template: &str,
+    name: &str,
+    page: &T,
+    failed: usize,
+) -> Result<String> {
     let html = |e: minijinja::Error| RenderError::Html(format!("{e:#}"));
     let mut env = Environment::new();
     // `.html` template names turn on HTML escaping of every inserted value; the assets and
@@ -448,7 +455,7 @@ fn render<T: Serialize>(template: &str, name: &str, page: &T, failed: usize) -> 
 pub fn render_report(report: &Report) -> Result<String> {
     let page = report_page(report);
     let failed = page.runs.iter().filter(|r| !r.ok).count();
-    render(REPORT_TEMPLATE, "report.html", &page, failed)
+    render_page(REPORT_TEMPLATE, "report.html", &page, failed)
 }
 
 /// Writes `report.html` into `dir`; returns its path.
@@ -513,9 +520,10 @@ pub struct CheckPage {
 fn rank(v: Verdict) -> u8 {
     match v {
         Verdict::Worse => 0,
-        Verdict::Inconclusive => 1,
-        Verdict::Same => 2,
-        Verdict::Better => 3,
+        Verdict::Advisory => 1,
+        Verdict::Inconclusive => 2,
+        Verdict::Same => 3,
+        Verdict::Better => 4,
     }
 }
 
@@ -606,7 +614,7 @@ pub fn render_check(
     comparison: &Comparison,
 ) -> Result<String> {
     let page = check_page(baseline, current, comparison);
-    render(CHECK_TEMPLATE, "check.html", &page, 0)
+    render_page(CHECK_TEMPLATE, "check.html", &page, 0)
 }
 
 #[cfg(test)]

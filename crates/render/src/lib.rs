@@ -13,7 +13,9 @@
 //!   [`output::expected_files`], which `fitbench validate` checks.
 //! - [`check`]: `fitbench check` — compares a report with a baseline on deterministic
 //!   metrics and calibrated timing, renders the table, exports github-action-benchmark and
-//!   Bencher JSON, and updates the baseline.
+//!   Bencher JSON, and updates the baseline. Its timing verdicts are advisory.
+//! - [`ab`]: the pages of `fitbench ab` (`ab.md`, `ab.html`, and `ab.json` written beside
+//!   them), the verdict in time of two builds compared side by side.
 //!
 //! ```no_run
 //! use fitbench_render::{check, output};
@@ -30,6 +32,7 @@
 
 #![deny(missing_docs)]
 
+pub mod ab;
 pub mod aggregate;
 pub mod check;
 pub mod error;

@@ -90,6 +90,12 @@ pub struct RunConfig {
     #[doc(hidden)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test_handicap: Option<Handicap>,
+    /// Test-only: makes one trainer slower per step without changing its numerics (see
+    /// [`Slowdown`]). Exists to prove that `fitbench ab` catches a slowdown; recorded in the
+    /// report whenever it is set.
+    #[doc(hidden)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_slowdown: Option<Slowdown>,
 }
 
 /// Test-only knob: the trainer labelled `trainer` only really steps on every `every`-th call
@@ -129,7 +135,43 @@ impl Default for RunConfig {
             suboptimality_targets: vec![1e-1, 1e-2, 1e-3],
             iteration_budgets: vec![10, 100, 1000],
             test_handicap: None,
+            test_slowdown: None,
         }
+    }
+}
+
+/// Test-only: make one trainer `factor` times slower per step by busy-waiting inside the
+/// timed region after each real step (numerics unchanged). Recorded whenever set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slowdown {
+    /// Trainer label (as in the sweep's `trainers`).
+    pub trainer: String,
+    /// Seconds per step are multiplied by this (> 1).
+    pub factor: f64,
+}
+
+impl Slowdown {
+    /// Parses `TRAINER=FACTOR` (FACTOR > 1, finite).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (trainer, factor) = text.rsplit_once('=').ok_or_else(|| {
+            format!("--test-slowdown {text:?}: expected TRAINER=FACTOR, e.g. adam=1.10")
+        })?;
+        let factor: f64 = factor.trim().parse().map_err(|_| {
+            format!("--test-slowdown {text:?}: FACTOR {factor:?} is not a number (e.g. adam=1.10)")
+        })?;
+        if !(factor.is_finite() && factor > 1.0) {
+            return Err(format!(
+                "--test-slowdown {text:?}: FACTOR must be a finite number > 1 (1.10 = 10 % slower per step)"
+            ));
+        }
+        if trainer.trim().is_empty() {
+            return Err(format!("--test-slowdown {text:?}: the trainer is missing"));
+        }
+        Ok(Self {
+            trainer: trainer.trim().to_string(),
+            factor,
+        })
     }
 }
 
@@ -308,6 +350,18 @@ impl RunConfig {
                 return bad(
                     "test_handicap.trainer",
                     &h.trainer,
+                    "must be one of the trainers of the sweep",
+                );
+            }
+        }
+        if let Some(s) = &self.test_slowdown {
+            if !(s.factor.is_finite() && s.factor > 1.0) {
+                return bad("test_slowdown.factor", &s.factor, "must be a finite number > 1");
+            }
+            if !self.trainers.contains(&s.trainer) {
+                return bad(
+                    "test_slowdown.trainer",
+                    &s.trainer,
                     "must be one of the trainers of the sweep",
                 );
             }

@@ -12,6 +12,8 @@
 //! - [`metrics`]: deterministic convergence metrics computed from a report's curves.
 //! - [`environment`]: what machine, build and source tree a report comes from.
 //! - [`stats`], [`format`]: medians and number formatting shared by every table.
+//! - [`ab`], [`paired`]: the `fitbench ab` report and the paired statistics behind its verdicts
+//!   (pure functions; the process driver is `fitbench_harness::ab`).
 //!
 //! ```no_run
 //! use fitbench_report::io;
@@ -32,7 +34,9 @@ pub mod error;
 pub mod float;
 pub mod format;
 pub mod io;
+pub mod ab;
 pub mod metrics;
+pub mod paired;
 pub mod schema;
 pub mod stats;
 

@@ -8,7 +8,7 @@
   // Tableau 10, as in the static plots.
   var PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
-  var VERDICT_COLOR = { WORSE: "#d62728", inconclusive: "#e6a700", same: "#1f77b4", better: "#2ca02c" };
+  var VERDICT_COLOR = { WORSE: "#d62728", inconclusive: "#e6a700", same: "#1f77b4", better: "#2ca02c", accepted: "#9467bd", advisory: "#9467bd" };
   var pending = 0;
   var started = false;
 
@@ -361,8 +361,39 @@
     env.appendChild(keyValues(DATA.environments[1]));
   }
 
+  // fitbench ab: every pair's ratio (current / baseline seconds per step) in schedule order,
+  // with 1 and the threshold band.
+  function abPage() {
+    var hi = 1 + DATA.threshold, lo = 1 / hi;
+    Array.prototype.forEach.call(document.querySelectorAll("section.pair"), function (box) {
+      var c = DATA.cells[Number(box.getAttribute("data-index"))];
+      var chartBox = box.querySelector(".chart");
+      var xs = [], ys = [];
+      c.ratios.forEach(function (r, i) { if (positive(r) !== null) { xs.push(i + 1); ys.push(r); } });
+      if (!xs.length) { chartBox.appendChild(el("p", { text: "No timed pair." })); return; }
+      var flat = function (v) { return xs.map(function () { return v; }); };
+      makeChart({
+        width: Math.min(700, chartWidth(chartBox)), height: 200,
+        series: [{ label: "pair" },
+          { label: "ratio", stroke: VERDICT_COLOR[c.verdict] || "#9467bd", width: 0, points: { show: true, size: 7 } },
+          { label: "1 + threshold", stroke: "#d62728", dash: [6, 4], width: 1, points: { show: false } },
+          { label: "1", stroke: "#999", width: 1, points: { show: false } },
+          { label: "1 / (1 + threshold)", stroke: "#2ca02c", dash: [6, 4], width: 1, points: { show: false } }],
+        scales: { x: { time: false }, y: { distr: 3 } },
+        axes: [{ label: "pair (schedule order)" }, { label: "current / baseline", size: 70, values: logTicks }]
+      }, [xs, ys, flat(hi), flat(1), flat(lo)], chartBox);
+    });
+    var env = document.getElementById("environment");
+    env.appendChild(el("h2", { text: "Settings and binaries" }));
+    env.appendChild(keyValues(DATA.settings));
+    env.appendChild(el("h3", { text: "Baseline" }));
+    env.appendChild(keyValues(DATA.sides[0]));
+    env.appendChild(el("h3", { text: "Current" }));
+    env.appendChild(keyValues(DATA.sides[1]));
+  }
+
   try {
-    if (DATA.kind === "check") checkPage(); else reportPage();
+    if (DATA.kind === "check") checkPage(); else if (DATA.kind === "ab") abPage(); else reportPage();
     Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (t) {
       if (!t.getAttribute("data-sortable")) { t.setAttribute("data-sortable", "1"); makeSortable(t); }
     });
