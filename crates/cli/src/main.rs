@@ -227,10 +227,10 @@ struct AbArgs {
     #[arg(long, default_value_t = fitbench_report::ab::AbSettings::default().rounds)]
     rounds: usize,
     /// Relative slowdown that counts: WORSE when the ratio is above 1 + F by Holm's test.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     threshold: f64,
     /// Family-wise error rate of the WORSE (and of the better) verdicts over all cells.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     alpha: f64,
     /// Seed of the order of the sides.
     #[arg(long, default_value_t = 0)]
@@ -582,7 +582,9 @@ fn ab(args: AbArgs) -> Result<ExitCode> {
     let baseline = match (args.baseline_bin, args.baseline_rev) {
         (Some(bin), _) => BaselineSource::Binary(bin),
         (None, Some(rev)) => BaselineSource::Revision(rev),
-        (None, None) => BaselineSource::BaselineReport(PathBuf::from("results/baseline/report.json")),
+        (None, None) => {
+            BaselineSource::BaselineReport(PathBuf::from("results/baseline/report.json"))
+        }
     };
     let request = AbRequest {
         run,
@@ -597,7 +599,7 @@ fn ab(args: AbArgs) -> Result<ExitCode> {
         },
         out: args.out,
         accept: Some(args.accept),
-        repo: PathBuf::from("."),
+        repo: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
         keep_runs: args.keep_runs,
     };
     let interrupt = interrupt_flag();

@@ -25,8 +25,8 @@ use crate::runner::Plan;
 use fitbench_core::rng;
 use fitbench_render::check::{self, Tolerances, Verdict};
 use fitbench_report::ab::{
-    AbCell, AbReport, AbSettings, Acceptance, AcceptFile, CellStatus, Difference, Pair,
-    RunTiming, Side, SideInfo,
+    AbCell, AbReport, AbSettings, AcceptFile, Acceptance, CellStatus, Difference, Pair, RunTiming,
+    Side, SideInfo,
 };
 use fitbench_report::config::{CsvSpec, LrGrid};
 use fitbench_report::{Report, RunConfig};
@@ -165,9 +165,18 @@ pub fn schedule(units: usize, rounds: usize, seed: u64) -> Vec<Slot> {
     out
 }
 
+/// The units of a sweep and its cells.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepUnits {
+    /// Every (dataset, trainer, repetition), in sweep order.
+    pub units: Vec<Unit>,
+    /// Every (dataset name, trainer label), in sweep order ([`Unit::cell`] indexes it).
+    pub cells: Vec<(String, String)>,
+}
+
 /// The `fitbench run` options of every unit of `config`, and the cells' (dataset, trainer)
 /// names. Refuses a configuration that the options cannot express, naming the fields.
-pub fn units(config: &RunConfig, plan: &Plan) -> Result<(Vec<Unit>, Vec<(String, String)>)> {
+pub fn units(config: &RunConfig, plan: &Plan) -> Result<SweepUnits> {
     let defaults = RunConfig::default();
     let mut inexpressible = Vec::new();
     let mut field = |name: &str, same: bool| {
@@ -180,7 +189,10 @@ pub fn units(config: &RunConfig, plan: &Plan) -> Result<(Vec<Unit>, Vec<(String,
         "min_rel_improvement",
         config.min_rel_improvement == defaults.min_rel_improvement,
     );
-    field("test_fraction", config.test_fraction == defaults.test_fraction);
+    field(
+        "test_fraction",
+        config.test_fraction == defaults.test_fraction,
+    );
     field("targets", config.targets == defaults.targets);
     field("eval", config.eval == defaults.eval);
     field(
@@ -263,7 +275,7 @@ pub fn units(config: &RunConfig, plan: &Plan) -> Result<(Vec<Unit>, Vec<(String,
             }
         }
     }
-    Ok((out, cells))
+    Ok(SweepUnits { units: out, cells })
 }
 
 fn csv_args(c: &CsvSpec) -> Vec<String> {
@@ -296,6 +308,10 @@ pub fn build_revision(
                 repo.display()
             ))
         })?;
+    // Absolute: cargo runs in the worktree, and a relative target folder would be read from
+    // there.
+    let repo =
+        &std::path::absolute(repo).map_err(|e| HarnessError::io("cannot resolve", repo, e))?;
     let root = repo.join("target").join("ab");
     let dir = root.join(&sha);
     let bin = dir.join("fitbench");
@@ -303,12 +319,10 @@ pub fn build_revision(
         return Ok(bin);
     }
     let src = dir.join("src");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| HarnessError::io("cannot create", &dir, e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| HarnessError::io("cannot create", &dir, e))?;
     if !src.join("Cargo.toml").exists() {
         if src.exists() {
-            std::fs::remove_dir_all(&src)
-                .map_err(|e| HarnessError::io("cannot clear", &src, e))?;
+            std::fs::remove_dir_all(&src).map_err(|e| HarnessError::io("cannot clear", &src, e))?;
         }
         let _ = git(repo, &["worktree", "prune"]);
         git(
@@ -429,10 +443,12 @@ fn run_process(bin: &Path, args: &[String], dir: &Path, position: usize) -> Resu
     let timing = run.map(|run| RunTiming {
         train_s: run.train_s,
         iterations: run.iterations,
+        first_step_s: run.curve.iter().find(|p| p.iter == 1).map(|p| p.time_s),
         status: run.status.as_str().to_string(),
-        time_to: run.metrics.as_ref().map_or_else(Vec::new, |m| {
-            m.targets.iter().map(|h| h.time_s).collect()
-        }),
+        time_to: run
+            .metrics
+            .as_ref()
+            .map_or_else(Vec::new, |m| m.targets.iter().map(|h| h.time_s).collect()),
         wall_s,
         position,
     });
@@ -539,18 +555,26 @@ fn machine() -> String {
 }
 
 /// Reads the accept file, keeping its lines only when they were written against `commit`.
-fn read_accept(path: &Path, commit: Option<&str>, notes: &mut Vec<String>) -> Result<Vec<Acceptance>> {
+fn read_accept(
+    path: &Path,
+    commit: Option<&str>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Acceptance>> {
     if !path.exists() {
         return Ok(vec![]);
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| HarnessError::io("cannot read", path, e))?;
-    let file = AcceptFile::parse(&text, &path.display().to_string()).map_err(HarnessError::Config)?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| HarnessError::io("cannot read", path, e))?;
+    let file =
+        AcceptFile::parse(&text, &path.display().to_string()).map_err(HarnessError::Config)?;
     if file.accept.is_empty() {
         return Ok(vec![]);
     }
     match commit {
-        Some(c) if c.starts_with(file.baseline_commit.trim()) || file.baseline_commit.trim().starts_with(c) => {
+        Some(c)
+            if c.starts_with(file.baseline_commit.trim())
+                || file.baseline_commit.trim().starts_with(c) =>
+        {
             Ok(file.accept)
         }
         _ => {
@@ -592,19 +616,22 @@ pub fn run(
         )));
     }
     let config = jobs.remove(0).config;
-    if let Some(s) = &settings.test_slowdown {
-        if !config.trainers.contains(&s.trainer) {
-            return Err(HarnessError::Config(format!(
-                "--test-slowdown {}={}: {} is not a trainer of the sweep ({})",
-                s.trainer,
-                s.factor,
-                s.trainer,
-                config.trainers.join(", ")
-            )));
-        }
+    if let Some(s) = &settings.test_slowdown
+        && !config.trainers.contains(&s.trainer)
+    {
+        return Err(HarnessError::Config(format!(
+            "--test-slowdown {}={}: {} is not a trainer of the sweep ({})",
+            s.trainer,
+            s.factor,
+            s.trainer,
+            config.trainers.join(", ")
+        )));
     }
     let plan = Plan::resolve(config.clone())?;
-    let (units, cell_names) = units(&config, &plan)?;
+    let SweepUnits {
+        units,
+        cells: cell_names,
+    } = units(&config, &plan)?;
     drop(plan);
 
     let current_bin = match &request.current_bin {
@@ -614,9 +641,10 @@ pub fn run(
     };
     let (baseline_bin, revision) = match &request.baseline {
         BaselineSource::Binary(p) => (p.clone(), None),
-        BaselineSource::Revision(rev) => {
-            (build_revision(&request.repo, rev, progress)?, Some(rev.clone()))
-        }
+        BaselineSource::Revision(rev) => (
+            build_revision(&request.repo, rev, progress)?,
+            Some(rev.clone()),
+        ),
         BaselineSource::BaselineReport(path) => {
             let commit = baseline_commit(path)?;
             (
@@ -652,10 +680,7 @@ pub fn run(
         units: units.len(),
         processes: slots.len(),
     });
-    let mut cells: Vec<AbCell> = cell_names
-        .iter()
-        .map(|(d, t)| AbCell::new(d, t))
-        .collect();
+    let mut cells: Vec<AbCell> = cell_names.iter().map(|(d, t)| AbCell::new(d, t)).collect();
     let runs_dir = request.out.join("runs");
     let slowdown_args: Vec<String> = settings
         .test_slowdown
@@ -680,9 +705,16 @@ pub fn run(
             pending = None;
             continue;
         }
+        // The slowdown goes to the current side's runs of its trainer only (a sweep without
+        // that trainer would refuse it).
+        let slowed = settings
+            .test_slowdown
+            .as_ref()
+            .is_some_and(|s| s.trainer == cell.trainer);
         let (bin, extra) = match slot.side {
+            Side::Current if slowed => (&current_bin, slowdown_args.as_slice()),
+            Side::Current => (&current_bin, &[][..]),
             Side::Baseline => (&baseline_bin, &[][..]),
-            Side::Current => (&current_bin, slowdown_args.as_slice()),
         };
         let dir = runs_dir.join(format!(
             "r{}-u{}-{}",
@@ -715,17 +747,16 @@ pub fn run(
             cell.message = Some(format!(
                 "{} binary {} ({}): {text}",
                 slot.side.as_str(),
-                if new {
-                    "refused the cell"
-                } else {
-                    "failed"
-                },
+                if new { "refused the cell" } else { "failed" },
                 code.map_or("killed by a signal".into(), |c| format!("exit {c}"))
             ));
             pending = None;
             continue;
         }
-        let Some((first, first_ran)) = pending.take().filter(|(s, _)| s.unit == slot.unit && s.round == slot.round) else {
+        let Some((first, first_ran)) = pending
+            .take()
+            .filter(|(s, _)| s.unit == slot.unit && s.round == slot.round)
+        else {
             pending = Some((*slot, ran));
             continue;
         };
@@ -739,6 +770,11 @@ pub fn run(
             cell.message = Some("a side wrote a report without a run".into());
             continue;
         };
+        if bt.status == "interrupted" || ct.status == "interrupted" {
+            // A signal reached the runs too: this pair is incomplete, and the loop ends.
+            interrupted = true;
+            continue;
+        }
         if let Some(why) = mismatch(&br, &cr) {
             cell.status = CellStatus::Failed;
             cell.message = Some(format!("mismatched sweep: {why}"));
@@ -767,7 +803,10 @@ pub fn run(
     let accept = match &request.accept {
         Some(path) => read_accept(
             path,
-            baseline.git_commit.as_deref().or(baseline.revision.as_deref()),
+            baseline
+                .git_commit
+                .as_deref()
+                .or(baseline.revision.as_deref()),
             &mut notes,
         )?,
         None => vec![],

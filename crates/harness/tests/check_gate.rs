@@ -326,3 +326,104 @@ fn timings_are_normalised_by_each_runs_own_calibration() {
 
 /// Relative tolerance of the normalisation identity (floating-point rounding only).
 const TIME_REL_TOL: f64 = 1e-12;
+
+/// `report` with every training time multiplied by `factor` (the numerics untouched).
+fn slowed(report: &Report, factor: f64) -> Report {
+    let mut r = report.clone();
+    for run in &mut r.runs {
+        run.train_s *= factor;
+        run.curve.iter_mut().for_each(|p| p.time_s *= factor);
+        if let Some(m) = &mut run.metrics {
+            m.targets
+                .iter_mut()
+                .for_each(|t| t.time_s = t.time_s.map(|s| s * factor));
+        }
+    }
+    r
+}
+
+#[test]
+fn timing_verdicts_are_advisory_and_point_to_fitbench_ab() {
+    let base = sweep(config());
+    let slow = slowed(&base, 3.0);
+    let tol = Tolerances {
+        min_time_s: 0.0,
+        ..Tolerances::default()
+    };
+    let cmp = check::compare(&base, &slow, &tol);
+    let advisory = cmp.advisories();
+    assert!(!advisory.is_empty(), "{}", cmp.render(false));
+    assert!(advisory.iter().all(|r| r.kind == check::MetricKind::Timing));
+    // 3× slower everywhere, and still no regression: time does not fail the check.
+    assert!(cmp.regressions().is_empty(), "{}", cmp.render(true));
+    let text = cmp.render(true);
+    assert!(text.contains("fitbench ab"), "{text}");
+    assert!(
+        text.contains(&format!("{} advisory", advisory.len())),
+        "{text}"
+    );
+    // Through `check::run` too: no failure.
+    let dir = tempfile::tempdir().unwrap();
+    let (b, c) = (dir.path().join("base"), dir.path().join("cur"));
+    output::write_all(&base, &b).unwrap();
+    output::write_all(&slow, &c).unwrap();
+    let outcome = check::run(&check::CheckRequest {
+        tolerances: tol,
+        ..request(&b, &c)
+    })
+    .unwrap();
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+}
+
+#[test]
+fn refreshing_the_baseline_retires_the_accepted_slowdowns() {
+    use fitbench_report::ab::AcceptFile;
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let (base, cur) = (results.join("baseline"), dir.path().join("cur"));
+    output::write_all(&sweep(config()), &base).unwrap();
+    let current = sweep(config());
+    output::write_all(&current, &cur).unwrap();
+    let accept = results.join("ab-accept.toml");
+    std::fs::write(
+        &accept,
+        "baseline_commit = \"0ld\"\n[[accept]]\ncell = \"diabetes / adam\"\nmax_ratio = 1.3\nreason = \"r\"\n",
+    )
+    .unwrap();
+    // A check that does not update leaves it alone.
+    check::run(&request(&base, &cur)).unwrap();
+    assert_eq!(
+        AcceptFile::parse(&std::fs::read_to_string(&accept).unwrap(), "a")
+            .unwrap()
+            .accept
+            .len(),
+        1
+    );
+    let outcome = check::run(&check::CheckRequest {
+        update: true,
+        ..request(&base, &cur)
+    })
+    .unwrap();
+    assert!(outcome.written.contains(&accept), "{:?}", outcome.written);
+    let after = AcceptFile::parse(&std::fs::read_to_string(&accept).unwrap(), "a").unwrap();
+    assert!(after.accept.is_empty());
+    assert_eq!(after.baseline_commit, current.environment.git_commit);
+}
+
+#[test]
+fn the_committed_accept_file_belongs_to_the_committed_baseline() {
+    use fitbench_report::ab::AcceptFile;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let base =
+        fitbench_report::io::read_report(&root.join("results/baseline/report.json")).unwrap();
+    let path = check::accept_file_of(&root.join("results/baseline/report.json"));
+    let file = AcceptFile::parse(
+        &std::fs::read_to_string(&path).unwrap(),
+        "results/ab-accept.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        file.baseline_commit, base.environment.git_commit,
+        "results/baseline was refreshed without `fitbench check --update`, which retires the accepted slowdowns"
+    );
+}

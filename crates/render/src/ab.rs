@@ -129,7 +129,10 @@ pub fn markdown(r: &AbReport) -> String {
             s,
             "\n## Seconds to each suboptimality level (reported, not gated)\n"
         );
-        let _ = writeln!(s, "| dataset | trainer | level | ratio [interval] | pairs |");
+        let _ = writeln!(
+            s,
+            "| dataset | trainer | level | ratio [interval] | pairs |"
+        );
         let _ = writeln!(s, "|---|---|---|---|---|");
         for c in levels {
             for l in &c.levels {
@@ -158,7 +161,13 @@ pub fn markdown(r: &AbReport) -> String {
         let _ = writeln!(s, "\n## Cells to look at\n");
         for c in special {
             if let Some(m) = &c.message {
-                let _ = writeln!(s, "- {} ({:?}): {}", c.key(), c.status, m.replace('\n', " "));
+                let _ = writeln!(
+                    s,
+                    "- {} ({:?}): {}",
+                    c.key(),
+                    c.status,
+                    m.replace('\n', " ")
+                );
             }
             for d in c.differences.iter().take(5) {
                 let _ = writeln!(
@@ -262,11 +271,8 @@ fn page(r: &AbReport) -> AbPage {
                     round: p.round,
                     repetition: p.repetition,
                     first: p.first.as_str(),
-                    baseline: p
-                        .baseline
-                        .s_per_step()
-                        .map_or("–".into(), |v| number(v)),
-                    current: p.current.s_per_step().map_or("–".into(), |v| number(v)),
+                    baseline: p.baseline.s_per_step().map_or("–".into(), number),
+                    current: p.current.s_per_step().map_or("–".into(), number),
                     ratio: p.step_ratio(),
                 })
                 .collect(),
@@ -293,9 +299,9 @@ const AB_TEMPLATE: &str = include_str!("../templates/ab.html");
 
 /// `ab.html` as a string: one self-contained page.
 pub fn render_html(r: &AbReport) -> Result<String> {
-    crate::html::render_page(AB_TEMPLATE, "ab.html", &page(r), r.counts.failed)
-        .map_err(|e| match e {
-            RenderError::Html(m) => RenderError::Html(format!("ab.html: {m}")),
-            other => other,
-        })
+    crate::html::render_page(AB_TEMPLATE, "ab.html", &page(r), r.counts.failed).map_err(|e| match e
+    {
+        RenderError::Html(m) => RenderError::Html(format!("ab.html: {m}")),
+        other => other,
+    })
 }

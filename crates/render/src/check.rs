@@ -725,6 +725,9 @@ pub fn run(request: &CheckRequest) -> crate::error::Result<CheckOutcome> {
                 &request.current,
                 &current,
             )?);
+            outcome
+                .written
+                .extend(retire_accepted(&request.baseline, &current)?);
         } else {
             outcome.failures.push(format!(
                 "refusing to install {} as the baseline: it fails validation ({} problem(s), e.g. {}); run `fitbench validate` on it",
@@ -735,6 +738,37 @@ pub fn run(request: &CheckRequest) -> crate::error::Result<CheckOutcome> {
         }
     }
     Ok(outcome)
+}
+
+/// The accept file of `fitbench ab` beside the baseline's folder
+/// (`results/baseline/report.json` → `results/ab-accept.toml`).
+pub fn accept_file_of(baseline: &std::path::Path) -> std::path::PathBuf {
+    let dir = baseline
+        .parent()
+        .and_then(std::path::Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| std::path::PathBuf::from("."), std::path::PathBuf::from);
+    dir.join("ab-accept.toml")
+}
+
+/// When the baseline is refreshed, the slowdowns accepted against the old one go: an existing
+/// accept file is rewritten empty, valid against the new baseline's commit. Returns it when
+/// it was rewritten.
+pub fn retire_accepted(
+    baseline: &std::path::Path,
+    current: &Report,
+) -> crate::error::Result<Option<std::path::PathBuf>> {
+    use fitbench_report::ab::AcceptFile;
+    let path = accept_file_of(baseline);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = AcceptFile::empty_text(&current.environment.git_commit);
+    if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+        return Ok(None);
+    }
+    fitbench_report::io::write_atomic(&path, text.as_bytes())?;
+    Ok(Some(path))
 }
 
 /// Rewrites the baseline's folder with `current` (read from `current_path`): report,

@@ -87,7 +87,9 @@ impl AbSettings {
     /// Rejects settings that cannot give a verdict, with what to use instead.
     pub fn validate(&self) -> Result<(), String> {
         if self.rounds == 0 {
-            return Err("--rounds 0: need at least 1 round (each gives one pair per repetition)".into());
+            return Err(
+                "--rounds 0: need at least 1 round (each gives one pair per repetition)".into(),
+            );
         }
         if !(self.threshold.is_finite() && self.threshold > 0.0) {
             return Err(format!(
@@ -132,6 +134,9 @@ pub struct RunTiming {
     pub train_s: f64,
     /// Steps done.
     pub iterations: usize,
+    /// Training time of the first step (from the curve's point at iteration 1), seconds.
+    #[serde(default, with = "crate::float::option")]
+    pub first_step_s: Option<f64>,
     /// The run's status (`max_iters`, `converged`, `error`, …).
     pub status: String,
     /// Seconds to each suboptimality level of the sweep (`None`: not reached).
@@ -144,10 +149,25 @@ pub struct RunTiming {
 }
 
 impl RunTiming {
-    /// Seconds per step, when the run made steps and its training time is positive.
+    /// Steady-state seconds per step: the mean over the steps after the first, when the run
+    /// made two or more and the first step's time is known; else the mean over all steps (a
+    /// one-step trainer such as `ols`). `None` without a positive training time.
+    ///
+    /// The first step carries one-off costs (lazy allocation, thread pools, page faults,
+    /// cold caches) whose variation from process to process was the largest noise in whole
+    /// runs: an Adam step of 2.2–2.5 ms took 3.8–23.7 ms as the first step of eight
+    /// processes. It is kept in [`Self::first_step_s`] and counts in the seconds to each
+    /// level.
     pub fn s_per_step(&self) -> Option<f64> {
-        (self.iterations > 0 && self.train_s.is_finite() && self.train_s > 0.0)
-            .then(|| self.train_s / self.iterations as f64)
+        if !(self.iterations > 0 && self.train_s.is_finite() && self.train_s > 0.0) {
+            return None;
+        }
+        match self.first_step_s {
+            Some(first) if self.iterations >= 2 && first.is_finite() && first < self.train_s => {
+                Some((self.train_s - first) / (self.iterations - 1) as f64)
+            }
+            _ => Some(self.train_s / self.iterations as f64),
+        }
     }
 }
 
@@ -224,7 +244,7 @@ impl RatioStat {
 /// The speed statistics of a cell: seconds per step, with Holm-adjusted p-values.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SpeedStat {
-    /// Ratio of seconds per step.
+    /// Ratio of steady-state seconds per step ([`RunTiming::s_per_step`]).
     #[serde(flatten)]
     pub stat: RatioStat,
     /// Holm-adjusted `p_worse` over the cells compared.
@@ -343,6 +363,22 @@ pub struct AcceptFile {
 }
 
 impl AcceptFile {
+    /// The text of an accept file with no lines, valid against `baseline_commit`: what
+    /// `fitbench check --update` writes when it refreshes the baseline.
+    pub fn empty_text(baseline_commit: &str) -> String {
+        format!(
+            "# Deliberate slowdowns that `fitbench ab` accepts (README, \"Catching a slowdown\").\n\
+             # Valid only against the baseline commit below: `fitbench check --update` (which\n\
+             # refreshes results/baseline) empties the list and records the new commit.\n\
+             #\n\
+             # [[accept]]\n\
+             # cell = \"friedman1:n=12000,noise=0.1 / lm\"  # DATASET / TRAINER, as ab.md names it\n\
+             # max_ratio = 1.3  # largest accepted ratio of seconds per step (geometric mean)\n\
+             # reason = \"why the slowdown is worth it\"\n\
+             baseline_commit = \"{baseline_commit}\"\n"
+        )
+    }
+
     /// Parses and validates the TOML text of an accept file (`origin` names it in messages).
     pub fn parse(text: &str, origin: &str) -> Result<Self, String> {
         let file: AcceptFile =
@@ -610,4 +646,280 @@ pub fn analyse(
         }
     }
     counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic, symmetric noise pattern of relative size `amp` (no RNG needed).
+    fn noise(i: usize, amp: f64) -> f64 {
+        let pattern = [
+            0.9, -0.4, 0.1, -0.8, 0.6, -0.2, 0.3, -0.6, 0.8, -0.1, 0.4, -0.9, 0.2, -0.3, 0.7, -0.7,
+        ];
+        amp * pattern[i % pattern.len()]
+    }
+
+    fn timing(s_per_step: f64) -> RunTiming {
+        RunTiming {
+            train_s: 40.0 * s_per_step,
+            iterations: 40,
+            first_step_s: None,
+            status: "max_iters".into(),
+            time_to: vec![Some(10.0 * s_per_step), None],
+            wall_s: 0.5,
+            position: 0,
+        }
+    }
+
+    /// A cell whose current side is `shift` times slower, with noise of relative size `amp`.
+    fn cell(name: &str, pairs: usize, shift: f64, amp: f64) -> AbCell {
+        let mut c = AbCell::new("data", name);
+        for i in 0..pairs {
+            let base = 1e-3;
+            c.pairs.push(Pair {
+                round: i,
+                repetition: 0,
+                first: if i % 2 == 0 {
+                    Side::Baseline
+                } else {
+                    Side::Current
+                },
+                baseline: timing(base),
+                current: timing(base * shift * noise(i, amp).exp()),
+            });
+        }
+        c
+    }
+
+    fn settings() -> AbSettings {
+        AbSettings::default()
+    }
+
+    #[test]
+    fn a_ten_percent_slowdown_is_found_among_unchanged_cells() {
+        let mut cells: Vec<AbCell> = (0..9)
+            .map(|i| cell(&format!("t{i}"), 12, 1.0, 0.02))
+            .collect();
+        cells.push(cell("slow", 12, 1.10, 0.02));
+        let counts = analyse(&mut cells, &settings(), &[0.1, 0.01], &[]);
+        assert_eq!(counts.worse, 1, "{counts:?}");
+        let slow = &cells[9];
+        assert_eq!(slow.verdict, SpeedVerdict::Worse);
+        let s = slow.speed.as_ref().unwrap();
+        assert!((s.stat.ratio - 1.10).abs() < 0.01, "{s:?}");
+        assert!(
+            s.stat.lower > 1.05,
+            "the interval lies above 1 + threshold: {s:?}"
+        );
+        // The unchanged cells: never worse, and their intervals are tight enough to say same.
+        for c in &cells[..9] {
+            assert_eq!(
+                c.verdict,
+                SpeedVerdict::Same,
+                "{}: {:?}",
+                c.trainer,
+                c.speed
+            );
+        }
+        // The level ratios follow the step ratio; a level no run reached has no statistic.
+        let level = slow.levels[0].stat.as_ref().unwrap();
+        assert!((level.ratio - s.stat.ratio).abs() < 1e-12);
+        assert!(slow.levels[1].stat.is_none());
+    }
+
+    #[test]
+    fn no_shift_gives_no_verdict_either_way_even_with_noise() {
+        let mut cells: Vec<AbCell> = (0..10)
+            .map(|i| cell(&format!("t{i}"), 12, 1.0, 0.2))
+            .collect();
+        let counts = analyse(&mut cells, &settings(), &[], &[]);
+        assert_eq!((counts.worse, counts.better), (0, 0), "{counts:?}");
+        // Noise of ±20 %: too wide to call the cells the same.
+        assert_eq!(counts.inconclusive, 10, "{counts:?}");
+    }
+
+    #[test]
+    fn steady_state_seconds_per_step_leave_the_first_step_out() {
+        let t = RunTiming {
+            train_s: 1.0 + 9.0 * 0.1,
+            iterations: 10,
+            first_step_s: Some(1.0),
+            ..timing(0.0)
+        };
+        assert!((t.s_per_step().unwrap() - 0.1).abs() < 1e-12);
+        // One step, or no first-step time: the mean over all steps.
+        let one = RunTiming {
+            train_s: 0.5,
+            iterations: 1,
+            first_step_s: Some(0.5),
+            ..timing(0.0)
+        };
+        assert_eq!(one.s_per_step(), Some(0.5));
+        let unknown = RunTiming {
+            first_step_s: None,
+            ..t.clone()
+        };
+        assert!((unknown.s_per_step().unwrap() - 0.19).abs() < 1e-12);
+        let none = RunTiming { iterations: 0, ..t };
+        assert_eq!(none.s_per_step(), None);
+    }
+
+    #[test]
+    fn a_speed_up_is_better() {
+        let mut cells = vec![cell("fast", 12, 0.8, 0.02)];
+        analyse(&mut cells, &settings(), &[], &[]);
+        assert_eq!(cells[0].verdict, SpeedVerdict::Better);
+    }
+
+    #[test]
+    fn holm_removes_a_verdict_that_one_cell_alone_would_get() {
+        // A shift of 8 % with ±6 % noise over 10 pairs: significant in a family of one,
+        // not once 20 such tests share the error rate.
+        let alone = {
+            let mut cells = vec![cell("x", 10, 1.08, 0.06)];
+            analyse(&mut cells, &settings(), &[], &[]);
+            cells.remove(0)
+        };
+        let s = alone.speed.as_ref().unwrap();
+        assert_eq!(alone.verdict, SpeedVerdict::Worse, "{s:?}");
+        let mut many: Vec<AbCell> = (0..20)
+            .map(|i| cell(&format!("t{i}"), 10, 1.08, 0.06))
+            .collect();
+        let counts = analyse(&mut many, &settings(), &[], &[]);
+        assert_eq!(counts.worse, 0, "{counts:?}");
+        let adj = many[0].speed.as_ref().unwrap();
+        assert!((adj.p_worse_holm - (20.0 * adj.stat.p_worse).min(1.0)).abs() < 1e-12);
+        // The simultaneous interval widens with the family too.
+        assert!(adj.stat.lower < s.stat.lower);
+    }
+
+    #[test]
+    fn accepted_slowdowns_pass_up_to_their_ratio() {
+        let accept = |max_ratio: f64| Acceptance {
+            cell: "data / slow".into(),
+            max_ratio,
+            reason: "a deliberate change".into(),
+        };
+        let mut cells = vec![cell("slow", 12, 1.10, 0.02)];
+        let counts = analyse(&mut cells, &settings(), &[], &[accept(1.2)]);
+        assert_eq!(cells[0].verdict, SpeedVerdict::Accepted);
+        assert_eq!((counts.worse, counts.accepted), (0, 1));
+        let counts = analyse(&mut cells, &settings(), &[], &[accept(1.05)]);
+        assert_eq!(
+            cells[0].verdict,
+            SpeedVerdict::Worse,
+            "beyond the accepted ratio"
+        );
+        assert_eq!(counts.worse, 1);
+    }
+
+    #[test]
+    fn new_and_failed_cells_get_no_speed_verdict() {
+        let mut cells = vec![cell("a", 12, 1.0, 0.02), cell("b", 12, 1.0, 0.02)];
+        cells[0].status = CellStatus::New;
+        cells[1].status = CellStatus::Failed;
+        let counts = analyse(&mut cells, &settings(), &[], &[]);
+        assert_eq!((counts.new, counts.failed), (1, 1));
+        assert!(
+            cells
+                .iter()
+                .all(|c| c.verdict == SpeedVerdict::None && c.speed.is_none())
+        );
+    }
+
+    #[test]
+    fn accept_files_and_slowdowns_are_validated() {
+        let empty = AcceptFile::parse(&AcceptFile::empty_text("abc"), "t").unwrap();
+        assert_eq!(
+            (empty.baseline_commit.as_str(), empty.accept.len()),
+            ("abc", 0)
+        );
+        let ok = AcceptFile::parse(
+            "baseline_commit = \"abc\"\n[[accept]]\ncell = \"d / t\"\nmax_ratio = 1.3\nreason = \"why\"\n",
+            "f.toml",
+        )
+        .unwrap();
+        assert_eq!(ok.accept.len(), 1);
+        let bad = |text: &str, want: &str| {
+            let e = AcceptFile::parse(text, "f.toml").unwrap_err();
+            assert!(e.contains(want), "{e}");
+        };
+        bad(
+            "baseline_commit = \"abc\"\n[[accept]]\ncell = \"d/t\"\nmax_ratio = 1.3\nreason = \"r\"\n",
+            "DATASET / TRAINER",
+        );
+        bad(
+            "baseline_commit = \"abc\"\n[[accept]]\ncell = \"d / t\"\nmax_ratio = 0.9\nreason = \"r\"\n",
+            "max_ratio",
+        );
+        bad(
+            "baseline_commit = \"abc\"\n[[accept]]\ncell = \"d / t\"\nmax_ratio = 1.3\nreason = \" \"\n",
+            "reason",
+        );
+        bad(
+            "[[accept]]\ncell = \"d / t\"\nmax_ratio = 1.3\nreason = \"r\"\n",
+            "baseline_commit",
+        );
+        bad("colour = 1\n", "f.toml");
+        assert_eq!(
+            Slowdown::parse("adam=1.10").unwrap(),
+            Slowdown {
+                trainer: "adam".into(),
+                factor: 1.1
+            }
+        );
+        assert_eq!(
+            Slowdown::parse("lsq:order=interleaved=2").unwrap().trainer,
+            "lsq:order=interleaved"
+        );
+        for (text, want) in [
+            ("adam", "TRAINER=FACTOR"),
+            ("adam=x", "not a number"),
+            ("adam=0.9", "> 1"),
+            ("=2", "missing"),
+        ] {
+            let e = Slowdown::parse(text).unwrap_err();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+        let bad_settings = AbSettings {
+            rounds: 0,
+            ..AbSettings::default()
+        };
+        assert!(bad_settings.validate().unwrap_err().contains("--rounds"));
+        let bad_settings = AbSettings {
+            alpha: 1.0,
+            ..AbSettings::default()
+        };
+        assert!(bad_settings.validate().unwrap_err().contains("--alpha"));
+    }
+
+    #[test]
+    fn the_report_round_trips_through_json_and_sorts_worst_first() {
+        let mut cells = vec![cell("same", 12, 1.0, 0.02), cell("slow", 12, 1.10, 0.02)];
+        let counts = analyse(&mut cells, &settings(), &[0.1], &[]);
+        let report = AbReport {
+            schema_version: AB_SCHEMA_VERSION,
+            settings: settings(),
+            sweep: RunConfig::default(),
+            baseline: SideInfo::default(),
+            current: SideInfo::default(),
+            machine: "m".into(),
+            started_unix_s: 0,
+            wall_s: 1.0,
+            accept_file: None,
+            cells,
+            counts,
+            notes: vec![],
+        };
+        let text = serde_json::to_string(&report).unwrap();
+        let back: AbReport = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, report);
+        assert_eq!(report.worst_first()[0].trainer, "slow");
+        assert!(
+            report.tally().starts_with("fitbench ab: 1 worse,"),
+            "{}",
+            report.tally()
+        );
+    }
 }

@@ -356,7 +356,11 @@ impl RunConfig {
         }
         if let Some(s) = &self.test_slowdown {
             if !(s.factor.is_finite() && s.factor > 1.0) {
-                return bad("test_slowdown.factor", &s.factor, "must be a finite number > 1");
+                return bad(
+                    "test_slowdown.factor",
+                    &s.factor,
+                    "must be a finite number > 1",
+                );
             }
             if !self.trainers.contains(&s.trainer) {
                 return bad(

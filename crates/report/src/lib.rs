@@ -28,13 +28,13 @@
 
 #![deny(missing_docs)]
 
+pub mod ab;
 pub mod config;
 pub mod environment;
 pub mod error;
 pub mod float;
 pub mod format;
 pub mod io;
-pub mod ab;
 pub mod metrics;
 pub mod paired;
 pub mod schema;
