@@ -16,6 +16,10 @@ if [[ -z $bin ]]; then
   cargo build --release --locked --bin fitbench
   bin=target/release/fitbench
 fi
+# The commit and state of the tree when the measurement starts (the binary's own reports ask
+# git at run time, which moves if one commits while this runs).
+commit=$(git rev-parse HEAD)
+dirty=$([[ -z $(git status --porcelain --untracked-files=no) ]] && echo clean || echo dirty)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # Both sides run the same bits: a copy, so that the two paths differ but nothing else does.
@@ -53,11 +57,10 @@ for c in adam=1.10 lbfgs=1.05; do
     >"$work/check/$name.txt" 2>&1 || code=$?
   echo "$code" >"$work/check/$name.exit"
 done
-python3 - "$work" "$out/README.md" "$n" "$bin" "${configs[@]}" <<'EOF'
+python3 - "$work" "$out/README.md" "$n" "$commit" "$dirty" "${configs[@]}" <<'EOF'
 import json, subprocess, sys
-work, dest, n, binary, configs = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:]
-commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip() != ""
+work, dest, n, commit, state, configs = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6:]
+dirty = state == "dirty"
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
 lines = ["# What `fitbench ab --preset ab` sees on this machine", "",
          f"Written by `scripts/measure-ab-power.sh {n}` at commit `{commit[:10]}`{' (dirty)' if dirty else ''}, "
