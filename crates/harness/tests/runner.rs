@@ -449,3 +449,56 @@ fn time_triggered_points_change_neither_stops_nor_metrics() {
     };
     assert_eq!(strip(&dense), strip(&sparse));
 }
+
+/// A clock that also moves by [`TICK`] at every reading, so that a busy-wait on it ends.
+#[derive(Clone, Default)]
+struct TickingClock(FakeClock);
+
+const TICK: f64 = 1e-4;
+
+impl Clock for TickingClock {
+    fn now(&mut self) -> f64 {
+        self.0.advance(TICK);
+        self.0.now()
+    }
+}
+
+#[test]
+fn the_test_slowdown_busy_waits_inside_the_timed_region_of_its_trainer_only() {
+    let clock = FakeClock::default();
+    let mut plan = plan_with(
+        base_config(),
+        vec![
+            test_config("gd", Behaviour::Descend, &clock),
+            test_config("idle", Behaviour::Idle, &clock),
+        ],
+    );
+    plan.trainers.retain(|t| t.label != "ols");
+    plan.config.trainers.retain(|t| t != "ols");
+    const FACTOR: f64 = 3.0;
+    plan.config.test_slowdown = Some(fitbench_report::config::Slowdown {
+        trainer: "gd".into(),
+        factor: FACTOR,
+    });
+    let runs = runner::run_sweep(
+        &plan,
+        &mut TickingClock(clock.clone()),
+        &mut |_| Ok(()),
+        &mut |_| {},
+    )
+    .unwrap()
+    .runs;
+    // Every step costs STEP_COST (plus a few clock readings of TICK each); the slowed
+    // trainer's steps take FACTOR times as long, evaluation still not counted.
+    let slack = 10.0 * TICK * FACTOR;
+    for r in &runs {
+        let per_step = r.train_s / r.iterations as f64;
+        let want = if r.trainer == "gd" { FACTOR } else { 1.0 } * STEP_COST;
+        assert!(
+            per_step >= want && per_step < want + slack,
+            "{}: {per_step} s per step, want {want}",
+            r.trainer
+        );
+    }
+    assert_eq!(runs.iter().filter(|r| r.trainer == "gd").count(), 2);
+}
