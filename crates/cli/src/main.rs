@@ -184,33 +184,8 @@ struct CheckArgs {
 
 #[derive(Clone, Debug, clap::Args)]
 struct AbArgs {
-    /// Start from a named preset (`ab` is made for this command).
-    #[arg(long, conflicts_with = "config")]
-    preset: Option<String>,
-    /// Start from a TOML config file (only fields `fitbench run` options can express).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Datasets (as for `fitbench run`).
-    #[arg(long, value_delimiter = ';')]
-    datasets: Vec<String>,
-    /// Trainers as NAME[:key=value,…] (as for `fitbench run`).
-    #[arg(long, value_delimiter = ';')]
-    trainers: Vec<String>,
-    /// Repetitions per (dataset, trainer); each round gives one pair per repetition.
-    #[arg(long, allow_negative_numbers = true)]
-    seeds: Option<usize>,
-    /// Training-time budget per run in seconds.
-    #[arg(long, allow_negative_numbers = true)]
-    budget_s: Option<f64>,
-    /// Iteration cap per run.
-    #[arg(long, allow_negative_numbers = true)]
-    max_iters: Option<usize>,
-    /// Hidden widths shared by every trainer, e.g. 64,64.
-    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
-    hidden: Option<Vec<usize>>,
-    /// Hidden activation.
-    #[arg(long)]
-    activation: Option<String>,
+    #[command(flatten)]
+    sweep: SweepArgs,
     /// The baseline binary.
     #[arg(long, conflicts_with = "baseline_rev")]
     baseline_bin: Option<PathBuf>,
@@ -282,19 +257,8 @@ struct LnnArgs {
 
 #[derive(Clone, Debug, clap::Args)]
 struct RunArgs {
-    /// Start from a named preset (see `fitbench list presets`).
-    #[arg(long, conflicts_with = "config")]
-    preset: Option<String>,
-    /// Start from a TOML config file (see configs/example.toml).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Datasets, comma-separated: built-in names or GENERATOR:key=value,… (replaces the preset's).
-    /// Separate several synthetic specs with ';' or repeat the flag.
-    #[arg(long, value_delimiter = ';')]
-    datasets: Vec<String>,
-    /// Trainers as NAME[:key=value,…], separated by ';' or by repeating the flag.
-    #[arg(long, value_delimiter = ';')]
-    trainers: Vec<String>,
+    #[command(flatten)]
+    sweep: SweepArgs,
     /// A CSV file to use as a dataset (header row, numeric columns).
     #[arg(long, requires = "target")]
     csv: Option<String>,
@@ -304,18 +268,9 @@ struct RunArgs {
     /// Columns of --csv to ignore, comma-separated.
     #[arg(long, value_delimiter = ',')]
     drop: Vec<String>,
-    /// Repetitions (splits and initial weights) per dataset and trainer.
-    #[arg(long, allow_negative_numbers = true)]
-    seeds: Option<usize>,
     /// Base seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// Training-time budget per run in seconds.
-    #[arg(long, allow_negative_numbers = true)]
-    budget_s: Option<f64>,
-    /// Iteration cap per run.
-    #[arg(long, allow_negative_numbers = true)]
-    max_iters: Option<usize>,
     /// Stop a run when its train MSE reaches this (standardised units).
     #[arg(long, allow_negative_numbers = true)]
     target_mse: Option<f64>,
@@ -332,12 +287,6 @@ struct RunArgs {
     /// run.
     #[arg(long, value_parser = fitbench_harness::memory::parse_bytes)]
     max_memory: Option<u64>,
-    /// Hidden widths shared by every trainer, e.g. 64,64.
-    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
-    hidden: Option<Vec<usize>>,
-    /// Hidden activation: identity, relu, leaky_relu[:α], tanh, sigmoid, softplus.
-    #[arg(long)]
-    activation: Option<String>,
     /// burn backend of every trainer that has one (sgd, adam) and does not name one: flex,
     /// or ndarray when built with `--features ndarray`.
     #[arg(long)]
@@ -370,6 +319,59 @@ struct RunArgs {
     test_slowdown: Option<fitbench_report::config::Slowdown>,
 }
 
+/// The options that choose a sweep, shared by `run` and `ab`.
+#[derive(Clone, Debug, clap::Args)]
+struct SweepArgs {
+    /// Start from a named preset (see `fitbench list presets`; `ab` is made for `fitbench ab`).
+    #[arg(long, conflicts_with = "config")]
+    preset: Option<String>,
+    /// Start from a TOML config file (see configs/example.toml; for `fitbench ab`, only
+    /// fields that `fitbench run` options can express).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Datasets, comma-separated: built-in names or GENERATOR:key=value,… (replaces the preset's).
+    /// Separate several synthetic specs with ';' or repeat the flag.
+    #[arg(long, value_delimiter = ';')]
+    datasets: Vec<String>,
+    /// Trainers as NAME[:key=value,…], separated by ';' or by repeating the flag.
+    #[arg(long, value_delimiter = ';')]
+    trainers: Vec<String>,
+    /// Repetitions (splits and initial weights) per dataset and trainer (in `fitbench ab`,
+    /// each round gives one pair per repetition).
+    #[arg(long, allow_negative_numbers = true)]
+    seeds: Option<usize>,
+    /// Training-time budget per run in seconds.
+    #[arg(long, allow_negative_numbers = true)]
+    budget_s: Option<f64>,
+    /// Iteration cap per run.
+    #[arg(long, allow_negative_numbers = true)]
+    max_iters: Option<usize>,
+    /// Hidden widths shared by every trainer, e.g. 64,64.
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    hidden: Option<Vec<usize>>,
+    /// Hidden activation: identity, relu, leaky_relu[:α], tanh, sigmoid, softplus.
+    #[arg(long)]
+    activation: Option<String>,
+}
+
+impl SweepArgs {
+    /// The request these options make, every other field at its default.
+    fn into_request(self) -> RunRequest {
+        RunRequest {
+            preset: self.preset,
+            config_file: self.config,
+            datasets: self.datasets,
+            trainers: self.trainers,
+            seeds: self.seeds,
+            budget_s: self.budget_s,
+            max_iters: self.max_iters,
+            hidden: self.hidden,
+            activation: self.activation,
+            ..RunRequest::default()
+        }
+    }
+}
+
 impl RunArgs {
     fn into_request(self) -> Result<RunRequest> {
         let csv = match (self.csv, self.target) {
@@ -386,21 +388,12 @@ impl RunArgs {
             (None, None) => None,
         };
         Ok(RunRequest {
-            preset: self.preset,
-            config_file: self.config,
-            datasets: self.datasets,
-            trainers: self.trainers,
             csv,
-            seeds: self.seeds,
             seed: self.seed,
-            budget_s: self.budget_s,
-            max_iters: self.max_iters,
             target_mse: self.target_mse,
             out: self.out,
             threads: self.threads,
             max_memory: self.max_memory,
-            hidden: self.hidden,
-            activation: self.activation,
             backend: self.backend,
             lr_grid: self.lr_grid,
             resume: self.resume,
@@ -408,6 +401,7 @@ impl RunArgs {
             shard: self.shard,
             jobs: self.jobs,
             test_slowdown: self.test_slowdown,
+            ..self.sweep.into_request()
         })
     }
 }
@@ -567,18 +561,7 @@ fn report_outcome(result: &request::SweepResult) -> Option<ExitCode> {
 
 fn ab(args: AbArgs) -> Result<ExitCode> {
     use fitbench_harness::ab::{AbProgress, AbRequest, BaselineSource};
-    let run = RunRequest {
-        preset: args.preset,
-        config_file: args.config,
-        datasets: args.datasets,
-        trainers: args.trainers,
-        seeds: args.seeds,
-        budget_s: args.budget_s,
-        max_iters: args.max_iters,
-        hidden: args.hidden,
-        activation: args.activation,
-        ..RunRequest::default()
-    };
+    let run = args.sweep.into_request();
     let baseline = match (args.baseline_bin, args.baseline_rev) {
         (Some(bin), _) => BaselineSource::Binary(bin),
         (None, Some(rev)) => BaselineSource::Revision(rev),

@@ -34,6 +34,11 @@ const SWEEP: [&str; 8] = [
     "15",
 ];
 
+/// `fitbench ab` on the small sweep into `out`, with `extra` options.
+fn ab_sweep(out: &Path, extra: &[&str]) -> Output {
+    ab(&[&SWEEP[..], extra, &["--out", out.to_str().unwrap()]].concat())
+}
+
 fn read(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("ab.json")).unwrap()).unwrap()
 }
@@ -51,20 +56,10 @@ fn wrapper(dir: &Path, name: &str, body: &str) -> PathBuf {
 fn the_same_binary_on_both_sides_pairs_every_run_in_abba_order() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ab");
-    let o = ab(&[
-        &SWEEP[..],
-        &[
-            "--baseline-bin",
-            BIN,
-            "--rounds",
-            "2",
-            "--seed",
-            "3",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    ]
-    .concat());
+    let o = ab_sweep(
+        &out,
+        &["--baseline-bin", BIN, "--rounds", "2", "--seed", "3"],
+    );
     let text = text_of(&o);
     assert_eq!(o.status.code(), Some(0), "{text}");
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -127,18 +122,10 @@ fn a_trainer_the_baseline_does_not_know_makes_its_cell_new() {
 exec "$REAL" "$@""#,
     );
     let out = dir.path().join("ab");
-    let o = ab(&[
-        &SWEEP[..],
-        &[
-            "--baseline-bin",
-            old.to_str().unwrap(),
-            "--rounds",
-            "1",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    ]
-    .concat());
+    let o = ab_sweep(
+        &out,
+        &["--baseline-bin", old.to_str().unwrap(), "--rounds", "1"],
+    );
     let text = text_of(&o);
     assert_eq!(
         o.status.code(),
@@ -174,18 +161,10 @@ fn a_baseline_that_resolves_another_sweep_is_refused_as_mismatched() {
         r#"exec "$REAL" "$@" --target-mse 0.5"#,
     );
     let out = dir.path().join("ab");
-    let o = ab(&[
-        &SWEEP[..],
-        &[
-            "--baseline-bin",
-            other.to_str().unwrap(),
-            "--rounds",
-            "1",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    ]
-    .concat());
+    let o = ab_sweep(
+        &out,
+        &["--baseline-bin", other.to_str().unwrap(), "--rounds", "1"],
+    );
     let text = text_of(&o);
     assert_eq!(o.status.code(), Some(1), "{text}");
     let r = read(&out);
@@ -204,8 +183,8 @@ fn a_baseline_that_resolves_another_sweep_is_refused_as_mismatched() {
 fn the_test_slowdown_applies_to_the_current_side_only_and_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ab");
-    let o = ab(&[
-        &SWEEP[..],
+    let o = ab_sweep(
+        &out,
         &[
             "--baseline-bin",
             BIN,
@@ -214,11 +193,8 @@ fn the_test_slowdown_applies_to_the_current_side_only_and_is_recorded() {
             "--keep-runs",
             "--test-slowdown",
             "adam=1.5",
-            "--out",
-            out.to_str().unwrap(),
         ],
-    ]
-    .concat());
+    );
     let text = text_of(&o);
     // Exit 0 or 1 (WORSE is possible with a factor of 1.5; timing is not asserted).
     assert!(matches!(o.status.code(), Some(0 | 1)), "{text}");
@@ -286,11 +262,7 @@ fn bad_options_are_refused_before_anything_runs() {
         assert!(!out.join("ab.json").exists());
     }
     // A missing baseline binary.
-    let o = ab(&[
-        &SWEEP[..],
-        &["--baseline-bin", "/no/such/fitbench", "--out", o_str],
-    ]
-    .concat());
+    let o = ab_sweep(&out, &["--baseline-bin", "/no/such/fitbench"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text_of(&o).contains("does not exist"), "{}", text_of(&o));
 }
