@@ -232,6 +232,7 @@ struct PairRow {
     baseline: String,
     current: String,
     ratio: Option<f64>,
+    shown: String,
 }
 
 #[derive(Serialize)]
@@ -274,6 +275,7 @@ fn page(r: &AbReport) -> AbPage {
                     baseline: p.baseline.s_per_step().map_or("–".into(), number),
                     current: p.current.s_per_step().map_or("–".into(), number),
                     ratio: p.step_ratio(),
+                    shown: p.step_ratio().map_or("–".into(), |r| format!("{r:.4}")),
                 })
                 .collect(),
         })

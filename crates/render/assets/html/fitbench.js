@@ -379,8 +379,12 @@
           { label: "1 + threshold", stroke: "#d62728", dash: [6, 4], width: 1, points: { show: false } },
           { label: "1", stroke: "#999", width: 1, points: { show: false } },
           { label: "1 / (1 + threshold)", stroke: "#2ca02c", dash: [6, 4], width: 1, points: { show: false } }],
-        scales: { x: { time: false }, y: { distr: 3 } },
-        axes: [{ label: "pair (schedule order)" }, { label: "current / baseline", size: 70, values: logTicks }]
+        // Linear, around the data and the threshold band (a log axis would snap to decades).
+        scales: { x: { time: false }, y: { range: function (u, mn, mx) {
+          var a = Math.min(mn, lo), b = Math.max(mx, hi), pad = 0.08 * (b - a);
+          return [a - pad, b + pad];
+        } } },
+        axes: [{ label: "pair (schedule order)" }, { label: "current / baseline", size: 70 }]
       }, [xs, ys, flat(hi), flat(1), flat(lo)], chartBox);
     });
     var env = document.getElementById("environment");
