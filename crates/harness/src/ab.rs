@@ -590,6 +590,143 @@ fn read_accept(
     }
 }
 
+/// The sweep of an A/B, resolved and validated before anything runs, and its units.
+fn resolve_sweep(request: &AbRequest) -> Result<(RunConfig, SweepUnits)> {
+    let mut jobs = request.run.sweeps()?;
+    if jobs.len() != 1 {
+        return Err(HarnessError::Config(format!(
+            "fitbench ab compares one sweep; this preset is a group of {} ({}): pass one of them with --config or name --datasets and --trainers",
+            jobs.len(),
+            jobs.iter()
+                .map(|j| j.config.name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let config = jobs.remove(0).config;
+    if let Some(s) = &request.settings.test_slowdown
+        && !config.trainers.contains(&s.trainer)
+    {
+        return Err(HarnessError::Config(format!(
+            "--test-slowdown {}={}: {} is not a trainer of the sweep ({})",
+            s.trainer,
+            s.factor,
+            s.trainer,
+            config.trainers.join(", ")
+        )));
+    }
+    let plan = Plan::resolve(config.clone())?;
+    let units = units(&config, &plan)?;
+    Ok((config, units))
+}
+
+/// The baseline and current binaries (building the baseline's revision if asked), with what
+/// is known of each before it runs.
+fn binaries(
+    request: &AbRequest,
+    progress: &mut dyn FnMut(AbProgress<'_>),
+) -> Result<[(PathBuf, SideInfo); 2]> {
+    let current = match &request.current_bin {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()
+            .map_err(|e| HarnessError::io("cannot locate this binary", "fitbench", e))?,
+    };
+    let (baseline, revision) = match &request.baseline {
+        BaselineSource::Binary(p) => (p.clone(), None),
+        BaselineSource::Revision(rev) => (
+            build_revision(&request.repo, rev, progress)?,
+            Some(rev.clone()),
+        ),
+        BaselineSource::BaselineReport(path) => {
+            let commit = baseline_commit(path)?;
+            (
+                build_revision(&request.repo, &commit, progress)?,
+                Some(commit),
+            )
+        }
+    };
+    let info = |bin: &PathBuf, side: &str, revision: Option<String>| {
+        if !bin.is_file() {
+            return Err(HarnessError::Config(format!(
+                "the {side} binary {} does not exist",
+                bin.display()
+            )));
+        }
+        Ok(SideInfo {
+            binary: bin.display().to_string(),
+            revision,
+            version: version(bin),
+            ..SideInfo::default()
+        })
+    };
+    let baseline_info = info(&baseline, "baseline", revision)?;
+    let current_info = info(&current, "current", None)?;
+    Ok([(baseline, baseline_info), (current, current_info)])
+}
+
+/// A process that failed without a report: the cell is new when the baseline refused the
+/// options before running (exit 2: a trainer, option or dataset it does not know), else failed.
+fn fail_cell(cell: &mut AbCell, side: Side, code: Option<i32>, text: &str) {
+    let new = side == Side::Baseline && code == Some(2);
+    cell.status = if new {
+        CellStatus::New
+    } else {
+        CellStatus::Failed
+    };
+    cell.message = Some(format!(
+        "{} binary {} ({}): {text}",
+        side.as_str(),
+        if new { "refused the cell" } else { "failed" },
+        code.map_or("killed by a signal".into(), |c| format!("exit {c}"))
+    ));
+}
+
+/// Adds the pair of runs `baseline` and `current` (the unit's `repetition`, `round`; `first`
+/// ran first) to `cell`, after checking that they are the same run; records each side's
+/// commit from its first report. Returns `false` when a signal interrupted a run of the pair
+/// (the pair is dropped).
+fn record_pair(
+    cell: &mut AbCell,
+    (round, repetition, first): (usize, usize, Side),
+    baseline: Ran,
+    current: Ran,
+    sides: &mut [SideInfo; 2],
+) -> bool {
+    let (Some(br), Some(cr), Some(bt), Some(ct)) = (
+        baseline.report,
+        current.report,
+        baseline.timing,
+        current.timing,
+    ) else {
+        cell.status = CellStatus::Failed;
+        cell.message = Some("a side wrote a report without a run".into());
+        return true;
+    };
+    if bt.status == "interrupted" || ct.status == "interrupted" {
+        return false;
+    }
+    if let Some(why) = mismatch(&br, &cr) {
+        cell.status = CellStatus::Failed;
+        cell.message = Some(format!("mismatched sweep: {why}"));
+        return true;
+    }
+    for (info, report) in sides.iter_mut().zip([&br, &cr]) {
+        if info.git_commit.is_none() {
+            info.git_commit = Some(report.environment.git_commit.clone());
+            info.git_dirty = report.environment.git_dirty;
+        }
+    }
+    cell.differences.extend(differences(&br, &cr, round));
+    cell.pairs.push(Pair {
+        round,
+        repetition,
+        first,
+        baseline: bt,
+        current: ct,
+    });
+    true
+}
+
 /// Runs an A/B: resolves and validates the sweep, finds or builds the baseline, runs the
 /// schedule, analyses and writes `ab.json`, `ab.md` and `ab.html` into `request.out` — also
 /// when interrupted (`interrupt` set), with the pairs that finished.
@@ -604,74 +741,9 @@ pub fn run(
         .map_or(0, |d| d.as_secs());
     let settings = request.settings.clone();
     settings.validate().map_err(HarnessError::Config)?;
-    let mut jobs = request.run.sweeps()?;
-    if jobs.len() != 1 {
-        return Err(HarnessError::Config(format!(
-            "fitbench ab compares one sweep; this preset is a group of {} ({}): pass one of them with --config or name --datasets and --trainers",
-            jobs.len(),
-            jobs.iter()
-                .map(|j| j.config.name.clone())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    let config = jobs.remove(0).config;
-    if let Some(s) = &settings.test_slowdown
-        && !config.trainers.contains(&s.trainer)
-    {
-        return Err(HarnessError::Config(format!(
-            "--test-slowdown {}={}: {} is not a trainer of the sweep ({})",
-            s.trainer,
-            s.factor,
-            s.trainer,
-            config.trainers.join(", ")
-        )));
-    }
-    let plan = Plan::resolve(config.clone())?;
-    let SweepUnits {
-        units,
-        cells: cell_names,
-    } = units(&config, &plan)?;
-    drop(plan);
-
-    let current_bin = match &request.current_bin {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()
-            .map_err(|e| HarnessError::io("cannot locate this binary", "fitbench", e))?,
-    };
-    let (baseline_bin, revision) = match &request.baseline {
-        BaselineSource::Binary(p) => (p.clone(), None),
-        BaselineSource::Revision(rev) => (
-            build_revision(&request.repo, rev, progress)?,
-            Some(rev.clone()),
-        ),
-        BaselineSource::BaselineReport(path) => {
-            let commit = baseline_commit(path)?;
-            (
-                build_revision(&request.repo, &commit, progress)?,
-                Some(commit),
-            )
-        }
-    };
-    for (side, bin) in [("baseline", &baseline_bin), ("current", &current_bin)] {
-        if !bin.is_file() {
-            return Err(HarnessError::Config(format!(
-                "the {side} binary {} does not exist",
-                bin.display()
-            )));
-        }
-    }
-    let mut baseline = SideInfo {
-        binary: baseline_bin.display().to_string(),
-        revision,
-        version: version(&baseline_bin),
-        ..SideInfo::default()
-    };
-    let mut current = SideInfo {
-        binary: current_bin.display().to_string(),
-        version: version(&current_bin),
-        ..SideInfo::default()
-    };
+    let (config, SweepUnits { units, cells }) = resolve_sweep(request)?;
+    let [(baseline_bin, baseline), (current_bin, current)] = binaries(request, progress)?;
+    let mut sides = [baseline, current];
     std::fs::create_dir_all(&request.out)
         .map_err(|e| HarnessError::io("cannot create", &request.out, e))?;
 
@@ -680,7 +752,7 @@ pub fn run(
         units: units.len(),
         processes: slots.len(),
     });
-    let mut cells: Vec<AbCell> = cell_names.iter().map(|(d, t)| AbCell::new(d, t)).collect();
+    let mut cells: Vec<AbCell> = cells.iter().map(|(d, t)| AbCell::new(d, t)).collect();
     let runs_dir = request.out.join("runs");
     let slowdown_args: Vec<String> = settings
         .test_slowdown
@@ -736,20 +808,7 @@ pub fn run(
             wall_s: ran.timing.as_ref().map_or(0.0, |t| t.wall_s),
         });
         if let Some((code, text)) = &ran.failure {
-            // A baseline that refuses the options before running (exit 2: an unknown
-            // trainer, option or dataset) makes the cell new; any other failure fails it.
-            let new = slot.side == Side::Baseline && *code == Some(2);
-            cell.status = if new {
-                CellStatus::New
-            } else {
-                CellStatus::Failed
-            };
-            cell.message = Some(format!(
-                "{} binary {} ({}): {text}",
-                slot.side.as_str(),
-                if new { "refused the cell" } else { "failed" },
-                code.map_or("killed by a signal".into(), |c| format!("exit {c}"))
-            ));
+            fail_cell(cell, slot.side, *code, text);
             pending = None;
             continue;
         }
@@ -764,40 +823,14 @@ pub fn run(
             Side::Baseline => (first_ran, ran),
             Side::Current => (ran, first_ran),
         };
-        let (Some(br), Some(cr), Some(bt), Some(ct)) = (b.report, c.report, b.timing, c.timing)
-        else {
-            cell.status = CellStatus::Failed;
-            cell.message = Some("a side wrote a report without a run".into());
-            continue;
-        };
-        if bt.status == "interrupted" || ct.status == "interrupted" {
-            // A signal reached the runs too: this pair is incomplete, and the loop ends.
+        let key = (slot.round, unit.repetition, first.side);
+        if !record_pair(cell, key, b, c, &mut sides) {
+            // A signal reached the runs too: the pair is incomplete, and the loop ends.
             interrupted = true;
-            continue;
         }
-        if let Some(why) = mismatch(&br, &cr) {
-            cell.status = CellStatus::Failed;
-            cell.message = Some(format!("mismatched sweep: {why}"));
-            continue;
-        }
-        if baseline.git_commit.is_none() {
-            baseline.git_commit = Some(br.environment.git_commit.clone());
-            baseline.git_dirty = br.environment.git_dirty;
-        }
-        if current.git_commit.is_none() {
-            current.git_commit = Some(cr.environment.git_commit.clone());
-            current.git_dirty = cr.environment.git_dirty;
-        }
-        cell.differences.extend(differences(&br, &cr, slot.round));
-        cell.pairs.push(Pair {
-            round: slot.round,
-            repetition: unit.repetition,
-            first: first.side,
-            baseline: bt,
-            current: ct,
-        });
     }
     let _ = std::fs::remove_dir(&runs_dir);
+    let [baseline, current] = sides;
 
     let mut notes = Vec::new();
     let accept = match &request.accept {
