@@ -154,10 +154,9 @@ impl RunTiming {
     /// one-step trainer such as `ols`). `None` without a positive training time.
     ///
     /// The first step carries one-off costs (lazy allocation, thread pools, page faults,
-    /// cold caches) whose variation from process to process was the largest noise in whole
-    /// runs: an Adam step of 2.2–2.5 ms took 3.8–23.7 ms as the first step of eight
-    /// processes. It is kept in [`Self::first_step_s`] and counts in the seconds to each
-    /// level.
+    /// cold caches) that vary from process to process: an Adam step of 2.1–2.5 ms took
+    /// 3.8–23.7 ms as the first step of eight processes. It is kept in
+    /// [`Self::first_step_s`] and counts in the seconds to each level.
     pub fn s_per_step(&self) -> Option<f64> {
         if !(self.iterations > 0 && self.train_s.is_finite() && self.train_s > 0.0) {
             return None;
