@@ -266,3 +266,25 @@ fn bad_options_are_refused_before_anything_runs() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text_of(&o).contains("does not exist"), "{}", text_of(&o));
 }
+
+#[test]
+fn a_side_that_leaves_no_report_fails_its_cell_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    // Exits 0 without running anything.
+    let silent = wrapper(dir.path(), "silent-fitbench", "exit 0");
+    let out = dir.path().join("ab");
+    let o = ab_sweep(
+        &out,
+        &["--baseline-bin", silent.to_str().unwrap(), "--rounds", "1"],
+    );
+    let text = text_of(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    for c in read(&out)["cells"].as_array().unwrap() {
+        assert_eq!(c["status"], "failed", "{c}");
+        let m = c["message"].as_str().unwrap();
+        assert!(
+            m.contains("baseline binary failed") && m.contains("wrote no report.json"),
+            "{m}"
+        );
+    }
+}

@@ -434,10 +434,15 @@ fn run_process(bin: &Path, args: &[String], dir: &Path, position: usize) -> Resu
     let wall_s = t0.elapsed().as_secs_f64();
     let text = String::from_utf8_lossy(&output.stderr).into_owned();
     let path = dir.join("report.json");
-    let report = if path.exists() {
-        fitbench_report::io::read_report(&path).ok()
+    // A process that leaves no readable report failed, whatever its exit status says; the
+    // message names why (the report's read error, else the end of its output).
+    let (report, unreadable) = if path.exists() {
+        match fitbench_report::io::read_report(&path) {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(format!("its report could not be read: {e}"))),
+        }
     } else {
-        None
+        (None, None)
     };
     let run = report.as_ref().and_then(|r| r.runs.first());
     let timing = run.map(|run| RunTiming {
@@ -452,8 +457,17 @@ fn run_process(bin: &Path, args: &[String], dir: &Path, position: usize) -> Resu
         wall_s,
         position,
     });
-    let failure = (!output.status.success() && report.is_none())
-        .then(|| (output.status.code(), tail(&text, 8)));
+    let failure = report.is_none().then(|| {
+        let why = unreadable.unwrap_or_else(|| {
+            let end = tail(&text, 8);
+            if end.trim().is_empty() {
+                "it wrote no report.json".into()
+            } else {
+                end
+            }
+        });
+        (output.status.code(), why)
+    });
     Ok(Ran {
         report,
         timing,
