@@ -1,4 +1,9 @@
 //! The `analytic` trainer (see the crate docs for the algorithm).
+//!
+//! Cancellation: a step polls its [`CancelToken`] every block of `row_block` rows of its
+//! passes (output solve, joint Gram and right-hand side, every trial's loss), every unit of
+//! the per-neuron path and every panel of a large Cholesky; a cancelled step puts W, β and
+//! the loss back to where the step started and returns [`Error::Cancelled`].
 
 use crate::pattern::PatternGram;
 use faer::dyn_stack::{MemBuffer, MemStack};
@@ -6,12 +11,11 @@ use faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch;
 use faer::linalg::cholesky::llt::solve::solve_in_place;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Col, Mat, Par};
-use fitbench_core::linalg::{
-    NormalEquations, PINV_REL_TOL, PIVOT_RATIO_THRESHOLD, cholesky_pivot_ratio, pinv_solve,
-};
+use fitbench_core::linalg::{CHOLESKY_PANEL, cholesky_pivot_ratio_cancellable};
+use fitbench_core::linalg::{NormalEquations, PINV_REL_TOL, PIVOT_RATIO_THRESHOLD, pinv_solve};
 use fitbench_core::{
-    Activation, Architecture, Dataset, Error, Mlp, Result, StepOutcome, Trainer, TrainerConfig,
-    flops,
+    Activation, Architecture, CancelToken, Dataset, Error, Mlp, Result, StepOutcome, Trainer,
+    TrainerConfig, flops,
 };
 use serde::{Deserialize, Serialize};
 
@@ -315,6 +319,12 @@ pub struct Analytic {
     /// Joint hidden solves that fell back to the pseudo-inverse.
     pinv_solves: usize,
     par: Par,
+    /// W, β, the loss and `beta_fresh` at the start of the step in progress, restored when
+    /// it is cancelled.
+    start: (Mat<f64>, Mat<f64>, f64, bool),
+    /// Z does not match W (a per-neuron step was cancelled): recomputed before the next step.
+    z_stale: bool,
+    cancel: CancelToken,
 }
 
 impl std::fmt::Debug for Analytic {
@@ -378,7 +388,13 @@ impl Analytic {
         let (gp, scratch) = if joint {
             (
                 p,
-                cholesky_in_place_scratch::<f64>(p, par, Default::default()),
+                cholesky_in_place_scratch::<f64>(p, par, Default::default()).or(
+                    cholesky_in_place_scratch::<f64>(
+                        p.min(CHOLESKY_PANEL),
+                        par,
+                        Default::default(),
+                    ),
+                ),
             )
         } else {
             (
@@ -435,6 +451,14 @@ impl Analytic {
             last_flops: 0.0,
             pinv_solves: 0,
             par,
+            start: (
+                Mat::zeros(h, d + 1),
+                Mat::zeros(h + 1, 1),
+                f64::INFINITY,
+                false,
+            ),
+            z_stale: false,
+            cancel: CancelToken::never(),
             xt,
             w,
             beta,
@@ -448,7 +472,7 @@ impl Analytic {
             }
         }
         this.refresh_z();
-        this.mse = this.loss_of(Weights::Current);
+        this.mse = this.loss_of(Weights::Current)?;
         Ok(this)
     }
 
@@ -533,16 +557,18 @@ impl Analytic {
         }
     }
 
-    /// True training MSE of `which` weights and the current β, one block of rows at a time.
-    fn loss_of(&mut self, which: Weights) -> f64 {
+    /// True training MSE of `which` weights and the current β, one block of rows at a time
+    /// (polling the cancel token before each).
+    fn loss_of(&mut self, which: Weights) -> Result<f64> {
         let n = self.xt.nrows();
         let mut s = 0.0;
         for r0 in (0..n).step_by(self.block) {
+            self.cancel.check()?;
             let m = self.block.min(n - r0);
             self.fill_zb(which, r0, m);
             self.add_loss(r0, m, &mut s);
         }
-        s / n as f64
+        Ok(s / n as f64)
     }
 
     /// Step 1: β = (HᵀH + λI)⁻¹Hᵀy for the current W (the intercept β₀ is not penalised),
@@ -552,6 +578,7 @@ impl Analytic {
         let (n, h, alpha) = (self.xt.nrows(), self.h(), self.alpha);
         self.output.clear();
         for r0 in (0..n).step_by(self.block) {
+            self.cancel.check()?;
             let m = self.block.min(n - r0);
             self.fill_zb(Weights::Current, r0, m);
             for j in 0..h {
@@ -568,7 +595,7 @@ impl Analytic {
         self.output
             .solve_accumulated(self.config.lambda, 1, self.beta.as_mut())?;
         self.last_flops += flops::normal_equations(n, h + 1, 1);
-        self.mse = self.loss_of(Weights::Current);
+        self.mse = self.loss_of(Weights::Current)?;
         self.beta_fresh = true;
         Ok(self.mse)
     }
@@ -593,8 +620,13 @@ impl Analytic {
     fn solve_hidden_joint(&mut self) -> Result<()> {
         let (h, q) = (self.h(), self.xt.ncols());
         let p = h * q;
-        self.fill_hidden_joint();
-        let ratio = cholesky_pivot_ratio(self.gram.as_mut(), self.par, &mut self.mem);
+        self.fill_hidden_joint()?;
+        let ratio = cholesky_pivot_ratio_cancellable(
+            self.gram.as_mut(),
+            self.par,
+            &mut self.mem,
+            &self.cancel,
+        )?;
         if ratio >= PIVOT_RATIO_THRESHOLD {
             solve_in_place(
                 self.gram.as_ref(),
@@ -606,7 +638,7 @@ impl Analytic {
         } else {
             // The factorisation overwrote the Gram matrix: build it again (the flops are
             // counted again, since they are performed again).
-            self.fill_hidden_joint();
+            self.fill_hidden_joint()?;
             let d = q - 1;
             pinv_solve(
                 self.gram.as_mut(),
@@ -638,13 +670,14 @@ impl Analytic {
     /// side, in one pass over the rows, a block at a time: the block's pre-activations give
     /// its pattern (bits, or D for `dense`) and D ⊙ (y − β₀), whose products with X̃ are
     /// summed into X̃ᵀ(D ⊙ (y − β₀)) (and Aⱼᵀ T for `dense`).
-    fn fill_hidden_joint(&mut self) {
+    fn fill_hidden_joint(&mut self) -> Result<()> {
         let (n, h, q) = (self.xt.nrows(), self.h(), self.xt.ncols());
         let beta0 = self.beta[(h, 0)];
         let alpha = self.alpha;
         self.xtd.fill(0.0);
         self.msum.fill(0.0);
         for r0 in (0..n).step_by(self.block) {
+            self.cancel.check()?;
             let m = self.block.min(n - r0);
             self.fill_zb(Weights::Current, r0, m);
             let (dense, y) = (self.pattern.is_none(), &self.y.col_as_slice(0)[r0..r0 + m]);
@@ -691,6 +724,7 @@ impl Analytic {
         for i in 0..self.gram.nrows() {
             self.gram[(i, i)] += self.config.lambda;
         }
+        Ok(())
     }
 
     /// The Gram blocks by sums over the rows where both units are active ([`crate::pattern`]),
@@ -791,7 +825,7 @@ impl Analytic {
 
     /// Applies W ← W + s(W_LS − W) with the configured safeguard, given the loss before;
     /// each trial's loss is computed a block of rows at a time.
-    fn accept_joint(&mut self, loss_before: f64) {
+    fn accept_joint(&mut self, loss_before: f64) -> Result<()> {
         let (h, q) = (self.h(), self.xt.ncols());
         for s in self.step_sizes() {
             for j in 0..h {
@@ -799,12 +833,13 @@ impl Analytic {
                     self.w_try[(j, c)] = self.w[(j, c)] + s * (self.w_ls[(j, c)] - self.w[(j, c)]);
                 }
             }
-            let loss = self.loss_of(Weights::Trial);
+            let loss = self.loss_of(Weights::Trial)?;
             if self.config.safeguard != Safeguard::Backtracking || loss <= loss_before {
                 std::mem::swap(&mut self.w, &mut self.w_try);
-                return;
+                return Ok(());
             }
         }
+        Ok(())
     }
 
     /// The step sizes s tried for W ← W + s(W_LS − W): 1, ½, ¼, … for backtracking (the
@@ -833,6 +868,7 @@ impl Analytic {
             .sum::<f64>()
             / n as f64;
         for j in 0..h {
+            self.cancel.check()?;
             let bj = self.beta[(j, 0)];
             // Residual without unit j, and the weighted design diag(βⱼDⱼ)X̃.
             for i in 0..n {
@@ -915,6 +951,31 @@ impl Analytic {
         self.pattern.is_some()
     }
 
+    /// One alternation (the body of [`Trainer::step`]).
+    fn alternate(&mut self) -> Result<StepOutcome> {
+        self.last_flops = 0.0;
+        // The previous step ended with the output solve for the same W: its β and loss stand.
+        let loss_a = if self.beta_fresh {
+            self.mse
+        } else {
+            self.solve_output()?
+        };
+        if self.joint {
+            self.solve_hidden_joint()?;
+            self.accept_joint(loss_a)?;
+        } else {
+            self.step_per_neuron()?;
+        }
+        self.mse = self.solve_output()?;
+        if !self.mse.is_finite() {
+            return Err(Error::NonFinite(format!(
+                "the analytic iterate (training MSE {})",
+                self.mse
+            )));
+        }
+        Ok(StepOutcome::Continue)
+    }
+
     /// Replaces the hidden weights (h×(d+1), bias last) and recomputes the pattern.
     pub fn set_hidden(&mut self, w: &Mat<f64>) {
         self.w.copy_from(w);
@@ -931,27 +992,24 @@ impl Trainer for Analytic {
     /// One alternation: output solve, hidden solve with the pattern fixed, safeguarded
     /// acceptance, output refit.
     fn step(&mut self) -> Result<StepOutcome> {
-        self.last_flops = 0.0;
-        // The previous step ended with the output solve for the same W: its β and loss stand.
-        let loss_a = if self.beta_fresh {
-            self.mse
-        } else {
-            self.solve_output()?
-        };
-        if self.joint {
-            self.solve_hidden_joint()?;
-            self.accept_joint(loss_a);
-        } else {
-            self.step_per_neuron()?;
+        self.cancel.check()?;
+        if self.z_stale {
+            self.refresh_z();
+            self.z_stale = false;
         }
-        self.mse = self.solve_output()?;
-        if !self.mse.is_finite() {
-            return Err(Error::NonFinite(format!(
-                "the analytic iterate (training MSE {})",
-                self.mse
-            )));
+        self.start.0.copy_from(&self.w);
+        self.start.1.copy_from(&self.beta);
+        (self.start.2, self.start.3) = (self.mse, self.beta_fresh);
+        match self.alternate() {
+            Err(e @ Error::Cancelled(_)) => {
+                self.w.copy_from(&self.start.0);
+                self.beta.copy_from(&self.start.1);
+                (self.mse, self.beta_fresh) = (self.start.2, self.start.3);
+                self.z_stale = !self.joint;
+                Err(e)
+            }
+            done => done,
         }
-        Ok(StepOutcome::Continue)
     }
 
     fn params(&self) -> Mlp {
@@ -969,6 +1027,12 @@ impl Trainer for Analytic {
                 Col::from_fn(1, |_| self.beta[(h, 0)]),
             ],
         }
+    }
+
+    fn set_cancel(&mut self, token: CancelToken) {
+        self.output.set_cancel(token.clone());
+        self.unit.set_cancel(token.clone());
+        self.cancel = token;
     }
 
     /// The nominal dense-form count, in the convention of [`fitbench_core::flops`]: the

@@ -543,3 +543,45 @@ fn row_blocks_change_only_the_order_of_summation() {
         }
     }
 }
+
+#[test]
+fn a_step_with_a_cancelled_token_returns_at_once_and_changes_nothing() {
+    use fitbench_core::{CancelToken, Cancelled, Error};
+    let d = data(300, 5, 9);
+    for hidden_solve in [HiddenSolve::Joint, HiddenSolve::PerNeuron] {
+        let config = AnalyticConfig {
+            hidden_solve,
+            row_block: 64,
+            ..AnalyticConfig::default()
+        };
+        let mut t = trainer(config.clone(), &d, Activation::Relu, 6, 2);
+        t.step().unwrap();
+        let before = t.params();
+        t.set_cancel(CancelToken::new(std::sync::Arc::new(
+            std::sync::atomic::AtomicBool::new(true),
+        )));
+        assert!(matches!(
+            t.step(),
+            Err(Error::Cancelled(Cancelled::Interrupted))
+        ));
+        assert_eq!(t.params(), before, "{hidden_solve:?}");
+        // Cancelled within the step (at its fourth poll): W and β are put back, and the
+        // next step is the one an uncancelled trainer takes.
+        let mut fresh = trainer(config, &d, Activation::Relu, 6, 2);
+        fresh.step().unwrap();
+        fresh.step().unwrap();
+        t.set_cancel(CancelToken::after_polls(3, Cancelled::Deadline));
+        assert!(matches!(t.step(), Err(Error::Cancelled(_))));
+        assert_eq!(t.params(), before, "{hidden_solve:?}");
+        t.set_cancel(CancelToken::never());
+        t.step().unwrap();
+        if hidden_solve == HiddenSolve::Joint {
+            assert_eq!(t.params(), fresh.params());
+        } else {
+            // The per-neuron path recomputes Z = X̃Wᵀ in one product after a cancelled step,
+            // where the uncancelled one updated it unit by unit: equal up to rounding.
+            let (a, b) = (loss(&t.params(), &d), loss(&fresh.params(), &d));
+            assert!((a - b).abs() <= 1e-9 * b, "{a} vs {b}");
+        }
+    }
+}

@@ -25,11 +25,16 @@
 //!
 //! Everything `step` needs (the gradient, the optimiser's state, the batch buffers and the
 //! engine's workspaces) is allocated in `init`.
+//!
+//! With mini-batches a step polls its [`CancelToken`] before every batch; a cancelled step
+//! puts θ back to where the epoch started (a copy taken at its start) and returns
+//! [`Error::Cancelled`]; the optimiser's state is not rolled back (the harness ends the run).
 
 use crate::engine::{self, Workspace};
 use faer::Mat;
 use fitbench_core::{
-    Architecture, Dataset, Error, Mlp, Result, StepOutcome, Trainer, TrainerConfig, flops, rng,
+    Architecture, CancelToken, Dataset, Error, Mlp, Result, StepOutcome, Trainer, TrainerConfig,
+    flops, rng,
 };
 use serde::{Deserialize, Serialize};
 
@@ -373,6 +378,9 @@ pub struct FaerGradient {
     perm: Vec<usize>,
     rng: rng::Rng,
     flops: f64,
+    /// θ at the start of the epoch (mini-batches only), restored by a cancelled step.
+    theta_start: Vec<f64>,
+    cancel: CancelToken,
 }
 
 impl FaerGradient {
@@ -427,6 +435,8 @@ impl FaerGradient {
             perm,
             rng: rng::rng(seed),
             flops: flops::gradient(&initial.widths, n),
+            theta_start: vec![0.0; if mini { p } else { 0 }],
+            cancel: CancelToken::never(),
             mlp: initial,
         })
     }
@@ -520,8 +530,10 @@ impl Trainer for FaerGradient {
         self.name
     }
 
-    /// One epoch: a full-batch update, or one update per mini-batch of a seeded reshuffle.
+    /// One epoch: a full-batch update, or one update per mini-batch of a seeded reshuffle
+    /// (polling the cancel token before every batch).
     fn step(&mut self) -> Result<StepOutcome> {
+        self.cancel.check()?;
         let last_loss = if let Some(ws) = self.full.as_mut() {
             let loss = engine::loss_and_gradient(
                 &self.mlp,
@@ -537,10 +549,16 @@ impl Trainer for FaerGradient {
             loss
         } else {
             rng::permutation_into(&mut self.rng, &mut self.perm);
+            self.theta_start.copy_from_slice(&self.theta);
             let n = self.perm.len();
             let mut start = 0;
             let mut loss = f64::NAN;
             while start < n {
+                if let Err(e) = self.cancel.check() {
+                    self.theta.copy_from_slice(&self.theta_start);
+                    engine::unflatten(&self.theta, &mut self.mlp)?;
+                    return Err(e);
+                }
                 let Some((b, full, rem)) = self.batches.as_mut() else {
                     break;
                 };
@@ -583,5 +601,9 @@ impl Trainer for FaerGradient {
     /// size: [`flops::gradient`] (the optimiser's element-wise update is not counted).
     fn flops_per_step(&self) -> Option<f64> {
         Some(self.flops)
+    }
+
+    fn set_cancel(&mut self, token: CancelToken) {
+        self.cancel = token;
     }
 }

@@ -33,6 +33,13 @@
 //! end. The objective therefore refuses evaluations beyond the step's budget, which ends
 //! argmin's iteration as a failed line search.
 //!
+//! # Cancellation
+//!
+//! The objective polls the trainer's [`CancelToken`] before every evaluation it computes (the
+//! line searches' included) and the step then returns [`Error::Cancelled`] with θ at the last
+//! accepted point; argmin's state and history are dropped, so a later step would start
+//! L-BFGS afresh from θ (the harness ends the run instead).
+//!
 //! # Evaluations
 //!
 //! argmin asks for the cost and the gradient separately; every request is served by one
@@ -60,7 +67,7 @@ use argmin::solver::linesearch::{
 use argmin::solver::quasinewton::LBFGS;
 use faer::Mat;
 use fitbench_core::{
-    Architecture, Dataset, Error, Mlp, Result, StepOutcome, Trainer, TrainerConfig,
+    Architecture, CancelToken, Dataset, Error, Mlp, Result, StepOutcome, Trainer, TrainerConfig,
 };
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
@@ -206,6 +213,8 @@ struct Objective {
     /// Evaluations left in the current step (reset by [`Lbfgs::step`]).
     budget: Cell<u64>,
     max_evals: u64,
+    /// Polled before every evaluation.
+    cancel: CancelToken,
 }
 
 impl Objective {
@@ -216,6 +225,7 @@ impl Objective {
         config: &LbfgsConfig,
         template: &Mlp,
         count: &Counter,
+        cancel: &CancelToken,
     ) -> Self {
         let p = template.n_params();
         Self {
@@ -233,6 +243,7 @@ impl Objective {
             count: Arc::clone(count),
             budget: Cell::new(0),
             max_evals: config.max_evals,
+            cancel: cancel.clone(),
         }
     }
 
@@ -278,6 +289,7 @@ impl Objective {
             if left == 0 {
                 return Err(BudgetSpent(self.max_evals).into());
             }
+            self.cancel.check()?;
             self.budget.set(left - 1);
             let Evaluation {
                 mlp,
@@ -392,6 +404,7 @@ pub struct Lbfgs {
     finished: bool,
     /// Restarts after failed line searches.
     restarts: u64,
+    cancel: CancelToken,
 }
 
 impl std::fmt::Debug for Lbfgs {
@@ -413,7 +426,8 @@ impl Lbfgs {
         let n = train.n();
         let count = Counter::default();
         let (x, y) = (Arc::new(train.x.clone()), Arc::new(train.y.clone()));
-        let objective = Objective::new(&x, &y, &config, &initial, &count);
+        let cancel = CancelToken::never();
+        let objective = Objective::new(&x, &y, &config, &initial, &count, &cancel);
         Ok(Self {
             solver: Solvers::new(&config)?,
             problem: Problem::new(objective),
@@ -427,8 +441,35 @@ impl Lbfgs {
             steps: 0,
             count,
             finished: false,
+            cancel,
             config,
         })
+    }
+
+    /// A fresh objective (with the cancel token) and solver, no state: the next step starts
+    /// L-BFGS at θ with an empty history.
+    fn reset(&mut self) -> Result<()> {
+        let objective = Objective::new(
+            &self.x,
+            &self.y,
+            &self.config,
+            &self.mlp,
+            &self.count,
+            &self.cancel,
+        );
+        self.problem = Problem::new(objective);
+        self.solver = Solvers::new(&self.config)?;
+        self.state = None;
+        Ok(())
+    }
+
+    /// After an error inside argmin's iteration: a cancelled step leaves θ where it was and
+    /// the solver is rebuilt (argmin consumed its state and may have dropped the objective).
+    fn aborted(&mut self, e: Error) -> Error {
+        if matches!(e, Error::Cancelled(_)) && self.reset().is_err() {
+            self.finished = true;
+        }
+        e
     }
 
     /// Loss and gradient evaluations computed so far.
@@ -445,11 +486,26 @@ impl Lbfgs {
     /// from θ and, if it lowers the loss, restart L-BFGS there with an empty history;
     /// otherwise stop.
     fn failed(&mut self) -> Result<StepOutcome> {
+        match self.restart_from_theta() {
+            Err(e) => Err(self.aborted(e)),
+            ok => ok,
+        }
+    }
+
+    /// [`Lbfgs::failed`] before a cancellation is handled.
+    fn restart_from_theta(&mut self) -> Result<StepOutcome> {
         if !self.config.restart {
             self.finished = true;
             return Ok(StepOutcome::Converged);
         }
-        let objective = Objective::new(&self.x, &self.y, &self.config, &self.mlp, &self.count);
+        let objective = Objective::new(
+            &self.x,
+            &self.y,
+            &self.config,
+            &self.mlp,
+            &self.count,
+            &self.cancel,
+        );
         if !objective.gradient_step(&mut self.theta)? {
             self.finished = true;
             return Ok(StepOutcome::Converged);
@@ -473,6 +529,7 @@ impl Trainer for Lbfgs {
         if self.finished {
             return Ok(StepOutcome::Converged);
         }
+        self.cancel.check()?;
         let first = self.state.is_none();
         match self.problem.problem.as_ref() {
             // The initial point's evaluation comes on top of the first line search's budget.
@@ -490,9 +547,13 @@ impl Trainer for Lbfgs {
             Some(state) => state,
             None => {
                 let start = IterState::new().param(self.theta.clone());
-                let (state, _) = dispatch!(&mut self.solver, s => s.init(&mut self.problem, start))
-                    .map_err(from_argmin)?;
-                state
+                match dispatch!(&mut self.solver, s => s.init(&mut self.problem, start)) {
+                    Ok((state, _)) => state,
+                    Err(e) => {
+                        let e = from_argmin(e);
+                        return Err(self.aborted(e));
+                    }
+                }
             }
         };
         let loss = state.get_cost();
@@ -516,7 +577,10 @@ impl Trainer for Lbfgs {
                 self.steps += 1;
                 return self.failed();
             }
-            Err(e) => return Err(from_argmin(e)),
+            Err(e) => {
+                let e = from_argmin(e);
+                return Err(self.aborted(e));
+            }
         };
         self.steps += 1;
         if state.terminated() {
@@ -558,6 +622,14 @@ impl Trainer for Lbfgs {
             self.evaluations() as f64 / self.steps as f64
         };
         Some(self.flops_per_evaluation * per_step)
+    }
+
+    fn set_cancel(&mut self, token: CancelToken) {
+        self.cancel = token;
+        // The objective argmin holds polls a clone; none exists yet when argmin dropped it.
+        if let Some(objective) = self.problem.problem.as_mut() {
+            objective.cancel = self.cancel.clone();
+        }
     }
 
     /// `evaluations`: loss-and-gradient evaluations computed (the line searches' included);

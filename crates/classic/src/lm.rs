@@ -18,20 +18,32 @@
 //! rounding (ε·L): nothing representable is left to gain. A non-finite loss at the current
 //! parameters is [`Error::NonFinite`].
 //!
-//! Memory: the Jacobian (n·k·p·8 bytes) dominates; `init` refuses (before allocating) when it
-//! would exceed `max_jacobian_mb` MiB. Everything `step` needs is allocated once in `init`.
+//! Memory: the Jacobian (n·k·p·8 bytes), JᵀJ and its Cholesky factor (2·p²·8 bytes) and the
+//! factorisation's workspace; [`TrainerConfig::memory_bytes`] counts them all, so the
+//! harness refuses a run that does not fit its memory limit before `init`, and `init` itself
+//! refuses (before allocating) a Jacobian above `max_jacobian_mb` MiB. Everything `step`
+//! needs is allocated once in `init`.
+//!
+//! Time: one step costs about n·k·p² (JᵀJ) + p³/3 (each Cholesky) flops
+//! ([`TrainerConfig::step_cost`]), so that the harness refuses a network whose single step
+//! would take far longer than the time budget. A step polls its [`CancelToken`] between the
+//! stages of the iteration, every block of columns of JᵀJ and every panel of the Cholesky
+//! ([`fitbench_core::linalg::POLL_FLOPS`] of work), and before every damped trial, and then
+//! returns [`Error::Cancelled`] with θ unchanged (μ may have grown by the trials rejected
+//! before).
 
 use crate::engine::{self, Workspace};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::solve::solve_in_place;
 use faer::linalg::matmul::matmul;
-use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri_matmul};
 use faer::{Accum, Mat, MatRef, Par};
-use fitbench_core::linalg::{cholesky_mem, cholesky_pivot_ratio};
+use fitbench_core::linalg::{
+    cholesky_mem, cholesky_mem_bytes, cholesky_pivot_ratio_cancellable, gram_lower,
+};
 use fitbench_core::mlp::mse_of;
 use fitbench_core::{
-    Architecture, Dataset, Error, ForwardBuffers, Mlp, Result, StepOutcome, Trainer, TrainerConfig,
-    flops,
+    Architecture, CancelToken, Dataset, Error, ForwardBuffers, Mlp, Result, StepCost, StepOutcome,
+    Trainer, TrainerConfig, flops,
 };
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +94,11 @@ impl Default for LmConfig {
 }
 
 impl LmConfig {
+    /// Bytes of JᵀJ for `p` parameters: p²·8 (the Cholesky factor takes as much again).
+    pub fn gram_bytes(p: usize) -> u64 {
+        (p as u64).saturating_mul(p as u64).saturating_mul(8)
+    }
+
     /// Bytes of the Jacobian for `n` rows, `k` outputs and `p` parameters: n·k·p·8.
     pub fn jacobian_bytes(n: usize, k: usize, p: usize) -> u64 {
         (n as u64)
@@ -137,9 +154,10 @@ impl TrainerConfig for LmConfig {
         engine::any_architecture(requested)
     }
 
-    /// The Jacobian n·k·p·8, JᵀJ and its Cholesky factor 2·p²·8, the engine workspace and
-    /// the trial forward pass (5·n·Σₗ mₗ·8 over the non-input layers), the data and the
-    /// residuals ((n·(d + 2k))·8), and the parameter-sized vectors (8·p·8).
+    /// The Jacobian n·k·p·8, JᵀJ and its Cholesky factor 2·p²·8 and the factorisation's
+    /// workspace, the engine workspace and the trial forward pass (5·n·Σₗ mₗ·8 over the
+    /// non-input layers), the data and the residuals ((n·(d + 2k))·8), and the
+    /// parameter-sized vectors (8·p·8).
     fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
         let engine::NetSize {
             d,
@@ -149,19 +167,55 @@ impl TrainerConfig for LmConfig {
         } = engine::NetSize::of(widths);
         let n64 = n as u64;
         let jacobian = Self::jacobian_bytes(n, k as usize, p as usize);
-        let gram = 2 * p * p * 8;
+        let gram = Self::gram_bytes(p as usize).saturating_mul(2);
+        let cholesky = cholesky_mem_bytes(p as usize, faer::get_global_parallelism());
         let workspace = 5 * n64 * units * 8;
         let data = n64 * (d + 2 * k) * 8;
         let vectors = 8 * p * 8;
         jacobian
             .saturating_add(gram)
+            .saturating_add(cholesky)
             .saturating_add(workspace)
             .saturating_add(data)
             .saturating_add(vectors)
     }
 
+    /// [`Lm::flops_per_step`](Trainer::flops_per_step)'s count: the Jacobian, JᵀJ
+    /// (n·k·p²) and one Cholesky (p³/3), with the sizes of JᵀJ and its factor.
+    fn step_cost(&self, n: usize, widths: &[usize]) -> Option<StepCost> {
+        let size = engine::NetSize::of(widths);
+        let (k, p) = (size.k as usize, size.params as usize);
+        let (gram, cholesky) = (flops::gram(n * k, p), flops::cholesky(p));
+        let flops = engine::jacobian_flops(widths, n) + gram + cholesky;
+        let par = faer::get_global_parallelism();
+        Some(StepCost {
+            flops,
+            detail: format!(
+                "p = {p} parameters, n·k = {} residuals: the Jacobian {}, JᵀJ (p×p f64) {} \
+                 bytes ({}) and its Cholesky factor as much again, {} of factorisation \
+                 workspace; JᵀJ costs n·k·p² = {gram:.3e} flops and each Cholesky p³/3 = \
+                 {cholesky:.3e}",
+                n * k,
+                mib(Self::jacobian_bytes(n, k, p)),
+                Self::gram_bytes(p),
+                mib(Self::gram_bytes(p)),
+                mib(cholesky_mem_bytes(p, par)),
+            ),
+        })
+    }
+
     fn init(&self, train: &Dataset, initial: Mlp, _seed: u64) -> Result<Box<dyn Trainer>> {
         Ok(Box::new(Lm::new(self.clone(), train, initial)?))
+    }
+}
+
+/// Bytes in MiB or GiB, for messages.
+fn mib(bytes: u64) -> String {
+    let mib = bytes as f64 / (1u64 << 20) as f64;
+    if mib >= 1024.0 {
+        format!("{:.2} GiB", mib / 1024.0)
+    } else {
+        format!("{mib:.1} MiB")
     }
 }
 
@@ -192,6 +246,7 @@ pub struct Lm {
     damping: Vec<f64>,
     chol_mem: MemBuffer,
     par: Par,
+    cancel: CancelToken,
     mu: f64,
     nu: f64,
     flops: f64,
@@ -238,6 +293,7 @@ impl Lm {
             trial: initial.clone(),
             mlp: initial,
             par,
+            cancel: CancelToken::never(),
             mu: config.mu0,
             nu: 2.0,
             flops,
@@ -262,11 +318,13 @@ impl Trainer for Lm {
         "lm"
     }
 
-    /// One Levenberg–Marquardt iteration (with up to [`MAX_RETRIES`] damped solves).
+    /// One Levenberg–Marquardt iteration (with up to [`MAX_RETRIES`] damped solves); polls
+    /// the cancel token (see the [module docs](self)).
     fn step(&mut self) -> Result<StepOutcome> {
         let par = self.par;
         let (n, k) = (self.x.nrows(), self.y.ncols());
         let nk = (n * k) as f64;
+        self.cancel.check()?;
         engine::residuals_and_jacobian(
             &self.mlp,
             self.x.as_ref(),
@@ -281,17 +339,13 @@ impl Trainer for Lm {
                 "lm: the training loss at the current parameters is {loss}"
             )));
         }
-        tri_matmul(
+        gram_lower(
             self.gram.as_mut(),
-            BlockStructure::TriangularLower,
-            Accum::Replace,
-            self.jac.transpose(),
-            BlockStructure::Rectangular,
             self.jac.as_ref(),
-            BlockStructure::Rectangular,
-            1.0,
+            Accum::Replace,
             par,
-        );
+            &self.cancel,
+        )?;
         let r = MatRef::from_column_major_slice(&self.residuals, n * k, 1);
         matmul(
             self.grad.as_mut(),
@@ -328,7 +382,12 @@ impl Trainer for Lm {
                 }
                 self.factor[(j, j)] += self.mu * self.damping[j];
             }
-            let ratio = cholesky_pivot_ratio(self.factor.as_mut(), par, &mut self.chol_mem);
+            let ratio = cholesky_pivot_ratio_cancellable(
+                self.factor.as_mut(),
+                par,
+                &mut self.chol_mem,
+                &self.cancel,
+            )?;
             if ratio.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
                 self.reject();
                 continue;
@@ -350,6 +409,7 @@ impl Trainer for Lm {
                 self.theta_trial[j] = self.theta[j] + dj;
             }
             predicted /= nk;
+            self.cancel.check()?;
             engine::unflatten(&self.theta_trial, &mut self.trial)?;
             self.trial
                 .forward_into(self.x.as_ref(), &mut self.trial_fwd, par)?;
@@ -384,5 +444,9 @@ impl Trainer for Lm {
     /// are not counted).
     fn flops_per_step(&self) -> Option<f64> {
         Some(self.flops)
+    }
+
+    fn set_cancel(&mut self, token: CancelToken) {
+        self.cancel = token;
     }
 }

@@ -49,6 +49,25 @@ Examples:
   fitbench ab --preset ab --baseline-bin /tmp/fitbench-old --out out/ab-old
   fitbench ab --datasets diabetes --trainers adam,lbfgs --seeds 4 --max-iters 200";
 
+/// `eprintln!` that never panics: a closed stderr (`fitbench run … 2>&1 | head`) loses the
+/// message instead of ending the process with a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// Writes `text` to stdout; a closed pipe (`fitbench list | head -2`) ends the output quietly.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 /// Exit codes (see README "Failure modes").
 const EXIT_RUN_FAILED: u8 = 3;
 const EXIT_INTERRUPTED: u8 = 130;
@@ -102,9 +121,14 @@ enum Command {
     Plot {
         /// The report.json to draw.
         report: PathBuf,
-        /// Output folder (default: the report's folder).
+        /// Output folder (default: the report's folder). A folder holding another sweep's
+        /// report is refused unless --force.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Draw into --out even though it holds another sweep's report (its views will then
+        /// belong to the report drawn, and `validate --require-plots` says so).
+        #[arg(long)]
+        force: bool,
     },
     /// Write results/REPRODUCTION.md from the committed reports of the reproduction presets.
     Reproduction {
@@ -169,6 +193,11 @@ struct CheckArgs {
     /// Print only rows that are not "same".
     #[arg(long)]
     changes_only: bool,
+    /// Compare even when the two reports were run with different settings that change
+    /// results (architecture, activation, budgets, seeds, evaluation…); refused (exit 2)
+    /// otherwise. The changes are printed and kept in the HTML page's notes.
+    #[arg(long)]
+    allow_config_change: bool,
     /// Also write the current report's metrics as github-action-benchmark
     /// `customSmallerIsBetter` JSON to this file.
     #[arg(long)]
@@ -225,6 +254,19 @@ struct AbArgs {
     test_slowdown: Option<fitbench_report::config::Slowdown>,
 }
 
+/// A count (`--seeds`): a clear message for a list of seeds or a non-number.
+fn parse_count(text: &str) -> std::result::Result<usize, String> {
+    text.trim().parse::<usize>().map_err(|_| {
+        if text.contains(',') {
+            format!(
+                "{text:?} is a list, but --seeds is the number of repetitions (e.g. --seeds 3); the seeds themselves derive from the base seed --seed N"
+            )
+        } else {
+            format!("{text:?} is not a count of repetitions (a whole number ≥ 1, e.g. --seeds 3)")
+        }
+    })
+}
+
 fn parse_slowdown(text: &str) -> std::result::Result<fitbench_report::config::Slowdown, String> {
     fitbench_report::config::Slowdown::parse(text)
 }
@@ -268,7 +310,11 @@ struct RunArgs {
     /// Columns of --csv to ignore, comma-separated.
     #[arg(long, value_delimiter = ',')]
     drop: Vec<String>,
-    /// Base seed.
+    /// Remove exact duplicate rows of --csv (same features and target), keeping the first
+    /// copy of each; without it they are counted in the summary.
+    #[arg(long)]
+    dedup: bool,
+    /// Base seed: repetition r of every run uses seeds derived from it [default: 0]
     #[arg(long)]
     seed: Option<u64>,
     /// Stop a run when its train MSE reaches this (standardised units).
@@ -278,9 +324,13 @@ struct RunArgs {
     /// sweep is refused unless --resume or --force.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Threads for faer and rayon (default 1 for fair timing).
+    /// Threads for faer and rayon, at most this machine's cores unless --oversubscribe
+    /// [default: 1, for fair timing]
     #[arg(long, allow_negative_numbers = true)]
     threads: Option<usize>,
+    /// Allow --threads above this machine's core count (timings are then oversubscribed).
+    #[arg(long)]
+    oversubscribe: bool,
     /// Refuse any run whose estimated peak memory (data plus the trainer's buffers) exceeds
     /// this, e.g. 8G, 512M or a byte count (default: FITBENCH_MEMORY_LIMIT, else the
     /// machine's available memory). A refused run is recorded with its estimate; the others
@@ -295,11 +345,13 @@ struct RunArgs {
     /// split (default grid 1e-4…3e-1, 200 epochs) before the comparison.
     #[arg(long)]
     lr_grid: bool,
-    /// The output folder holds an earlier (e.g. interrupted) sweep: keep its finished runs
-    /// whose fingerprint matches and run only the rest.
+    /// The output folder holds an earlier (e.g. interrupted) sweep: reuse its finished runs
+    /// whose fingerprint matches, rerun those whose settings changed and retry those that
+    /// were interrupted, refused or failed (new records are appended; nothing is deleted).
     #[arg(long, conflicts_with = "force")]
     resume: bool,
-    /// The output folder holds an earlier sweep: delete its files first.
+    /// The output folder holds an earlier sweep: move its files to OUT/previous/<UTC time>/
+    /// first (nothing is deleted).
     #[arg(long)]
     force: bool,
     /// Run one shard of the sweep: I/N (0-based), or `auto` to read it from the batch
@@ -333,23 +385,26 @@ struct SweepArgs {
     /// Separate several synthetic specs with ';' or repeat the flag.
     #[arg(long, value_delimiter = ';')]
     datasets: Vec<String>,
-    /// Trainers as NAME[:key=value,…], separated by ';' or by repeating the flag.
+    /// Trainers as NAME[:key=value,…], separated by ';' or by repeating the flag (see
+    /// `fitbench list trainers`) [default: ols]
     #[arg(long, value_delimiter = ';')]
     trainers: Vec<String>,
-    /// Repetitions (splits and initial weights) per dataset and trainer (in `fitbench ab`,
-    /// each round gives one pair per repetition).
-    #[arg(long, allow_negative_numbers = true)]
+    /// How many repetitions (splits and initial weights) per dataset and trainer: a count,
+    /// not a list; the base seed is --seed (in `fitbench ab`, each round gives one pair per
+    /// repetition) [default: 5]
+    #[arg(long, value_parser = parse_count, value_name = "COUNT")]
     seeds: Option<usize>,
-    /// Training-time budget per run in seconds.
+    /// Training-time budget per run in seconds [default: 10]
     #[arg(long, allow_negative_numbers = true)]
     budget_s: Option<f64>,
-    /// Iteration cap per run.
+    /// Iteration cap per run [default: 10000]
     #[arg(long, allow_negative_numbers = true)]
     max_iters: Option<usize>,
-    /// Hidden widths shared by every trainer, e.g. 64,64.
+    /// Hidden widths shared by every trainer, e.g. 64,64 [default: 32]
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     hidden: Option<Vec<usize>>,
-    /// Hidden activation: identity, relu, leaky_relu[:α], tanh, sigmoid, softplus.
+    /// Hidden activation: identity, relu, leaky_relu[:α], tanh, sigmoid, softplus
+    /// [default: tanh]
     #[arg(long)]
     activation: Option<String>,
 }
@@ -379,11 +434,13 @@ impl RunArgs {
                 path,
                 target,
                 drop: self.drop,
+                dedup: self.dedup,
             }),
             (Some(_), None) => bail!("--csv needs --target COLUMN"),
             (None, _) if !self.drop.is_empty() => {
                 bail!("--drop applies to --csv, which is missing")
             }
+            (None, _) if self.dedup => bail!("--dedup applies to --csv, which is missing"),
             (None, Some(_)) => bail!("--target applies to --csv, which is missing"),
             (None, None) => None,
         };
@@ -413,15 +470,15 @@ fn interrupt_flag() -> Arc<AtomicBool> {
     let handler = flag.clone();
     let installed = ctrlc::set_handler(move || {
         if handler.swap(true, Ordering::SeqCst) {
-            eprintln!("fitbench: second signal, exiting now");
+            say!("fitbench: second signal, exiting now");
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }
-        eprintln!(
+        say!(
             "fitbench: interrupted; stopping the current run and writing what finished (signal again to exit at once)"
         );
     });
     if let Err(e) = installed {
-        eprintln!(
+        say!(
             "fitbench: warning: cannot handle interrupts ({e}); an interrupt will lose the run in flight"
         );
     }
@@ -429,13 +486,20 @@ fn interrupt_flag() -> Arc<AtomicBool> {
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
+    let oversubscribe = args.oversubscribe;
     let request = args.into_request()?;
     let existing = request.existing()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = request.sweeps()?;
     if let Some(job) = jobs.iter().find(|j| j.config.threads > cores) {
-        eprintln!(
-            "fitbench: warning: {} threads requested but this machine has {cores} cores; timings will be oversubscribed",
+        if !oversubscribe {
+            bail!(
+                "--threads {} (or `threads` in the config) is more than this machine's {cores} cores: timings would measure the scheduler, not the trainers; use --threads {cores} or fewer, or pass --oversubscribe to run anyway",
+                job.config.threads
+            );
+        }
+        say!(
+            "fitbench: warning: {} threads requested but this machine has {cores} cores; timings will be oversubscribed (--oversubscribe)",
             job.config.threads
         );
     }
@@ -457,7 +521,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             } else {
                 String::new()
             };
-            eprintln!(
+            say!(
                 "fitbench: {} runs ({} datasets × {} trainers × {} seeds{shard}{jobs}) → {}",
                 plan.n_runs(),
                 plan.datasets.len(),
@@ -465,6 +529,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                 plan.config.seeds,
                 job.out.display()
             );
+            say!("{}", describe_plan(plan));
             if let Some(b) = &bar {
                 b.set_length(plan.n_owned_runs() as u64);
             }
@@ -489,10 +554,25 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             dropped.sort_unstable();
             dropped.dedup();
             if !dropped.is_empty() {
-                eprintln!(
+                say!(
                     "fitbench: {}: feature(s) constant on a training split, dropped by the standardisation: {}",
                     d.name,
                     dropped.join(", ")
+                );
+            }
+            if d.duplicate_rows > 0 {
+                say!(
+                    "fitbench: {}: {} duplicate row(s) (exact copies of another row){}; see summary.md, or pass --dedup to keep one copy of each",
+                    d.name,
+                    d.duplicate_rows,
+                    if d.test_rows_in_train.iter().any(|&n| n > 0) {
+                        format!(
+                            ", of which test rows with a copy among the training rows: {:?} per repetition",
+                            d.test_rows_in_train
+                        )
+                    } else {
+                        String::new()
+                    }
                 );
             }
         }
@@ -506,7 +586,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                     score.map_or_else(|| format!("{lr:e}: failed"), |s| format!("{lr:e}: {s:.3e}"))
                 })
                 .collect();
-            eprintln!(
+            say!(
                 "fitbench: tuned {} on {}: lr {} (validation MSE by lr: {})",
                 t.trainer,
                 t.dataset,
@@ -514,7 +594,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                 scores.join(", ")
             );
         }
-        eprintln!(
+        say!(
             "fitbench: wrote {} files; see {}",
             result.files.len(),
             job.out.join("summary.md").display()
@@ -529,28 +609,52 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     Ok(code)
 }
 
+/// The resolved sweep, as printed before it starts: what runs, on what, for how long.
+fn describe_plan(plan: &fitbench_harness::runner::Plan) -> String {
+    let c = &plan.config;
+    let datasets: Vec<String> = plan
+        .datasets
+        .iter()
+        .map(|d| format!("{} ({} × {})", d.data.name, d.data.n(), d.data.d()))
+        .collect();
+    let hidden: Vec<String> = c.hidden.iter().map(ToString::to_string).collect();
+    format!(
+        "  datasets:  {}\n  trainers:  {}\n  network:   hidden [{}], {}\n  per run:   budget {} s, at most {} iterations{}; base seed {}, {} thread(s)",
+        datasets.join(", "),
+        c.trainers.join(", "),
+        hidden.join(", "),
+        c.activation,
+        c.budget_s,
+        c.max_iters,
+        c.target_train_mse
+            .map_or_else(String::new, |t| format!(", stop at train MSE {t}")),
+        c.base_seed,
+        c.threads
+    )
+}
+
 /// Prints what a sweep's outcome means and returns a non-zero exit code when it calls for one.
 fn report_outcome(result: &request::SweepResult) -> Option<ExitCode> {
     if result.reused > 0 {
-        eprintln!(
+        say!(
             "fitbench: {} run(s) reused from the earlier sweep in this folder (--resume)",
             result.reused
         );
     }
     if result.failed > 0 {
-        eprintln!(
+        say!(
             "fitbench: {} run(s) did not end normally; their status and message are in the report",
             result.failed
         );
     }
     if result.interrupted {
-        eprintln!(
+        say!(
             "fitbench: the sweep was interrupted; the report holds the runs that finished. Continue with the same command and --resume"
         );
         return Some(ExitCode::from(EXIT_INTERRUPTED));
     }
     if result.errored > 0 {
-        eprintln!(
+        say!(
             "fitbench: {} run(s) ended in error or panicked (exit code {EXIT_RUN_FAILED})",
             result.errored
         );
@@ -587,11 +691,11 @@ fn ab(args: AbArgs) -> Result<ExitCode> {
     };
     let interrupt = interrupt_flag();
     let mut progress = |p: AbProgress<'_>| match p {
-        AbProgress::Building { revision, log } => eprintln!(
+        AbProgress::Building { revision, log } => say!(
             "fitbench ab: building the baseline {revision} (cargo build --release; log {})",
             log.display()
         ),
-        AbProgress::Planned { units, processes } => eprintln!(
+        AbProgress::Planned { units, processes } => say!(
             "fitbench ab: {units} runs × 2 sides × {} rounds = {processes} processes → {}",
             request.settings.rounds,
             request.out.display()
@@ -604,7 +708,7 @@ fn ab(args: AbArgs) -> Result<ExitCode> {
             wall_s,
         } => {
             if done % 50 == 0 || done == total {
-                eprintln!(
+                say!(
                     "fitbench ab: [{done}/{total}] {cell} ({}, {wall_s:.2} s)",
                     side.as_str()
                 );
@@ -612,9 +716,9 @@ fn ab(args: AbArgs) -> Result<ExitCode> {
         }
     };
     let outcome = fitbench_harness::ab::run(&request, interrupt, &mut progress)?;
-    print!("{}", fitbench_render::ab::markdown(&outcome.report));
+    emit(&fitbench_render::ab::markdown(&outcome.report))?;
     for f in &outcome.files {
-        eprintln!("fitbench: wrote {}", f.display());
+        say!("fitbench: wrote {}", f.display());
     }
     Ok(if outcome.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)
@@ -632,17 +736,17 @@ fn merge(
 ) -> Result<ExitCode> {
     let merged = fitbench_harness::shard::merge(dirs, out, options)?;
     for key in &merged.missing {
-        eprintln!("fitbench: missing from every shard: {key}");
+        say!("fitbench: missing from every shard: {key}");
     }
     if merged.record.commits.len() > 1 {
-        eprintln!(
+        say!(
             "fitbench: warning: runs from {} git commits merged (--allow-mixed-commits): {}",
             merged.record.commits.len(),
             merged.record.commits.join(", ")
         );
     }
     let mut result = request::rebuild(out)?;
-    eprintln!(
+    say!(
         "fitbench: merged {} folder(s) into {}: {} run(s), {} file(s){}",
         merged.shards,
         out.display(),
@@ -665,7 +769,10 @@ fn merge(
 
 fn rebuild(dir: &Path) -> Result<ExitCode> {
     let result = request::rebuild(dir)?;
-    eprintln!(
+    for note in &result.notes {
+        say!("fitbench: note: {note}");
+    }
+    say!(
         "fitbench: rebuilt {} files in {} from {} finished run(s)",
         result.files.len(),
         dir.display(),
@@ -684,12 +791,26 @@ fn show_progress(p: &Progress<'_>, bar: Option<&ProgressBar>) {
             repetition,
         } => match bar {
             Some(b) => b.set_message(format!("{dataset} / {trainer} / seed {repetition}")),
-            None => eprintln!(
+            None => say!(
                 "[{}/{total}] {dataset} / {trainer} / seed {repetition}",
                 done + 1
             ),
         },
         Progress::Tuned(_) => {}
+        Progress::Resume(summary) => {
+            let line = format!("fitbench: --resume: {summary}");
+            match bar {
+                Some(b) => {
+                    b.inc(summary.reused as u64);
+                    b.println(line);
+                }
+                None => say!("{line}"),
+            }
+        }
+        Progress::Note(note) => match bar {
+            Some(b) => b.println(format!("fitbench: note: {note}")),
+            None => say!("fitbench: note: {note}"),
+        },
         Progress::Finished(r) => match bar {
             Some(b) => {
                 b.inc(1);
@@ -702,7 +823,7 @@ fn show_progress(p: &Progress<'_>, bar: Option<&ProgressBar>) {
                     ));
                 }
             }
-            None => eprintln!(
+            None => say!(
                 "    {} after {} steps, {:.3} s: best train MSE {}{}",
                 r.status.as_str(),
                 r.iterations,
@@ -727,10 +848,10 @@ fn lnn(args: &LnnArgs) -> Result<ExitCode> {
         threads: args.threads,
         out: args.out.clone(),
     };
-    eprintln!("fitbench: lnn study → {}", args.out.display());
+    say!("fitbench: lnn study → {}", args.out.display());
     let (report, files) =
         fitbench_lnn::run_study(&request, &mut MonotonicClock::default(), &mut |c| {
-            eprintln!(
+            say!(
                 "    lr {} c {} k {:>2}: mean D {:.3}, {:.0} % converged",
                 c.lr,
                 c.noise,
@@ -739,7 +860,7 @@ fn lnn(args: &LnnArgs) -> Result<ExitCode> {
                 100.0 * c.frac_converged
             );
         })?;
-    eprintln!(
+    say!(
         "fitbench: lnn study took {:.1} s; wrote {} files; see {}",
         report.wall_s,
         files.len(),
@@ -748,31 +869,59 @@ fn lnn(args: &LnnArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn list(what: Option<ListWhat>) {
+fn list(what: Option<ListWhat>) -> Result<()> {
+    use std::fmt::Write as _;
+    let mut text = String::new();
     let all = what.is_none();
     if all || matches!(what, Some(ListWhat::Datasets)) {
-        println!("Built-in real datasets (embedded; see data/README.md):");
+        let _ = writeln!(
+            text,
+            "Built-in real datasets (embedded; see data/README.md):"
+        );
         for b in datasets::BUILTIN {
-            println!("  {:<10} target {:<12} {}", b.name, b.target, b.description);
+            let _ = writeln!(
+                text,
+                "  {:<10} target {:<12} {}",
+                b.name, b.target, b.description
+            );
         }
-        println!("Synthetic generators (NAME[:key=value,…], defaults in brackets):");
+        let _ = writeln!(
+            text,
+            "Synthetic generators (NAME[:key=value,…], defaults in brackets):"
+        );
         for g in fitbench_core::synthetic::SYNTHETIC {
-            println!("  {:<10} {}", g.name, g.help_line());
+            let _ = writeln!(text, "  {:<10} {}", g.name, g.help_line());
         }
-        println!("User data: --csv PATH --target COLUMN [--drop COL,…]");
+        let _ = writeln!(
+            text,
+            "User data: --csv PATH --target COLUMN [--drop COL,…] [--dedup]"
+        );
     }
     if all || matches!(what, Some(ListWhat::Trainers)) {
-        println!("Trainers (NAME[:key=value,…], defaults in brackets):");
+        let _ = writeln!(text, "Trainers (NAME[:key=value,…], defaults in brackets):");
         for e in registry::trainers() {
-            println!("  {:<10} {}", e.name, e.help_line());
+            let _ = writeln!(text, "  {:<10} {}", e.name, e.help_line());
         }
     }
     if all || matches!(what, Some(ListWhat::Presets)) {
-        println!("Presets:");
+        let _ = writeln!(text, "Presets:");
         for p in presets::PRESETS {
-            println!("  {:<10} {}", p.name, p.description);
+            let _ = writeln!(text, "  {:<10} {}", p.name, p.description);
         }
-        println!("Studies: `fitbench lnn` (Lakkapragada 2024, deep linear chains vs OLS)");
+        let _ = writeln!(
+            text,
+            "Studies: `fitbench lnn` (Lakkapragada 2024, deep linear chains vs OLS)"
+        );
+    }
+    emit(&text)
+}
+
+/// A report given as its file or as its sweep folder (`DIR` → `DIR/report.json`).
+fn report_path(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("report.json")
+    } else {
+        path.to_path_buf()
     }
 }
 
@@ -783,6 +932,7 @@ fn folder_of(path: &Path) -> PathBuf {
 }
 
 fn validate(path: &Path, require_ok: bool, require_plots: bool) -> Result<ExitCode> {
+    let path = &report_path(path);
     let report = io::read_report(path)?;
     let options = output::ValidateOptions {
         require_ok,
@@ -790,18 +940,18 @@ fn validate(path: &Path, require_ok: bool, require_plots: bool) -> Result<ExitCo
     };
     let problems = output::validate(&report, &folder_of(path), options);
     if problems.is_empty() {
-        println!(
-            "{}: ok ({} runs, {} datasets)",
+        emit(&format!(
+            "{}: ok ({} runs, {} datasets)\n",
             path.display(),
             report.runs.len(),
             report.datasets.len()
-        );
+        ))?;
         return Ok(ExitCode::SUCCESS);
     }
     for p in &problems {
-        eprintln!("{}: {p}", path.display());
+        say!("{}: {p}", path.display());
     }
-    eprintln!("{}: {} problem(s)", path.display(), problems.len());
+    say!("{}: {} problem(s)", path.display(), problems.len());
     Ok(ExitCode::FAILURE)
 }
 
@@ -816,22 +966,23 @@ fn check_cmd(args: CheckArgs) -> Result<ExitCode> {
     };
     tolerances.validate().map_err(anyhow::Error::msg)?;
     let outcome = check::run(&check::CheckRequest {
-        baseline: args.baseline,
-        current: args.current,
+        baseline: report_path(&args.baseline),
+        current: report_path(&args.current),
         update: args.update,
         allow_new: args.allow_new,
         tolerances,
         changes_only: args.changes_only,
+        allow_config_change: args.allow_config_change,
         github_json: args.github_json,
         bencher_json: args.bencher_json,
         html: args.html,
     })?;
-    print!("{}", outcome.text);
+    emit(&outcome.text)?;
     for f in &outcome.written {
-        eprintln!("fitbench: wrote {}", f.display());
+        say!("fitbench: wrote {}", f.display());
     }
     for f in &outcome.failures {
-        eprintln!("fitbench check: {f}");
+        say!("fitbench check: {f}");
     }
     Ok(if outcome.failures.is_empty() {
         ExitCode::SUCCESS
@@ -840,17 +991,30 @@ fn check_cmd(args: CheckArgs) -> Result<ExitCode> {
     })
 }
 
-fn plot(report: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
+fn plot(report: &Path, out: Option<PathBuf>, force: bool) -> Result<ExitCode> {
+    let report = &report_path(report);
     let mut r = io::read_report(report)?;
     if fitbench_report::metrics::annotate_if_missing(&mut r) {
-        eprintln!(
+        say!(
             "fitbench: {} predates the convergence metrics; computed them for the plots (every point counts as scheduled)",
             report.display()
         );
     }
     let dir = out.unwrap_or_else(|| folder_of(report));
+    let resident = dir.join("report.json");
+    if !force && resident.exists() {
+        let theirs = io::read_report(&resident).map(|t| output::report_identity(&t));
+        if theirs.map_or(true, |t| t != output::report_identity(&r)) {
+            bail!(
+                "{} holds another sweep's report ({}); drawing {} there would replace its summary, page and plots with another report's. Choose another --out, or pass --force",
+                dir.display(),
+                resident.display(),
+                report.display()
+            );
+        }
+    }
     let files = output::write_views(&r, &dir)?;
-    eprintln!(
+    say!(
         "fitbench: redrew {} files in {} (the report itself is left as it was)",
         files.len(),
         dir.display()
@@ -860,7 +1024,7 @@ fn plot(report: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
 
 fn reproduction(results: &Path) -> Result<ExitCode> {
     let path = fitbench_harness::reproduction::write(results)?;
-    eprintln!("fitbench: wrote {}", path.display());
+    say!("fitbench: wrote {}", path.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -883,11 +1047,8 @@ fn main() -> ExitCode {
                 allow_mixed_commits,
             },
         ),
-        Command::List { what } => {
-            list(what);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Plot { report, out } => plot(&report, out),
+        Command::List { what } => list(what).map(|()| ExitCode::SUCCESS),
+        Command::Plot { report, out, force } => plot(&report, out, force),
         Command::Reproduction { results } => reproduction(&results),
         Command::Check(args) => check_cmd(args),
         Command::Ab(args) => ab(*args),
@@ -900,7 +1061,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("fitbench: error: {err:#}");
+            say!("fitbench: error: {err:#}");
             ExitCode::from(2)
         }
     }
@@ -914,5 +1075,43 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_help_shows_the_defaults_a_sweep_without_preset_uses() {
+        let mut cli = Cli::command();
+        let help = cli
+            .find_subcommand_mut("run")
+            .unwrap()
+            .render_help()
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let d = fitbench_report::RunConfig::default();
+        let hidden: Vec<String> = d.hidden.iter().map(ToString::to_string).collect();
+        for shown in [
+            format!("[default: {}]", d.trainers.join(";")),
+            format!("[default: {}]", d.seeds),
+            format!("[default: {}]", d.budget_s),
+            format!("[default: {}]", d.max_iters),
+            format!("[default: {}]", hidden.join(",")),
+            format!("[default: {}]", d.activation),
+            format!("[default: {}]", d.base_seed),
+            format!("[default: {}, for fair timing]", d.threads),
+        ] {
+            assert!(help.contains(&shown), "{shown} not in: {help}");
+        }
+    }
+
+    #[test]
+    fn seeds_is_a_count_and_says_so() {
+        assert_eq!(parse_count("3"), Ok(3));
+        let msg = parse_count("0,1,2").unwrap_err();
+        assert!(
+            msg.contains("number of repetitions") && msg.contains("--seed"),
+            "{msg}"
+        );
+        assert!(parse_count("x").unwrap_err().contains("not a count"));
     }
 }

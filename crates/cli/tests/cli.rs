@@ -230,12 +230,12 @@ fn bad_values_get_one_precise_message() {
 }
 
 #[test]
-fn more_threads_than_cores_get_a_warning() {
+fn more_threads_than_cores_are_refused_unless_oversubscribed() {
     let dir = tempfile::tempdir().unwrap();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = (cores + 1).to_string();
     let out_dir = dir.path().join("out");
-    let out = fitbench(&[
+    let args = [
         "run",
         "--datasets",
         "linear:n=50,d=2",
@@ -247,7 +247,20 @@ fn more_threads_than_cores_get_a_warning() {
         &threads,
         "--out",
         out_dir.to_str().unwrap(),
-    ]);
+    ];
+    let out = fitbench(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    assert!(
+        text_of(&out).contains(&format!("--threads {threads}"))
+            && text_of(&out).contains(&format!("{cores} cores"))
+            && text_of(&out).contains("--oversubscribe"),
+        "{}",
+        text_of(&out)
+    );
+    assert!(!out_dir.exists(), "nothing written");
+    let mut args = args.to_vec();
+    args.push("--oversubscribe");
+    let out = fitbench(&args);
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     assert!(
         text_of(&out).contains(&format!(
@@ -256,6 +269,150 @@ fn more_threads_than_cores_get_a_warning() {
         "{}",
         text_of(&out)
     );
+}
+
+/// Runs `fitbench args` with stdout (or stderr) a pipe whose reading end is already closed.
+fn with_closed_pipe(args: &[&str], stderr: bool) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fitbench"));
+    command.args(args);
+    if stderr {
+        command.stderr(writer).stdout(std::process::Stdio::null());
+    } else {
+        command.stdout(writer).stderr(std::process::Stdio::piped());
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn every_command_ends_quietly_on_a_closed_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep_into(config(), dir.path());
+    let report = dir.path().join("report.json");
+    for args in [
+        vec!["list"],
+        vec!["validate", report.to_str().unwrap()],
+        vec![
+            "check",
+            "--baseline",
+            report.to_str().unwrap(),
+            "--current",
+            report.to_str().unwrap(),
+            "--no-timing",
+        ],
+    ] {
+        let out = with_closed_pipe(&args, false);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text_of(&out));
+        assert!(!text_of(&out).contains("panicked"), "{}", text_of(&out));
+    }
+    // Progress on a closed stderr (`fitbench run … 2>&1 | head -1`).
+    let out_dir = dir.path().join("run");
+    let out = with_closed_pipe(
+        &[
+            "run",
+            "--datasets",
+            "linear:n=50,d=2",
+            "--seeds",
+            "1",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        true,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out_dir.join("report.json").exists());
+}
+
+#[test]
+fn reports_are_given_as_files_or_folders_and_a_wrong_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep_into(config(), dir.path());
+    let folder = dir.path().to_str().unwrap();
+    let out = fitbench(&[
+        "check",
+        "--baseline",
+        folder,
+        "--current",
+        folder,
+        "--no-timing",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let out = fitbench(&["validate", folder]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let summary = dir.path().join("summary.md");
+    let out = fitbench(&[
+        "check",
+        "--baseline",
+        folder,
+        "--current",
+        summary.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text_of(&out).contains("not a fitbench report") && text_of(&out).contains("summary.md"),
+        "{}",
+        text_of(&out)
+    );
+}
+
+#[test]
+fn plot_into_another_sweeps_folder_is_refused_and_validate_sees_foreign_views() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    sweep_into(config(), &a);
+    sweep_into(
+        RunConfig {
+            max_iters: 30,
+            ..config()
+        },
+        &b,
+    );
+    let summary_b = std::fs::read_to_string(b.join("summary.md")).unwrap();
+    let report_a = a.join("report.json");
+    let out = fitbench(&[
+        "plot",
+        report_a.to_str().unwrap(),
+        "--out",
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    assert!(
+        text_of(&out).contains("holds another sweep's report") && text_of(&out).contains("--force"),
+        "{}",
+        text_of(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(b.join("summary.md")).unwrap(),
+        summary_b
+    );
+    // Forced, B's views now belong to A's report, and validate says so.
+    let out = fitbench(&[
+        "plot",
+        report_a.to_str().unwrap(),
+        "--out",
+        b.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let out = fitbench(&["validate", b.to_str().unwrap(), "--require-plots"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text_of(&out));
+    assert!(
+        text_of(&out).contains("drawn from another report"),
+        "{}",
+        text_of(&out)
+    );
+    // Its own folder, or a fresh one, is fine.
+    let out = fitbench(&["plot", report_a.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let fresh = dir.path().join("fresh");
+    let out = fitbench(&[
+        "plot",
+        report_a.to_str().unwrap(),
+        "--out",
+        fresh.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
 }
 
 #[test]
@@ -340,4 +497,83 @@ fn shards_run_from_the_command_line_and_merge_into_one_report() {
     let o = fitbench(&args);
     assert_eq!(o.status.code(), Some(2));
     assert!(text_of(&o).contains("--jobs 0"), "{}", text_of(&o));
+}
+
+#[test]
+fn a_bad_memory_limit_variable_and_a_name_leaving_out_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let out = Command::new(env!("CARGO_BIN_EXE_fitbench"))
+        .args([
+            "run",
+            "--datasets",
+            "linear:n=50,d=2",
+            "--seeds",
+            "1",
+            "--out",
+        ])
+        .arg(&out_dir)
+        .env("FITBENCH_MEMORY_LIMIT", "banana")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    assert!(
+        text_of(&out).contains("FITBENCH_MEMORY_LIMIT=\"banana\"")
+            && text_of(&out).contains("unset it"),
+        "{}",
+        text_of(&out)
+    );
+    assert!(!out_dir.exists());
+    // A config whose name would put its output folder outside out/.
+    let config = dir.path().join("escape.toml");
+    std::fs::write(
+        &config,
+        "name = \"../../..\"\ndatasets = [\"linear:n=50,d=2\"]\nseeds = 1\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fitbench"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    assert!(
+        text_of(&out).contains("cannot be a folder name inside out/")
+            && text_of(&out).contains("--out"),
+        "{}",
+        text_of(&out)
+    );
+}
+
+#[test]
+fn run_prints_the_resolved_sweep_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let out = fitbench(&[
+        "run",
+        "--datasets",
+        "linear:n=50,d=2",
+        "--seeds",
+        "1",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let text = text_of(&out);
+    let d = RunConfig::default();
+    for shown in [
+        format!("trainers:  {}", d.trainers.join(", ")),
+        format!("hidden [{}], {}", d.hidden[0], d.activation),
+        format!(
+            "budget {} s, at most {} iterations",
+            d.budget_s, d.max_iters
+        ),
+    ] {
+        assert!(text.contains(&shown), "{shown} not in {text}");
+    }
+    assert!(
+        text.find("trainers:").unwrap() < text.find("[1/").unwrap(),
+        "printed before the first run: {text}"
+    );
 }

@@ -111,6 +111,66 @@ impl Dataset {
     }
 }
 
+impl Dataset {
+    /// Row `a` compared with row `b`, features then targets, by value (−0 equals 0; the
+    /// data is finite, so the order is total).
+    fn cmp_rows(&self, a: usize, b: usize) -> std::cmp::Ordering {
+        let key = |v: f64| v + 0.0; // −0 + 0 = +0
+        (0..self.d())
+            .map(|j| key(self.x[(a, j)]).total_cmp(&key(self.x[(b, j)])))
+            .chain((0..self.k()).map(|j| key(self.y[(a, j)]).total_cmp(&key(self.y[(b, j)]))))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    }
+
+    /// `rows` sorted by content, ties (exact copies) by index.
+    fn sorted_rows(&self, rows: &[usize]) -> Vec<usize> {
+        let mut sorted = rows.to_vec();
+        sorted.sort_unstable_by(|&a, &b| self.cmp_rows(a, b).then(a.cmp(&b)));
+        sorted
+    }
+
+    /// For every row, whether it is an exact copy (same features and targets) of an earlier
+    /// row. O(n log n) comparisons; no copy of the data.
+    pub fn duplicate_row_flags(&self) -> Vec<bool> {
+        let all: Vec<usize> = (0..self.n()).collect();
+        let sorted = self.sorted_rows(&all);
+        let mut flags = vec![false; self.n()];
+        for w in sorted.windows(2) {
+            if self.cmp_rows(w[0], w[1]).is_eq() {
+                flags[w[1]] = true;
+            }
+        }
+        flags
+    }
+
+    /// Number of rows that are exact copies (same features and targets) of an earlier row:
+    /// n minus the number of distinct rows.
+    pub fn duplicate_rows(&self) -> usize {
+        self.duplicate_row_flags().iter().filter(|&&f| f).count()
+    }
+
+    /// This dataset without its duplicate rows (the first copy of each row is kept, in the
+    /// original order), and how many rows were removed.
+    pub fn without_duplicate_rows(&self) -> (Dataset, usize) {
+        let flags = self.duplicate_row_flags();
+        let keep: Vec<usize> = (0..self.n()).filter(|&i| !flags[i]).collect();
+        let removed = self.n() - keep.len();
+        (self.select_rows(&keep), removed)
+    }
+
+    /// How many of `rows` have an exact copy (same features and targets) among `pool`, e.g.
+    /// test rows whose copy is a training row. Indices out of range are ignored.
+    pub fn rows_with_copy_in(&self, rows: &[usize], pool: &[usize]) -> usize {
+        let n = self.n();
+        let pool: Vec<usize> = pool.iter().copied().filter(|&i| i < n).collect();
+        let sorted = self.sorted_rows(&pool);
+        rows.iter()
+            .filter(|&&r| r < n && sorted.binary_search_by(|&p| self.cmp_rows(p, r)).is_ok())
+            .count()
+    }
+}
+
 /// The first (row, column) of a non-finite entry, if any.
 pub fn first_non_finite(m: MatRef<'_, f64>) -> Option<(usize, usize)> {
     (0..m.nrows()).find_map(|i| {
@@ -126,12 +186,19 @@ pub fn first_non_finite(m: MatRef<'_, f64>) -> Option<(usize, usize)> {
 /// divided by a power of two near its largest |value|, which is exact, then mean and variance
 /// are taken in two passes), so columns of any finite magnitude standardise correctly.
 ///
-/// A column is *constant* when all its training values are equal or its standard deviation is
-/// at most [`Standardiser::CONSTANT_TOL`] × its largest |value| (relative to the column's own
-/// magnitude: a feature in units of 10⁻¹⁴ is not constant). A constant feature column is
-/// dropped: it gets scale 1 and standardises to exactly 0 in every split, and its name is
-/// listed in [`Standardiser::dropped_features`]. A constant target column is an error, since
-/// MSE in standardised units would be undefined.
+/// The mean is corrected in a second pass (`m + mean(x − m)` where `m` is the plain mean,
+/// when the correction exceeds its own rounding error), and the variance is the corrected
+/// two-pass one, `mean((x − m)²) − mean(x − m)²`, so a column far from zero
+/// (`1e14 + N(0, 1)`) is centred and scaled correctly however many rows it has.
+///
+/// A column is *constant* when all its training values are equal up to rounding: every
+/// |value − mean| is at most [`Standardiser::CONSTANT_ULPS`] ulps (units in the last place) of
+/// the column's largest |value| ([`Standardiser::CONSTANT_RULE`]). The test is relative to the
+/// column's own magnitude and to f64's resolution there: a feature in units of 10⁻¹⁴ is not
+/// constant, nor is `1e14 + N(0, 1)` (values 64 ulps apart per unit) or `2⁵³ + row index`. A
+/// constant feature column is dropped: it gets scale 1 and standardises to exactly 0 in every
+/// split, and its name is listed in [`Standardiser::dropped_features`]. A constant target
+/// column is an error (naming the rule), since MSE in standardised units would be undefined.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Standardiser {
     /// Feature means.
@@ -157,7 +224,20 @@ struct ColumnMoments {
     mean: f64,
     std: f64,
     max_abs: f64,
+    /// Largest |value − mean|.
+    max_dev: f64,
     constant: bool,
+}
+
+/// The spacing of f64 at `|v|`: the distance from `|v|` to the next larger f64 (to the next
+/// smaller one at `f64::MAX`); 2⁻¹⁰⁷⁴ at 0.
+fn ulp(v: f64) -> f64 {
+    let a = v.abs();
+    if a == f64::MAX {
+        a - a.next_down()
+    } else {
+        a.next_up() - a
+    }
 }
 
 /// The largest power of two ≤ `v` (at least 2⁻¹⁰²²), for a finite `v` > 0: dividing by it is
@@ -176,20 +256,45 @@ fn moments_of(m: MatRef<'_, f64>, j: usize) -> ColumnMoments {
             mean: first,
             std: 0.0,
             max_abs,
+            max_dev: 0.0,
             constant: true,
         };
     }
     // Values / s lie in (−2, 2), so no sum below overflows.
     let s = power_of_two_scale(max_abs);
+    let v = |i: usize| m[(i, j)] / s;
     let nf = n as f64;
-    let mean = (0..n).map(|i| m[(i, j)] / s).sum::<f64>() / nf;
-    let var = (0..n).map(|i| (m[(i, j)] / s - mean).powi(2)).sum::<f64>() / nf;
-    let std = var.sqrt();
+    // Pass 1: the plain mean; its rounding error can be many standard deviations when the
+    // column sits far from zero (1e14 + N(0, 1) over 10⁵ rows).
+    let rough = (0..n).map(v).sum::<f64>() / nf;
+    // Pass 2: deviations from it, nearly exact; their mean corrects it (Chan, Golub and
+    // LeVeque's corrected two-pass algorithm). The correction is applied only when it exceeds
+    // the worst-case rounding error of its own sum (n·ε·mean |d|): below that it is noise, the
+    // plain mean is already accurate to ~n·ε standard deviations, and ordinary columns keep
+    // the plain two-pass moments bit for bit.
+    let (sum_d, sum_abs_d, sum_d2) = (0..n).fold((0.0, 0.0, 0.0), |(a, b, c), i| {
+        let d = v(i) - rough;
+        (a + d, b + d.abs(), c + d * d)
+    });
+    let correction = sum_d / nf;
+    let noise = nf * f64::EPSILON * (sum_abs_d / nf);
+    let (mean, var) = if correction.abs() > noise {
+        (
+            rough + correction,
+            (sum_d2 / nf - correction * correction).max(0.0),
+        )
+    } else {
+        (rough, sum_d2 / nf)
+    };
+    let max_dev = (0..n).map(|i| (v(i) - mean).abs()).fold(0.0, f64::max);
+    // ulp(max_abs) / s is exact: s is a power of two.
+    let tol = Standardiser::CONSTANT_ULPS as f64 * (ulp(max_abs) / s);
     ColumnMoments {
         mean: mean * s,
-        std: std * s,
+        std: var.sqrt() * s,
         max_abs,
-        constant: std <= Standardiser::CONSTANT_TOL * (max_abs / s),
+        max_dev: max_dev * s,
+        constant: max_dev <= tol,
     }
 }
 
@@ -208,9 +313,15 @@ fn standardise(v: f64, mean: f64, scale: f64) -> f64 {
 }
 
 impl Standardiser {
-    /// Relative scale at or below which a column counts as constant: std ≤ `CONSTANT_TOL` ·
-    /// max |value| over the training rows.
-    pub const CONSTANT_TOL: f64 = 1e-12;
+    /// A column is constant when every training value lies within this many ulps of the
+    /// column's largest |value| from the column's mean. Equal values give deviations of 0 or
+    /// of the mean's rounding (an ulp or two); 4 leaves room for both while keeping any column
+    /// that f64 can resolve as varying (`1e14 + N(0, 1)` spans hundreds of ulps).
+    pub const CONSTANT_ULPS: u32 = 4;
+
+    /// The constant-column test in words, for messages and reports.
+    pub const CONSTANT_RULE: &'static str =
+        "all training values equal to within 4 ulps of the column's largest |value|";
 
     /// Fits means and scales on `train`, rejecting (naming the column and dataset) a constant
     /// target column and a column whose mean or scale cannot be represented in f64.
@@ -253,13 +364,14 @@ impl Standardiser {
             }
             if c.constant {
                 return Err(Error::InvalidData(format!(
-                    "target column {name:?} of dataset {} is constant ({}) on the training split \
-                     (standard deviation {:e}, at most {:e} of its largest value); choose a target \
-                     that varies",
+                    "target column {name:?} of dataset {} is constant on the training split: all \
+                     its training values equal {:e} to within {} ulps of {:e} (largest deviation \
+                     from their mean {:e}); choose a target that varies",
                     train.name,
                     c.mean,
-                    c.std,
-                    Self::CONSTANT_TOL
+                    Self::CONSTANT_ULPS,
+                    c.max_abs,
+                    c.max_dev
                 )));
             }
             y_mean.push(c.mean);
@@ -363,6 +475,10 @@ pub struct Split {
     pub test: Dataset,
     /// The transform, fitted on the raw training rows.
     pub standardiser: Standardiser,
+    /// The 0-based rows of the source dataset in the training set, in its order.
+    pub train_rows: Vec<usize>,
+    /// The 0-based rows of the source dataset in the test set, in its order.
+    pub test_rows: Vec<usize>,
 }
 
 impl Split {
@@ -397,6 +513,8 @@ impl Split {
             train: standardiser.apply_rows(&raw_train, Some(train_idx))?,
             test: standardiser.apply_rows(&raw_test, Some(test_idx))?,
             standardiser,
+            train_rows: train_idx.to_vec(),
+            test_rows: test_idx.to_vec(),
         })
     }
 
@@ -515,7 +633,7 @@ mod tests {
     }
 
     #[test]
-    fn moments_on_ordinary_data_are_bit_identical_to_the_naive_two_pass_formula() {
+    fn moments_on_ordinary_data_equal_the_plain_two_pass_formula() {
         let data = toy(50);
         for m in [data.x.as_ref(), data.y.as_ref()] {
             assert_eq!(mean_std(m), naive_mean_std(m));
@@ -523,7 +641,12 @@ mod tests {
         let odd = Mat::from_fn(37, 3, |i, j| {
             ((i * 13 + j * 7) % 17) as f64 * 0.37 - 2.1e3 * j as f64
         });
-        assert_eq!(mean_std(odd.as_ref()), naive_mean_std(odd.as_ref()));
+        let ((m, sd), (naive_m, naive_sd)) = (mean_std(odd.as_ref()), naive_mean_std(odd.as_ref()));
+        assert_eq!(sd, naive_sd);
+        // Columns 1 and 2 lie far from zero (mean −2097, std 1.8): the plain mean is off by an
+        // ulp, which the correction pass removes.
+        assert_eq!(m[0], naive_m[0]);
+        assert_eq!((m[1], m[2]), (-2097.02, -4196.98), "plain: {naive_m:?}");
     }
 
     #[test]
@@ -652,11 +775,152 @@ mod tests {
                 assert!(data.x.col_as_slice(j).iter().all(|&v| v == 0.0));
             }
         }
-        // A column varying by less than CONSTANT_TOL of its magnitude is constant too.
-        let x = Mat::from_fn(30, 1, |i, _| 1e6 * (1.0 + 1e-14 * (i % 2) as f64));
+        // Values that differ only by rounding (0.1 + 0.2 and 0.3 are one ulp apart) are
+        // constant too.
+        let x = Mat::from_fn(30, 1, |i, _| if i % 2 == 0 { 0.1 + 0.2 } else { 0.3 });
         let y = Mat::from_fn(30, 1, |i, _| i as f64);
         let s = Split::new(&dataset(x, y), 0.2, 2).unwrap();
         assert_eq!(s.dropped_features(), ["f0"]);
+        // A column varying by 10⁻¹⁴ of its magnitude (86 ulps at 10⁶) is not: it was dropped
+        // under the old rule (std ≤ 1e-12 · max |value|).
+        let x = Mat::from_fn(30, 1, |i, _| 1e6 * (1.0 + 1e-14 * (i % 2) as f64));
+        let y = Mat::from_fn(30, 1, |i, _| i as f64);
+        let s = Split::new(&dataset(x, y), 0.2, 2).unwrap();
+        assert!(
+            s.dropped_features().is_empty(),
+            "{:?}",
+            s.dropped_features()
+        );
+    }
+
+    /// (mean, population std) of column `j`, plainly (for ordinary magnitudes).
+    fn plain_mean_std(m: MatRef<'_, f64>, j: usize) -> (f64, f64) {
+        let (means, stds) = naive_mean_std(m);
+        (means[j], stds[j])
+    }
+
+    #[test]
+    fn a_feature_1e14_plus_unit_noise_carrying_the_signal_is_kept_and_standardised() {
+        // Issue #24: std 1 ≤ 1e-12 · 1e14 called it constant and dropped it (OLS test MSE 0.84
+        // instead of ~0.01). At 10⁵ rows the plain mean is off by several standard deviations,
+        // so this also checks the corrected two-pass mean and variance.
+        for n in [200, 100_000] {
+            let mut r = rng::rng(11);
+            let z: Vec<f64> = (0..n).map(|_| rng::normal(&mut r)).collect();
+            let x = Mat::from_fn(
+                n,
+                2,
+                |i, j| if j == 0 { 1e14 + z[i] } else { (i % 7) as f64 },
+            );
+            let y = Mat::from_fn(n, 1, |i, _| 2.0 * z[i]);
+            let s = Split::new(&dataset(x, y), 0.2, 4).unwrap();
+            assert!(
+                s.dropped_features().is_empty(),
+                "n = {n}: {:?}",
+                s.dropped_features()
+            );
+            // The mean itself lies on f64's grid of 1/64 at 10¹⁴, so centred values are off by
+            // up to half of that (the std is 1).
+            let (m, sd) = plain_mean_std(s.train.x.as_ref(), 0);
+            assert!(
+                m.abs() < 1.0 / 128.0 && (sd - 1.0).abs() < 1e-9,
+                "n = {n}: mean {m}, std {sd}"
+            );
+            // The standardised feature is the standardised target up to the 1/64 grid of f64
+            // at 10¹⁴ (relative to a std of 1).
+            let worst = (0..s.train.n())
+                .map(|i| (s.train.x[(i, 0)] - s.train.y[(i, 0)]).abs())
+                .fold(0.0, f64::max);
+            assert!(worst < 0.05, "n = {n}: largest difference {worst}");
+        }
+    }
+
+    #[test]
+    fn targets_far_from_zero_that_vary_are_accepted() {
+        // 1e14 + y with std 3, and 9007199254740993 + row index (std 57, f64 grid 2).
+        let mut r = rng::rng(5);
+        let z: Vec<f64> = (0..200).map(|_| rng::normal(&mut r)).collect();
+        let targets: [Box<dyn Fn(usize) -> f64>; 2] = [
+            Box::new(|i| 1e14 + 3.0 * z[i]),
+            Box::new(|i| 9_007_199_254_740_993.0 + i as f64),
+        ];
+        for (t, target) in targets.iter().enumerate() {
+            let x = Mat::from_fn(200, 1, |i, _| z[(i + 1) % 200]);
+            let y = Mat::from_fn(200, 1, |i, _| target(i));
+            let s =
+                Split::new(&dataset(x, y), 0.2, 9).unwrap_or_else(|e| panic!("target {t}: {e}"));
+            // Centred up to half of f64's grid at the mean (1/64 and 2; the stds are 3 and 57).
+            let (m, sd) = plain_mean_std(s.train.y.as_ref(), 0);
+            assert!(
+                m.abs() < 0.02 && (sd - 1.0).abs() < 1e-9,
+                "target {t}: {m} {sd}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_constant_target_error_names_the_ulp_rule() {
+        let x = Mat::from_fn(20, 1, |i, _| i as f64);
+        let y = Mat::from_fn(20, 1, |i, _| if i % 3 == 0 { 0.1 + 0.2 } else { 0.3 });
+        let err = Standardiser::fit(&dataset(x, y)).unwrap_err().to_string();
+        assert!(
+            err.contains("\"t\"") && err.contains("constant") && err.contains("within 4 ulps of"),
+            "{err}"
+        );
+    }
+
+    /// Rows 0..6 of a small dataset: rows 3 and 5 copy row 0, row 4 copies row 1 in x but not
+    /// in y, row 2 is −0 where row 1 is 0 (equal values).
+    fn with_duplicates() -> Dataset {
+        let x = [
+            [1.0, 2.0],
+            [0.0, 5.0],
+            [-0.0, 5.0],
+            [1.0, 2.0],
+            [0.0, 5.0],
+            [1.0, 2.0],
+        ];
+        let y = [7.0, 8.0, 8.0, 7.0, 9.0, 7.0];
+        dataset(
+            Mat::from_fn(6, 2, |i, j| x[i][j]),
+            Mat::from_fn(6, 1, |i, _| y[i]),
+        )
+    }
+
+    #[test]
+    fn duplicate_rows_are_counted_and_removed_keeping_the_first_copy() {
+        let d = with_duplicates();
+        assert_eq!(
+            d.duplicate_row_flags(),
+            [false, false, true, true, false, true]
+        );
+        assert_eq!(d.duplicate_rows(), 3);
+        let (kept, removed) = d.without_duplicate_rows();
+        assert_eq!(removed, 3);
+        assert_eq!(kept.y.col_as_slice(0), [7.0, 8.0, 9.0]);
+        assert_eq!(kept.duplicate_rows(), 0);
+        assert_eq!(toy(30).duplicate_rows(), 0);
+    }
+
+    #[test]
+    fn test_rows_with_a_copy_among_the_training_rows_are_counted() {
+        let d = with_duplicates();
+        // Test rows 3 (copy of 0) and 4 (its x matches row 1, its y does not).
+        assert_eq!(d.rows_with_copy_in(&[3, 4], &[0, 1, 2, 5]), 1);
+        assert_eq!(d.rows_with_copy_in(&[0, 3, 5], &[1, 2, 4]), 0);
+        assert_eq!(d.rows_with_copy_in(&[4, 99], &[0, 1, 2, 3, 5]), 0);
+        // A split records its rows, so the crossing can be counted for it.
+        let data = toy(30);
+        let s = Split::new(&data, 0.2, 3).unwrap();
+        assert_eq!((s.train_rows.len(), s.test_rows.len()), (24, 6));
+        assert_eq!(
+            s.train.x[(0, 0)],
+            s.standardiser
+                .apply(&data.select_rows(&s.train_rows[..1]))
+                .unwrap()
+                .x[(0, 0)]
+        );
+        assert_eq!(data.rows_with_copy_in(&s.test_rows, &s.train_rows), 0);
     }
 
     #[test]

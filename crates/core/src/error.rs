@@ -72,6 +72,11 @@ pub enum Error {
     /// The iteration produced NaN or infinity.
     #[error("non-finite values in {0}")]
     NonFinite(String),
+    /// The step was cancelled through its [`CancelToken`](crate::CancelToken) (a signal, or
+    /// the time budget) before it finished; the trainer's parameters are those from before
+    /// the step, and the harness ends the run (as interrupted, or as out of time).
+    #[error("step cancelled: {0}")]
+    Cancelled(crate::cancel::Cancelled),
     /// An error from a trainer crate's own error type (e.g. a numeric backend's).
     #[error("{trainer}: {source}")]
     Trainer {

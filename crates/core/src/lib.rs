@@ -1,7 +1,8 @@
 //! # fitbench-core
 //!
 //! The shared contract of fitbench, a harness that compares training algorithms by the loss
-//! they reach per second of compute. This crate has no file I/O, no clock and no burn.
+//! they reach per second of compute. This crate has no file I/O, no clock (a
+//! [`CancelToken`]'s deadline check aside) and no burn.
 //!
 //! - [`Dataset`] (n×d features, n×k targets, names, provenance), [`Split`] (seeded train/test
 //!   split) and [`Standardiser`] (fitted on the training split only).
@@ -10,7 +11,8 @@
 //!   activations built on them, within 4·2⁻⁵² of libm, the same bits on every dispatch path).
 //! - [`Architecture`] and [`Mlp`]: the network every trainer returns, its seeded initialiser
 //!   and the one f64 [`Mlp::mse`] the harness scores every trainer with.
-//! - [`Trainer`] and [`TrainerConfig`]: what a training algorithm implements.
+//! - [`Trainer`] and [`TrainerConfig`]: what a training algorithm implements;
+//!   [`CancelToken`]: how the harness stops a step in progress (a signal, the time budget).
 //! - [`synthetic`]: planted teacher, noisy linear, Friedman #1 and a smooth 2-D function.
 //! - [`registry`]: the entries through which trainer crates offer their trainers to the
 //!   harness; [`Options`]: `NAME:key=value,…` strings; [`synthetic::SYNTHETIC`]: the table of
@@ -36,6 +38,7 @@
 #![deny(missing_docs)]
 
 pub mod activation;
+pub mod cancel;
 pub mod clock;
 pub mod data;
 pub mod error;
@@ -51,10 +54,11 @@ pub mod trainer;
 pub mod vmath;
 
 pub use activation::Activation;
+pub use cancel::{CancelToken, Cancelled};
 pub use clock::Clock;
 pub use data::{Dataset, Split, Standardiser};
 pub use error::{Error, Result};
 pub use mlp::{Architecture, ForwardBuffers, Mlp};
 pub use options::Options;
 pub use registry::{Capabilities, DynTrainerConfig, TrainerEntry};
-pub use trainer::{StepOutcome, Trainer, TrainerConfig};
+pub use trainer::{StepCost, StepOutcome, Trainer, TrainerConfig};

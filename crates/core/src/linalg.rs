@@ -17,6 +17,7 @@
 //! the two triangular solves. The pseudo-inverse fallback recomputes the Gram triangle and
 //! adds a p×p symmetric eigendecomposition (it allocates; it runs only for singular systems).
 
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{
@@ -25,6 +26,7 @@ use faer::linalg::cholesky::llt::factor::{
 use faer::linalg::cholesky::llt::solve::solve_in_place;
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri_matmul};
+use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 
 /// Smallest acceptable ratio of the smallest to the largest squared Cholesky pivot: below it
@@ -116,9 +118,331 @@ pub fn cholesky_pivot_ratio(mut gram: MatMut<'_, f64>, par: Par, mem: &mut MemBu
     pivot_ratio((0..p).map(|j| gram[(j, j)]))
 }
 
-/// The workspace [`cholesky_pivot_ratio`] needs for a p×p matrix.
+/// The workspace [`cholesky_pivot_ratio`] and [`cholesky_pivot_ratio_cancellable`] need for
+/// a p×p matrix.
 pub fn cholesky_mem(p: usize, par: Par) -> MemBuffer {
-    MemBuffer::new(cholesky_in_place_scratch::<f64>(p, par, Default::default()))
+    MemBuffer::new(cholesky_scratch(p, par))
+}
+
+/// Bytes of [`cholesky_mem`]`(p, par)`, for memory estimates made before allocating.
+pub fn cholesky_mem_bytes(p: usize, par: Par) -> u64 {
+    cholesky_scratch(p, par).unaligned_bytes_required() as u64
+}
+
+fn cholesky_scratch(p: usize, par: Par) -> faer::dyn_stack::StackReq {
+    cholesky_in_place_scratch::<f64>(p, par, Default::default()).or(
+        cholesky_in_place_scratch::<f64>(p.min(CHOLESKY_PANEL), par, Default::default()),
+    )
+}
+
+/// Work, in flops ([`crate::flops`]), between two polls of a [`CancelToken`] in
+/// [`gram_lower`] and [`cholesky_pivot_ratio_cancellable`] (about 0.02–0.2 s on one core). An
+/// operation below it runs as one faer call, exactly as without cancellation; above it, it
+/// runs in blocks (the same sums in another order: equal up to rounding).
+pub const POLL_FLOPS: f64 = 2e9;
+
+/// Columns per panel of [`cholesky_pivot_ratio_cancellable`].
+pub const CHOLESKY_PANEL: usize = 256;
+
+/// The lower triangle of AᵀA into `gram` (`accum`: replace or add), polling `cancel`.
+///
+/// At most [`POLL_FLOPS`] (n·p² for an n×p `a`) it is one faer product; above, it is built a
+/// block of columns at a time (each block the full n-row product of its columns with the
+/// columns from it on, at least 64 wide), or for a tall, narrow `a` a block of at least 256
+/// rows at a time, with a poll after each block. Fails only with
+/// [`Error::Cancelled`], leaving `gram` partly written.
+pub fn gram_lower(
+    gram: MatMut<'_, f64>,
+    a: MatRef<'_, f64>,
+    accum: Accum,
+    par: Par,
+    cancel: &CancelToken,
+) -> Result<()> {
+    gram_lower_polling(gram, a, accum, par, cancel, POLL_FLOPS)
+}
+
+/// [`gram_lower`] with the work between polls as a parameter (tests use small blocks).
+fn gram_lower_polling(
+    mut gram: MatMut<'_, f64>,
+    a: MatRef<'_, f64>,
+    accum: Accum,
+    par: Par,
+    cancel: &CancelToken,
+    poll_flops: f64,
+) -> Result<()> {
+    let (n, p) = (a.nrows(), a.ncols());
+    cancel.check()?;
+    if crate::flops::gram(n, p) <= poll_flops {
+        tri_matmul(
+            gram,
+            BlockStructure::TriangularLower,
+            accum,
+            a.transpose(),
+            BlockStructure::Rectangular,
+            a,
+            BlockStructure::Rectangular,
+            1.0,
+            par,
+        );
+        return Ok(());
+    }
+    let width = ((poll_flops / (2.0 * n as f64 * p as f64)) as usize).max(64);
+    if width >= p {
+        // Tall and narrow: blocks of rows, summed.
+        let rows = ((poll_flops / (p as f64 * p as f64)) as usize).max(256);
+        let mut r0 = 0;
+        while r0 < n {
+            let m = rows.min(n - r0);
+            let block = a.subrows(r0, m);
+            tri_matmul(
+                gram.as_mut(),
+                BlockStructure::TriangularLower,
+                if r0 == 0 { accum } else { Accum::Add },
+                block.transpose(),
+                BlockStructure::Rectangular,
+                block,
+                BlockStructure::Rectangular,
+                1.0,
+                par,
+            );
+            cancel.check()?;
+            r0 += m;
+        }
+        return Ok(());
+    }
+    let mut c0 = 0;
+    while c0 < p {
+        let w = width.min(p - c0);
+        let cols = a.subcols(c0, w);
+        tri_matmul(
+            gram.as_mut().submatrix_mut(c0, c0, w, w),
+            BlockStructure::TriangularLower,
+            accum,
+            cols.transpose(),
+            BlockStructure::Rectangular,
+            cols,
+            BlockStructure::Rectangular,
+            1.0,
+            par,
+        );
+        let below = p - c0 - w;
+        if below > 0 {
+            matmul(
+                gram.as_mut().submatrix_mut(c0 + w, c0, below, w),
+                accum,
+                a.subcols(c0 + w, below).transpose(),
+                cols,
+                1.0,
+                par,
+            );
+        }
+        cancel.check()?;
+        c0 += w;
+    }
+    Ok(())
+}
+
+/// `out ← accum(out, alpha·lhs·rhs)`, polling `cancel`: at most [`POLL_FLOPS`]
+/// (2·m·k·n) one faer product; above, a block of at least 64 rows (or, for a wide `out`,
+/// columns) of `out` at a time with a poll after each (each entry's sum is the same
+/// product of one row by one column). Fails only with [`Error::Cancelled`].
+pub fn matmul_cancellable(
+    out: MatMut<'_, f64>,
+    accum: Accum,
+    lhs: MatRef<'_, f64>,
+    rhs: MatRef<'_, f64>,
+    alpha: f64,
+    par: Par,
+    cancel: &CancelToken,
+) -> Result<()> {
+    matmul_polling(out, accum, lhs, rhs, alpha, par, cancel, POLL_FLOPS)
+}
+
+/// [`matmul_cancellable`] with the work between polls as a parameter.
+#[allow(clippy::too_many_arguments)]
+fn matmul_polling(
+    mut out: MatMut<'_, f64>,
+    accum: Accum,
+    lhs: MatRef<'_, f64>,
+    rhs: MatRef<'_, f64>,
+    alpha: f64,
+    par: Par,
+    cancel: &CancelToken,
+    poll_flops: f64,
+) -> Result<()> {
+    let (m, k, n) = (lhs.nrows(), lhs.ncols(), rhs.ncols());
+    cancel.check()?;
+    let total = crate::flops::matmul(m, k, n);
+    if total <= poll_flops {
+        matmul(out, accum, lhs, rhs, alpha, par);
+        return Ok(());
+    }
+    if m >= n {
+        let rows = ((poll_flops / (2.0 * k.max(1) as f64 * n.max(1) as f64)) as usize).max(64);
+        let mut r0 = 0;
+        while r0 < m {
+            let b = rows.min(m - r0);
+            matmul(
+                out.as_mut().subrows_mut(r0, b),
+                accum,
+                lhs.subrows(r0, b),
+                rhs,
+                alpha,
+                par,
+            );
+            cancel.check()?;
+            r0 += b;
+        }
+    } else {
+        let cols = ((poll_flops / (2.0 * k.max(1) as f64 * m.max(1) as f64)) as usize).max(64);
+        let mut c0 = 0;
+        while c0 < n {
+            let b = cols.min(n - c0);
+            matmul(
+                out.as_mut().subcols_mut(c0, b),
+                accum,
+                lhs,
+                rhs.subcols(c0, b),
+                alpha,
+                par,
+            );
+            cancel.check()?;
+            c0 += b;
+        }
+    }
+    Ok(())
+}
+
+/// Solves `LLᵀX = B` in place (`factor` holds L in its lower triangle, `rhs` holds B and
+/// receives X), polling `cancel`: at most [`POLL_FLOPS`] (2·p²·k) one faer solve; above, a
+/// block of at least 64 right-hand sides at a time (the columns are independent: the same
+/// results) with a poll after each. Fails only with [`Error::Cancelled`].
+pub fn llt_solve_cancellable(
+    factor: MatRef<'_, f64>,
+    rhs: MatMut<'_, f64>,
+    par: Par,
+    cancel: &CancelToken,
+) -> Result<()> {
+    llt_solve_polling(factor, rhs, par, cancel, POLL_FLOPS)
+}
+
+/// [`llt_solve_cancellable`] with the work between polls as a parameter.
+fn llt_solve_polling(
+    factor: MatRef<'_, f64>,
+    mut rhs: MatMut<'_, f64>,
+    par: Par,
+    cancel: &CancelToken,
+    poll_flops: f64,
+) -> Result<()> {
+    let (p, k) = (factor.nrows(), rhs.ncols());
+    cancel.check()?;
+    let total = crate::flops::triangular_solves(p, k);
+    if total <= poll_flops {
+        solve_in_place(factor, rhs, par, MemStack::new(&mut []));
+        return Ok(());
+    }
+    let cols = ((poll_flops / (2.0 * p as f64 * p as f64)) as usize).max(64);
+    let mut c0 = 0;
+    while c0 < k {
+        let b = cols.min(k - c0);
+        solve_in_place(
+            factor,
+            rhs.as_mut().subcols_mut(c0, b),
+            par,
+            MemStack::new(&mut []),
+        );
+        cancel.check()?;
+        c0 += b;
+    }
+    Ok(())
+}
+
+/// [`cholesky_pivot_ratio`], polling `cancel`: at most [`POLL_FLOPS`] (p³/3) it is the same
+/// single faer factorisation; above, a right-looking blocked factorisation of
+/// [`CHOLESKY_PANEL`]-column panels (faer's Cholesky of the diagonal block, a triangular
+/// solve for the panel below it, the trailing update in column blocks of about
+/// [`POLL_FLOPS`]) with a poll after each block. `mem` must come from [`cholesky_mem`].
+/// Fails only with [`Error::Cancelled`], leaving `gram` partly factorised.
+pub fn cholesky_pivot_ratio_cancellable(
+    gram: MatMut<'_, f64>,
+    par: Par,
+    mem: &mut MemBuffer,
+    cancel: &CancelToken,
+) -> Result<f64> {
+    cholesky_polling(gram, par, mem, cancel, POLL_FLOPS)
+}
+
+/// [`cholesky_pivot_ratio_cancellable`] with the work between polls as a parameter.
+fn cholesky_polling(
+    mut gram: MatMut<'_, f64>,
+    par: Par,
+    mem: &mut MemBuffer,
+    cancel: &CancelToken,
+    poll_flops: f64,
+) -> Result<f64> {
+    let p = gram.nrows();
+    cancel.check()?;
+    if crate::flops::cholesky(p) <= poll_flops {
+        return Ok(cholesky_pivot_ratio(gram, par, mem));
+    }
+    let mut k0 = 0;
+    while k0 < p {
+        let b = CHOLESKY_PANEL.min(p - k0);
+        let rest = p - k0 - b;
+        let (mut a11, _, mut a21, mut a22) = gram
+            .as_mut()
+            .submatrix_mut(k0, k0, p - k0, p - k0)
+            .split_at_mut(b, b);
+        let factor = cholesky_in_place(
+            a11.as_mut(),
+            LltRegularization::default(),
+            par,
+            MemStack::new(mem),
+            Default::default(),
+        );
+        if factor.is_err() {
+            return Ok(0.0);
+        }
+        if rest > 0 {
+            // L₂₁ = A₂₁L₁₁⁻ᵀ  ⇔  L₁₁L₂₁ᵀ = A₂₁ᵀ.
+            solve_lower_triangular_in_place(a11.as_ref(), a21.as_mut().transpose_mut(), par);
+            cancel.check()?;
+            // A₂₂ −= L₂₁L₂₁ᵀ (lower triangle), a block of columns at a time.
+            let width =
+                ((poll_flops / (2.0 * rest as f64 * b as f64)) as usize).max(CHOLESKY_PANEL);
+            let mut c0 = 0;
+            while c0 < rest {
+                let w = width.min(rest - c0);
+                let l = a21.as_ref().subrows(c0, w);
+                tri_matmul(
+                    a22.as_mut().submatrix_mut(c0, c0, w, w),
+                    BlockStructure::TriangularLower,
+                    Accum::Add,
+                    l,
+                    BlockStructure::Rectangular,
+                    l.transpose(),
+                    BlockStructure::Rectangular,
+                    -1.0,
+                    par,
+                );
+                let below = rest - c0 - w;
+                if below > 0 {
+                    matmul(
+                        a22.as_mut().submatrix_mut(c0 + w, c0, below, w),
+                        Accum::Add,
+                        a21.as_ref().subrows(c0 + w, below),
+                        l.transpose(),
+                        -1.0,
+                        par,
+                    );
+                }
+                cancel.check()?;
+                c0 += w;
+            }
+        }
+        k0 += b;
+    }
+    Ok(pivot_ratio((0..p).map(|j| gram[(j, j)])))
 }
 
 /// Names the unknowns `idx` (at most five, then a count) with `unknown`.
@@ -237,6 +561,7 @@ pub struct NormalEquations {
     context: String,
     unknowns: Vec<String>,
     pinv_solves: usize,
+    cancel: CancelToken,
 }
 
 impl std::fmt::Debug for NormalEquations {
@@ -262,7 +587,15 @@ impl NormalEquations {
             context: context.into(),
             unknowns: Vec::new(),
             pinv_solves: 0,
+            cancel: CancelToken::never(),
         }
+    }
+
+    /// Polls `token` while building the Gram matrix and factorising it ([`gram_lower`],
+    /// [`cholesky_pivot_ratio_cancellable`]): the solves then fail with
+    /// [`Error::Cancelled`] once it is cancelled.
+    pub fn set_cancel(&mut self, token: CancelToken) {
+        self.cancel = token;
     }
 
     /// Names the p unknowns (rows of Θ) in error messages, e.g. the design's column names;
@@ -279,22 +612,19 @@ impl NormalEquations {
     }
 
     /// Writes one triangle of `AᵀA + λP` into the Gram buffer.
-    fn build_gram(&mut self, a: MatRef<'_, f64>, ridge: f64, n_free: usize) {
+    fn build_gram(&mut self, a: MatRef<'_, f64>, ridge: f64, n_free: usize) -> Result<()> {
         let p = a.ncols();
-        tri_matmul(
+        gram_lower(
             self.gram.as_mut(),
-            BlockStructure::TriangularLower,
-            Accum::Replace,
-            a.transpose(),
-            BlockStructure::Rectangular,
             a,
-            BlockStructure::Rectangular,
-            1.0,
+            Accum::Replace,
             self.par,
-        );
+            &self.cancel,
+        )?;
         for j in 0..p.saturating_sub(n_free) {
             self.gram[(j, j)] += ridge;
         }
+        Ok(())
     }
 
     /// Starts a blockwise build of AᵀA and AᵀB: then [`NormalEquations::add_rows`] for each
@@ -344,7 +674,7 @@ impl NormalEquations {
             self.gram[(j, j)] += ridge;
         }
         self.saved.copy_from(self.gram.as_ref());
-        if self.factor_and_solve(PIVOT_RATIO_THRESHOLD, out.as_mut()) {
+        if self.factor_and_solve(PIVOT_RATIO_THRESHOLD, out.as_mut())? {
             return Ok(SolveMethod::Cholesky);
         }
         self.gram.copy_from(self.saved.as_ref());
@@ -376,7 +706,8 @@ impl NormalEquations {
     /// Cholesky only: builds `(AᵀA + λP)Θ = AᵀB` (λⱼ = `ridge` except for the last `n_free`
     /// rows of Θ), factorises it and, when the pivot ratio ([`pivot_ratio`]) is at least
     /// `min_pivot_ratio`, writes Θ into `out` and returns `true`. Returns `false` (leaving
-    /// `out` untouched) for a singular or ill-conditioned system.
+    /// `out` untouched) for a singular or ill-conditioned system. Fails only with
+    /// [`Error::Cancelled`] ([`NormalEquations::set_cancel`]).
     ///
     /// Flops: n·p² + 2·n·p·k + p³/3 + 2·p²·k.
     pub fn solve_cholesky(
@@ -387,21 +718,22 @@ impl NormalEquations {
         n_free: usize,
         min_pivot_ratio: f64,
         out: MatMut<'_, f64>,
-    ) -> bool {
+    ) -> Result<bool> {
         let par = self.par;
         debug_assert_eq!(
             (self.gram.nrows(), self.rhs.ncols()),
             (a.ncols(), b.ncols())
         );
-        self.build_gram(a, ridge, n_free);
-        matmul(
+        self.build_gram(a, ridge, n_free)?;
+        matmul_cancellable(
             self.rhs.as_mut(),
             Accum::Replace,
             a.transpose(),
             b,
             1.0,
             par,
-        );
+            &self.cancel,
+        )?;
         self.factor_and_solve(min_pivot_ratio, out)
     }
 
@@ -409,21 +741,17 @@ impl NormalEquations {
     /// `min_pivot_ratio`, solves for the right-hand sides, writes Θ into `out` and returns
     /// `true`; otherwise returns `false`, `out` untouched (the Gram buffer then holds a failed
     /// factorisation, the right-hand sides are intact).
-    fn factor_and_solve(&mut self, min_pivot_ratio: f64, mut out: MatMut<'_, f64>) -> bool {
+    fn factor_and_solve(&mut self, min_pivot_ratio: f64, mut out: MatMut<'_, f64>) -> Result<bool> {
         let par = self.par;
-        let ratio = cholesky_pivot_ratio(self.gram.as_mut(), par, &mut self.mem);
+        let ratio =
+            cholesky_pivot_ratio_cancellable(self.gram.as_mut(), par, &mut self.mem, &self.cancel)?;
         // `pivot_ratio` is never NaN, so `<` also rejects a failed factorisation (ratio 0).
         if ratio < min_pivot_ratio.max(f64::MIN_POSITIVE) {
-            return false;
+            return Ok(false);
         }
-        solve_in_place(
-            self.gram.as_ref(),
-            self.rhs.as_mut(),
-            par,
-            MemStack::new(&mut []),
-        );
+        llt_solve_cancellable(self.gram.as_ref(), self.rhs.as_mut(), par, &self.cancel)?;
         out.copy_from(self.rhs.as_ref());
-        true
+        Ok(true)
     }
 
     /// Solves `min_Θ ‖AΘ − B‖² + Σⱼ λⱼ‖Θ[j,:]‖²` with `λⱼ = ridge` for every row of Θ except
@@ -433,7 +761,8 @@ impl NormalEquations {
     /// (singular or ill-conditioned: λ = 0 with a constant, duplicated or all-zero column, a
     /// unit that is never active, …) by the pseudo-inverse of the regularised Gram matrix
     /// ([`pinv_solve`] with [`PINV_REL_TOL`]): the minimum-norm solution, the λ → 0 limit of
-    /// ridge. Fails only when the system holds NaN or infinity (naming the unknowns).
+    /// ridge. Fails only when the system holds NaN or infinity (naming the unknowns), or with
+    /// [`Error::Cancelled`] ([`NormalEquations::set_cancel`]).
     ///
     /// Flops: n·p² + 2·n·p·k + p³/3 + 2·p²·k (the fallback adds n·p² and an eigensolve).
     pub fn solve(
@@ -444,11 +773,11 @@ impl NormalEquations {
         n_free: usize,
         mut out: MatMut<'_, f64>,
     ) -> Result<SolveMethod> {
-        if self.solve_cholesky(a, b, ridge, n_free, PIVOT_RATIO_THRESHOLD, out.as_mut()) {
+        if self.solve_cholesky(a, b, ridge, n_free, PIVOT_RATIO_THRESHOLD, out.as_mut())? {
             return Ok(SolveMethod::Cholesky);
         }
         // The factorisation overwrote the Gram triangle; AᵀB is intact.
-        self.build_gram(a, ridge, n_free);
+        self.build_gram(a, ridge, n_free)?;
         self.pseudo_inverse(out)
     }
 }
@@ -721,6 +1050,145 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < SOLVE_TOL
+    }
+
+    #[test]
+    fn the_blocked_gram_and_cholesky_equal_faer_s_up_to_rounding_and_stop_when_cancelled() {
+        use crate::cancel::CancelToken;
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+        let never = CancelToken::never();
+        let close = |a: MatRef<'_, f64>, b: MatRef<'_, f64>, p: usize| {
+            let scale = (0..p).map(|j| b[(j, j)].abs()).fold(0.0, f64::max);
+            (0..p).all(|j| (j..p).all(|i| (a[(i, j)] - b[(i, j)]).abs() <= 1e-10 * scale))
+        };
+        // Wide (column blocks and several Cholesky panels) and tall (row blocks).
+        for (n, p) in [(40usize, 600usize), (3000, 20)] {
+            let a = Mat::from_fn(n, p, |i, j| ((i * 7 + j * 13) % 17) as f64 / 17.0 - 0.4);
+            let mut whole = Mat::<f64>::zeros(p, p);
+            gram_lower_polling(
+                whole.as_mut(),
+                a.as_ref(),
+                Accum::Replace,
+                Par::Seq,
+                &never,
+                1e18,
+            )
+            .unwrap();
+            let mut blocked = Mat::<f64>::zeros(p, p);
+            gram_lower_polling(
+                blocked.as_mut(),
+                a.as_ref(),
+                Accum::Replace,
+                Par::Seq,
+                &never,
+                1e3,
+            )
+            .unwrap();
+            assert!(
+                close(blocked.as_ref(), whole.as_ref(), p),
+                "gram n = {n}, p = {p}"
+            );
+            for g in [&mut whole, &mut blocked] {
+                for j in 0..p {
+                    g[(j, j)] += 1.0;
+                }
+            }
+            let mut mem = cholesky_mem(p, Par::Seq);
+            let r1 = cholesky_polling(whole.as_mut(), Par::Seq, &mut mem, &never, 1e18).unwrap();
+            let r2 = cholesky_polling(blocked.as_mut(), Par::Seq, &mut mem, &never, 1e3).unwrap();
+            assert!(r1 > 0.0 && (r1 - r2).abs() <= 1e-8 * r1, "{r1} {r2}");
+            assert!(
+                close(blocked.as_ref(), whole.as_ref(), p),
+                "cholesky p = {p}"
+            );
+        }
+        // A not positive definite matrix fails in a later panel: ratio 0, as faer's.
+        let p = 600;
+        let mut m = Mat::from_fn(p, p, |i, j| if i == j { 1.0 } else { 0.0 });
+        m[(p - 1, p - 1)] = -1.0;
+        let mut mem = cholesky_mem(p, Par::Seq);
+        assert_eq!(
+            cholesky_polling(m.as_mut(), Par::Seq, &mut mem, &never, 1e3).unwrap(),
+            0.0
+        );
+        // A cancelled token stops both before any work.
+        let cancelled = CancelToken::new(Arc::new(AtomicBool::new(true)));
+        let a = Mat::<f64>::zeros(10, 5);
+        let mut g = Mat::<f64>::zeros(5, 5);
+        let e = gram_lower(g.as_mut(), a.as_ref(), Accum::Replace, Par::Seq, &cancelled);
+        assert!(matches!(e, Err(Error::Cancelled(_))));
+        let e = cholesky_pivot_ratio_cancellable(g.as_mut(), Par::Seq, &mut mem, &cancelled);
+        assert!(matches!(e, Err(Error::Cancelled(_))));
+        // … and the blocked forms between their blocks.
+        let (n, p) = (40, 600);
+        let a = Mat::from_fn(n, p, |i, j| ((i + j) % 5) as f64);
+        let mut g = Mat::<f64>::zeros(p, p);
+        let third = CancelToken::after_polls(3, crate::Cancelled::Deadline);
+        let e = gram_lower_polling(
+            g.as_mut(),
+            a.as_ref(),
+            Accum::Replace,
+            Par::Seq,
+            &third,
+            1e3,
+        );
+        assert!(matches!(e, Err(Error::Cancelled(_))));
+        let mut m = Mat::from_fn(p, p, |i, j| if i == j { 2.0 } else { 0.0 });
+        let third = CancelToken::after_polls(3, crate::Cancelled::Deadline);
+        let e = cholesky_polling(m.as_mut(), Par::Seq, &mut mem, &third, 1e3);
+        assert!(matches!(e, Err(Error::Cancelled(_))));
+    }
+
+    #[test]
+    fn the_blocked_product_and_solve_give_the_same_numbers_and_stop_when_cancelled() {
+        use crate::cancel::{CancelToken, Cancelled};
+        let never = CancelToken::never();
+        // Tall (blocks of rows) and wide (blocks of columns) products.
+        for (m, k, n) in [(700usize, 30usize, 20usize), (20, 30, 700)] {
+            let a = Mat::from_fn(m, k, |i, j| ((i * 3 + j * 5) % 11) as f64 - 5.0);
+            let b = Mat::from_fn(k, n, |i, j| ((i * 7 + j) % 13) as f64 - 6.0);
+            let mut whole = Mat::<f64>::zeros(m, n);
+            let mut blocked = Mat::<f64>::zeros(m, n);
+            let run = |out: MatMut<'_, f64>, poll: f64, t: &CancelToken| {
+                matmul_polling(
+                    out,
+                    Accum::Replace,
+                    a.as_ref(),
+                    b.as_ref(),
+                    1.0,
+                    Par::Seq,
+                    t,
+                    poll,
+                )
+            };
+            run(whole.as_mut(), 1e18, &never).unwrap();
+            run(blocked.as_mut(), 1e3, &never).unwrap();
+            assert_eq!(whole, blocked, "{m}×{k}×{n}");
+            let second = CancelToken::after_polls(2, Cancelled::Deadline);
+            assert!(matches!(
+                run(blocked.as_mut(), 1e3, &second),
+                Err(Error::Cancelled(Cancelled::Deadline))
+            ));
+        }
+        let p = 30;
+        let l = Mat::from_fn(p, p, |i, j| {
+            if i == j {
+                2.0
+            } else if i > j {
+                0.1
+            } else {
+                0.0
+            }
+        });
+        let rhs = Mat::from_fn(p, 500, |i, j| ((i + 2 * j) % 7) as f64);
+        let (mut whole, mut blocked) = (rhs.clone(), rhs.clone());
+        llt_solve_polling(l.as_ref(), whole.as_mut(), Par::Seq, &never, 1e18).unwrap();
+        llt_solve_polling(l.as_ref(), blocked.as_mut(), Par::Seq, &never, 1e3).unwrap();
+        assert_eq!(whole, blocked);
+        let second = CancelToken::after_polls(2, Cancelled::Deadline);
+        let e = llt_solve_polling(l.as_ref(), blocked.as_mut(), Par::Seq, &second, 1e3);
+        assert!(matches!(e, Err(Error::Cancelled(_))));
     }
 
     #[test]

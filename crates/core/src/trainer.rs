@@ -3,9 +3,16 @@
 //! A [`TrainerConfig`] is validated before any clock starts and turned into a [`Trainer`] by
 //! `init` (untimed). The harness then calls [`Trainer::step`] in a loop and times only that
 //! call; it scores [`Trainer::params`] with the shared f64 [`Mlp::mse`](crate::Mlp::mse)
-//! outside the timed region. Trainers never read the clock, never touch files, and never
-//! compute the reported loss themselves.
+//! outside the timed region. Trainers never read the clock (only a [`CancelToken`] with a
+//! deadline reads the time, to decide whether to stop, never to measure), never touch files,
+//! and never compute the reported loss themselves.
+//!
+//! A step can be cut short: the harness hands every trainer a [`CancelToken`] before its
+//! first step ([`Trainer::set_cancel`]); a trainer with long steps polls it and returns
+//! [`Error::Cancelled`](crate::Error::Cancelled), which discards the step (see
+//! [`crate::cancel`]).
 
+use crate::cancel::CancelToken;
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::mlp::{Architecture, Mlp};
@@ -53,6 +60,32 @@ pub trait Trainer: Send {
     fn counters(&self) -> Vec<(&'static str, f64)> {
         Vec::new()
     }
+
+    /// Receives the token that says when a step in progress should stop (a signal, or the
+    /// run's time budget); the harness calls this once, after `init` and before the first
+    /// step, and moves the token's deadline before every step. The default ignores it: the
+    /// trainer's steps then always run to the end.
+    ///
+    /// A trainer that keeps the token polls [`CancelToken::check`] in its long loops (every
+    /// block of rows, Cholesky panel, line-search evaluation or mini-batch — not per element)
+    /// and returns its [`Error::Cancelled`](crate::Error::Cancelled) at once. Such a step is
+    /// discarded: afterwards [`Trainer::params`] and [`Trainer::current_params`] must return
+    /// what they returned before it (the run ends there; a later `step` may redo work).
+    fn set_cancel(&mut self, token: CancelToken) {
+        let _ = token;
+    }
+}
+
+/// The estimated cost of one step of a trainer, from the data size and the network alone
+/// ([`TrainerConfig::step_cost`]): the harness refuses, before `init`, a run whose every
+/// step would take far longer than the time budget.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepCost {
+    /// Model flops of one step ([`crate::flops`]' convention).
+    pub flops: f64,
+    /// What the step is made of, with its sizes, for the refusal message (e.g. the number of
+    /// parameters, the bytes of the matrices it forms, the flops of its factorisation).
+    pub detail: String,
 }
 
 /// A validated, serialisable description of a trainer that builds it for one training set.
@@ -80,6 +113,15 @@ pub trait TrainerConfig {
         let params: usize = widths.windows(2).map(|w| (w[0] + 1) * w[1]).sum();
         let units: usize = widths.iter().sum();
         8 * (3 * params as u64 + 3 * (n as u64) * units as u64)
+    }
+
+    /// The cost of one step for `n` training rows and a network of layer `widths` (input,
+    /// hidden…, output), estimated before anything is allocated, for trainers whose steps
+    /// can be too expensive for any budget (e.g. `lm`, whose Cholesky costs p³/3 flops for
+    /// p parameters). `None` (the default): no estimate, no refusal.
+    fn step_cost(&self, n: usize, widths: &[usize]) -> Option<StepCost> {
+        let _ = (n, widths);
+        None
     }
 
     /// Builds the trainer (untimed): allocates every buffer `step` needs. `initial` is the

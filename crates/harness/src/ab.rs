@@ -288,6 +288,9 @@ fn csv_args(c: &CsvSpec) -> Vec<String> {
     if !c.drop.is_empty() {
         a.extend(["--drop".into(), c.drop.join(",")]);
     }
+    if c.dedup {
+        a.push("--dedup".into());
+    }
     a
 }
 

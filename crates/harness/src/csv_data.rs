@@ -1,9 +1,12 @@
 //! Loading numeric CSV files (plain or gzip-compressed) into a [`Dataset`], with errors that
 //! name the file, line and column and say how to fix the problem.
 //!
-//! A file's dataset name comes from its content ([`content_name`]), not from how its path is
-//! spelled, so `data/x.csv` and `./data/x.csv` get the same seeds, splits and results; the
-//! path is recorded in the dataset's provenance.
+//! A CSV dataset is content-addressed: its identity ([`csv_identity`]) is the SHA-256 of the
+//! file's bytes together with the loading options (target, dropped columns, `--dedup`), never
+//! the path. Its name ([`content_name`]) is `csv:STEM@ID`: the file stem is there to be read
+//! and does not enter the seeds ([`crate::seeds::seed_key`]), so a copy, a rename or a symlink
+//! of a file, and every spelling of its path, get the same split, initial weights and results.
+//! The path is recorded in the dataset's provenance only.
 
 use crate::error::{HarnessError, Result};
 use faer::Mat;
@@ -13,8 +16,8 @@ use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::Path;
 
-/// Hex digits of the SHA-256 of a file's bytes that its dataset name carries (48 bits: two
-/// different files collide with probability about 2⁻⁴⁸).
+/// Hex digits of a CSV dataset's identity ([`csv_identity`]) that its name carries (48 bits:
+/// two different datasets collide with probability about 2⁻⁴⁸).
 pub const NAME_HASH_HEX_DIGITS: usize = 12;
 
 /// The SHA-256 of `bytes` in lowercase hex.
@@ -25,35 +28,117 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// The dataset name of a CSV file: `csv:STEM@HASH`, where STEM is the file name without
-/// `.gz` and `.csv` and HASH the first [`NAME_HASH_HEX_DIGITS`] hex digits of the SHA-256 of
-/// its bytes (as stored, compressed or not). It depends only on the file name and content,
-/// never on the directory or how the path is spelled.
-pub fn content_name(path: &Path, bytes: &[u8]) -> String {
+/// The identity of a CSV dataset, in lowercase hex: the SHA-256 of the file's SHA-256 (of its
+/// bytes as stored, compressed or not) and of the options that decide which data are loaded —
+/// the target column, the dropped columns (trimmed, empty names ignored, as a set) and
+/// [`CsvSpec::dedup`]. The path plays no part.
+pub fn csv_identity(bytes: &[u8], spec: &CsvSpec) -> String {
+    let mut drop: Vec<&str> = spec
+        .drop
+        .iter()
+        .map(|d| d.trim())
+        .filter(|d| !d.is_empty())
+        .collect();
+    drop.sort_unstable();
+    drop.dedup();
+    // Length-prefixed fields: no two option sets encode alike.
+    let mut key = String::from("fitbench-csv-v1;");
+    let file = sha256_hex(bytes);
+    let dedup = if spec.dedup { "dedup" } else { "all-rows" };
+    for field in [file.as_str(), spec.target.trim(), dedup]
+        .into_iter()
+        .chain(drop)
+    {
+        key.push_str(&format!("{}:{field};", field.len()));
+    }
+    sha256_hex(key.as_bytes())
+}
+
+/// The dataset name of a CSV file: `csv:STEM@ID`, where STEM is the file name without `.gz`
+/// and `.csv` and ID the first [`NAME_HASH_HEX_DIGITS`] hex digits of its [`csv_identity`].
+/// STEM is only for reading: seeds derive from `csv@ID` ([`crate::seeds::seed_key`]), so two
+/// files with the same bytes get the same seeds whatever they are called.
+pub fn content_name(path: &Path, bytes: &[u8], spec: &CsvSpec) -> String {
     let file = path
         .file_name()
         .map_or_else(|| path.to_string_lossy(), |f| f.to_string_lossy())
         .into_owned();
     let stem = file.strip_suffix(".gz").unwrap_or(&file);
     let stem = stem.strip_suffix(".csv").unwrap_or(stem);
-    let hash = sha256_hex(bytes);
-    format!("csv:{stem}@{}", &hash[..NAME_HASH_HEX_DIGITS])
+    let id = csv_identity(bytes, spec);
+    format!("csv:{stem}@{}", &id[..NAME_HASH_HEX_DIGITS])
 }
 
-/// Reads and parses the CSV file described by `spec`. The dataset is named after its
-/// content ([`content_name`]); its provenance records the path as given and the full hash.
+/// What a non-regular file is, for the message that refuses it.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    }
+}
+
+/// The sha256 of a CSV dataset's file, from the provenance [`load_csv_file`] wrote.
+pub fn sha256_of_provenance(data: &Dataset) -> Option<String> {
+    let rest = data.provenance.split("(sha256 ").nth(1)?;
+    let hex: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+    (hex.len() == 64).then_some(hex)
+}
+
+/// Reads and parses the CSV file described by `spec`. Anything but a regular file (or a
+/// symbolic link to one) is refused before it is opened: a device such as `/dev/zero` or a
+/// FIFO would be read without end. The dataset is named after its content and options
+/// ([`content_name`]); its provenance records the path as given and the file's full hash.
+/// With [`CsvSpec::dedup`] the first copy of each duplicate row is kept and the others are
+/// removed (counted in the provenance).
 pub fn load_csv_file(spec: &CsvSpec) -> Result<Dataset> {
     let path = Path::new(&spec.path);
+    let meta =
+        std::fs::metadata(path).map_err(|e| HarnessError::io("cannot read CSV file", path, e))?;
+    if !meta.file_type().is_file() {
+        return Err(HarnessError::Csv {
+            path: spec.path.clone(),
+            line: None,
+            column: None,
+            message: format!("{}, not a regular file", file_kind(&meta.file_type())),
+            hint: "--csv reads a regular .csv or .csv.gz file (a symbolic link to one is fine); \
+                   save the data to a file first"
+                .into(),
+        });
+    }
     let bytes =
         std::fs::read(path).map_err(|e| HarnessError::io("cannot read CSV file", path, e))?;
-    parse_csv(
+    let provenance = format!("user file {} (sha256 {})", spec.path, sha256_hex(&bytes));
+    let data = parse_csv(
         &bytes,
         &spec.path,
-        &content_name(path, &bytes),
+        &content_name(path, &bytes, spec),
         &spec.target,
         &spec.drop,
-        &format!("user file {} (sha256 {})", spec.path, sha256_hex(&bytes)),
-    )
+        &provenance,
+    )?;
+    if !spec.dedup {
+        return Ok(data);
+    }
+    let (mut data, removed) = data.without_duplicate_rows();
+    data.provenance = format!("{provenance}, --dedup removed {removed} duplicate row(s)");
+    Ok(data)
 }
 
 /// The 1-based line on which byte `offset` of `text` lies. `\r\n`, a lone `\r` and a lone
@@ -89,6 +174,38 @@ fn record_line(text: &[u8], offset: u64) -> u64 {
         .take_while(|b| matches!(b, b'\r' | b'\n'))
         .count();
     line_at(text, (start + skipped) as u64)
+}
+
+/// The byte offset of a quote that opens a cell and is never closed, if any. Follows the
+/// csv reader's rules (RFC 4180): a quote opens a quoted cell only as the cell's first byte;
+/// inside it `""` is a literal quote and a lone `"` closes it. The reader itself takes such a
+/// file as one long last cell, which showed as a ragged row.
+fn unterminated_quote(text: &[u8]) -> Option<usize> {
+    #[derive(Clone, Copy)]
+    enum State {
+        CellStart,
+        Unquoted,
+        Quoted(usize),
+        QuoteInQuoted(usize),
+    }
+    let mut state = State::CellStart;
+    for (i, &b) in text.iter().enumerate() {
+        let ends_cell = matches!(b, b',' | b'\n' | b'\r');
+        state = match (state, b) {
+            (State::CellStart, b'"') => State::Quoted(i),
+            (State::Quoted(open), b'"') => State::QuoteInQuoted(open),
+            (State::Quoted(open), _) => State::Quoted(open),
+            (State::QuoteInQuoted(open), b'"') => State::Quoted(open),
+            (State::CellStart | State::Unquoted | State::QuoteInQuoted(_), _) if ends_cell => {
+                State::CellStart
+            }
+            _ => State::Unquoted,
+        };
+    }
+    match state {
+        State::Quoted(open) => Some(open),
+        _ => None,
+    }
 }
 
 /// A separator other than ',' that a one-column header contains, with its name for
@@ -152,6 +269,17 @@ pub fn parse_csv(
             "provide a header row and at least 3 data rows",
         ));
     }
+    if let Some(open) = unterminated_quote(&text) {
+        return Err(err(
+            None,
+            None,
+            format!(
+                "unterminated quote starting at line {}",
+                line_at(&text, open as u64)
+            ),
+            "close the quoted cell with '\"' (a '\"' inside a quoted cell is written '\"\"')",
+        ));
+    }
     let line_of = |p: Option<&csv::Position>| p.map(|p| record_line(&text, p.byte()));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -198,24 +326,19 @@ pub fn parse_csv(
             ));
         }
     }
-    let known = || header.join(", ");
-    let target_col =
-        header
-            .iter()
-            .position(|h| h == target)
-            .ok_or_else(|| fitbench_core::Error::Unknown {
-                kind: "target column",
-                name: format!("{target} in {origin}"),
-                known: known(),
-            })?;
+    let unknown = |kind: &'static str, name: &str| HarnessError::UnknownColumn {
+        kind,
+        name: name.to_string(),
+        path: origin.to_string(),
+        known: header.join(", "),
+    };
+    let target_col = header
+        .iter()
+        .position(|h| h == target)
+        .ok_or_else(|| unknown("target column", target))?;
     for &d in &drop {
         if !header.iter().any(|h| h == d) {
-            return Err(fitbench_core::Error::Unknown {
-                kind: "column to drop",
-                name: format!("{d} in {origin}"),
-                known: known(),
-            }
-            .into());
+            return Err(unknown("column to drop", d));
         }
         if d == target {
             return Err(HarnessError::Config(format!(
@@ -269,10 +392,16 @@ pub fn parse_csv(
                 continue;
             }
             let v: f64 = cell.parse().map_err(|_| {
-                let (msg, hint) = if cell.is_empty() {
-                    ("empty cell".to_string(), "fill in the missing value or drop the row (or the column with --drop)")
+                let msg = if cell.is_empty() {
+                    "empty cell".to_string()
                 } else {
-                    (format!("non-numeric cell {cell:?}"), "use plain numbers, encode categories as 0/1 columns, or drop the column with --drop")
+                    format!("non-numeric cell {cell:?}")
+                };
+                // --drop would drop the target itself: name the fixes that keep it.
+                let hint = match (j == target_col, cell.is_empty()) {
+                    (true, _) => "the target column needs a number in every row: remove or fill in the rows whose target is missing or not a number, or choose another column with --target",
+                    (false, true) => "fill in the missing value or drop the row (or the column with --drop)",
+                    (false, false) => "use plain numbers, encode categories as 0/1 columns, or drop the column with --drop",
                 };
                 err(line(), col(), msg, hint)
             })?;
@@ -422,6 +551,7 @@ mod tests {
             path: "/nonexistent/dir/data.csv".into(),
             target: "y".into(),
             drop: vec![],
+            dedup: false,
         };
         let msg = load_csv_file(&spec).unwrap_err().to_string();
         assert!(

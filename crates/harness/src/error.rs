@@ -43,9 +43,33 @@ pub enum HarnessError {
         /// How to fix it.
         hint: String,
     },
+    /// A column named by `--target` or `--drop` is not in the CSV file's header.
+    #[error("unknown {kind} {name:?} in {path}; the columns are: {known}")]
+    UnknownColumn {
+        /// "target column" or "column to drop".
+        kind: &'static str,
+        /// The name given.
+        name: String,
+        /// The file.
+        path: String,
+        /// The header's column names, comma-separated.
+        known: String,
+    },
     /// A run configuration or option string is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The output folder is locked by another writer.
+    #[error("{0}")]
+    Busy(String),
+    /// Writing a sweep's files failed part-way (e.g. a full disk); what finished is kept on
+    /// disk and `hint` says how to recover it.
+    #[error("{error}; {hint}")]
+    WriteFailed {
+        /// What failed.
+        error: Box<HarnessError>,
+        /// How to recover (free space, then the command that finishes or rebuilds the sweep).
+        hint: String,
+    },
 }
 
 fn location(line: Option<u64>, column: Option<&str>) -> String {

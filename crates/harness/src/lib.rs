@@ -46,14 +46,18 @@ pub mod csv_data;
 pub mod datasets;
 pub mod environment;
 pub mod error;
+pub mod guard;
+pub mod lock;
 pub mod memory;
 pub mod presets;
 pub mod registry;
 pub mod reproduction;
 pub mod request;
+pub mod resume;
 pub mod runner;
 pub mod seeds;
 pub mod shard;
+pub mod sweep_file;
 pub mod tuning;
 
 use fitbench_report::metrics;

@@ -25,10 +25,7 @@ pub fn limit(configured: Option<u64>) -> Option<Limit> {
             source: "--max-memory",
         });
     }
-    if let Some(bytes) = std::env::var(LIMIT_VAR)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-    {
+    if let Ok(Some(bytes)) = env_limit() {
         return Some(Limit {
             bytes,
             source: LIMIT_VAR,
@@ -41,6 +38,24 @@ pub fn limit(configured: Option<u64>) -> Option<Limit> {
         bytes: kib * 1024,
         source: "the machine's available memory",
     })
+}
+
+/// [`LIMIT_VAR`], parsed like `--max-memory` (`8G`, a byte count…): `None` when unset, an
+/// error naming the variable and its value when it is not a size (checked before a sweep
+/// starts, so a typo is not silently ignored).
+pub fn env_limit() -> Result<Option<u64>> {
+    match std::env::var(LIMIT_VAR) {
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(v)) => Err(HarnessError::Config(format!(
+            "{LIMIT_VAR}={v:?} is not a size; set a byte count or a size such as 8G or 512M, or unset it"
+        ))),
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => parse_bytes(&v).map(Some).map_err(|e| {
+            HarnessError::Config(format!(
+                "{LIMIT_VAR}={v:?}: {e}; set it to such a size, or unset it"
+            ))
+        }),
+    }
 }
 
 /// Parses a size: a byte count, or a number with a unit K, M, G or T (powers of 1024; an

@@ -140,6 +140,9 @@ impl TrainerConfig for Owned {
     fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
         self.0.memory_bytes(n, widths)
     }
+    fn step_cost(&self, n: usize, widths: &[usize]) -> Option<fitbench_core::StepCost> {
+        self.0.step_cost(n, widths)
+    }
     fn init(
         &self,
         train: &fitbench_core::Dataset,

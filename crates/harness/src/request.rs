@@ -135,6 +135,9 @@ impl RunRequest {
             .into_iter()
             .map(|(sub, base)| {
                 let config = self.apply(base)?;
+                if self.out.is_none() {
+                    check_folder_name(&config.name)?;
+                }
                 let root = self.out.clone().unwrap_or_else(|| {
                     PathBuf::from("out").join(name.unwrap_or(config.name.as_str()))
                 });
@@ -192,6 +195,26 @@ impl RunRequest {
     }
 }
 
+/// A sweep's name becomes its output folder `out/<name>` when no `--out` is given: it must be
+/// one plain folder name, so that the sweep's files stay inside `out/`.
+fn check_folder_name(name: &str) -> Result<()> {
+    let plain = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\', '\0'])
+        && !name.starts_with('-');
+    if plain {
+        Ok(())
+    } else {
+        Err(HarnessError::Config(format!(
+            "sweep name {name:?} cannot be a folder name inside out/ (it must be one plain name: no '/', '\\', '..' or leading '-'); rename it in the config (e.g. name = \"{}\") or give --out",
+            Some(fitbench_report::schema::slug(name))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "my-sweep".into())
+        )))
+    }
+}
+
 /// Reads a TOML config file; its name defaults to the file's stem.
 pub fn read_config_file(path: &Path) -> Result<RunConfig> {
     let text = std::fs::read_to_string(path)
@@ -213,6 +236,8 @@ pub const SWEEP_FILES: &[&str] = &[
     "sweep.json",
     "tuning.jsonl",
     "plots",
+    "report.html",
+    fitbench_render::output::VIEWS_FILE,
     crate::shard::MANIFEST,
     crate::shard::MERGE_FILE,
 ];
@@ -243,42 +268,81 @@ impl RunRequest {
     }
 }
 
-/// Prepares `dir` for a sweep: refuses an earlier sweep's files unless told, deletes them
-/// (`Force`) or reads its finished runs (`Resume`, returned).
-pub fn prepare_output(dir: &Path, existing: Existing) -> Result<Vec<fitbench_report::RunRecord>> {
+/// What [`prepare_output`] found in a sweep folder.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// `--resume`: the latest record of each run in `runs.jsonl`.
+    pub previous: Vec<fitbench_report::RunRecord>,
+    /// `--resume`: the earlier sweep's configuration (`sweep.json`), if readable.
+    pub previous_config: Option<RunConfig>,
+    /// `--force`: where the earlier sweep's files were moved.
+    pub moved_to: Option<PathBuf>,
+}
+
+/// Prepares `dir` for a sweep (the caller holds its [`crate::lock::FolderLock`]): refuses an
+/// earlier sweep's files unless told, moves them to `previous/<UTC time>/` (`Force`: nothing
+/// is deleted) or reads the latest record of each of its runs (`Resume`).
+pub fn prepare_output(dir: &Path, existing: Existing) -> Result<Prepared> {
     let found: Vec<&str> = SWEEP_FILES
         .iter()
         .copied()
         .filter(|f| dir.join(f).exists())
         .collect();
     if found.is_empty() {
-        return Ok(vec![]);
+        return Ok(Prepared::default());
     }
     match existing {
         Existing::Refuse => Err(HarnessError::Config(format!(
-            "output folder {} already holds a sweep ({}); pass --resume to keep its finished runs and run the rest, --force to delete them first, or choose another --out",
+            "output folder {} already holds a sweep ({}); pass --resume to keep its finished runs and run the rest, --force to move them to {}/previous/ first, or choose another --out",
             dir.display(),
-            found.join(", ")
+            found.join(", "),
+            dir.display()
         ))),
         Existing::Force => {
-            for f in found {
-                let p = dir.join(f);
-                let removed = if p.is_dir() {
-                    std::fs::remove_dir_all(&p)
-                } else {
-                    std::fs::remove_file(&p)
-                };
-                removed.map_err(|e| HarnessError::io("cannot delete", &p, e))?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let mut target = dir
+                .join("previous")
+                .join(fitbench_report::format::utc_stamp(now));
+            let mut n = 1;
+            while target.exists() {
+                n += 1;
+                target = dir
+                    .join("previous")
+                    .join(format!("{}-{n}", fitbench_report::format::utc_stamp(now)));
             }
-            Ok(vec![])
+            std::fs::create_dir_all(&target)
+                .map_err(|e| HarnessError::io("cannot create", &target, e))?;
+            for f in found {
+                let from = dir.join(f);
+                std::fs::rename(&from, target.join(f))
+                    .map_err(|e| HarnessError::io("cannot move aside", &from, e))?;
+            }
+            // A torn line moved aside earlier belongs with the log it came from.
+            let torn = fitbench_report::io::torn_path(&dir.join("runs.jsonl"));
+            if torn.exists() {
+                let _ = std::fs::rename(&torn, target.join("runs.jsonl.torn"));
+            }
+            Ok(Prepared {
+                moved_to: Some(target),
+                ..Prepared::default()
+            })
         }
         Existing::Resume => {
-            let log = dir.join("runs.jsonl");
-            if log.exists() {
-                Ok(RunLog::read(&log)?)
+            let sweep = dir.join("sweep.json");
+            let previous_config = if sweep.exists() {
+                crate::sweep_file::SweepFile::read(dir)
+                    .ok()
+                    .map(|f| f.config)
             } else {
-                Ok(vec![])
-            }
+                None
+            };
+            Ok(Prepared {
+                previous: RunLog::read_latest(&dir.join("runs.jsonl"))?,
+                previous_config,
+                moved_to: None,
+            })
         }
     }
 }
@@ -326,6 +390,9 @@ pub struct SweepResult {
     pub interrupted: bool,
     /// Runs reused from the folder's earlier sweep (`--resume`).
     pub reused: usize,
+    /// Things the user should know that did not stop the sweep (a torn line moved aside, a
+    /// lock taken over from a dead process, files moved aside by `--force`).
+    pub notes: Vec<String>,
 }
 
 impl SweepResult {
@@ -343,14 +410,33 @@ impl SweepResult {
             errored,
             interrupted,
             reused,
+            notes: Vec::new(),
         }
     }
 }
 
-/// Resolves, runs and writes one sweep: `sweep.json` (its configuration) first, then
-/// `runs.jsonl` and `tuning.jsonl` as runs and grid searches finish, then `report.json`,
-/// `summary.md` and the plots — also when the sweep is interrupted (`interrupt` set), with
-/// the runs that finished. `on_plan` sees the resolved plan before the first run.
+/// How to recover a sweep in `dir` whose writing failed part-way.
+fn recovery_hint(dir: &Path) -> String {
+    format!(
+        "every run that finished before is kept in {}; free space (or fix the cause), then rerun the same command with --resume to finish the sweep, or run `fitbench report {}` to rebuild its report from the runs kept",
+        dir.join("runs.jsonl").display(),
+        dir.display()
+    )
+}
+
+/// Wraps a write error of the sweep in `dir` with [`recovery_hint`].
+fn recoverable<E: Into<HarnessError>>(dir: &Path) -> impl Fn(E) -> HarnessError + '_ {
+    move |e| HarnessError::WriteFailed {
+        error: Box::new(e.into()),
+        hint: recovery_hint(dir),
+    }
+}
+
+/// Resolves, runs and writes one sweep, holding the folder's lock throughout: `sweep.json`
+/// (its configuration) first, then `runs.jsonl` and `tuning.jsonl` as runs and grid searches
+/// finish (appended, never truncated), then `report.json`, `summary.md` and the plots — also
+/// when the sweep is interrupted (`interrupt` set), with the runs that finished. `on_plan`
+/// sees the resolved plan before the first run, and `notes` anything worth saying before it.
 pub fn execute(
     job: &SweepJob,
     existing: Existing,
@@ -360,25 +446,43 @@ pub fn execute(
 ) -> Result<SweepResult> {
     crate::environment::set_threads(job.config.threads);
     let mut plan = Plan::resolve(job.config.clone())?;
+    let lock = crate::lock::FolderLock::acquire(&job.out)?;
+    let mut notes: Vec<String> = lock.takeover_note().into_iter().collect();
     check_shard_of_folder(&job.out, existing, job.shard)?;
-    plan.previous = prepare_output(&job.out, existing)?;
+    let prepared = prepare_output(&job.out, existing)?;
+    if let Some(to) = &prepared.moved_to {
+        notes.push(format!(
+            "--force: the earlier sweep's files were moved to {}",
+            to.display()
+        ));
+    }
+    plan.previous = prepared.previous;
+    plan.previous_config = prepared.previous_config;
     plan.interrupt = interrupt;
     plan.shard = job.shard;
+    let (mut log, torn) = RunLog::open_append(&job.out).map_err(recoverable(&job.out))?;
+    let (mut tuning_log, tuning_torn) =
+        JsonLines::open_append(&job.out.join("tuning.jsonl")).map_err(recoverable(&job.out))?;
+    notes.extend(torn.iter().chain(&tuning_torn).map(ToString::to_string));
+    for n in &notes {
+        progress(Progress::Note(n));
+    }
     on_plan(&plan);
-    fitbench_report::io::write_json(&plan.config, &job.out.join("sweep.json"))?;
+    crate::sweep_file::SweepFile::of(&plan)
+        .write(&job.out)
+        .map_err(recoverable(&job.out))?;
     if let Some(shard) = job.shard {
         fitbench_report::io::write_json(
             &crate::shard::Manifest::of(&plan, shard),
             &job.out.join(crate::shard::MANIFEST),
-        )?;
+        )
+        .map_err(recoverable(&job.out))?;
     }
-    let mut log = RunLog::create(&job.out)?;
-    let mut tuning_log = JsonLines::create(&job.out.join("tuning.jsonl"))?;
     let mut tuning_error = None;
     let sweep = runner::run_sweep_parallel(
         &plan,
         job.jobs,
-        &mut |r| log.append(r).map_err(HarnessError::from),
+        &mut |r| log.append(r).map_err(recoverable(&job.out)),
         &mut |p| {
             if let Progress::Tuned(t) = &p
                 && let Err(e) = tuning_log.append(t)
@@ -389,12 +493,16 @@ pub fn execute(
         },
     )?;
     if let Some(e) = tuning_error {
-        return Err(e.into());
+        return Err(recoverable(&job.out)(e));
     }
     let (interrupted, reused) = (sweep.interrupted, sweep.reused);
     let report = crate::build_report(&plan, sweep);
-    let files = fitbench_render::output::write_all(&report, &job.out)?;
-    Ok(SweepResult::of(report, files, interrupted, reused))
+    let files =
+        fitbench_render::output::write_all(&report, &job.out).map_err(recoverable(&job.out))?;
+    drop(lock);
+    let mut result = SweepResult::of(report, files, interrupted, reused);
+    result.notes = notes;
+    Ok(result)
 }
 
 /// Rebuilds `report.json`, `summary.md` and the plots of the sweep in `dir` from what it
@@ -402,9 +510,17 @@ pub fn execute(
 /// crash or `kill -9`. The datasets are loaded again to recompute their splits and linear
 /// references (no trainer runs); the calibration of the lost process is not recoverable.
 pub fn rebuild(dir: &Path) -> Result<SweepResult> {
-    let config: RunConfig =
-        fitbench_report::io::read_json(&dir.join("sweep.json"), "a sweep configuration")?;
-    let mut plan = Plan::resolve(config)?;
+    if !dir.join("sweep.json").exists() {
+        return Err(HarnessError::Config(format!(
+            "{} has no sweep.json: not the output folder of a sweep (`fitbench report` takes the folder given to `run --out`)",
+            dir.display()
+        )));
+    }
+    let lock = crate::lock::FolderLock::acquire(dir)?;
+    let mut notes: Vec<String> = lock.takeover_note().into_iter().collect();
+    let sweep_file = crate::sweep_file::SweepFile::read(dir)?;
+    sweep_file.check_data_unchanged(dir)?;
+    let mut plan = Plan::resolve(sweep_file.config)?;
     let manifest = dir.join(crate::shard::MANIFEST);
     if manifest.exists() {
         let m: crate::shard::Manifest =
@@ -418,7 +534,26 @@ pub fn rebuild(dir: &Path) -> Result<SweepResult> {
             dir.display()
         )));
     }
-    let mut runs = RunLog::read(&log)?;
+    notes.extend(
+        fitbench_report::io::JsonLines::repair(&log)?
+            .iter()
+            .chain(&fitbench_report::io::JsonLines::repair(
+                &dir.join("tuning.jsonl"),
+            )?)
+            .map(ToString::to_string),
+    );
+    // The latest record of each run, of this configuration: a `--resume` with changed
+    // settings that was stopped part-way left records of the earlier settings behind.
+    let hash = runner::config_hash(&plan.config);
+    let (mut runs, stale): (Vec<_>, Vec<_>) = RunLog::read_latest(&log)?
+        .into_iter()
+        .partition(|r| r.config_hash.as_deref().is_none_or(|h| h == hash));
+    if !stale.is_empty() {
+        notes.push(format!(
+            "{} run(s) in runs.jsonl are of an earlier configuration than sweep.json (a --resume with changed settings stopped before rerunning them): left out; finish with --resume",
+            stale.len()
+        ));
+    }
     // Plan order, whatever order the runs finished in (`--jobs`).
     let order: std::collections::HashMap<crate::shard::RunKey, usize> =
         crate::shard::plan_keys(&plan)
@@ -432,7 +567,7 @@ pub fn rebuild(dir: &Path) -> Result<SweepResult> {
             .copied()
             .unwrap_or(usize::MAX)
     });
-    let tuning = JsonLines::read(&dir.join("tuning.jsonl"))?;
+    let tuning = latest_tuning(JsonLines::read(&dir.join("tuning.jsonl"))?);
     let planned = plan.n_owned_runs();
     let merge_file = dir.join(crate::shard::MERGE_FILE);
     let merge = if merge_file.exists() {
@@ -460,7 +595,27 @@ pub fn rebuild(dir: &Path) -> Result<SweepResult> {
     let mut report = crate::build_report(&plan, output);
     report.merge = merge;
     let files = fitbench_render::output::write_all(&report, dir)?;
-    Ok(SweepResult::of(report, files, interrupted, 0))
+    drop(lock);
+    let mut result = SweepResult::of(report, files, interrupted, 0);
+    result.notes = notes;
+    Ok(result)
+}
+
+/// The latest grid search of each (dataset, trainer): a `--resume` tunes again and appends.
+fn latest_tuning(
+    records: Vec<fitbench_report::config::TuningRecord>,
+) -> Vec<fitbench_report::config::TuningRecord> {
+    let mut out: Vec<fitbench_report::config::TuningRecord> = Vec::new();
+    for t in records {
+        match out
+            .iter_mut()
+            .find(|o| o.dataset == t.dataset && o.trainer == t.trainer)
+        {
+            Some(o) => *o = t,
+            None => out.push(t),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -40,6 +40,10 @@ impl Clock for MonotonicClock {
     fn now(&mut self) -> f64 {
         self.0.elapsed().as_secs_f64()
     }
+
+    fn instant_after(&mut self, after_s: f64) -> Option<Instant> {
+        Instant::now().checked_add(std::time::Duration::try_from_secs_f64(after_s.max(0.0)).ok()?)
+    }
 }
 
 /// When a run stops.
@@ -104,9 +108,12 @@ pub struct Plan {
     /// Set (e.g. by a signal handler) to stop the sweep: the run in flight ends as
     /// [`Status::Interrupted`] and no further run starts.
     pub interrupt: Arc<AtomicBool>,
-    /// Finished runs of an earlier, interrupted sweep into the same folder (`--resume`): a
-    /// planned run with the same [`fingerprint`] is taken from here instead of re-run.
+    /// The latest record of each run of an earlier sweep into the same folder (`--resume`):
+    /// a planned run is taken from here instead of re-run when [`crate::resume::decide`]
+    /// says so.
     pub previous: Vec<RunRecord>,
+    /// The configuration of that earlier sweep (its `sweep.json`), to name what changed.
+    pub previous_config: Option<RunConfig>,
     /// Run only this shard's runs ([`crate::shard`]); all of them when `None`.
     pub shard: Option<crate::shard::Shard>,
 }
@@ -115,6 +122,7 @@ impl Plan {
     /// Validates `config`, loads every dataset and parses every trainer.
     pub fn resolve(config: RunConfig) -> Result<Self> {
         config.validate()?;
+        crate::memory::env_limit()?;
         let activation: Activation = config.activation.parse()?;
         let architecture = Architecture::new(config.hidden.clone(), activation);
         architecture.validate()?;
@@ -164,6 +172,7 @@ impl Plan {
             architecture,
             interrupt: Arc::new(AtomicBool::new(false)),
             previous: Vec::new(),
+            previous_config: None,
             shard: None,
         };
         crate::datasets::reject_duplicates(plan.datasets.iter().map(|d| d.data.name.as_str()))?;
@@ -272,8 +281,9 @@ pub struct RunContext<'a> {
     /// region until the step has taken this many times its measured time
     /// ([`fitbench_report::config::Slowdown`]).
     pub slowdown: Option<f64>,
-    /// When set, the run stops before its next step with [`Status::Interrupted`].
-    pub interrupt: &'a AtomicBool,
+    /// When set, the run stops with [`Status::Interrupted`]: before its next step, or within
+    /// the step in progress when the trainer polls its [`fitbench_core::CancelToken`].
+    pub interrupt: &'a Arc<AtomicBool>,
     /// Count the run's heap use ([`crate::alloc`]) into [`RunRecord::memory`]: only when
     /// this is the only run in the process and the counting allocator is installed.
     pub measure_memory: bool,
@@ -350,6 +360,9 @@ impl Trainer for Handicapped {
     fn counters(&self) -> Vec<(&'static str, f64)> {
         self.inner.counters()
     }
+    fn set_cancel(&mut self, token: fitbench_core::CancelToken) {
+        self.inner.set_cancel(token);
+    }
 }
 
 /// Test-only ([`RunContext::slowdown`]): busy-waits until `factor` times the time since
@@ -400,8 +413,25 @@ fn evaluate(
     })
 }
 
+/// How long a step may run past the end of the time budget before it is abandoned, in
+/// seconds (see [`run_one`]).
+pub const STEP_OVERRUN_GRACE_S: f64 = 1.0;
+
 /// Runs one trainer on one split until a stop rule fires. Never panics and never returns an
 /// error: every failure becomes the record's status and message.
+///
+/// Before `init`, a run is refused (as [`Status::Error`], naming the sizes) when the data plus
+/// [`TrainerConfig::memory_bytes`] exceed the memory limit, or when one step's
+/// [`TrainerConfig::step_cost`] would take more than [`crate::guard::REFUSAL_FACTOR`] times
+/// the time budget even at an optimistic flop rate ([`crate::guard`]).
+///
+/// The stop rules are checked between steps; within a step, the trainer's
+/// [`fitbench_core::CancelToken`] carries the interrupt flag and a deadline
+/// [`STEP_OVERRUN_GRACE_S`] after the end of the budget (on the real clock only). A step
+/// cancelled through it is discarded: it is not counted, the parameters from before it are
+/// kept, and the run ends as [`Status::Interrupted`], or as [`Status::Timeout`] after an
+/// off-schedule evaluation of those parameters (unless the curve already ends with them); its
+/// time is added to `train_s`.
 pub fn run_one(
     ctx: &RunContext<'_>,
     label: &str,
@@ -431,9 +461,25 @@ pub fn run_one(
     };
     record.architecture = Some(arch.clone());
     let train = &ctx.split.train;
+    let widths = arch.widths(train.d(), train.k());
+    let cost = config.step_cost(train.n(), &widths);
     let need = crate::memory::dataset_bytes(train.n() + ctx.split.test.n(), train.d(), train.k())
-        .saturating_add(config.memory_bytes(train.n(), &arch.widths(train.d(), train.k())));
+        .saturating_add(config.memory_bytes(train.n(), &widths));
     if let Some(why) = crate::memory::refusal(label, ctx.dataset, need, ctx.memory_limit) {
+        let why = match &cost {
+            Some(c) => format!(
+                "{why}; {} needs for one step: {} (a smaller network, --hidden, needs less)",
+                config.name(),
+                c.detail
+            ),
+            None => why,
+        };
+        return fail(record, Status::Error, why);
+    }
+    if let Some(why) = cost
+        .as_ref()
+        .and_then(|c| crate::guard::step_cost_refusal(label, ctx.dataset, c, ctx.rules.budget_s))
+    {
         return fail(record, Status::Error, why);
     }
     let initial = match Mlp::init(&arch, train.d(), train.k(), init_seed) {
@@ -471,6 +517,15 @@ pub fn run_one(
         }
     };
     record.flops_per_step = trainer.flops_per_step();
+    // The token through which a step in progress sees the interrupt and its deadline.
+    let cancel = fitbench_core::CancelToken::new(Arc::clone(ctx.interrupt));
+    if let Err(p) = catch_unwind(AssertUnwindSafe(|| trainer.set_cancel(cancel.clone()))) {
+        return fail(
+            record,
+            Status::Panicked,
+            format!("panic in set_cancel(): {}", panic_message(p)),
+        );
+    }
 
     let rules = ctx.rules;
     let mut best = f64::INFINITY;
@@ -576,18 +631,70 @@ pub fn run_one(
         if record.train_s >= rules.budget_s {
             break (Status::Timeout, None);
         }
+        // A step still running this long after the budget ended is abandoned (on the real
+        // clock only: a fake clock gives no instant, hence no deadline).
+        cancel.set_deadline(
+            clock.instant_after(rules.budget_s - record.train_s + STEP_OVERRUN_GRACE_S),
+        );
         let window = meter.open();
         let s0 = clock.now();
         let outcome = catch_unwind(AssertUnwindSafe(|| trainer.step()));
-        if let Some(factor) = ctx.slowdown {
+        let cancelled = match &outcome {
+            Ok(Err(fitbench_core::Error::Cancelled(why))) => Some(*why),
+            _ => None,
+        };
+        if let Some(factor) = ctx.slowdown.filter(|_| cancelled.is_none()) {
             slow_down(clock, s0, factor);
         }
-        record.train_s += clock.now() - s0;
+        let step_s = clock.now() - s0;
         meter.close(window, |m, usage, peak| {
             m.step_peak_bytes = m.step_peak_bytes.max(peak);
             m.step_allocations += usage.allocations;
             m.step_allocated_bytes += usage.allocated_bytes;
         });
+        if let Some(why) = cancelled {
+            // The unfinished step is discarded and not counted; the trainer's parameters are
+            // those after step `iter`.
+            let next = iter + 1;
+            match why {
+                fitbench_core::Cancelled::Interrupted => {
+                    record.train_s += step_s;
+                    break (
+                        Status::Interrupted,
+                        Some(format!(
+                            "interrupted by a signal during step {next}, after {iter} steps; the unfinished step is discarded (its curve so far is kept)"
+                        )),
+                    );
+                }
+                fitbench_core::Cancelled::Deadline => {
+                    // Those parameters close the curve (at the time they were reached),
+                    // unless they already do.
+                    if record.curve.last().is_some_and(|p| p.iter < iter)
+                        && let Some((status, msg)) = eval_point(
+                            &mut record,
+                            &mut meter,
+                            trainer.as_ref(),
+                            iter,
+                            false,
+                            clock,
+                        )
+                    {
+                        record.train_s += step_s;
+                        break (status, Some(msg));
+                    }
+                    record.train_s += step_s;
+                    break (
+                        Status::Timeout,
+                        Some(format!(
+                            "step {next} was abandoned {:.2} s after the time budget of {} s ended (a step may overrun it by at most {STEP_OVERRUN_GRACE_S} s); it is not counted: the run ends after {iter} steps",
+                            record.train_s - rules.budget_s,
+                            rules.budget_s
+                        )),
+                    );
+                }
+            }
+        }
+        record.train_s += step_s;
         iter += 1;
         record.iterations = iter;
         let converged = match outcome {
@@ -669,6 +776,11 @@ pub enum Progress<'a> {
     Finished(&'a RunRecord),
     /// A learning-rate grid search finished (before the runs of its dataset).
     Tuned(&'a TuningRecord),
+    /// `--resume`: what the folder held and what will be reused or rerun (before the first run).
+    Resume(&'a crate::resume::ResumeSummary),
+    /// Something worth saying that does not stop the sweep (a torn line moved aside, a lock
+    /// taken over, files moved aside by `--force`).
+    Note(&'a str),
 }
 
 /// Fits the closed-form linear reference (the minimum-norm least-squares solution, so
@@ -728,7 +840,8 @@ fn owns_dataset(plan: &Plan, name: &str) -> bool {
     (0..plan.config.seeds).any(|rep| plan.trainers.iter().any(|t| plan.owns(name, &t.label, rep)))
 }
 
-/// The dataset descriptions of a plan (splits and linear references of every repetition),
+/// The dataset descriptions of a plan (splits, linear references and, when the data hold
+/// duplicate rows, the test rows with a copy among the training rows, of every repetition),
 /// exactly as [`run_sweep`] records them, without running any trainer. A shard describes
 /// only the datasets it runs something on.
 pub fn dataset_infos(plan: &Plan) -> Vec<DatasetInfo> {
@@ -744,6 +857,12 @@ pub fn dataset_infos(plan: &Plan) -> Vec<DatasetInfo> {
                 if let Ok(split) = make_split(&pd.data, c, &name, repetition) {
                     info.n_train = split.train.n();
                     info.n_test = split.test.n();
+                    if info.duplicate_rows > 0 {
+                        info.test_rows_in_train.push(
+                            pd.data
+                                .rows_with_copy_in(&split.test_rows, &split.train_rows),
+                        );
+                    }
                     info.linear_reference
                         .extend(linear_reference(&split, repetition));
                 }
@@ -773,11 +892,25 @@ pub struct SweepOutput {
     pub jobs: usize,
 }
 
+/// The part of `config` that determines what a run computes, as JSON
+/// ([`RunConfig::result_json`]: every field except [`RunConfig::NOT_RESULT_FIELDS`]).
+pub fn result_config(config: &RunConfig) -> serde_json::Value {
+    config.result_json()
+}
+
+/// Hash of [`result_config`] (hex): equal for two sweeps whose common runs compute the same.
+pub fn config_hash(config: &RunConfig) -> String {
+    format!(
+        "{:016x}",
+        fitbench_core::rng::fnv1a(&result_config(config).to_string())
+    )
+}
+
 /// The identity of one run: everything that determines its result (the run configuration
-/// except what only selects runs — name, dataset and trainer lists, number of repetitions —,
-/// the dataset name, which carries its parameters or content hash, the trainer label and
-/// configuration, and the repetition, hence its seeds), hashed. Two runs with the same
-/// fingerprint give the same deterministic results, so `--resume` may reuse one for the other.
+/// except what only selects runs or bounds resources — [`RunConfig::NOT_RESULT_FIELDS`] —, the dataset
+/// name, which carries its parameters or content hash, the trainer label and configuration,
+/// and the repetition, hence its seeds), hashed. Two runs with the same fingerprint give the
+/// same deterministic results, so `--resume` may reuse one for the other.
 pub fn fingerprint(
     config: &RunConfig,
     dataset: &str,
@@ -785,14 +918,8 @@ pub fn fingerprint(
     trainer_config: &serde_json::Value,
     repetition: usize,
 ) -> String {
-    let mut c = serde_json::to_value(config).unwrap_or(serde_json::Value::Null);
-    if let serde_json::Value::Object(m) = &mut c {
-        for k in ["name", "datasets", "csv", "trainers", "seeds", "max_memory"] {
-            m.remove(k);
-        }
-    }
     let key = serde_json::json!({
-        "config": c,
+        "config": result_config(config),
         "dataset": dataset,
         "trainer": label,
         "trainer_config": trainer_config,
@@ -1016,6 +1143,64 @@ fn sweep(
             }
         }
     }
+    // Each run's identity, and what `--resume` does with the folder's record of it.
+    let config_hash = config_hash(c);
+    let trainer_json = |it: &Item| match &tuned[it.dataset][it.trainer] {
+        Some((_, json)) => json.clone(),
+        None => plan.trainers[it.trainer].config_json.clone(),
+    };
+    let fingerprints: Vec<String> = items
+        .iter()
+        .map(|it| {
+            fingerprint(
+                c,
+                &plan.datasets[it.dataset].data.name,
+                &plan.trainers[it.trainer].label,
+                &trainer_json(it),
+                it.repetition,
+            )
+        })
+        .collect();
+    let total = items.len();
+    let mut finished: Vec<Option<RunRecord>> = items.iter().map(|_| None).collect();
+    let mut to_run = Vec::new();
+    {
+        let previous: std::collections::HashMap<(&str, &str, usize), &RunRecord> = plan
+            .previous
+            .iter()
+            .map(|r| ((r.dataset.as_str(), r.trainer.as_str(), r.repetition), r))
+            .collect();
+        let mut summary = crate::resume::ResumeSummary {
+            planned: total,
+            ..Default::default()
+        };
+        for (i, it) in items.iter().enumerate() {
+            let key = (
+                plan.datasets[it.dataset].data.name.as_str(),
+                plan.trainers[it.trainer].label.as_str(),
+                it.repetition,
+            );
+            let found = previous.get(&key).copied();
+            let decision = crate::resume::decide(found, &fingerprints[i]);
+            summary.count(decision);
+            match (decision, found) {
+                (Ok(()), Some(r)) => finished[i] = Some(r.clone()),
+                _ => to_run.push(i),
+            }
+        }
+        if !plan.previous.is_empty() {
+            summary.unplanned = plan.previous.len() - (total - summary.not_run);
+            if summary.changed > 0 {
+                summary.changes = plan
+                    .previous_config
+                    .as_ref()
+                    .map(|old| crate::resume::config_changes(old, c))
+                    .unwrap_or_default();
+            }
+            out.reused = summary.reused;
+            progress(Progress::Resume(&summary));
+        }
+    }
     let cells: Vec<std::sync::Mutex<Cell>> = (0..plan.datasets.len() * c.seeds)
         .map(|_| {
             std::sync::Mutex::new(Cell {
@@ -1024,11 +1209,13 @@ fn sweep(
             })
         })
         .collect();
-    for it in &items {
+    for &i in &to_run {
+        let it = &items[i];
         let mut cell = lock(&cells[it.dataset * c.seeds + it.repetition]);
         cell.remaining += 1;
     }
-    let run = |i: usize, clock: &mut dyn Clock| -> (RunRecord, bool) {
+    let run = |j: usize, clock: &mut dyn Clock| -> RunRecord {
+        let i = to_run[j];
         let it = &items[i];
         let (pd, t) = (&plan.datasets[it.dataset], &plan.trainers[it.trainer]);
         let name = &pd.data.name;
@@ -1038,54 +1225,42 @@ fn sweep(
             Some((config, json)) => (config.as_ref(), json.clone()),
             None => (t.config.as_ref(), t.config_json.clone()),
         };
-        let fp = fingerprint(c, name, &t.label, &config_json, repetition);
-        let previous = plan.previous.iter().find(|r| {
-            r.fingerprint.as_deref() == Some(fp.as_str()) && r.status != Status::Interrupted
-        });
-        let (mut record, reused) = match previous {
-            Some(done) => (done.clone(), true),
-            None => {
-                // The split, made by the first run of its cell (a reused run needs none).
-                let split = lock(cell)
-                    .split
-                    .get_or_insert_with(|| {
-                        Arc::new(
-                            make_split(&pd.data, c, name, repetition).map_err(|e| e.to_string()),
-                        )
-                    })
-                    .clone();
-                let record = match split.as_ref() {
-                    Ok(split) => {
-                        let ctx = RunContext {
-                            dataset: name,
-                            split,
-                            requested: &plan.architecture,
-                            repetition,
-                            base_seed: c.base_seed,
-                            rules: &rules,
-                            schedule: &c.eval,
-                            targets: &c.targets,
-                            budgets: &c.iteration_budgets,
-                            handicap_every: c
-                                .test_handicap
-                                .as_ref()
-                                .filter(|h| h.trainer == t.label)
-                                .map(|h| h.every),
-                            slowdown: c
-                                .test_slowdown
-                                .as_ref()
-                                .filter(|s| s.trainer == t.label)
-                                .map(|s| s.factor),
-                            interrupt: &plan.interrupt,
-                            measure_memory,
-                            memory_limit,
-                        };
-                        run_one(&ctx, &t.label, config, config_json, clock)
-                    }
-                    Err(message) => failed_split(name, t, repetition, c, message.clone()),
+        // The split, made by the first run of its cell.
+        let split = lock(cell)
+            .split
+            .get_or_insert_with(|| {
+                Arc::new(make_split(&pd.data, c, name, repetition).map_err(|e| e.to_string()))
+            })
+            .clone();
+        let mut record = match split.as_ref() {
+            Ok(split) => {
+                let ctx = RunContext {
+                    dataset: name,
+                    split,
+                    requested: &plan.architecture,
+                    repetition,
+                    base_seed: c.base_seed,
+                    rules: &rules,
+                    schedule: &c.eval,
+                    targets: &c.targets,
+                    budgets: &c.iteration_budgets,
+                    handicap_every: c
+                        .test_handicap
+                        .as_ref()
+                        .filter(|h| h.trainer == t.label)
+                        .map(|h| h.every),
+                    slowdown: c
+                        .test_slowdown
+                        .as_ref()
+                        .filter(|s| s.trainer == t.label)
+                        .map(|s| s.factor),
+                    interrupt: &plan.interrupt,
+                    measure_memory,
+                    memory_limit,
                 };
-                (record, false)
+                run_one(&ctx, &t.label, config, config_json, clock)
             }
+            Err(message) => failed_split(name, t, repetition, c, message.clone()),
         };
         {
             let mut cell = lock(cell);
@@ -1094,19 +1269,16 @@ fn sweep(
                 cell.split = None;
             }
         }
-        record.fingerprint = Some(fp);
-        if !reused {
-            record.provenance = Some(provenance.clone());
-        }
-        (record, reused)
+        record.fingerprint = Some(fingerprints[i].clone());
+        record.config_hash = Some(config_hash.clone());
+        record.provenance = Some(provenance.clone());
+        record
     };
-    let total = items.len();
-    let mut finished: Vec<Option<RunRecord>> = items.iter().map(|_| None).collect();
-    let mut done = 0;
+    let mut done = total - to_run.len();
     let mut sink_error = None;
-    for_each_item(jobs, items.len(), clock, &stop, &run, &mut |m| match m {
-        Message::Start(i) => {
-            let it = &items[i];
+    for_each_item(jobs, to_run.len(), clock, &stop, &run, &mut |m| match m {
+        Message::Start(j) => {
+            let it = &items[to_run[j]];
             progress(Progress::Started {
                 done,
                 total,
@@ -1115,7 +1287,7 @@ fn sweep(
                 repetition: it.repetition,
             });
         }
-        Message::Done(i, (record, reused)) => {
+        Message::Done(j, record) => {
             if sink_error.is_none()
                 && let Err(e) = on_run(&record)
             {
@@ -1124,11 +1296,10 @@ fn sweep(
             }
             progress(Progress::Finished(&record));
             done += 1;
-            out.reused += usize::from(reused);
             if record.status == Status::Interrupted {
                 abort.store(true, Ordering::Relaxed);
             }
-            finished[i] = Some(record);
+            finished[to_run[j]] = Some(record);
         }
     });
     if let Some(e) = sink_error {

@@ -287,11 +287,14 @@ pub fn merge(dirs: &[PathBuf], out: &Path, options: MergeOptions) -> Result<Merg
     let mut tuning: BTreeMap<(String, String), (fitbench_report::config::TuningRecord, &Path)> =
         BTreeMap::new();
     let mut counts: Option<(Shard, &Path)> = None;
+    let mut identities: Option<Vec<crate::sweep_file::DatasetIdentity>> = None;
     for dir in dirs {
         if !dir.join("sweep.json").exists() {
             return Err(not_a_sweep(dir));
         }
-        let sweep: RunConfig = read_json(&dir.join("sweep.json"), "a sweep configuration")?;
+        let sweep_file = crate::sweep_file::SweepFile::read(dir)?;
+        identities.get_or_insert_with(|| sweep_file.data_identity.clone());
+        let sweep: RunConfig = sweep_file.config;
         // Shards of different counts partition differently: their union is no sweep (e.g. a
         // resubmitted array task that ran as 0/1, the whole sweep, instead of 3/8).
         let manifest = dir.join(MANIFEST);
@@ -328,7 +331,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, options: MergeOptions) -> Result<Merg
         }
         let log = dir.join("runs.jsonl");
         let records = if log.exists() {
-            RunLog::read(&log)?
+            RunLog::read_latest(&log)?
         } else {
             Vec::new()
         };
@@ -438,7 +441,11 @@ pub fn merge(dirs: &[PathBuf], out: &Path, options: MergeOptions) -> Result<Merg
             )));
         }
     }
-    write_json(&config, &out.join("sweep.json"))?;
+    crate::sweep_file::SweepFile {
+        config: config.clone(),
+        data_identity: identities.unwrap_or_default(),
+    }
+    .write(out)?;
     let mut log = RunLog::create(out)?;
     for k in &order {
         if let Some((r, _)) = runs.get(k) {

@@ -23,6 +23,8 @@ pub fn tune(
         return None;
     }
     let (split_seed, _) = crate::seeds::split_and_init_seeds(c.base_seed, dataset, 0);
+    // A CSV file's stem does not enter the seeds (`crate::seeds::seed_key`).
+    let key = crate::seeds::seed_key(dataset);
     let mut record = TuningRecord {
         dataset: dataset.into(),
         trainer: label.into(),
@@ -39,7 +41,7 @@ pub fn tune(
     let n_val = ((train.n() as f64 * settings.validation_fraction).round() as usize)
         .clamp(1, train.n().saturating_sub(2).max(1));
     let perm = rng::permutation(
-        &mut rng::rng(rng::derive_seed(c.base_seed, &[dataset, "tune-split"])),
+        &mut rng::rng(rng::derive_seed(c.base_seed, &[&key, "tune-split"])),
         train.n(),
     );
     let (val_rows, fit_rows) = perm.split_at(n_val);
@@ -53,11 +55,11 @@ pub fn tune(
         &arch,
         fit.d(),
         fit.k(),
-        rng::derive_seed(c.base_seed, &[dataset, "tune-init"]),
+        rng::derive_seed(c.base_seed, &[&key, "tune-init"]),
     ) else {
         return Some((spec.clone(), record));
     };
-    let seed = rng::derive_seed(c.base_seed, &[dataset, label, "tune"]);
+    let seed = rng::derive_seed(c.base_seed, &[&key, label, "tune"]);
     for (i, &lr) in settings.grid.iter().enumerate() {
         let Some(Ok(candidate)) = spec.with_lr(lr) else {
             continue;

@@ -114,6 +114,7 @@ fn request(base: &std::path::Path, cur: &std::path::Path) -> check::CheckRequest
         allow_new: false,
         tolerances: deterministic_only(),
         changes_only: false,
+        allow_config_change: false,
         github_json: None,
         bencher_json: None,
         html: None,
@@ -426,4 +427,44 @@ fn the_committed_accept_file_belongs_to_the_committed_baseline() {
         file.baseline_commit, base.environment.git_commit,
         "results/baseline was refreshed without `fitbench check --update`, which retires the accepted slowdowns"
     );
+}
+
+#[test]
+fn reports_run_with_different_settings_are_not_compared_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, cur) = (dir.path().join("base"), dir.path().join("cur"));
+    output::write_all(&sweep(config()), &base).unwrap();
+    let mut other = config();
+    other.max_iters += 7;
+    other.activation = "tanh".into();
+    output::write_all(&sweep(other.clone()), &cur).unwrap();
+    let msg = check::run(&request(&base, &cur)).unwrap_err().to_string();
+    assert!(
+        msg.contains("different settings")
+            && msg.contains(&format!(
+                "max_iters {} → {}",
+                config().max_iters,
+                other.max_iters
+            ))
+            && msg.contains("activation")
+            && msg.contains("--allow-config-change"),
+        "{msg}"
+    );
+    let allowed = check::run(&check::CheckRequest {
+        allow_config_change: true,
+        ..request(&base, &cur)
+    })
+    .unwrap();
+    assert!(
+        allowed
+            .text
+            .contains("compared despite changed settings (--allow-config-change)"),
+        "{}",
+        allowed.text
+    );
+    // A limit that does not change results is no obstacle.
+    let mut limited = config();
+    limited.max_memory = Some(1 << 33);
+    output::write_all(&sweep(limited), &cur).unwrap();
+    assert!(check::run(&request(&base, &cur)).is_ok());
 }

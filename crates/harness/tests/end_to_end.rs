@@ -39,8 +39,8 @@ fn a_sweep_writes_a_valid_report_summary_and_plots() {
     let files = output::write_all(&report, dir.path()).unwrap();
     assert_eq!(
         files.len(),
-        3 + 2 * 4 + 3 * 2,
-        "report, summary, report.html, 4 plot files per dataset, a profile (svg, png) per level"
+        4 + 2 * 4 + 3 * 2,
+        "report, summary, report.html, views.json, 4 plot files per dataset, a profile (svg, png) per level"
     );
     // The writer writes exactly the files the validator expects.
     let mut written: Vec<_> = files

@@ -19,6 +19,7 @@ fn csv_spec(path: &str) -> CsvSpec {
         path: path.into(),
         target: "y".into(),
         drop: vec![],
+        dedup: false,
     }
 }
 

@@ -185,6 +185,7 @@ fn the_linear_reference_of_rank_deficient_real_data_is_recorded_with_its_rank() 
         path: csv.to_string_lossy().into_owned(),
         target: "y".into(),
         drop: vec![],
+        dedup: false,
     });
     j.config.trainers = vec!["ols".into()];
     let result = execute(&j, Existing::Refuse).unwrap();
@@ -201,6 +202,14 @@ fn the_linear_reference_of_rank_deficient_real_data_is_recorded_with_its_rank() 
         assert_eq!(reference.ridge, 0.0);
         assert!(reference.train_mse.is_finite());
     }
+    // The summary names the dropped column and the test that called it constant.
+    let summary = std::fs::read_to_string(j.out.join("summary.md")).unwrap();
+    assert!(
+        summary.contains(
+            "Dropped as constant on a training split (all training values equal to within 4 ulps"
+        ) && summary.contains("|value|): c."),
+        "{summary}"
+    );
 }
 
 #[test]

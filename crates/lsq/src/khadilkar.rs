@@ -39,20 +39,28 @@
 //! about n·Σ(3mₗ₋₁² + 6mₗ₋₁mₗ) + Σ⅔mₗ₋₁³ in all; O(m²) terms (the bias shift Θ_top·b) and
 //! element-wise work (inverses, activations) are not counted. All buffers are allocated in
 //! `init`.
+//!
+//! Cancellation: a step polls its [`CancelToken`] before every layer's solve and, in the
+//! solves and products larger than [`fitbench_core::linalg::POLL_FLOPS`], every block of
+//! rows, columns or Cholesky panel. A cancelled step restores Θ from a copy taken at its
+//! start (the activations are recomputed by the next step) and returns
+//! [`Error::Cancelled`]; [`Trainer::params`] (the best iterate) is untouched by a step until
+//! it ends.
 
 use crate::error::{LsqError, Result};
 use crate::ols::Solver;
-use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::dyn_stack::MemBuffer;
 use faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch;
-use faer::linalg::cholesky::llt::solve::solve_in_place;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Col, Mat, Par};
 use fitbench_core::linalg::{
-    NormalEquations, PINV_REL_TOL, PIVOT_RATIO_THRESHOLD, cholesky_pivot_ratio, pinv_solve,
+    CHOLESKY_PANEL, NormalEquations, PINV_REL_TOL, PIVOT_RATIO_THRESHOLD,
+    cholesky_pivot_ratio_cancellable, llt_solve_cancellable, matmul_cancellable, pinv_solve,
     pivot_ratio, svd_lstsq,
 };
 use fitbench_core::{
-    Activation, Architecture, Dataset, Error, Mlp, StepOutcome, Trainer, TrainerConfig, flops,
+    Activation, Architecture, CancelToken, Dataset, Error, Mlp, StepOutcome, Trainer,
+    TrainerConfig, flops,
 };
 use serde::{Deserialize, Serialize};
 
@@ -252,6 +260,11 @@ pub struct Lsq {
     current_mse: f64,
     best_mse: f64,
     par: Par,
+    /// Θ at the start of the step in progress, restored when it is cancelled.
+    theta_start: Vec<Mat<f64>>,
+    /// The activations do not match Θ (a step was cancelled): recomputed before the next.
+    stale: bool,
+    cancel: CancelToken,
 }
 
 /// Buffers of one layer's derivative-weighted refit: the weighted design and target of one
@@ -315,12 +328,21 @@ impl Lsq {
             .collect();
         let mut scratch = cholesky_in_place_scratch::<f64>(1, par, Default::default());
         for &m in &widths[..n_layers] {
-            scratch = scratch.or(cholesky_in_place_scratch::<f64>(m, par, Default::default()));
+            scratch = scratch
+                .or(cholesky_in_place_scratch::<f64>(m, par, Default::default()))
+                .or(cholesky_in_place_scratch::<f64>(
+                    m.min(CHOLESKY_PANEL),
+                    par,
+                    Default::default(),
+                ));
         }
         let mut this = Self {
             activations: initial.activations.clone(),
             z_target: (1..=n_layers).map(|l| Mat::zeros(n, widths[l])).collect(),
             best_theta: theta.clone(),
+            theta_start: theta.clone(),
+            stale: false,
+            cancel: CancelToken::never(),
             theta,
             y: train.y.clone(),
             refit: (1..=n_layers)
@@ -374,7 +396,7 @@ impl Lsq {
         };
         // Z_L* = σ_L⁻¹(clip(y)) never changes (no step writes it), so it is computed once here.
         this.output_target();
-        this.forward();
+        this.forward()?;
         this.current_mse = this.output_mse();
         this.best_mse = this.current_mse;
         Ok(this)
@@ -384,26 +406,29 @@ impl Lsq {
         self.theta.len()
     }
 
-    /// Recomputes every activation from the current Θ (used at init and by the interleaved order).
-    fn forward(&mut self) {
+    /// Recomputes every activation from the current Θ (used at init, by the interleaved
+    /// order and after a cancelled step).
+    fn forward(&mut self) -> Result<()> {
         for l in 1..=self.n_layers() {
-            self.refresh_layer(l);
+            self.refresh_layer(l)?;
         }
+        Ok(())
     }
 
     /// `a[l][:, ..mₗ] = σₗ([Aₗ₋₁ 1]Θₗ)`.
-    fn refresh_layer(&mut self, l: usize) {
+    fn refresh_layer(&mut self, l: usize) -> Result<()> {
         let m = self.widths[l];
         let (below, above) = self.a.split_at_mut(l);
         let out = &mut above[0];
-        matmul(
+        matmul_cancellable(
             out.as_mut().subcols_mut(0, m),
             Accum::Replace,
             below[l - 1].as_ref(),
             self.theta[l - 1].as_ref(),
             1.0,
             self.par,
-        );
+            &self.cancel,
+        )?;
         let act = self.activations[l - 1];
         if act != Activation::Identity {
             fitbench_core::simd::clear_upper_state();
@@ -411,6 +436,7 @@ impl Lsq {
                 act.apply_shifted_in_place(out.col_as_slice_mut(j), 0.0);
             }
         }
+        Ok(())
     }
 
     fn output_mse(&self) -> f64 {
@@ -435,6 +461,7 @@ impl Lsq {
 
     /// `Zₗ₋₁*` from `Zₗ*`, the current `Aₗ₋₁` and Θₗ (l ≥ 2), written into `z_target[l-2]`.
     fn backward_target(&mut self, l: usize) -> Result<()> {
+        self.cancel.check()?;
         let m_prev = self.widths[l - 1];
         let (lambda_a, eta, eps) = (self.config.lambda_a, self.config.eta, self.config.eps);
         let theta = self.theta[l - 1].as_ref();
@@ -448,14 +475,15 @@ impl Lsq {
         let rhs = &mut lower[l - 2];
         let z_l = upper[0].as_ref();
         let a_prev = self.a[l - 1].as_ref().subcols(0, m_prev);
-        matmul(
+        matmul_cancellable(
             rhs.as_mut(),
             Accum::Replace,
             z_l,
             theta_top.transpose(),
             1.0,
             self.par,
-        );
+            &self.cancel,
+        )?;
         let shift = &mut self.back_shift[l - 2];
         matmul(
             shift.as_mut().as_mat_mut(),
@@ -475,14 +503,15 @@ impl Lsq {
         // A* = rhs · Gram⁻¹  ⇔  Gram · A*ᵀ = rhsᵀ. Singular or ill-conditioned Gram (λₐ = 0
         // and a layer narrower than the one below, or dead units): the λₐ → 0 limit, the
         // least-squares A* closest to the current Aₗ₋₁ (pseudo-inverse, PINV_REL_TOL).
-        let ratio = cholesky_pivot_ratio(gram.as_mut(), self.par, &mut self.mem);
+        let ratio =
+            cholesky_pivot_ratio_cancellable(gram.as_mut(), self.par, &mut self.mem, &self.cancel)?;
         if ratio >= PIVOT_RATIO_THRESHOLD {
-            solve_in_place(
+            llt_solve_cancellable(
                 gram.as_ref(),
                 rhs.as_mut().transpose_mut(),
                 self.par,
-                MemStack::new(&mut []),
-            );
+                &self.cancel,
+            )?;
         } else {
             back_gram(gram, theta_top, lambda_a, self.par);
             pinv_solve(
@@ -522,6 +551,7 @@ impl Lsq {
             self.a[l].as_ref(),
         );
         for j in 0..self.widths[l] {
+            self.cancel.check()?;
             for i in 0..design.nrows() {
                 let s = act.derivative_from_value(current[(i, j)]);
                 w.target[(i, 0)] = s * target[(i, j)];
@@ -551,6 +581,7 @@ impl Lsq {
         if self.weighted[l - 1].is_some() {
             return self.refit_weighted(l);
         }
+        self.cancel.check()?;
         let design = self.a[l - 1].as_ref();
         let target = self.z_target[l - 1].as_ref();
         match self.config.solver {
@@ -601,7 +632,7 @@ impl Lsq {
         }
         for l in 1..=self.n_layers() {
             self.refit(l)?;
-            self.refresh_layer(l);
+            self.refresh_layer(l)?;
         }
         Ok(())
     }
@@ -613,8 +644,7 @@ impl Lsq {
                 self.backward_target(l)?;
             }
         }
-        self.forward();
-        Ok(())
+        self.forward()
     }
 
     fn to_mlp(&self, theta: &[Mat<f64>]) -> Mlp {
@@ -680,10 +710,26 @@ impl Trainer for Lsq {
     /// One sweep: backward targets for every layer and a least-squares refit of every layer
     /// (or the interleaved order). Fails with a non-finite-values error if the iterate blows up.
     fn step(&mut self) -> fitbench_core::Result<StepOutcome> {
-        match self.config.order {
-            Order::Sweep => self.step_sweep()?,
-            Order::Interleaved => self.step_interleaved()?,
+        self.cancel.check()?;
+        if self.stale {
+            self.forward()?;
+            self.stale = false;
         }
+        for (start, cur) in self.theta_start.iter_mut().zip(&self.theta) {
+            start.copy_from(cur);
+        }
+        let done = match self.config.order {
+            Order::Sweep => self.step_sweep(),
+            Order::Interleaved => self.step_interleaved(),
+        };
+        if let Err(LsqError::Core(e @ Error::Cancelled(_))) = done {
+            for (cur, start) in self.theta.iter_mut().zip(&self.theta_start) {
+                cur.copy_from(start);
+            }
+            self.stale = true;
+            return Err(e);
+        }
+        done?;
         self.current_mse = self.output_mse();
         if !self.current_mse.is_finite() {
             return Err(Error::NonFinite(format!(
@@ -707,6 +753,16 @@ impl Trainer for Lsq {
 
     fn current_params(&self) -> Option<Mlp> {
         Some(self.to_mlp(&self.theta))
+    }
+
+    fn set_cancel(&mut self, token: CancelToken) {
+        for normal in &mut self.refit {
+            normal.set_cancel(token.clone());
+        }
+        for w in self.weighted.iter_mut().flatten() {
+            w.normal.set_cancel(token.clone());
+        }
+        self.cancel = token;
     }
 
     /// The count of the module docs (sweep order, Cholesky solver, no weighting), per layer

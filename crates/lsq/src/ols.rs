@@ -230,7 +230,7 @@ impl Ols {
                 1,
                 min_ratio,
                 self.theta.as_mut(),
-            ),
+            )?,
             Solver::Qr => {
                 use faer::linalg::solvers::SolveLstsq;
                 let qr = self.design.as_ref().qr();

@@ -386,3 +386,35 @@ fn lambda_a_zero_with_a_narrower_next_layer_does_not_fail_the_run() {
         assert!(train_mse(t.as_ref(), &data) < before, "{order:?}");
     }
 }
+
+#[test]
+fn a_step_with_a_cancelled_token_returns_at_once_and_changes_nothing() {
+    use fitbench_core::{CancelToken, Cancelled, Error};
+    let data = Split::new(&synthetic::friedman1(300, 5, 0.1, 4).unwrap(), 0.2, 1)
+        .unwrap()
+        .train;
+    let arch = Architecture::new(vec![8, 6], Activation::Tanh);
+    let config = LsqConfig::default();
+    let mut t = trainer(&config, &data, &arch, 3);
+    t.step().unwrap();
+    let before = (t.params(), t.current_params());
+    t.set_cancel(CancelToken::new(std::sync::Arc::new(
+        std::sync::atomic::AtomicBool::new(true),
+    )));
+    assert!(matches!(
+        t.step(),
+        Err(Error::Cancelled(Cancelled::Interrupted))
+    ));
+    assert_eq!((t.params(), t.current_params()), before);
+    // Cancelled within the step (the refit of the last layer): Θ is put back, and the next
+    // step is the one an uncancelled trainer takes.
+    let mut fresh = trainer(&config, &data, &arch, 3);
+    fresh.step().unwrap();
+    fresh.step().unwrap();
+    t.set_cancel(CancelToken::after_polls(8, Cancelled::Deadline));
+    assert!(matches!(t.step(), Err(Error::Cancelled(_))));
+    assert_eq!((t.params(), t.current_params()), before);
+    t.set_cancel(CancelToken::never());
+    t.step().unwrap();
+    assert_eq!(t.current_params(), fresh.current_params());
+}

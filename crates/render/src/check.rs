@@ -147,6 +147,28 @@ pub struct Comparison {
     /// gated. `check` fails on them unless told to allow them (`--allow-new`), so a trainer
     /// new to the ci preset cannot join the gate silently.
     pub ungated: Vec<(String, String)>,
+    /// Settings that change results and differ between the two reports ([`config_changes`]):
+    /// `check` refuses to compare them unless told (`--allow-config-change`).
+    pub config_changes: Vec<String>,
+}
+
+/// The settings that change results (every field of [`RunConfig::result_json`] and the
+/// number of seeds; the test-only knobs `test_handicap` and `test_slowdown` are noted
+/// apart) that differ from `baseline` to `current`, as `field old → new`.
+pub fn config_changes(
+    baseline: &fitbench_report::RunConfig,
+    current: &fitbench_report::RunConfig,
+) -> Vec<String> {
+    let relevant = |c: &fitbench_report::RunConfig| {
+        let mut v = c.result_json();
+        if let serde_json::Value::Object(m) = &mut v {
+            m.remove("test_handicap");
+            m.remove("test_slowdown");
+            m.insert("seeds".into(), serde_json::json!(c.seeds));
+        }
+        v
+    };
+    fitbench_report::config::json_changes(&relevant(baseline), &relevant(current))
 }
 
 impl Comparison {
@@ -381,31 +403,11 @@ pub fn compare(baseline: &Report, current: &Report, tol: &Tolerances) -> Compari
         .cloned()
         .collect();
     let (bc, cc) = (&baseline.config, &current.config);
-    for (what, b, c) in [
-        ("seeds", bc.seeds.to_string(), cc.seeds.to_string()),
-        (
-            "base_seed",
-            bc.base_seed.to_string(),
-            cc.base_seed.to_string(),
-        ),
-        (
-            "max_iters",
-            bc.max_iters.to_string(),
-            cc.max_iters.to_string(),
-        ),
-        ("threads", bc.threads.to_string(), cc.threads.to_string()),
-        (
-            "hidden",
-            format!("{:?}", bc.hidden),
-            format!("{:?}", cc.hidden),
-        ),
-        ("activation", bc.activation.clone(), cc.activation.clone()),
-    ] {
-        if b != c {
-            out.notes.push(format!(
-                "config {what} differs: baseline {b}, current {c}; the comparison is not like for like"
-            ));
-        }
+    out.config_changes = config_changes(bc, cc);
+    for change in &out.config_changes {
+        out.notes.push(format!(
+            "config changed: {change}; the comparison is not like for like"
+        ));
     }
     if bc.test_handicap.is_some() || cc.test_handicap.is_some() {
         out.notes.push(format!(
@@ -635,6 +637,9 @@ pub struct CheckRequest {
     pub tolerances: Tolerances,
     /// Print only rows that are not "same".
     pub changes_only: bool,
+    /// Compare reports whose result-changing settings differ ([`config_changes`]); refused
+    /// otherwise (the CLI exits 2). The changes are noted in the output either way.
+    pub allow_config_change: bool,
     /// Also write github-action-benchmark JSON here.
     pub github_json: Option<std::path::PathBuf>,
     /// Also write Bencher Metric Format JSON here.
@@ -681,7 +686,29 @@ pub fn run(request: &CheckRequest) -> crate::error::Result<CheckOutcome> {
         outcome.text = format!("no baseline at {} yet\n", request.baseline.display());
     } else {
         let baseline = io::read_report(&request.baseline)?;
-        let comparison = compare(&baseline, &current, &request.tolerances);
+        let mut comparison = compare(&baseline, &current, &request.tolerances);
+        if !comparison.config_changes.is_empty() {
+            if !(request.allow_config_change || request.update) {
+                return Err(crate::error::RenderError::NotComparable(format!(
+                    "{} and {} were run with different settings that change results: {}; compare like with like (rerun one with the other's settings), or pass --allow-config-change to compare anyway (recorded in the output)",
+                    request.baseline.display(),
+                    request.current.display(),
+                    comparison.config_changes.join(", ")
+                )));
+            }
+            comparison.notes.insert(
+                0,
+                format!(
+                    "compared despite changed settings ({}): {}",
+                    if request.update {
+                        "--update"
+                    } else {
+                        "--allow-config-change"
+                    },
+                    comparison.config_changes.join(", ")
+                ),
+            );
+        }
         outcome.text = format!(
             "fitbench check: {} (baseline) vs {} (current)\n{}",
             request.baseline.display(),

@@ -26,6 +26,9 @@ pub enum RenderError {
         /// What went wrong.
         message: String,
     },
+    /// Two reports cannot be compared as asked (e.g. their settings differ).
+    #[error("{0}")]
+    NotComparable(String),
     /// An HTML page could not be rendered (a template or serialisation error: a bug).
     #[error("cannot render the HTML page: {0}")]
     Html(String),

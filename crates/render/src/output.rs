@@ -13,6 +13,7 @@ pub fn expected_files(report: &Report) -> Vec<PathBuf> {
         PathBuf::from("report.json"),
         PathBuf::from("summary.md"),
         PathBuf::from("report.html"),
+        PathBuf::from(VIEWS_FILE),
     ];
     let mut stems: Vec<PathBuf> = report
         .datasets
@@ -48,9 +49,50 @@ pub fn write_all(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Writes `summary.md`, `report.html` and every plot of `report` into `dir`, but not the
-/// report itself:
-/// what `fitbench plot` does, so that reading a report never rewrites it.
+/// The file naming the report the views of a folder (summary, page, plots) were drawn from.
+pub const VIEWS_FILE: &str = "views.json";
+
+/// What [`VIEWS_FILE`] holds.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Views {
+    /// [`report_identity`] of the report drawn.
+    pub report: String,
+    /// The files drawn, relative to the folder.
+    pub files: Vec<PathBuf>,
+}
+
+/// A fingerprint of what a report says (configuration, datasets, and every run's key,
+/// status, iterations and final losses): the same for a report and its copy read back from
+/// disk, different for another sweep. Derived metrics are left out, so annotating an old
+/// report does not change it.
+pub fn report_identity(report: &Report) -> String {
+    let runs: Vec<serde_json::Value> = report
+        .runs
+        .iter()
+        .map(|r| {
+            serde_json::json!([
+                r.dataset,
+                r.trainer,
+                r.repetition,
+                r.status.as_str(),
+                r.iterations,
+                r.fingerprint,
+                r.curve.last().map(|p| p.train_mse.to_bits()),
+            ])
+        })
+        .collect();
+    let datasets: Vec<&str> = report.datasets.iter().map(|d| d.name.as_str()).collect();
+    let key = serde_json::json!({
+        "config": serde_json::to_value(&report.config).unwrap_or_default(),
+        "datasets": datasets,
+        "runs": runs,
+    });
+    format!("{:016x}", fitbench_core::rng::fnv1a(&key.to_string()))
+}
+
+/// Writes `summary.md`, `report.html`, every plot of `report` and [`VIEWS_FILE`] into `dir`,
+/// but not the report itself: what `fitbench plot` does, so that reading a report never
+/// rewrites it.
 pub fn write_views(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)
         .map_err(|e| RenderError::io("cannot create output folder", dir, e))?;
@@ -60,6 +102,16 @@ pub fn write_views(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     files.extend(plot::draw_all(report, dir)?);
     files.extend(plot::draw_profiles(report, dir)?);
     files.extend(crate::scaling::draw(report, dir)?);
+    let views = Views {
+        report: report_identity(report),
+        files: files
+            .iter()
+            .filter_map(|f| f.strip_prefix(dir).ok().map(Path::to_path_buf))
+            .collect(),
+    };
+    let manifest = dir.join(VIEWS_FILE);
+    io::write_json(&views, &manifest)?;
+    files.push(manifest);
     Ok(files)
 }
 
@@ -93,6 +145,20 @@ pub fn validate(report: &Report, dir: &Path, options: ValidateOptions) -> Vec<St
             let p = dir.join(&f);
             if std::fs::metadata(&p).map_or(true, |m| m.len() == 0) {
                 problems.push(format!("missing or empty {}", p.display()));
+            }
+        }
+        let manifest = dir.join(VIEWS_FILE);
+        if let Ok(views) = io::read_json::<Views>(&manifest, "a views manifest") {
+            let identity = report_identity(report);
+            if views.report != identity {
+                problems.push(format!(
+                    "the summary, page and plots in {} were drawn from another report ({} names report {}, this one is {}); redraw them with `fitbench plot {}`",
+                    dir.display(),
+                    manifest.display(),
+                    views.report,
+                    identity,
+                    dir.join("report.json").display()
+                ));
             }
         }
     }

@@ -1,7 +1,7 @@
 //! `summary.md`: per dataset, one row per trainer.
 
 use fitbench_report::format::{bytes, duration, per_step};
-use fitbench_report::schema::{Report, RunRecord, Status, slug};
+use fitbench_report::schema::{DatasetInfo, Report, RunRecord, Status, slug};
 use fitbench_report::stats::{median, min_median_max};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -140,6 +140,54 @@ fn render_provenance(report: &Report, out: &mut String) {
     }
 }
 
+/// `a` when every value is `a`, else `min–max`.
+fn span(v: &[usize]) -> String {
+    let (lo, hi) = (v.iter().min(), v.iter().max());
+    match (lo, hi) {
+        (Some(lo), Some(hi)) if lo == hi => format!("{lo}"),
+        (Some(lo), Some(hi)) => format!("{lo}–{hi}"),
+        _ => "–".into(),
+    }
+}
+
+/// Note lines under a dataset's heading: its duplicate rows (and how many test rows have a
+/// copy in the training rows), and the features dropped as constant with the rule applied.
+fn data_notes(info: &DatasetInfo, out: &mut String) {
+    if info.duplicate_rows > 0 {
+        let crossing = if info.test_rows_in_train.is_empty() {
+            String::new()
+        } else if info.test_rows_in_train.iter().all(|&k| k == 0) {
+            "; no test row has a copy among the training rows of its split".to_string()
+        } else {
+            format!(
+                "; {} of the {} test rows per split have a copy among that split's training rows, so their test MSE is not out-of-sample",
+                span(&info.test_rows_in_train),
+                info.n_test
+            )
+        };
+        let _ = writeln!(
+            out,
+            "Duplicate rows: {} of the {} rows repeat an earlier row exactly (features and target){crossing}. `--dedup` keeps the first copy of each.\n",
+            info.duplicate_rows, info.n
+        );
+    }
+    let mut dropped: Vec<&str> = info
+        .linear_reference
+        .iter()
+        .flat_map(|r| r.dropped_features.iter().map(String::as_str))
+        .collect();
+    dropped.sort_unstable();
+    dropped.dedup();
+    if !dropped.is_empty() {
+        let _ = writeln!(
+            out,
+            "Dropped as constant on a training split ({}): {}.\n",
+            fitbench_core::Standardiser::CONSTANT_RULE,
+            dropped.join(", ")
+        );
+    }
+}
+
 /// Renders the Markdown summary of `report`.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -202,6 +250,7 @@ pub fn render(report: &Report) -> String {
             info.name, info.n, info.d, info.n_train, info.n_test
         );
         let _ = writeln!(out, "Source: {}.\n", info.source);
+        data_notes(info, &mut out);
         let _ = writeln!(
             out,
             "Linear reference (closed-form OLS, median over splits): train MSE {}, test MSE {}.\n",

@@ -109,6 +109,59 @@ pub struct Handicap {
     pub every: usize,
 }
 
+impl RunConfig {
+    /// Fields that select runs or only bound resources, not what a run computes: left out of
+    /// [`RunConfig::result_json`] (so `--resume` does not rerun a run for them).
+    pub const NOT_RESULT_FIELDS: &'static [&'static str] =
+        &["name", "datasets", "csv", "trainers", "seeds", "max_memory"];
+
+    /// The part of the configuration that determines what a run computes, as JSON: every
+    /// field except [`RunConfig::NOT_RESULT_FIELDS`].
+    pub fn result_json(&self) -> serde_json::Value {
+        let mut c = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let serde_json::Value::Object(m) = &mut c {
+            for k in Self::NOT_RESULT_FIELDS {
+                m.remove(*k);
+            }
+        }
+        c
+    }
+}
+
+/// The differences between two JSON values, as `field old → new` (nested fields dotted), in
+/// field order.
+pub fn json_changes(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    diff_into("", a, b, &mut out);
+    out
+}
+
+fn diff_into(prefix: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            for k in keys {
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                diff_into(
+                    &name,
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                    out,
+                );
+            }
+        }
+        _ if a != b => out.push(format!("{prefix} {a} → {b}")),
+        _ => {}
+    }
+}
+
 impl Default for RunConfig {
     fn default() -> Self {
         Self {
@@ -185,6 +238,10 @@ pub struct CsvSpec {
     /// Columns to ignore.
     #[serde(default)]
     pub drop: Vec<String>,
+    /// Remove exact duplicate rows (same features and target), keeping the first copy of
+    /// each (`--dedup`). Absent in configurations written before it existed: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dedup: bool,
 }
 
 /// Learning-rate grid search settings.

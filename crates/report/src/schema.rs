@@ -232,6 +232,11 @@ pub struct RunRecord {
     /// finished run with the same fingerprint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// Hash of the part of the sweep configuration that changes results (see
+    /// `fitbench_harness::runner::config_hash`): `fitbench report` leaves out a record of an
+    /// earlier configuration that a `--resume` with changed settings has not yet replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_hash: Option<String>,
     /// Deterministic convergence metrics (filled when the report is built; absent when no
     /// reference could be found, e.g. the split failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -354,6 +359,7 @@ impl RunRecord {
             curve: vec![],
             summary: RunSummary::default(),
             fingerprint: None,
+            config_hash: None,
             metrics: None,
             provenance: None,
             memory: None,
@@ -419,10 +425,26 @@ pub struct DatasetInfo {
     /// A noise-free planted teacher: the infimum of the train MSE is exactly 0.
     #[serde(default)]
     pub noise_free_teacher: bool,
+    /// Rows that are exact copies (same features and targets) of an earlier row
+    /// ([`Dataset::duplicate_rows`]); 0, and absent from the file, when there are none or the
+    /// report predates the count.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub duplicate_rows: usize,
+    /// Per repetition (whose split could be made), the test rows that have an exact copy among
+    /// the training rows (their
+    /// test error is not out-of-sample). Filled by the sweep only when
+    /// [`DatasetInfo::duplicate_rows`] > 0; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_rows_in_train: Vec<usize>,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 impl DatasetInfo {
-    /// Describes `data`; split sizes are filled in by the sweep.
+    /// Describes `data` (and counts its duplicate rows); split sizes and the duplicates that
+    /// cross each split are filled in by the sweep.
     pub fn new(name: &str, data: &Dataset, test_fraction: f64) -> Self {
         let n_test = ((data.n() as f64 * test_fraction).round() as usize).max(1);
         Self {
@@ -437,6 +459,8 @@ impl DatasetInfo {
             target_names: data.target_names.clone(),
             linear_reference: vec![],
             noise_free_teacher: false,
+            duplicate_rows: data.duplicate_rows(),
+            test_rows_in_train: vec![],
         }
     }
 

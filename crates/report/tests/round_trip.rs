@@ -147,6 +147,8 @@ fn report(runs: Vec<RunRecord>, reference: f64) -> Report {
         target_names: vec!["y".into()],
         linear_reference: vec![],
         noise_free_teacher: false,
+        duplicate_rows: 0,
+        test_rows_in_train: vec![],
     };
     info.linear_reference.push(LinearReference {
         repetition: 0,
@@ -251,4 +253,25 @@ fn a_non_finite_evaluated_loss_is_written_readably_not_as_null() {
     let old = json.replace("\"NaN\"", "null");
     let parsed: Report = serde_json::from_str(&old).unwrap();
     assert!(parsed.runs[0].curve[0].test_mse.is_nan());
+}
+
+#[test]
+fn duplicate_row_counts_round_trip_and_older_reports_without_them_still_read() {
+    let mut r = report(vec![], 0.5);
+    // Absent when there is nothing to say, so a report without duplicates is unchanged.
+    let plain = serde_json::to_value(&r.datasets[0]).unwrap();
+    assert!(plain.get("duplicate_rows").is_none() && plain.get("test_rows_in_train").is_none());
+    let back: DatasetInfo = serde_json::from_value(plain).unwrap();
+    assert_eq!((back.duplicate_rows, back.test_rows_in_train.len()), (0, 0));
+    r.datasets[0].duplicate_rows = 3;
+    r.datasets[0].test_rows_in_train = vec![1, 0, 2];
+    let back: DatasetInfo =
+        serde_json::from_value(serde_json::to_value(&r.datasets[0]).unwrap()).unwrap();
+    assert_eq!(back, r.datasets[0]);
+    // A CSV spec written before `dedup` existed reads as dedup = false, and false is not
+    // written.
+    let spec: fitbench_report::config::CsvSpec =
+        serde_json::from_str(r#"{"path": "x.csv", "target": "y"}"#).unwrap();
+    assert!(!spec.dedup);
+    assert!(!serde_json::to_string(&spec).unwrap().contains("dedup"));
 }

@@ -1,4 +1,10 @@
 //! The burn-backed gradient trainer shared by `sgd` and `adam`.
+//!
+//! One step is one epoch. With mini-batches it polls its [`CancelToken`] before every batch;
+//! a cancelled step puts the model back to where the epoch started (a clone of the module
+//! taken then: burn's tensors are shared, not copied) and returns
+//! [`fitbench_core::Error::Cancelled`]; the optimiser's state is not rolled back (the harness
+//! ends the run).
 
 use crate::config::{Backend, GradientOptions, Precision};
 use crate::error::SgdError;
@@ -6,7 +12,7 @@ use burn::module::{Module, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{DType, Device, Int, Tensor, TensorData, activation};
 use faer::{Col, Mat};
-use fitbench_core::{Activation, Dataset, Mlp, StepOutcome, Trainer, flops, rng};
+use fitbench_core::{Activation, CancelToken, Dataset, Mlp, StepOutcome, Trainer, flops, rng};
 
 /// The network as a burn module: weights are `[fan_in, fan_out]` (burn's layout), biases `[fan_out]`.
 #[derive(Module, Debug)]
@@ -73,6 +79,7 @@ pub struct GradientTrainer {
     n: usize,
     rng: rng::Rng,
     last_batch_loss: f64,
+    cancel: CancelToken,
 }
 
 impl std::fmt::Debug for GradientTrainer {
@@ -153,6 +160,7 @@ impl GradientTrainer {
             rng: rng::rng(seed),
             device,
             last_batch_loss: f64::NAN,
+            cancel: CancelToken::never(),
         })
     }
 
@@ -180,9 +188,14 @@ impl GradientTrainer {
             let idx = Tensor::<1, Int>::from_data(TensorData::new(perm, [self.n]), &self.device);
             let xs = self.x.clone().select(0, idx.clone());
             let ys = self.y.clone().select(0, idx);
+            let before = self.model.clone();
             let mut last = None;
             let mut start = 0;
             while start < self.n {
+                if let Err(e) = self.cancel.check() {
+                    self.model = before;
+                    return Err(SgdError::Core(e));
+                }
                 let len = self.batch.min(self.n - start);
                 last = Some(self.update(
                     xs.clone().narrow(0, start, len),
@@ -222,6 +235,7 @@ impl Trainer for GradientTrainer {
 
     /// One epoch: a full-batch update, or one update per mini-batch of a seeded reshuffle.
     fn step(&mut self) -> fitbench_core::Result<StepOutcome> {
+        self.cancel.check()?;
         self.epoch()?;
         if !self.last_batch_loss.is_finite() {
             return Err(fitbench_core::Error::NonFinite(format!(
@@ -276,5 +290,9 @@ impl Trainer for GradientTrainer {
     /// optimiser's element-wise update is not counted).
     fn flops_per_step(&self) -> Option<f64> {
         Some(flops::gradient(&self.widths, self.n))
+    }
+
+    fn set_cancel(&mut self, token: CancelToken) {
+        self.cancel = token;
     }
 }

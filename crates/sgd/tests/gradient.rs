@@ -418,3 +418,30 @@ fn a_missing_backend_is_a_clear_error() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_step_with_a_cancelled_token_returns_at_once_and_changes_nothing() {
+    use fitbench_core::{CancelToken, Cancelled, Error};
+    let data = Split::new(&synthetic::friedman1(200, 5, 0.1, 2).unwrap(), 0.2, 0)
+        .unwrap()
+        .train;
+    let arch = Architecture::new(vec![8], Activation::Tanh);
+    let initial = Mlp::init(&arch, data.d(), data.k(), 1).unwrap();
+    let mut config = AdamConfig::default();
+    config.common.batch = 16;
+    let mut t = config.init(&data, initial, 0).unwrap();
+    t.step().unwrap();
+    let before = t.params();
+    t.set_cancel(CancelToken::new(std::sync::Arc::new(
+        std::sync::atomic::AtomicBool::new(true),
+    )));
+    assert!(matches!(
+        t.step(),
+        Err(Error::Cancelled(Cancelled::Interrupted))
+    ));
+    assert_eq!(t.params(), before);
+    // Cancelled between two mini-batches: the model is put back to where the epoch began.
+    t.set_cancel(CancelToken::after_polls(4, Cancelled::Deadline));
+    assert!(matches!(t.step(), Err(Error::Cancelled(_))));
+    assert_eq!(t.params(), before);
+}

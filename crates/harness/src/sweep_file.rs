@@ -1,0 +1,121 @@
+//! `sweep.json`: a sweep's resolved configuration and the identity of each of its datasets,
+//! written before the first run, so that `fitbench report` can rebuild the report from the
+//! folder alone — and refuses to when a CSV it would re-read is no longer the one the sweep
+//! ran on.
+
+use crate::error::{HarnessError, Result};
+use crate::runner::Plan;
+use fitbench_report::RunConfig;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The file's name inside a sweep folder.
+pub const FILE: &str = "sweep.json";
+
+/// What `sweep.json` holds: the configuration's fields at the top level (so a file written
+/// before identities were recorded, a bare configuration, still reads) and `data_identity`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepFile {
+    /// The resolved configuration.
+    #[serde(flatten)]
+    pub config: RunConfig,
+    /// Each dataset's identity, in plan order (empty in files of older fitbench versions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_identity: Vec<DatasetIdentity>,
+}
+
+/// Which data a dataset of the sweep was: enough to tell whether re-reading it gives the
+/// same data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetIdentity {
+    /// The dataset's name in the report (a CSV's is content-addressed).
+    pub name: String,
+    /// Where it came from (built-in, generator, or the CSV path as given and its hash).
+    pub source: String,
+    /// A CSV file's path as given (`None` for built-in and synthetic data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The sha256 of a CSV file's bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Rows (after `--dedup`, if given).
+    pub rows: usize,
+    /// The feature columns used.
+    pub features: Vec<String>,
+    /// The target column(s).
+    pub targets: Vec<String>,
+    /// Columns left out of the data, each with why (e.g. `id: --drop`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<String>,
+}
+
+impl SweepFile {
+    /// The file for a resolved plan.
+    pub fn of(plan: &Plan) -> Self {
+        let data_identity = plan
+            .datasets
+            .iter()
+            .map(|pd| {
+                let csv = match &pd.spec {
+                    crate::datasets::DatasetSpec::Csv(c) => Some(c),
+                    _ => None,
+                };
+                DatasetIdentity {
+                    name: pd.data.name.clone(),
+                    source: pd.data.provenance.clone(),
+                    path: csv.map(|c| c.path.clone()),
+                    sha256: csv.and_then(|_| crate::csv_data::sha256_of_provenance(&pd.data)),
+                    rows: pd.data.n(),
+                    features: pd.data.feature_names.clone(),
+                    targets: pd.data.target_names.clone(),
+                    dropped: csv
+                        .map(|c| c.drop.iter().map(|d| format!("{d}: --drop")).collect())
+                        .unwrap_or_default(),
+                }
+            })
+            .collect();
+        Self {
+            config: plan.config.clone(),
+            data_identity,
+        }
+    }
+
+    /// Reads `dir/sweep.json`.
+    pub fn read(dir: &Path) -> Result<Self> {
+        Ok(fitbench_report::io::read_json(
+            &dir.join(FILE),
+            "a sweep configuration",
+        )?)
+    }
+
+    /// Writes `dir/sweep.json` (atomically).
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        Ok(fitbench_report::io::write_json(self, &dir.join(FILE))?)
+    }
+
+    /// Checks that every CSV the sweep read is still there with the same content, before a
+    /// report is rebuilt from it: a changed or missing file is an error naming the file, both
+    /// hashes and the fix, instead of a report whose runs match no dataset.
+    pub fn check_data_unchanged(&self, dir: &Path) -> Result<()> {
+        for id in &self.data_identity {
+            let (Some(path), Some(recorded)) = (&id.path, &id.sha256) else {
+                continue;
+            };
+            let bytes = std::fs::read(path).map_err(|e| {
+                HarnessError::Config(format!(
+                    "cannot rebuild the report of {}: its dataset {} was read from {path}, which cannot be read now ({e}); put the file back (sha256 {recorded}) and run `fitbench report` again",
+                    dir.display(),
+                    id.name
+                ))
+            })?;
+            let now = crate::csv_data::sha256_hex(&bytes);
+            if &now != recorded {
+                return Err(HarnessError::Config(format!(
+                    "cannot rebuild the report of {}: {path} has changed since the sweep read it (sha256 then {recorded}, now {now}), so its runs would match no dataset; restore the file the sweep used, or run the sweep again on the new data (another --out, or --force)",
+                    dir.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
