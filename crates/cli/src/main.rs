@@ -546,13 +546,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             b.finish_and_clear();
         }
         for d in &result.report.datasets {
-            let mut dropped: Vec<&str> = d
-                .linear_reference
-                .iter()
-                .flat_map(|r| r.dropped_features.iter().map(String::as_str))
-                .collect();
-            dropped.sort_unstable();
-            dropped.dedup();
+            let dropped = d.dropped_features();
             if !dropped.is_empty() {
                 say!(
                     "fitbench: {}: feature(s) constant on a training split, dropped by the standardisation: {}",

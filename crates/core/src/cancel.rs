@@ -24,28 +24,11 @@
 //! nanoseconds): poll per block of work, not per element. The default token
 //! ([`CancelToken::never`]) is never cancelled and costs one branch.
 
+pub use crate::error::Cancelled;
 use crate::error::{Error, Result};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-/// Why a step was cancelled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cancelled {
-    /// The interrupt flag was set (SIGINT/SIGTERM): the sweep is stopping.
-    Interrupted,
-    /// The step ran past its deadline (the run's time budget, plus the harness's grace).
-    Deadline,
-}
-
-impl std::fmt::Display for Cancelled {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Cancelled::Interrupted => "interrupted by a signal",
-            Cancelled::Deadline => "the time budget ran out",
-        })
-    }
-}
 
 /// No deadline, in [`Shared::deadline_ns`]; no countdown, in [`Shared::polls_left`].
 const NO_DEADLINE: u64 = u64::MAX;

@@ -76,7 +76,7 @@ pub enum Error {
     /// the time budget) before it finished; the trainer's parameters are those from before
     /// the step, and the harness ends the run (as interrupted, or as out of time).
     #[error("step cancelled: {0}")]
-    Cancelled(crate::cancel::Cancelled),
+    Cancelled(Cancelled),
     /// An error from a trainer crate's own error type (e.g. a numeric backend's).
     #[error("{trainer}: {source}")]
     Trainer {
@@ -102,5 +102,23 @@ impl Error {
             value: value.to_string(),
             hint: hint.into(),
         }
+    }
+}
+
+/// Why a step was cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cancelled {
+    /// The interrupt flag was set (SIGINT/SIGTERM): the sweep is stopping.
+    Interrupted,
+    /// The step ran past its deadline (the run's time budget, plus the harness's grace).
+    Deadline,
+}
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Cancelled::Interrupted => "interrupted by a signal",
+            Cancelled::Deadline => "the time budget ran out",
+        })
     }
 }

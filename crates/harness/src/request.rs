@@ -468,9 +468,12 @@ pub fn execute(
         progress(Progress::Note(n));
     }
     on_plan(&plan);
-    crate::sweep_file::SweepFile::of(&plan)
-        .write(&job.out)
-        .map_err(recoverable(&job.out))?;
+    crate::sweep_file::SweepFile::of(
+        &plan.config,
+        plan.datasets.iter().map(|pd| (&pd.spec, &pd.data)),
+    )
+    .write(&job.out)
+    .map_err(recoverable(&job.out))?;
     if let Some(shard) = job.shard {
         fitbench_report::io::write_json(
             &crate::shard::Manifest::of(&plan, shard),

@@ -3,8 +3,9 @@
 //! folder alone — and refuses to when a CSV it would re-read is no longer the one the sweep
 //! ran on.
 
+use crate::datasets::DatasetSpec;
 use crate::error::{HarnessError, Result};
-use crate::runner::Plan;
+use fitbench_core::Dataset;
 use fitbench_report::RunConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -50,24 +51,27 @@ pub struct DatasetIdentity {
 }
 
 impl SweepFile {
-    /// The file for a resolved plan.
-    pub fn of(plan: &Plan) -> Self {
-        let data_identity = plan
-            .datasets
-            .iter()
-            .map(|pd| {
-                let csv = match &pd.spec {
-                    crate::datasets::DatasetSpec::Csv(c) => Some(c),
+    /// The file for a resolved sweep: its configuration and its datasets as loaded (each
+    /// with the spec it was loaded from), in plan order.
+    pub fn of<'a>(
+        config: &RunConfig,
+        datasets: impl IntoIterator<Item = (&'a DatasetSpec, &'a Dataset)>,
+    ) -> Self {
+        let data_identity = datasets
+            .into_iter()
+            .map(|(spec, data)| {
+                let csv = match spec {
+                    DatasetSpec::Csv(c) => Some(c),
                     _ => None,
                 };
                 DatasetIdentity {
-                    name: pd.data.name.clone(),
-                    source: pd.data.provenance.clone(),
+                    name: data.name.clone(),
+                    source: data.provenance.clone(),
                     path: csv.map(|c| c.path.clone()),
-                    sha256: csv.and_then(|_| crate::csv_data::sha256_of_provenance(&pd.data)),
-                    rows: pd.data.n(),
-                    features: pd.data.feature_names.clone(),
-                    targets: pd.data.target_names.clone(),
+                    sha256: csv.and_then(|_| crate::csv_data::sha256_of_provenance(data)),
+                    rows: data.n(),
+                    features: data.feature_names.clone(),
+                    targets: data.target_names.clone(),
                     dropped: csv
                         .map(|c| c.drop.iter().map(|d| format!("{d}: --drop")).collect())
                         .unwrap_or_default(),
@@ -75,7 +79,7 @@ impl SweepFile {
             })
             .collect();
         Self {
-            config: plan.config.clone(),
+            config: config.clone(),
             data_identity,
         }
     }

@@ -171,13 +171,7 @@ fn data_notes(info: &DatasetInfo, out: &mut String) {
             info.duplicate_rows, info.n
         );
     }
-    let mut dropped: Vec<&str> = info
-        .linear_reference
-        .iter()
-        .flat_map(|r| r.dropped_features.iter().map(String::as_str))
-        .collect();
-    dropped.sort_unstable();
-    dropped.dedup();
+    let dropped = info.dropped_features();
     if !dropped.is_empty() {
         let _ = writeln!(
             out,

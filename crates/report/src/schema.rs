@@ -443,6 +443,19 @@ fn is_zero(v: &usize) -> bool {
 }
 
 impl DatasetInfo {
+    /// The feature columns that some split's standardisation dropped as constant, sorted,
+    /// each once.
+    pub fn dropped_features(&self) -> Vec<&str> {
+        let mut dropped: Vec<&str> = self
+            .linear_reference
+            .iter()
+            .flat_map(|r| r.dropped_features.iter().map(String::as_str))
+            .collect();
+        dropped.sort_unstable();
+        dropped.dedup();
+        dropped
+    }
+
     /// Describes `data` (and counts its duplicate rows); split sizes and the duplicates that
     /// cross each split are filled in by the sweep.
     pub fn new(name: &str, data: &Dataset, test_fraction: f64) -> Self {
