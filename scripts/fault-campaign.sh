@@ -31,9 +31,14 @@ fi
 fb=$(realpath "$fb")
 work=$(mktemp -d)
 mnt=$work/tmpfs
+failures=0
 cleanup() {
   mountpoint -q "$mnt" 2>/dev/null && umount "$mnt" 2>/dev/null
-  rm -rf "$work"
+  if [[ $failures == 0 ]]; then
+    rm -rf "$work"
+  else
+    echo "fault-campaign: the failing injections' folders and logs are kept in $work" >&2
+  fi
 }
 trap cleanup EXIT
 sweep=(--datasets 'linear:n=3000,d=8,noise=0.1;teacher:n=3000,d=8,h=8,act=tanh,noise=0.05'
@@ -68,7 +73,6 @@ if [[ $(id -u) == 0 ]] && mkdir -p "$mnt" && mount -t tmpfs -o size=64k tmpfs "$
 fi
 
 declare -A tally=()
-failures=0
 fail() {
   echo "  FAIL: $*"
   failures=$((failures + 1))
@@ -97,6 +101,9 @@ for ((i = 1; i <= n; i++)); do
   fi
   resume=()
   [[ -d $dir ]] && resume=(--resume)
+  # What the partial folder held before the faulted command: must survive it (a --resume that
+  # truncated the log would lose it even if the final --resume made the report whole again).
+  complete_lines "$dir/runs.jsonl" >"$work/start-$i"
   status=0
   detail=""
   case $mode in
@@ -142,7 +149,7 @@ for ((i = 1; i <= n; i++)); do
       s2=0
       "$fb" run "${sweep[@]}" --out "$dir" --resume >"$work/log2-$i" 2>&1 || s2=$?
       { wait $pid; } 2>/dev/null || status=$?
-      if grep -q "in use by another fitbench" "$work/log2-$i" "$work/log-$i"; then
+      if grep -q "in use by another fitbench (pid [0-9]" "$work/log2-$i" "$work/log-$i"; then
         detail="second writer refused (exits $status, $s2)"
         tally[refused]=$((${tally[refused]:-0} + 1))
       else
@@ -153,8 +160,11 @@ for ((i = 1; i <= n; i++)); do
       fi
       ;;
   esac
-  # What the fault left: the complete lines of the log.
+  # What the fault left: the complete lines of the log, which must start with what was there.
   complete_lines "$dir/runs.jsonl" >"$work/before-$i"
+  if ! cmp -s "$work/start-$i" <(head -c "$(wc -c <"$work/start-$i")" "$work/before-$i"); then
+    fail "injection $i: the faulted command lost or changed records of the partial folder it resumed"
+  fi
   kept=$(grep -c . "$work/before-$i" || true)
   # Recovery: resume to completion on a disk with room.
   if ! "$fb" run "${sweep[@]}" --out "$dir" --resume >"$work/resume-$i" 2>&1; then
@@ -183,6 +193,10 @@ for ((i = 1; i <= n; i++)); do
   echo "[$i/$n] $mode$base_note: $detail; $kept complete record(s) kept; recovered"
   [[ $keep_logs == 1 ]] || rm -rf "$dir"
 done
+# The second writers must have met the first one at least once, or the mode proved nothing.
+if (( ${tally[second]:-0} >= 3 && ${tally[refused]:-0} == 0 )); then
+  fail "no second writer was ever refused (with the holder's pid) in ${tally[second]} tries"
+fi
 summary=""
 for k in int term kill full second refused; do
   summary+=" $k=${tally[$k]:-0}"

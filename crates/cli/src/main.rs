@@ -549,8 +549,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             let dropped = d.dropped_features();
             if !dropped.is_empty() {
                 say!(
-                    "fitbench: {}: feature(s) constant on a training split, dropped by the standardisation: {}",
+                    "fitbench: {}: feature(s) constant on a training split ({}), dropped by the standardisation: {}",
                     d.name,
+                    fitbench_core::Standardiser::CONSTANT_RULE,
                     dropped.join(", ")
                 );
             }

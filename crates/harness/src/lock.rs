@@ -72,14 +72,14 @@ impl FolderLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| HarnessError::io("cannot open the folder's lock file", &path, e))?;
-        let previous = read_holder(&mut file);
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                // The holder may still be writing its details: read them again after the refusal.
-                let holder = read_holder(&mut file).or(previous);
+                // The holder writes its details just after taking the lock: they may be
+                // missing for an instant.
+                let holder = read_holder(&mut file);
                 return Err(HarnessError::Busy(format!(
-                    "output folder {} is in use by another fitbench ({}); wait for it to finish, or choose another --out",
+                    "output folder {} is in use by another fitbench ({}); wait for it to finish (or stop it), then run this command again — or write elsewhere",
                     dir.display(),
                     holder.map_or_else(
                         || "its details are not readable yet".to_string(),
@@ -91,6 +91,9 @@ impl FolderLock {
                 return Err(HarnessError::io("cannot lock", &path, e));
             }
         }
+        // Read under the lock: details left in the file are those of a holder that ended
+        // without releasing it (a clean release empties the file).
+        let previous = read_holder(&mut file);
         let me = Holder::this_process();
         let text = serde_json::to_string(&me).unwrap_or_default();
         file.set_len(0)

@@ -54,7 +54,7 @@ pub struct RunRequest {
     /// The output folder may hold an earlier sweep: reuse its finished runs whose
     /// fingerprint matches, run the rest.
     pub resume: bool,
-    /// The output folder may hold an earlier sweep: delete its files first.
+    /// The output folder may hold an earlier sweep: move its files aside first.
     pub force: bool,
     /// Run only one shard of the sweep: `I/N`, or `auto` (from the batch scheduler's
     /// environment, see [`crate::shard::Shard::from_env`]).
@@ -228,7 +228,7 @@ pub fn read_config_file(path: &Path) -> Result<RunConfig> {
     Ok(c)
 }
 
-/// Files a sweep writes into its output folder (and `--force` deletes).
+/// Files a sweep writes into its output folder (and `--force` moves to `previous/`).
 pub const SWEEP_FILES: &[&str] = &[
     "report.json",
     "runs.jsonl",
@@ -250,7 +250,7 @@ pub enum Existing {
     Refuse,
     /// Reuse its finished runs with matching fingerprints.
     Resume,
-    /// Delete its files first.
+    /// Move its files to `previous/<UTC time>/` first.
     Force,
 }
 
@@ -268,6 +268,37 @@ impl RunRequest {
     }
 }
 
+/// The files of a sweep folder drawn from its report (and the report): what a `--resume`
+/// with changed settings moves aside, since they describe the earlier sweep.
+const VIEW_FILES: &[&str] = &[
+    "report.json",
+    "summary.md",
+    "report.html",
+    "plots",
+    fitbench_render::output::VIEWS_FILE,
+];
+
+/// Moves `files` of `dir` into a new `dir/previous/<UTC time>/`, returned.
+fn move_aside(dir: &Path, files: &[&str]) -> Result<PathBuf> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let stamp = fitbench_report::format::utc_stamp(now);
+    let mut target = dir.join("previous").join(&stamp);
+    let mut n = 1;
+    while target.exists() {
+        n += 1;
+        target = dir.join("previous").join(format!("{stamp}-{n}"));
+    }
+    std::fs::create_dir_all(&target).map_err(|e| HarnessError::io("cannot create", &target, e))?;
+    for f in files {
+        let from = dir.join(f);
+        std::fs::rename(&from, target.join(f))
+            .map_err(|e| HarnessError::io("cannot move aside", &from, e))?;
+    }
+    Ok(target)
+}
+
 /// What [`prepare_output`] found in a sweep folder.
 #[derive(Debug, Default)]
 pub struct Prepared {
@@ -275,14 +306,17 @@ pub struct Prepared {
     pub previous: Vec<fitbench_report::RunRecord>,
     /// `--resume`: the earlier sweep's configuration (`sweep.json`), if readable.
     pub previous_config: Option<RunConfig>,
-    /// `--force`: where the earlier sweep's files were moved.
+    /// `--resume`: the earlier sweep's dataset identities (`sweep.json`).
+    pub previous_data: Vec<crate::sweep_file::DatasetIdentity>,
+    /// `--force`: where the earlier sweep's files were moved; `--resume` with changed
+    /// settings: where its report and views were moved.
     pub moved_to: Option<PathBuf>,
 }
 
 /// Prepares `dir` for a sweep (the caller holds its [`crate::lock::FolderLock`]): refuses an
 /// earlier sweep's files unless told, moves them to `previous/<UTC time>/` (`Force`: nothing
 /// is deleted) or reads the latest record of each of its runs (`Resume`).
-pub fn prepare_output(dir: &Path, existing: Existing) -> Result<Prepared> {
+pub fn prepare_output(dir: &Path, existing: Existing, config: &RunConfig) -> Result<Prepared> {
     let found: Vec<&str> = SWEEP_FILES
         .iter()
         .copied()
@@ -299,26 +333,7 @@ pub fn prepare_output(dir: &Path, existing: Existing) -> Result<Prepared> {
             dir.display()
         ))),
         Existing::Force => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            let mut target = dir
-                .join("previous")
-                .join(fitbench_report::format::utc_stamp(now));
-            let mut n = 1;
-            while target.exists() {
-                n += 1;
-                target = dir
-                    .join("previous")
-                    .join(format!("{}-{n}", fitbench_report::format::utc_stamp(now)));
-            }
-            std::fs::create_dir_all(&target)
-                .map_err(|e| HarnessError::io("cannot create", &target, e))?;
-            for f in found {
-                let from = dir.join(f);
-                std::fs::rename(&from, target.join(f))
-                    .map_err(|e| HarnessError::io("cannot move aside", &from, e))?;
-            }
+            let target = move_aside(dir, &found)?;
             // A torn line moved aside earlier belongs with the log it came from.
             let torn = fitbench_report::io::torn_path(&dir.join("runs.jsonl"));
             if torn.exists() {
@@ -331,17 +346,38 @@ pub fn prepare_output(dir: &Path, existing: Existing) -> Result<Prepared> {
         }
         Existing::Resume => {
             let sweep = dir.join("sweep.json");
-            let previous_config = if sweep.exists() {
-                crate::sweep_file::SweepFile::read(dir)
-                    .ok()
-                    .map(|f| f.config)
+            let previous_file = if sweep.exists() {
+                crate::sweep_file::SweepFile::read(dir).ok()
+            } else {
+                None
+            };
+            // With settings that change results, the earlier report describes another sweep:
+            // it is moved aside whole (its records stay in the append-only logs), so that an
+            // interrupt before the first new run cannot leave an empty report in its place.
+            let changed = previous_file
+                .as_ref()
+                .is_some_and(|f| !crate::resume::config_changes(&f.config, config).is_empty());
+            let views: Vec<&str> = VIEW_FILES
+                .iter()
+                .copied()
+                .filter(|f| dir.join(f).exists())
+                .collect();
+            let moved_to = if changed && !views.is_empty() {
+                let target = move_aside(dir, &views)?;
+                std::fs::copy(&sweep, target.join("sweep.json"))
+                    .map_err(|e| HarnessError::io("cannot copy", &sweep, e))?;
+                Some(target)
             } else {
                 None
             };
             Ok(Prepared {
                 previous: RunLog::read_latest(&dir.join("runs.jsonl"))?,
-                previous_config,
-                moved_to: None,
+                previous_data: previous_file
+                    .as_ref()
+                    .map(|f| f.data_identity.clone())
+                    .unwrap_or_default(),
+                previous_config: previous_file.map(|f| f.config),
+                moved_to,
             })
         }
     }
@@ -449,13 +485,24 @@ pub fn execute(
     let lock = crate::lock::FolderLock::acquire(&job.out)?;
     let mut notes: Vec<String> = lock.takeover_note().into_iter().collect();
     check_shard_of_folder(&job.out, existing, job.shard)?;
-    let prepared = prepare_output(&job.out, existing)?;
+    let prepared = prepare_output(&job.out, existing, &plan.config)?;
     if let Some(to) = &prepared.moved_to {
-        notes.push(format!(
-            "--force: the earlier sweep's files were moved to {}",
-            to.display()
-        ));
+        notes.push(match existing {
+            Existing::Force => format!(
+                "--force: the earlier sweep's files were moved to {}",
+                to.display()
+            ),
+            _ => format!(
+                "--resume with changed settings: the earlier report and its views were moved to {} (every record stays in runs.jsonl)",
+                to.display()
+            ),
+        });
     }
+    let identity = crate::sweep_file::SweepFile::of(
+        &plan.config,
+        plan.datasets.iter().map(|pd| (&pd.spec, &pd.data)),
+    );
+    notes.extend(identity.changed_data(&prepared.previous_data));
     plan.previous = prepared.previous;
     plan.previous_config = prepared.previous_config;
     plan.interrupt = interrupt;
@@ -468,12 +515,7 @@ pub fn execute(
         progress(Progress::Note(n));
     }
     on_plan(&plan);
-    crate::sweep_file::SweepFile::of(
-        &plan.config,
-        plan.datasets.iter().map(|pd| (&pd.spec, &pd.data)),
-    )
-    .write(&job.out)
-    .map_err(recoverable(&job.out))?;
+    identity.write(&job.out).map_err(recoverable(&job.out))?;
     if let Some(shard) = job.shard {
         fitbench_report::io::write_json(
             &crate::shard::Manifest::of(&plan, shard),
@@ -624,6 +666,25 @@ fn latest_tuning(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_write_names_what_is_kept_and_the_commands_that_recover() {
+        let full = std::io::Error::from_raw_os_error(28);
+        let e = recoverable(Path::new("out/x"))(HarnessError::io(
+            "cannot append to",
+            "out/x/runs.jsonl",
+            full,
+        ));
+        let msg = e.to_string();
+        for part in [
+            "cannot append to out/x/runs.jsonl",
+            "every run that finished before is kept",
+            "--resume",
+            "`fitbench report out/x`",
+        ] {
+            assert!(msg.contains(part), "{part}: {msg}");
+        }
+    }
 
     #[test]
     fn dataset_lists_keep_synthetic_options_together() {

@@ -84,6 +84,29 @@ impl SweepFile {
         }
     }
 
+    /// Notes for a `--resume`: each CSV, by path, whose content differs from the one the
+    /// earlier sweep (`previous`) read: its runs are new runs of another dataset.
+    pub fn changed_data(&self, previous: &[DatasetIdentity]) -> Vec<String> {
+        self.data_identity
+            .iter()
+            .filter_map(|now| {
+                let before = previous
+                    .iter()
+                    .find(|p| p.path.is_some() && p.path == now.path)?;
+                (before.sha256 != now.sha256).then(|| {
+                    format!(
+                        "--resume: {} has changed since the earlier sweep read it (sha256 {} → {}): its runs are new runs of dataset {} (those of {} stay in runs.jsonl, unreported)",
+                        now.path.as_deref().unwrap_or(""),
+                        before.sha256.as_deref().unwrap_or("?"),
+                        now.sha256.as_deref().unwrap_or("?"),
+                        now.name,
+                        before.name
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// Reads `dir/sweep.json`.
     pub fn read(dir: &Path) -> Result<Self> {
         Ok(fitbench_report::io::read_json(
@@ -106,8 +129,13 @@ impl SweepFile {
                 continue;
             };
             let bytes = std::fs::read(path).map_err(|e| {
+                let relative = if Path::new(path).is_relative() {
+                    " (a relative path, read from the folder `fitbench` runs in: run `fitbench report` from the folder the sweep ran in)"
+                } else {
+                    ""
+                };
                 HarnessError::Config(format!(
-                    "cannot rebuild the report of {}: its dataset {} was read from {path}, which cannot be read now ({e}); put the file back (sha256 {recorded}) and run `fitbench report` again",
+                    "cannot rebuild the report of {}: its dataset {} was read from {path}{relative}, which cannot be read now ({e}); put the file back (sha256 {recorded}) and run `fitbench report` again",
                     dir.display(),
                     id.name
                 ))

@@ -462,6 +462,12 @@ fn reports_run_with_different_settings_are_not_compared_unless_allowed() {
         "{}",
         allowed.text
     );
+    // Other options of the same trainer are a change too, not a missing and a new trainer.
+    let mut retuned = config();
+    retuned.trainers = vec!["ols".into(), "lsq".into(), "adam:lr=0.02".into()];
+    output::write_all(&sweep(retuned), &cur).unwrap();
+    let msg = check::run(&request(&base, &cur)).unwrap_err().to_string();
+    assert!(msg.contains("trainer adam: adam → adam:lr=0.02"), "{msg}");
     // A limit that does not change results is no obstacle.
     let mut limited = config();
     limited.max_memory = Some(1 << 33);

@@ -311,10 +311,50 @@ fn report_refuses_to_rebuild_from_a_csv_that_changed_or_vanished() {
             && msg.contains(id.sha256.as_deref().unwrap()),
         "{msg}"
     );
+    // --resume on the new data says that the file changed, and runs the new dataset.
+    let (result, _, notes) = execute_with(&j, Existing::Resume, Arc::new(AtomicBool::new(false)));
+    assert_eq!(result.unwrap().report.runs.len(), 2);
+    assert!(
+        notes.iter().any(
+            |n| n.contains("has changed since the earlier sweep read it")
+                && n.contains(id.sha256.as_deref().unwrap())
+        ),
+        "{notes:?}"
+    );
     std::fs::remove_file(&csv).unwrap();
     let msg = request::rebuild(&out).unwrap_err().to_string();
     assert!(
         msg.contains("cannot be read now") && msg.contains("put the file back"),
         "{msg}"
+    );
+}
+
+#[test]
+fn an_interrupted_resume_with_changed_settings_keeps_the_earlier_report_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = job(dir.path());
+    let first = execute(&j, Existing::Refuse);
+    let report_before = std::fs::read(dir.path().join("report.json")).unwrap();
+    let mut changed = job(dir.path());
+    changed.config.max_iters = 20;
+    // The signal arrives before the first new run.
+    let (result, _, notes) =
+        execute_with(&changed, Existing::Resume, Arc::new(AtomicBool::new(true)));
+    assert!(result.unwrap().interrupted);
+    let moved: Vec<_> = std::fs::read_dir(dir.path().join("previous"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(moved.len(), 1, "{notes:?}");
+    assert_eq!(
+        std::fs::read(moved[0].join("report.json")).unwrap(),
+        report_before
+    );
+    assert!(moved[0].join("sweep.json").exists());
+    assert!(notes.iter().any(|n| n.contains("moved to")), "{notes:?}");
+    assert_eq!(
+        RunLog::read(&dir.path().join("runs.jsonl")).unwrap().len(),
+        first.report.runs.len(),
+        "every record stays in the log"
     );
 }

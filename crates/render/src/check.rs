@@ -171,6 +171,35 @@ pub fn config_changes(
     fitbench_report::config::json_changes(&relevant(baseline), &relevant(current))
 }
 
+/// Trainers (or datasets) of the same name whose options differ between the two reports
+/// (e.g. `adam:lr=0.01` → `adam:lr=0.02`; a CSV of the same stem and other content): a
+/// label only the baseline has and one only the current report has, for one `base` name.
+/// A variant only added or only removed is not a change (it is new, or missing).
+fn variant_changes(
+    kind: &str,
+    baseline: &[String],
+    current: &[String],
+    base: impl Fn(&str) -> &str,
+) -> Vec<String> {
+    let only = |a: &[String], b: &[String], name: &str| -> Vec<String> {
+        a.iter()
+            .filter(|l| base(l) == name && !b.contains(l))
+            .cloned()
+            .collect()
+    };
+    let mut bases: Vec<&str> = baseline.iter().map(|l| base(l)).collect();
+    bases.sort_unstable();
+    bases.dedup();
+    bases
+        .into_iter()
+        .filter_map(|name| {
+            let (gone, came) = (only(baseline, current, name), only(current, baseline, name));
+            (!gone.is_empty() && !came.is_empty())
+                .then(|| format!("{kind} {name}: {} → {}", gone.join(", "), came.join(", ")))
+        })
+        .collect()
+}
+
 impl Comparison {
     /// Rows with verdict [`Verdict::Worse`].
     pub fn regressions(&self) -> Vec<&Row> {
@@ -404,6 +433,19 @@ pub fn compare(baseline: &Report, current: &Report, tol: &Tolerances) -> Compari
         .collect();
     let (bc, cc) = (&baseline.config, &current.config);
     out.config_changes = config_changes(bc, cc);
+    out.config_changes.extend(variant_changes(
+        "trainer",
+        &bc.trainers,
+        &cc.trainers,
+        |l| l.split(':').next().unwrap_or(l),
+    ));
+    let names = |r: &Report| -> Vec<String> { r.datasets.iter().map(|d| d.name.clone()).collect() };
+    out.config_changes.extend(variant_changes(
+        "dataset",
+        &names(baseline),
+        &names(current),
+        |n| n.split(['@', ':']).next().unwrap_or(n),
+    ));
     for change in &out.config_changes {
         out.notes.push(format!(
             "config changed: {change}; the comparison is not like for like"

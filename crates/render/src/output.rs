@@ -148,7 +148,14 @@ pub fn validate(report: &Report, dir: &Path, options: ValidateOptions) -> Vec<St
             }
         }
         let manifest = dir.join(VIEWS_FILE);
-        if let Ok(views) = io::read_json::<Views>(&manifest, "a views manifest") {
+        let views = if manifest.exists() {
+            io::read_json::<Views>(&manifest, "a views manifest")
+                .map_err(|e| problems.push(format!("{e}; redraw the views with `fitbench plot`")))
+                .ok()
+        } else {
+            None
+        };
+        if let Some(views) = views {
             let identity = report_identity(report);
             if views.report != identity {
                 problems.push(format!(

@@ -229,6 +229,19 @@ impl JsonLines {
         if torn.is_empty() {
             return Ok(None);
         }
+        // A whole record that only lacks its newline (e.g. a hand-edited file) is kept: the
+        // newline is added instead.
+        if serde_json::from_slice::<serde_json::Value>(torn).is_ok_and(|v| v.is_object()) {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .and_then(|mut f| {
+                    f.write_all(b"\n")?;
+                    f.sync_all()
+                })
+                .map_err(|e| ReportError::io("cannot end the last line of", path, e))?;
+            return Ok(None);
+        }
         let side = torn_path(path);
         let saved = std::fs::OpenOptions::new()
             .create(true)
@@ -289,12 +302,22 @@ impl JsonLines {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
             Err(e) => return Err(ReportError::io("cannot read", path, e)),
         };
-        let (complete, _) = split_torn(&bytes);
-        let text = std::str::from_utf8(complete).map_err(|e| ReportError::Json {
-            path: path.into(),
-            message: format!(
-                "not UTF-8 text ({e}); the file is damaged: move it aside and rerun the sweep"
-            ),
+        let (complete, tail) = split_torn(&bytes);
+        // A whole record that only lacks its newline counts (see `repair`).
+        let complete =
+            if serde_json::from_slice::<serde_json::Value>(tail).is_ok_and(|v| v.is_object()) {
+                &bytes[..]
+            } else {
+                complete
+            };
+        let text = std::str::from_utf8(complete).map_err(|e| {
+            let line = complete[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+            ReportError::Json {
+                path: path.into(),
+                message: format!(
+                    "line {line} is not UTF-8 text ({e}); the file is damaged there: move that line aside and run `fitbench report` or `--resume` again"
+                ),
+            }
         })?;
         text.lines()
             .enumerate()
@@ -452,6 +475,14 @@ mod tests {
             std::fs::read_to_string(torn_path(&path)).unwrap(),
             "[3, 4\n"
         );
+        // A whole record without its newline is a record, not a torn line.
+        std::fs::write(&path, "[1]\n{\"a\": 2}").unwrap();
+        assert_eq!(
+            JsonLines::read::<serde_json::Value>(&path).unwrap().len(),
+            2
+        );
+        assert!(JsonLines::repair(&path).unwrap().is_none());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "[1]\n{\"a\": 2}\n");
         // A complete line that does not parse is damage, named by its line.
         std::fs::write(&path, "[1]\n[2\n[3]\n").unwrap();
         let msg = JsonLines::read::<Vec<i32>>(&path).unwrap_err().to_string();
