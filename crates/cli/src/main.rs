@@ -83,6 +83,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a sweep: every trainer × dataset × seed; writes report.json, summary.md, plots.
+    ///
+    /// Without --preset or --config, an option not given takes the default shown; with one,
+    /// the preset's or file's value. The resolved sweep is printed before it starts.
     #[command(after_help = EXAMPLES)]
     Run(Box<RunArgs>),
     /// Rebuild report.json, summary.md and the plots of a sweep folder from what the sweep
