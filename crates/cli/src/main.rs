@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use fitbench_harness::request::{self, RunRequest};
 use fitbench_harness::runner::{MonotonicClock, Progress};
 use fitbench_harness::{datasets, presets, registry};
-use fitbench_render::{check, output};
+use fitbench_render::{check, gate, output};
 use fitbench_report::config::CsvSpec;
 use fitbench_report::io;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -963,7 +963,7 @@ fn check_cmd(args: CheckArgs) -> Result<ExitCode> {
         ..check::Tolerances::default()
     };
     tolerances.validate().map_err(anyhow::Error::msg)?;
-    let outcome = check::run(&check::CheckRequest {
+    let outcome = gate::run(&gate::CheckRequest {
         baseline: report_path(&args.baseline),
         current: report_path(&args.current),
         update: args.update,

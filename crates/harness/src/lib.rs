@@ -49,6 +49,7 @@ pub mod error;
 pub mod guard;
 pub mod lock;
 pub mod memory;
+pub mod partition;
 pub mod presets;
 pub mod registry;
 pub mod reproduction;

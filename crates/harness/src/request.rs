@@ -3,9 +3,9 @@
 //! arguments into a [`RunRequest`] and shows progress.
 
 use crate::error::{HarnessError, Result};
+use crate::partition::Shard;
 use crate::presets;
 use crate::runner::{self, Plan, Progress};
-use crate::shard::Shard;
 use fitbench_report::config::{CsvSpec, LrGrid};
 use fitbench_report::io::{JsonLines, RunLog};
 use fitbench_report::{Report, RunConfig, Status};
@@ -57,7 +57,7 @@ pub struct RunRequest {
     /// The output folder may hold an earlier sweep: move its files aside first.
     pub force: bool,
     /// Run only one shard of the sweep: `I/N`, or `auto` (from the batch scheduler's
-    /// environment, see [`crate::shard::Shard::from_env`]).
+    /// environment, see [`crate::partition::Shard::from_env`]).
     pub shard: Option<String>,
     /// Runs at once, each single-threaded (default 1); see [`runner::run_sweep_parallel`].
     pub jobs: Option<usize>,
@@ -238,8 +238,8 @@ pub const SWEEP_FILES: &[&str] = &[
     "plots",
     "report.html",
     fitbench_render::output::VIEWS_FILE,
-    crate::shard::MANIFEST,
-    crate::shard::MERGE_FILE,
+    crate::sweep_file::MANIFEST,
+    crate::sweep_file::MERGE_FILE,
 ];
 
 /// What to do with an output folder that already holds a sweep.
@@ -386,12 +386,12 @@ pub fn prepare_output(dir: &Path, existing: Existing, config: &RunConfig) -> Res
 /// With `--resume`, the folder's shard (its `shard.json`, or none) must be the requested one:
 /// resuming another shard would rewrite `runs.jsonl` without the runs it does not own.
 fn check_shard_of_folder(dir: &Path, existing: Existing, shard: Option<Shard>) -> Result<()> {
-    let manifest = dir.join(crate::shard::MANIFEST);
+    let manifest = dir.join(crate::sweep_file::MANIFEST);
     if existing != Existing::Resume || !dir.join("runs.jsonl").exists() {
         return Ok(());
     }
     let found = if manifest.exists() {
-        let m: crate::shard::Manifest =
+        let m: crate::sweep_file::Manifest =
             fitbench_report::io::read_json(&manifest, "a shard manifest")?;
         Some(m.shard)
     } else {
@@ -518,8 +518,8 @@ pub fn execute(
     identity.write(&job.out).map_err(recoverable(&job.out))?;
     if let Some(shard) = job.shard {
         fitbench_report::io::write_json(
-            &crate::shard::Manifest::of(&plan, shard),
-            &job.out.join(crate::shard::MANIFEST),
+            &crate::sweep_file::Manifest::of(&plan, shard),
+            &job.out.join(crate::sweep_file::MANIFEST),
         )
         .map_err(recoverable(&job.out))?;
     }
@@ -566,9 +566,9 @@ pub fn rebuild(dir: &Path) -> Result<SweepResult> {
     let sweep_file = crate::sweep_file::SweepFile::read(dir)?;
     sweep_file.check_data_unchanged(dir)?;
     let mut plan = Plan::resolve(sweep_file.config)?;
-    let manifest = dir.join(crate::shard::MANIFEST);
+    let manifest = dir.join(crate::sweep_file::MANIFEST);
     if manifest.exists() {
-        let m: crate::shard::Manifest =
+        let m: crate::sweep_file::Manifest =
             fitbench_report::io::read_json(&manifest, "a shard manifest")?;
         plan.shard = Some(m.shard);
     }
@@ -600,21 +600,21 @@ pub fn rebuild(dir: &Path) -> Result<SweepResult> {
         ));
     }
     // Plan order, whatever order the runs finished in (`--jobs`).
-    let order: std::collections::HashMap<crate::shard::RunKey, usize> =
-        crate::shard::plan_keys(&plan)
+    let order: std::collections::HashMap<crate::partition::RunKey, usize> =
+        runner::plan_keys(&plan)
             .into_iter()
             .enumerate()
             .map(|(i, k)| (k, i))
             .collect();
     runs.sort_by_key(|r| {
         order
-            .get(&crate::shard::RunKey::of(r))
+            .get(&crate::partition::RunKey::of(r))
             .copied()
             .unwrap_or(usize::MAX)
     });
     let tuning = latest_tuning(JsonLines::read(&dir.join("tuning.jsonl"))?);
     let planned = plan.n_owned_runs();
-    let merge_file = dir.join(crate::shard::MERGE_FILE);
+    let merge_file = dir.join(crate::sweep_file::MERGE_FILE);
     let merge = if merge_file.exists() {
         Some(fitbench_report::io::read_json(
             &merge_file,

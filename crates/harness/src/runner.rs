@@ -115,7 +115,7 @@ pub struct Plan {
     /// The configuration of that earlier sweep (its `sweep.json`), to name what changed.
     pub previous_config: Option<RunConfig>,
     /// Run only this shard's runs ([`crate::shard`]); all of them when `None`.
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<crate::partition::Shard>,
 }
 
 impl Plan {
@@ -205,7 +205,7 @@ impl Plan {
     /// Whether the plan's shard (if any) runs `trainer` on `dataset`, repetition `repetition`.
     pub fn owns(&self, dataset: &str, trainer: &str, repetition: usize) -> bool {
         self.shard.is_none_or(|s| {
-            s.owns(&crate::shard::RunKey {
+            s.owns(&crate::partition::RunKey {
                 dataset: dataset.to_string(),
                 trainer: trainer.to_string(),
                 repetition,
@@ -217,12 +217,26 @@ impl Plan {
     pub fn n_owned_runs(&self) -> usize {
         match self.shard {
             None => self.n_runs(),
-            Some(s) => crate::shard::plan_keys(self)
-                .iter()
-                .filter(|k| s.owns(k))
-                .count(),
+            Some(s) => plan_keys(self).iter().filter(|k| s.owns(k)).count(),
         }
     }
+}
+
+/// Every run key of a plan, in the order the sweep runs them.
+pub fn plan_keys(plan: &Plan) -> Vec<crate::partition::RunKey> {
+    let mut keys = Vec::with_capacity(plan.n_runs());
+    for d in &plan.datasets {
+        for repetition in 0..plan.config.seeds {
+            for t in &plan.trainers {
+                keys.push(crate::partition::RunKey {
+                    dataset: d.data.name.clone(),
+                    trainer: t.label.clone(),
+                    repetition,
+                });
+            }
+        }
+    }
+    keys
 }
 
 /// The record of a run that could not start because its split failed.

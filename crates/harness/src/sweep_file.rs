@@ -151,3 +151,37 @@ impl SweepFile {
         Ok(())
     }
 }
+
+/// File name of the manifest.
+pub const MANIFEST: &str = "shard.json";
+
+/// File name of the merge record (`fitbench_report::schema::MergeRecord`) `merge` writes into its output folder.
+pub const MERGE_FILE: &str = "merge.json";
+
+/// The manifest a shard writes next to its runs (`shard.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The shard.
+    pub shard: crate::partition::Shard,
+    /// [`crate::partition::config_fingerprint`] of the sweep's configuration.
+    pub config_fingerprint: String,
+    /// The sweep's resolved configuration (also in `sweep.json`).
+    pub config: RunConfig,
+    /// Runs the shard owns.
+    pub runs: Vec<crate::partition::RunKey>,
+}
+
+impl Manifest {
+    /// The manifest of `shard` for `plan`.
+    pub fn of(plan: &crate::runner::Plan, shard: crate::partition::Shard) -> Self {
+        Self {
+            shard,
+            config_fingerprint: crate::partition::config_fingerprint(&plan.config),
+            config: plan.config.clone(),
+            runs: crate::runner::plan_keys(plan)
+                .into_iter()
+                .filter(|k| shard.owns(k))
+                .collect(),
+        }
+    }
+}

@@ -7,7 +7,7 @@
 use fitbench_harness::build_report;
 use fitbench_harness::runner::{self, MonotonicClock, Plan};
 use fitbench_render::check::{self, Tolerances, Verdict};
-use fitbench_render::output;
+use fitbench_render::{gate, output};
 use fitbench_report::config::{Handicap, RunConfig};
 use fitbench_report::schema::Report;
 
@@ -106,8 +106,8 @@ fn same_seed_gives_identical_metrics_and_a_slower_trainer_fails_the_gate() {
     );
 }
 
-fn request(base: &std::path::Path, cur: &std::path::Path) -> check::CheckRequest {
-    check::CheckRequest {
+fn request(base: &std::path::Path, cur: &std::path::Path) -> gate::CheckRequest {
+    gate::CheckRequest {
         baseline: base.join("report.json"),
         current: cur.join("report.json"),
         update: false,
@@ -129,7 +129,7 @@ fn check_fails_on_a_regression_exports_metrics_and_update_accepts_it() {
     output::write_all(&sweep(handicapped()), &cur).unwrap();
     let gh = dir.path().join("gh.json");
     let bmf = dir.path().join("bmf.json");
-    let outcome = check::run(&check::CheckRequest {
+    let outcome = gate::run(&gate::CheckRequest {
         github_json: Some(gh.clone()),
         bencher_json: Some(bmf.clone()),
         ..request(&base, &cur)
@@ -163,13 +163,13 @@ fn check_fails_on_a_regression_exports_metrics_and_update_accepts_it() {
     assert!(bench["train-mse-at-10"]["value"].is_number());
 
     // --update accepts the change; the same comparison then passes.
-    let updated = check::run(&check::CheckRequest {
+    let updated = gate::run(&gate::CheckRequest {
         update: true,
         ..request(&base, &cur)
     })
     .unwrap();
     assert!(updated.failures.is_empty());
-    let again = check::run(&request(&base, &cur)).unwrap();
+    let again = gate::run(&request(&base, &cur)).unwrap();
     assert!(again.failures.is_empty(), "{}", again.text);
     assert!(base.join("summary.md").exists());
 }
@@ -182,7 +182,7 @@ fn a_trainer_new_to_the_gate_fails_loudly_unless_allowed() {
     let mut more = config();
     more.trainers.push("sgd".into());
     output::write_all(&sweep(more), &cur).unwrap();
-    let outcome = check::run(&request(&base, &cur)).unwrap();
+    let outcome = gate::run(&request(&base, &cur)).unwrap();
     assert_eq!(outcome.failures.len(), 1, "{}", outcome.text);
     assert!(
         outcome.failures[0].contains("not gated"),
@@ -197,7 +197,7 @@ fn a_trainer_new_to_the_gate_fails_loudly_unless_allowed() {
     let comparison = outcome.comparison.unwrap();
     assert_eq!(comparison.ungated.len(), 2, "two datasets");
     assert!(comparison.regressions().is_empty());
-    let allowed = check::run(&check::CheckRequest {
+    let allowed = gate::run(&gate::CheckRequest {
         allow_new: true,
         ..request(&base, &cur)
     })
@@ -225,7 +225,7 @@ fn check_update_refuses_a_report_that_fails_validation() {
     broken.runs.pop(); // fewer runs than datasets × seeds × trainers
     output::write_all(&broken, &cur).unwrap();
     let before = std::fs::read_to_string(base.join("report.json")).unwrap();
-    let outcome = check::run(&check::CheckRequest {
+    let outcome = gate::run(&gate::CheckRequest {
         update: true,
         ..request(&base, &cur)
     })
@@ -252,7 +252,7 @@ fn a_run_without_metrics_fails_the_gate_instead_of_being_inconclusive() {
     let mut current = sweep(config());
     current.runs[0].metrics = None;
     output::write_all(&current, &cur).unwrap();
-    let outcome = check::run(&request(&base, &cur)).unwrap();
+    let outcome = gate::run(&request(&base, &cur)).unwrap();
     assert!(!outcome.failures.is_empty(), "{}", outcome.text);
     assert!(
         outcome.text.contains("missing in 1 run(s)"),
@@ -269,7 +269,7 @@ fn check_rejects_a_report_of_another_schema_version() {
     let mut future = sweep(config());
     future.schema_version = 999;
     output::write_all(&future, &cur).unwrap();
-    let msg = check::run(&check::CheckRequest {
+    let msg = gate::run(&gate::CheckRequest {
         update: true,
         ..request(&base, &cur)
     })
@@ -368,7 +368,7 @@ fn timing_verdicts_are_advisory_and_point_to_fitbench_ab() {
     let (b, c) = (dir.path().join("base"), dir.path().join("cur"));
     output::write_all(&base, &b).unwrap();
     output::write_all(&slow, &c).unwrap();
-    let outcome = check::run(&check::CheckRequest {
+    let outcome = gate::run(&gate::CheckRequest {
         tolerances: tol,
         ..request(&b, &c)
     })
@@ -392,7 +392,7 @@ fn refreshing_the_baseline_retires_the_accepted_slowdowns() {
     )
     .unwrap();
     // A check that does not update leaves it alone.
-    check::run(&request(&base, &cur)).unwrap();
+    gate::run(&request(&base, &cur)).unwrap();
     assert_eq!(
         AcceptFile::parse(&std::fs::read_to_string(&accept).unwrap(), "a")
             .unwrap()
@@ -400,7 +400,7 @@ fn refreshing_the_baseline_retires_the_accepted_slowdowns() {
             .len(),
         1
     );
-    let outcome = check::run(&check::CheckRequest {
+    let outcome = gate::run(&gate::CheckRequest {
         update: true,
         ..request(&base, &cur)
     })
@@ -417,7 +417,7 @@ fn the_committed_accept_file_belongs_to_the_committed_baseline() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let base =
         fitbench_report::io::read_report(&root.join("results/baseline/report.json")).unwrap();
-    let path = check::accept_file_of(&root.join("results/baseline/report.json"));
+    let path = gate::accept_file_of(&root.join("results/baseline/report.json"));
     let file = AcceptFile::parse(
         &std::fs::read_to_string(&path).unwrap(),
         "results/ab-accept.toml",
@@ -438,7 +438,7 @@ fn reports_run_with_different_settings_are_not_compared_unless_allowed() {
     other.max_iters += 7;
     other.activation = "tanh".into();
     output::write_all(&sweep(other.clone()), &cur).unwrap();
-    let msg = check::run(&request(&base, &cur)).unwrap_err().to_string();
+    let msg = gate::run(&request(&base, &cur)).unwrap_err().to_string();
     assert!(
         msg.contains("different settings")
             && msg.contains(&format!(
@@ -450,7 +450,7 @@ fn reports_run_with_different_settings_are_not_compared_unless_allowed() {
             && msg.contains("--allow-config-change"),
         "{msg}"
     );
-    let allowed = check::run(&check::CheckRequest {
+    let allowed = gate::run(&gate::CheckRequest {
         allow_config_change: true,
         ..request(&base, &cur)
     })
@@ -466,11 +466,11 @@ fn reports_run_with_different_settings_are_not_compared_unless_allowed() {
     let mut retuned = config();
     retuned.trainers = vec!["ols".into(), "lsq".into(), "adam:lr=0.02".into()];
     output::write_all(&sweep(retuned), &cur).unwrap();
-    let msg = check::run(&request(&base, &cur)).unwrap_err().to_string();
+    let msg = gate::run(&request(&base, &cur)).unwrap_err().to_string();
     assert!(msg.contains("trainer adam: adam → adam:lr=0.02"), "{msg}");
     // A limit that does not change results is no obstacle.
     let mut limited = config();
     limited.max_memory = Some(1 << 33);
     output::write_all(&sweep(limited), &cur).unwrap();
-    assert!(check::run(&request(&base, &cur)).is_ok());
+    assert!(gate::run(&request(&base, &cur)).is_ok());
 }

@@ -36,6 +36,7 @@ pub mod ab;
 pub mod aggregate;
 pub mod check;
 pub mod error;
+pub mod gate;
 pub mod html;
 pub mod output;
 pub mod plot;

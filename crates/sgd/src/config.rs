@@ -10,11 +10,10 @@
 //! Adding an optimiser = a struct implementing [`Optimiser`] + a type alias + one entry in
 //! [`crate::TRAINERS`].
 
-use crate::trainer::GradientTrainer;
 use burn::optim::ModuleOptimizer;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use fitbench_core::{Architecture, Dataset, Error, Mlp, Result, Trainer, TrainerConfig};
+use fitbench_core::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -397,34 +396,6 @@ impl<'de, O: Optimiser> Deserialize<'de> for GradientConfig<O> {
             own: serde_json::from_value(serde_json::Value::Object(own))
                 .map_err(D::Error::custom)?,
         })
-    }
-}
-
-impl<O: Optimiser> TrainerConfig for GradientConfig<O> {
-    fn name(&self) -> &str {
-        O::NAME
-    }
-
-    fn validate(&self) -> Result<()> {
-        self.common.validate(O::NAME)?;
-        self.own.validate_own()
-    }
-
-    /// Any architecture (gradients exist for every activation here).
-    fn architecture(&self, requested: &Architecture) -> Result<Architecture> {
-        Ok(requested.clone())
-    }
-
-    fn init(&self, train: &Dataset, initial: Mlp, seed: u64) -> Result<Box<dyn Trainer>> {
-        self.validate()?;
-        Ok(Box::new(GradientTrainer::new(
-            O::NAME,
-            &self.common,
-            self.own.build(self.common.weight_decay),
-            train,
-            initial,
-            seed,
-        )?))
     }
 }
 

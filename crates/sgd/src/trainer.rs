@@ -6,7 +6,7 @@
 //! [`fitbench_core::Error::Cancelled`]; the optimiser's state is not rolled back (the harness
 //! ends the run).
 
-use crate::config::{Backend, GradientOptions, Precision};
+use crate::config::{Backend, GradientConfig, GradientOptions, Optimiser, Precision};
 use crate::error::SgdError;
 use burn::module::{Module, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -294,5 +294,43 @@ impl Trainer for GradientTrainer {
 
     fn set_cancel(&mut self, token: CancelToken) {
         self.cancel = token;
+    }
+}
+
+/// Building a [`GradientTrainer`] from its configuration (here, not in `config`, so that the
+/// configuration types do not depend on the trainer).
+impl<O: Optimiser> fitbench_core::TrainerConfig for GradientConfig<O> {
+    fn name(&self) -> &str {
+        O::NAME
+    }
+
+    fn validate(&self) -> fitbench_core::Result<()> {
+        self.common.validate(O::NAME)?;
+        self.own.validate_own()
+    }
+
+    /// Any architecture (gradients exist for every activation here).
+    fn architecture(
+        &self,
+        requested: &fitbench_core::Architecture,
+    ) -> fitbench_core::Result<fitbench_core::Architecture> {
+        Ok(requested.clone())
+    }
+
+    fn init(
+        &self,
+        train: &Dataset,
+        initial: Mlp,
+        seed: u64,
+    ) -> fitbench_core::Result<Box<dyn Trainer>> {
+        self.validate()?;
+        Ok(Box::new(GradientTrainer::new(
+            O::NAME,
+            &self.common,
+            self.own.build(self.common.weight_decay),
+            train,
+            initial,
+            seed,
+        )?))
     }
 }
