@@ -164,8 +164,25 @@ fn report_rebuilds_a_sweep_from_what_it_wrote_as_it_went() {
     assert!(!rebuilt.interrupted);
     assert_eq!(rebuilt.report.runs, full.report.runs);
     assert_eq!(rebuilt.report.datasets, full.report.datasets);
-    assert!(dir.path().join("report.json").exists() && dir.path().join("summary.md").exists());
     assert!(rebuilt.report.check().is_empty());
+    // Every file of the sweep is back, plots included, and belongs to the rebuilt report.
+    let problems = fitbench_render::output::validate(
+        &rebuilt.report,
+        dir.path(),
+        fitbench_render::output::ValidateOptions {
+            require_ok: true,
+            require_files: true,
+        },
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+    assert!(
+        dir.path()
+            .join("plots")
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_some()
+    );
 }
 
 #[test]
