@@ -991,8 +991,11 @@ fn check_cmd(args: CheckArgs) -> Result<ExitCode> {
 
 fn plot(report: &Path, out: Option<PathBuf>, force: bool) -> Result<ExitCode> {
     let report = &report_path(report);
-    let mut r = io::read_report(report)?;
-    if fitbench_report::metrics::annotate_if_missing(&mut r) {
+    let io::LoadedReport {
+        report: r,
+        computed_metrics,
+    } = io::load_report(report)?;
+    if computed_metrics {
         say!(
             "fitbench: {} predates the convergence metrics; computed them for the plots (every point counts as scheduled)",
             report.display()

@@ -198,18 +198,10 @@ fn allocations_metric(runs: &[&RunRecord]) -> Option<Metric> {
     })
 }
 
-/// Aggregates the metrics of every (dataset, trainer) of `report` (computing the
-/// deterministic metrics first if the report predates them).
+/// Aggregates the metrics of every (dataset, trainer) of `report`. The metrics are computed
+/// once, when a report is built or read ([`fitbench_report::io::load_report`]); a run
+/// without them has no deterministic metrics here (the gate fails it).
 pub fn aggregate(report: &Report) -> Aggregates {
-    if report.runs.iter().all(|r| r.metrics.is_none()) {
-        let mut annotated = report.clone();
-        metrics::annotate(&mut annotated);
-        return aggregate_annotated(&annotated);
-    }
-    aggregate_annotated(report)
-}
-
-fn aggregate_annotated(report: &Report) -> Aggregates {
     let (time_unit, scales) = match run_scales(report) {
         Some(scales) => ("calibration GFLOP", scales),
         None => ("s (no calibration in report)", vec![1.0; report.runs.len()]),

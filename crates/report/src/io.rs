@@ -102,9 +102,37 @@ fn schema_version_of(path: &Path) -> Result<Option<u64>> {
         .and_then(serde_json::Value::as_u64))
 }
 
-/// Reads a `report.json`, checking its schema version first so that a report of another
-/// version gets a message saying so (not a confusing missing-field error).
+/// Reads a `report.json` ([`load_report`]), computing the convergence metrics of a report
+/// written before they existed.
 pub fn read_report(path: &Path) -> Result<Report> {
+    load_report(path).map(|loaded| loaded.report)
+}
+
+/// A report as read from its file.
+#[derive(Debug)]
+pub struct LoadedReport {
+    /// The report, every run with its metrics.
+    pub report: Report,
+    /// The file predated the convergence metrics: they were computed on load
+    /// ([`crate::metrics::annotate_if_missing`]), every point counting as scheduled.
+    pub computed_metrics: bool,
+}
+
+/// Reads a `report.json`, checking its schema version first so that a report of another
+/// version gets a message saying so (not a confusing missing-field error). A report that
+/// predates the convergence metrics gets them here: this is the one place where old reports
+/// are annotated, so no reader computes metrics of its own.
+pub fn load_report(path: &Path) -> Result<LoadedReport> {
+    let mut report = read_report_as_written(path)?;
+    let computed_metrics = crate::metrics::annotate_if_missing(&mut report);
+    Ok(LoadedReport {
+        report,
+        computed_metrics,
+    })
+}
+
+/// Reads a `report.json` exactly as written (no metrics computed).
+fn read_report_as_written(path: &Path) -> Result<Report> {
     match schema_version_of(path)? {
         Some(v) if v == u64::from(SCHEMA_VERSION) => {}
         Some(v) => {

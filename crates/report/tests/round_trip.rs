@@ -199,7 +199,10 @@ proptest! {
 
     #[test]
     fn any_report_with_non_finite_losses_round_trips(runs in proptest::collection::vec(run(), 0..4), reference in float()) {
-        let report = report(runs, reference);
+        // Reports are written with their metrics (computed when built); one without them
+        // gets them on load, so the round trip starts from an annotated report.
+        let mut report = report(runs, reference);
+        fitbench_report::metrics::annotate_if_missing(&mut report);
         let dir = tempfile::tempdir().unwrap();
         let path = io::write_report(&report, dir.path()).unwrap();
         let back = io::read_report(&path).unwrap();
@@ -274,4 +277,53 @@ fn duplicate_row_counts_round_trip_and_older_reports_without_them_still_read() {
         serde_json::from_str(r#"{"path": "x.csv", "target": "y"}"#).unwrap();
     assert!(!spec.dedup);
     assert!(!serde_json::to_string(&spec).unwrap().contains("dedup"));
+}
+
+/// Metrics are computed in one place for old reports: on load. A report written without them
+/// comes back with them (and says so); one written with them comes back unchanged.
+#[test]
+fn a_report_without_metrics_gets_them_on_load_and_only_then() {
+    let mut run = RunRecord::pending(
+        "d",
+        "adam",
+        "adam",
+        serde_json::Value::Null,
+        0,
+        RunSeeds {
+            split: 0,
+            init: 0,
+            trainer: 0,
+        },
+    );
+    run.status = Status::Converged;
+    for (iter, mse) in [(0, 1.0), (1, 0.5), (2, 0.25)] {
+        run.curve.push(CurvePoint {
+            iter,
+            time_s: iter as f64,
+            train_mse: mse,
+            test_mse: mse,
+            best_train_mse: mse,
+            current_train_mse: None,
+            current_test_mse: None,
+            off_schedule: false,
+        });
+    }
+    let old = report(vec![run], 0.125);
+    assert!(old.runs[0].metrics.is_none());
+    let dir = tempfile::tempdir().unwrap();
+    let path = io::write_report(&old, dir.path()).unwrap();
+    let loaded = io::load_report(&path).unwrap();
+    assert!(
+        loaded.computed_metrics,
+        "an old report is annotated on load"
+    );
+    let mut expected = old.clone();
+    fitbench_report::metrics::annotate(&mut expected);
+    assert!(expected.runs[0].metrics.is_some());
+    assert_eq!(text(&loaded.report), text(&expected));
+    // Written again, it reads back as written: nothing is computed twice.
+    let path = io::write_report(&loaded.report, dir.path()).unwrap();
+    let again = io::load_report(&path).unwrap();
+    assert!(!again.computed_metrics);
+    assert_eq!(text(&again.report), text(&expected));
 }
