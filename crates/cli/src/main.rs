@@ -3,14 +3,13 @@
 //! `fitbench_render` (plots, summaries, `check`), `fitbench_report` (reading and validating
 //! reports) and `fitbench_lnn` (the lnn study).
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
+use fitbench_harness::console::{self, Listing, Outcome};
 use fitbench_harness::request::{self, RunRequest};
-use fitbench_harness::runner::{MonotonicClock, Progress};
-use fitbench_harness::{datasets, presets, registry};
+use fitbench_harness::runner::Progress;
 use fitbench_render::{check, gate, output};
 use fitbench_report::config::CsvSpec;
-use fitbench_report::io;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -68,9 +67,8 @@ fn emit(text: &str) -> Result<()> {
     }
 }
 
-/// Exit codes (see README "Failure modes").
-const EXIT_RUN_FAILED: u8 = 3;
-const EXIT_INTERRUPTED: u8 = 130;
+/// The exit code of an interrupted command (see README "Failure modes").
+const EXIT_INTERRUPTED: u8 = Outcome::Interrupted.exit_code();
 
 /// Compare training algorithms by the loss they reach per second of compute.
 #[derive(Debug, Parser)]
@@ -308,14 +306,14 @@ struct RunArgs {
     #[arg(long, requires = "target")]
     csv: Option<String>,
     /// Target column of --csv.
-    #[arg(long)]
+    #[arg(long, requires = "csv")]
     target: Option<String>,
     /// Columns of --csv to ignore, comma-separated.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', requires = "csv")]
     drop: Vec<String>,
     /// Remove exact duplicate rows of --csv (same features and target), keeping the first
     /// copy of each; without it they are counted in the summary.
-    #[arg(long)]
+    #[arg(long, requires = "csv")]
     dedup: bool,
     /// Base seed: repetition r of every run uses seeds derived from it [default: 0]
     #[arg(long)]
@@ -431,23 +429,15 @@ impl SweepArgs {
 }
 
 impl RunArgs {
-    fn into_request(self) -> Result<RunRequest> {
-        let csv = match (self.csv, self.target) {
-            (Some(path), Some(target)) => Some(CsvSpec {
-                path,
-                target,
-                drop: self.drop,
-                dedup: self.dedup,
-            }),
-            (Some(_), None) => bail!("--csv needs --target COLUMN"),
-            (None, _) if !self.drop.is_empty() => {
-                bail!("--drop applies to --csv, which is missing")
-            }
-            (None, _) if self.dedup => bail!("--dedup applies to --csv, which is missing"),
-            (None, Some(_)) => bail!("--target applies to --csv, which is missing"),
-            (None, None) => None,
-        };
-        Ok(RunRequest {
+    fn into_request(self) -> RunRequest {
+        // clap makes --csv and --target come together, and --drop/--dedup need --csv.
+        let csv = self.csv.zip(self.target).map(|(path, target)| CsvSpec {
+            path,
+            target,
+            drop: self.drop,
+            dedup: self.dedup,
+        });
+        RunRequest {
             csv,
             seed: self.seed,
             target_mse: self.target_mse,
@@ -462,7 +452,7 @@ impl RunArgs {
             jobs: self.jobs,
             test_slowdown: self.test_slowdown,
             ..self.sweep.into_request()
-        })
+        }
     }
 }
 
@@ -490,21 +480,12 @@ fn interrupt_flag() -> Arc<AtomicBool> {
 
 fn run(args: RunArgs) -> Result<ExitCode> {
     let oversubscribe = args.oversubscribe;
-    let request = args.into_request()?;
+    let request = args.into_request();
     let existing = request.existing()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = request.sweeps()?;
-    if let Some(job) = jobs.iter().find(|j| j.config.threads > cores) {
-        if !oversubscribe {
-            bail!(
-                "--threads {} (or `threads` in the config) is more than this machine's {cores} cores: timings would measure the scheduler, not the trainers; use --threads {cores} or fewer, or pass --oversubscribe to run anyway",
-                job.config.threads
-            );
-        }
-        say!(
-            "fitbench: warning: {} threads requested but this machine has {cores} cores; timings will be oversubscribed (--oversubscribe)",
-            job.config.threads
-        );
+    if let Some(warning) = console::check_threads(&jobs, cores, oversubscribe)? {
+        say!("{warning}");
     }
     let interrupt = interrupt_flag();
     let mut code = ExitCode::SUCCESS;
@@ -516,28 +497,14 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             )
         });
         let mut on_plan = |plan: &fitbench_harness::runner::Plan| {
-            let shard = plan.shard.map_or_else(String::new, |s| {
-                format!(", shard {s}: {} of them", plan.n_owned_runs())
-            });
-            let jobs = if job.jobs > 1 {
-                format!(", {} at once", job.jobs)
-            } else {
-                String::new()
-            };
-            say!(
-                "fitbench: {} runs ({} datasets × {} trainers × {} seeds{shard}{jobs}) → {}",
-                plan.n_runs(),
-                plan.datasets.len(),
-                plan.trainers.len(),
-                plan.config.seeds,
-                job.out.display()
-            );
-            say!("{}", describe_plan(plan));
+            for line in console::plan_lines(plan, &job) {
+                say!("{line}");
+            }
             if let Some(b) = &bar {
                 b.set_length(plan.n_owned_runs() as u64);
             }
         };
-        let mut progress = |p: Progress<'_>| show_progress(&p, bar.as_ref());
+        let mut progress = |p: Progress<'_>| show_progress(&console::progress(&p), bar.as_ref());
         let result = request::execute(
             &job,
             existing,
@@ -548,55 +515,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         if let Some(b) = &bar {
             b.finish_and_clear();
         }
-        for d in &result.report.datasets {
-            let dropped = d.dropped_features();
-            if !dropped.is_empty() {
-                say!(
-                    "fitbench: {}: feature(s) constant on a training split ({}), dropped by the standardisation: {}",
-                    d.name,
-                    fitbench_core::Standardiser::CONSTANT_RULE,
-                    dropped.join(", ")
-                );
-            }
-            if d.duplicate_rows > 0 {
-                say!(
-                    "fitbench: {}: {} duplicate row(s) (exact copies of another row){}; see summary.md, or pass --dedup to keep one copy of each",
-                    d.name,
-                    d.duplicate_rows,
-                    if d.test_rows_in_train.iter().any(|&n| n > 0) {
-                        format!(
-                            ", of which test rows with a copy among the training rows: {:?} per repetition",
-                            d.test_rows_in_train
-                        )
-                    } else {
-                        String::new()
-                    }
-                );
-            }
+        for line in console::sweep_lines(&result, &job) {
+            say!("{line}");
         }
-        for t in &result.report.tuning {
-            let scores: Vec<String> = t
-                .settings
-                .grid
-                .iter()
-                .zip(&t.scores)
-                .map(|(lr, score)| {
-                    score.map_or_else(|| format!("{lr:e}: failed"), |s| format!("{lr:e}: {s:.3e}"))
-                })
-                .collect();
-            say!(
-                "fitbench: tuned {} on {}: lr {} (validation MSE by lr: {})",
-                t.trainer,
-                t.dataset,
-                t.picked_lr.map_or("none".into(), |v| format!("{v:e}")),
-                scores.join(", ")
-            );
-        }
-        say!(
-            "fitbench: wrote {} files; see {}",
-            result.files.len(),
-            job.out.join("summary.md").display()
-        );
         if let Some(c) = report_outcome(&result) {
             code = c;
         }
@@ -607,58 +528,13 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     Ok(code)
 }
 
-/// The resolved sweep, as printed before it starts: what runs, on what, for how long.
-fn describe_plan(plan: &fitbench_harness::runner::Plan) -> String {
-    let c = &plan.config;
-    let datasets: Vec<String> = plan
-        .datasets
-        .iter()
-        .map(|d| format!("{} ({} × {})", d.data.name, d.data.n(), d.data.d()))
-        .collect();
-    let hidden: Vec<String> = c.hidden.iter().map(ToString::to_string).collect();
-    format!(
-        "  datasets:  {}\n  trainers:  {}\n  network:   hidden [{}], {}\n  per run:   budget {} s, at most {} iterations{}; base seed {}, {} thread(s)",
-        datasets.join(", "),
-        c.trainers.join(", "),
-        hidden.join(", "),
-        c.activation,
-        c.budget_s,
-        c.max_iters,
-        c.target_train_mse
-            .map_or_else(String::new, |t| format!(", stop at train MSE {t}")),
-        c.base_seed,
-        c.threads
-    )
-}
-
 /// Prints what a sweep's outcome means and returns a non-zero exit code when it calls for one.
 fn report_outcome(result: &request::SweepResult) -> Option<ExitCode> {
-    if result.reused > 0 {
-        say!(
-            "fitbench: {} run(s) reused from the earlier sweep in this folder (--resume)",
-            result.reused
-        );
+    let (lines, outcome) = console::outcome(result);
+    for line in lines {
+        say!("{line}");
     }
-    if result.failed > 0 {
-        say!(
-            "fitbench: {} run(s) did not end normally; their status and message are in the report",
-            result.failed
-        );
-    }
-    if result.interrupted {
-        say!(
-            "fitbench: the sweep was interrupted; the report holds the runs that finished. Continue with the same command and --resume"
-        );
-        return Some(ExitCode::from(EXIT_INTERRUPTED));
-    }
-    if result.errored > 0 {
-        say!(
-            "fitbench: {} run(s) ended in error or panicked (exit code {EXIT_RUN_FAILED})",
-            result.errored
-        );
-        return Some(ExitCode::from(EXIT_RUN_FAILED));
-    }
-    None
+    (outcome != Outcome::Finished).then(|| ExitCode::from(outcome.exit_code()))
 }
 
 fn ab(args: AbArgs) -> Result<ExitCode> {
@@ -688,29 +564,9 @@ fn ab(args: AbArgs) -> Result<ExitCode> {
         keep_runs: args.keep_runs,
     };
     let interrupt = interrupt_flag();
-    let mut progress = |p: AbProgress<'_>| match p {
-        AbProgress::Building { revision, log } => say!(
-            "fitbench ab: building the baseline {revision} (cargo build --release; log {})",
-            log.display()
-        ),
-        AbProgress::Planned { units, processes } => say!(
-            "fitbench ab: {units} runs × 2 sides × {} rounds = {processes} processes → {}",
-            request.settings.rounds,
-            request.out.display()
-        ),
-        AbProgress::Ran {
-            done,
-            total,
-            side,
-            cell,
-            wall_s,
-        } => {
-            if done % 50 == 0 || done == total {
-                say!(
-                    "fitbench ab: [{done}/{total}] {cell} ({}, {wall_s:.2} s)",
-                    side.as_str()
-                );
-            }
+    let mut progress = |p: AbProgress<'_>| {
+        if let Some(line) = console::ab_progress(&p, request.settings.rounds, &request.out) {
+            say!("{line}");
         }
     };
     let outcome = fitbench_harness::ab::run(&request, interrupt, &mut progress)?;
@@ -732,113 +588,41 @@ fn merge(
     out: &Path,
     options: fitbench_harness::shard::MergeOptions,
 ) -> Result<ExitCode> {
-    let merged = fitbench_harness::shard::merge(dirs, out, options)?;
-    for key in &merged.missing {
-        say!("fitbench: missing from every shard: {key}");
+    let (merged, result) = request::merge(dirs, out, options)?;
+    for line in console::merge_lines(&merged, &result, out) {
+        say!("{line}");
     }
-    if merged.record.commits.len() > 1 {
-        say!(
-            "fitbench: warning: runs from {} git commits merged (--allow-mixed-commits): {}",
-            merged.record.commits.len(),
-            merged.record.commits.join(", ")
-        );
-    }
-    let mut result = request::rebuild(out)?;
-    say!(
-        "fitbench: merged {} folder(s) into {}: {} run(s), {} file(s){}",
-        merged.shards,
-        out.display(),
-        result.report.runs.len(),
-        result.files.len(),
-        if merged.missing.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; {} run(s) missing (--allow-missing): run the shards that own them and merge again",
-                merged.missing.len()
-            )
-        }
-    );
-    // Missing runs were allowed and explained above; the rest of the outcome (failed runs)
-    // is reported as for any sweep.
-    result.interrupted = false;
     Ok(report_outcome(&result).unwrap_or(ExitCode::SUCCESS))
 }
 
 fn rebuild(dir: &Path) -> Result<ExitCode> {
     let result = request::rebuild(dir)?;
-    for note in &result.notes {
-        say!("fitbench: note: {note}");
+    for line in console::rebuild_lines(&result, dir) {
+        say!("{line}");
     }
-    say!(
-        "fitbench: rebuilt {} files in {} from {} finished run(s)",
-        result.files.len(),
-        dir.display(),
-        result.report.runs.len()
-    );
     Ok(report_outcome(&result).unwrap_or(ExitCode::SUCCESS))
 }
 
-fn show_progress(p: &Progress<'_>, bar: Option<&ProgressBar>) {
-    match p {
-        Progress::Started {
-            done,
-            total,
-            dataset,
-            trainer,
-            repetition,
-        } => match bar {
-            Some(b) => b.set_message(format!("{dataset} / {trainer} / seed {repetition}")),
-            None => say!(
-                "[{}/{total}] {dataset} / {trainer} / seed {repetition}",
-                done + 1
-            ),
-        },
-        Progress::Tuned(_) => {}
-        Progress::Resume(summary) => {
-            let line = format!("fitbench: --resume: {summary}");
-            match bar {
-                Some(b) => {
-                    b.inc(summary.reused as u64);
-                    b.println(line);
-                }
-                None => say!("{line}"),
+fn show_progress(text: &console::ProgressText, bar: Option<&ProgressBar>) {
+    match bar {
+        Some(b) => {
+            if let Some(m) = &text.bar_message {
+                b.set_message(m.clone());
+            }
+            b.inc(text.advance);
+            if let Some(line) = &text.bar_line {
+                b.println(line);
             }
         }
-        Progress::Note(note) => match bar {
-            Some(b) => b.println(format!("fitbench: note: {note}")),
-            None => say!("fitbench: note: {note}"),
-        },
-        Progress::Finished(r) => match bar {
-            Some(b) => {
-                b.inc(1);
-                if !r.status.is_ok() {
-                    b.println(format!(
-                        "{} / {}: {}",
-                        r.dataset,
-                        r.trainer,
-                        r.message.as_deref().unwrap_or("")
-                    ));
-                }
+        None => {
+            if let Some(line) = &text.plain_line {
+                say!("{line}");
             }
-            None => say!(
-                "    {} after {} steps, {:.3} s: best train MSE {}{}",
-                r.status.as_str(),
-                r.iterations,
-                r.train_s,
-                r.summary
-                    .best_train_mse
-                    .map_or("–".into(), |v| format!("{v:.4e}")),
-                r.message
-                    .as_deref()
-                    .map_or(String::new(), |m| format!(" ({m})"))
-            ),
-        },
+        }
     }
 }
 
 fn lnn(args: &LnnArgs) -> Result<ExitCode> {
-    fitbench_harness::environment::set_threads(args.threads);
     let request = fitbench_lnn::LnnRequest {
         trials: args.trials,
         steps: args.steps,
@@ -848,16 +632,7 @@ fn lnn(args: &LnnArgs) -> Result<ExitCode> {
     };
     say!("fitbench: lnn study → {}", args.out.display());
     let (report, files) =
-        fitbench_lnn::run_study(&request, &mut MonotonicClock::default(), &mut |c| {
-            say!(
-                "    lr {} c {} k {:>2}: mean D {:.3}, {:.0} % converged",
-                c.lr,
-                c.noise,
-                c.k,
-                c.deviation.mean,
-                100.0 * c.frac_converged
-            );
-        })?;
+        fitbench_harness::lnn_study(&request, &mut |c| say!("{}", console::lnn_cell(c)))?;
     say!(
         "fitbench: lnn study took {:.1} s; wrote {} files; see {}",
         report.wall_s,
@@ -868,75 +643,20 @@ fn lnn(args: &LnnArgs) -> Result<ExitCode> {
 }
 
 fn list(what: Option<ListWhat>) -> Result<()> {
-    use std::fmt::Write as _;
-    let mut text = String::new();
-    let all = what.is_none();
-    if all || matches!(what, Some(ListWhat::Datasets)) {
-        let _ = writeln!(
-            text,
-            "Built-in real datasets (embedded; see data/README.md):"
-        );
-        for b in datasets::BUILTIN {
-            let _ = writeln!(
-                text,
-                "  {:<10} target {:<12} {}",
-                b.name, b.target, b.description
-            );
-        }
-        let _ = writeln!(
-            text,
-            "Synthetic generators (NAME[:key=value,…], defaults in brackets):"
-        );
-        for g in fitbench_core::synthetic::SYNTHETIC {
-            let _ = writeln!(text, "  {:<10} {}", g.name, g.help_line());
-        }
-        let _ = writeln!(
-            text,
-            "User data: --csv PATH --target COLUMN [--drop COL,…] [--dedup]"
-        );
-    }
-    if all || matches!(what, Some(ListWhat::Trainers)) {
-        let _ = writeln!(text, "Trainers (NAME[:key=value,…], defaults in brackets):");
-        for e in registry::trainers() {
-            let _ = writeln!(text, "  {:<10} {}", e.name, e.help_line());
-        }
-    }
-    if all || matches!(what, Some(ListWhat::Presets)) {
-        let _ = writeln!(text, "Presets:");
-        for p in presets::PRESETS {
-            let _ = writeln!(text, "  {:<10} {}", p.name, p.description);
-        }
-        let _ = writeln!(
-            text,
-            "Studies: `fitbench lnn` (Lakkapragada 2024, deep linear chains vs OLS)"
-        );
-    }
-    emit(&text)
-}
-
-/// A report given as its file or as its sweep folder (`DIR` → `DIR/report.json`).
-fn report_path(path: &Path) -> PathBuf {
-    if path.is_dir() {
-        path.join("report.json")
-    } else {
-        path.to_path_buf()
-    }
-}
-
-fn folder_of(path: &Path) -> PathBuf {
-    path.parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), PathBuf::from)
+    emit(&console::listing(match what {
+        None => Listing::All,
+        Some(ListWhat::Datasets) => Listing::Datasets,
+        Some(ListWhat::Trainers) => Listing::Trainers,
+        Some(ListWhat::Presets) => Listing::Presets,
+    }))
 }
 
 fn validate(path: &Path, require_ok: bool, require_plots: bool) -> Result<ExitCode> {
-    let path = &report_path(path);
-    let report = io::read_report(path)?;
     let options = output::ValidateOptions {
         require_ok,
         require_files: require_plots,
     };
-    let problems = output::validate(&report, &folder_of(path), options);
+    let (report, path, problems) = output::validate_file(path, options)?;
     if problems.is_empty() {
         emit(&format!(
             "{}: ok ({} runs, {} datasets)\n",
@@ -964,8 +684,8 @@ fn check_cmd(args: CheckArgs) -> Result<ExitCode> {
     };
     tolerances.validate().map_err(anyhow::Error::msg)?;
     let outcome = gate::run(&gate::CheckRequest {
-        baseline: report_path(&args.baseline),
-        current: report_path(&args.current),
+        baseline: args.baseline,
+        current: args.current,
         update: args.update,
         allow_new: args.allow_new,
         tolerances,
@@ -990,35 +710,17 @@ fn check_cmd(args: CheckArgs) -> Result<ExitCode> {
 }
 
 fn plot(report: &Path, out: Option<PathBuf>, force: bool) -> Result<ExitCode> {
-    let report = &report_path(report);
-    let io::LoadedReport {
-        report: r,
-        computed_metrics,
-    } = io::load_report(report)?;
-    if computed_metrics {
+    let redrawn = output::redraw(report, out.as_deref(), force)?;
+    if redrawn.computed_metrics {
         say!(
             "fitbench: {} predates the convergence metrics; computed them for the plots (every point counts as scheduled)",
             report.display()
         );
     }
-    let dir = out.unwrap_or_else(|| folder_of(report));
-    let resident = dir.join("report.json");
-    if !force && resident.exists() {
-        let theirs = io::read_report(&resident).map(|t| output::report_identity(&t));
-        if theirs.map_or(true, |t| t != output::report_identity(&r)) {
-            bail!(
-                "{} holds another sweep's report ({}); drawing {} there would replace its summary, page and plots with another report's. Choose another --out, or pass --force",
-                dir.display(),
-                resident.display(),
-                report.display()
-            );
-        }
-    }
-    let files = output::write_views(&r, &dir)?;
     say!(
         "fitbench: redrew {} files in {} (the report itself is left as it was)",
-        files.len(),
-        dir.display()
+        redrawn.files.len(),
+        redrawn.dir.display()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -42,6 +42,7 @@
 
 pub mod ab;
 pub mod alloc;
+pub mod console;
 pub mod csv_data;
 pub mod datasets;
 pub mod environment;
@@ -92,4 +93,18 @@ pub fn build_report(plan: &runner::Plan, output: runner::SweepOutput) -> Report 
     };
     metrics::annotate(&mut report);
     report
+}
+
+/// Runs the lnn study (`fitbench lnn`) on `request.threads` threads, timed by the harness's
+/// clock; `progress` sees every cell as it finishes.
+pub fn lnn_study(
+    request: &fitbench_lnn::LnnRequest,
+    progress: &mut dyn FnMut(&fitbench_lnn::LnnCell),
+) -> Result<(fitbench_lnn::LnnReport, Vec<std::path::PathBuf>), error::HarnessError> {
+    environment::set_threads(request.threads);
+    Ok(fitbench_lnn::run_study(
+        request,
+        &mut runner::MonotonicClock::default(),
+        progress,
+    )?)
 }

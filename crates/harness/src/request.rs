@@ -550,6 +550,21 @@ pub fn execute(
     Ok(result)
 }
 
+/// `fitbench merge`: merges the sweep folders `dirs` into `out` ([`crate::shard::merge`]),
+/// then writes the report, summary and plots there ([`rebuild`]). Missing runs were allowed
+/// by `options` and are listed in the [`crate::shard::Merged`]; the result is never
+/// "interrupted".
+pub fn merge(
+    dirs: &[PathBuf],
+    out: &Path,
+    options: crate::shard::MergeOptions,
+) -> Result<(crate::shard::Merged, SweepResult)> {
+    let merged = crate::shard::merge(dirs, out, options)?;
+    let mut result = rebuild(out)?;
+    result.interrupted = false;
+    Ok((merged, result))
+}
+
 /// Rebuilds `report.json`, `summary.md` and the plots of the sweep in `dir` from what it
 /// wrote as it went (`sweep.json`, `runs.jsonl`, `tuning.jsonl`): the recovery path after a
 /// crash or `kill -9`. The datasets are loaded again to recompute their splits and linear

@@ -7,9 +7,9 @@ use fitbench_report::schema::Report;
 /// What `fitbench check` is asked to do.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckRequest {
-    /// The baseline report.
+    /// The baseline report (its file, or its folder: `DIR` → `DIR/report.json`).
     pub baseline: std::path::PathBuf,
-    /// The report to check.
+    /// The report to check (its file, or its folder).
     pub current: std::path::PathBuf,
     /// Rewrite the baseline's folder with the current report (report, runs.jsonl, summary,
     /// plots) after comparing; never fails on regressions.
@@ -49,6 +49,11 @@ pub struct CheckOutcome {
 /// or, unless `allow_new`, on ungated pairs.
 pub fn run(request: &CheckRequest) -> crate::error::Result<CheckOutcome> {
     use fitbench_report::io;
+    let request = &CheckRequest {
+        baseline: io::report_path(&request.baseline),
+        current: io::report_path(&request.current),
+        ..request.clone()
+    };
     let current = io::read_report(&request.current)?;
     let mut written = Vec::new();
     if let Some(p) = &request.github_json {

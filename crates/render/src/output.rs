@@ -115,6 +115,57 @@ pub fn write_views(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// What [`redraw`] did.
+#[derive(Debug)]
+pub struct Redrawn {
+    /// The folder drawn into.
+    pub dir: PathBuf,
+    /// Every file written.
+    pub files: Vec<PathBuf>,
+    /// The report predated the convergence metrics: they were computed on load.
+    pub computed_metrics: bool,
+}
+
+/// `fitbench plot`: draws the views of the report at `report` (its file, or its sweep folder)
+/// into `out` (default: the report's folder) without rewriting the report. Refuses, unless
+/// `force`, a folder that holds another sweep's report, whose views would be replaced by
+/// this report's.
+pub fn redraw(report: &Path, out: Option<&Path>, force: bool) -> Result<Redrawn> {
+    let path = io::report_path(report);
+    let loaded = io::load_report(&path)?;
+    let dir = out.map_or_else(|| io::folder_of(&path), Path::to_path_buf);
+    let resident = dir.join("report.json");
+    if !force && resident.exists() {
+        let theirs = io::read_report(&resident).map(|t| report_identity(&t));
+        if theirs.map_or(true, |t| t != report_identity(&loaded.report)) {
+            return Err(RenderError::NotComparable(format!(
+                "{} holds another sweep's report ({}); drawing {} there would replace its summary, page and plots with another report's. Choose another --out, or pass --force",
+                dir.display(),
+                resident.display(),
+                path.display()
+            )));
+        }
+    }
+    let files = write_views(&loaded.report, &dir)?;
+    Ok(Redrawn {
+        dir,
+        files,
+        computed_metrics: loaded.computed_metrics,
+    })
+}
+
+/// `fitbench validate`: reads the report at `path` (its file or its sweep folder) and lists
+/// every problem ([`validate`]) with the report read and its file.
+pub fn validate_file(
+    path: &Path,
+    options: ValidateOptions,
+) -> Result<(Report, PathBuf, Vec<String>)> {
+    let path = io::report_path(path);
+    let report = io::read_report(&path)?;
+    let problems = validate(&report, &io::folder_of(&path), options);
+    Ok((report, path, problems))
+}
+
 /// What `fitbench validate` checks beyond the schema invariants.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ValidateOptions {

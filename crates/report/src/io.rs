@@ -102,6 +102,22 @@ fn schema_version_of(path: &Path) -> Result<Option<u64>> {
         .and_then(serde_json::Value::as_u64))
 }
 
+/// A report given as its file or as its sweep folder (`DIR` → `DIR/report.json`).
+pub fn report_path(path: &Path) -> std::path::PathBuf {
+    if path.is_dir() {
+        path.join("report.json")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// The folder a file is in (`.` for a bare file name).
+pub fn folder_of(path: &Path) -> std::path::PathBuf {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| std::path::PathBuf::from("."), std::path::PathBuf::from)
+}
+
 /// Reads a `report.json` ([`load_report`]), computing the convergence metrics of a report
 /// written before they existed.
 pub fn read_report(path: &Path) -> Result<Report> {
