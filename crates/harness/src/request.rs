@@ -228,19 +228,7 @@ pub fn read_config_file(path: &Path) -> Result<RunConfig> {
     Ok(c)
 }
 
-/// Files a sweep writes into its output folder (and `--force` moves to `previous/`).
-pub const SWEEP_FILES: &[&str] = &[
-    "report.json",
-    "runs.jsonl",
-    "summary.md",
-    "sweep.json",
-    "tuning.jsonl",
-    "plots",
-    "report.html",
-    fitbench_render::output::VIEWS_FILE,
-    crate::sweep_file::MANIFEST,
-    crate::sweep_file::MERGE_FILE,
-];
+pub use crate::sweep_file::SWEEP_FILES;
 
 /// What to do with an output folder that already holds a sweep.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -256,7 +256,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, options: MergeOptions) -> Result<Merg
         missing: missing.clone(),
     };
     std::fs::create_dir_all(out).map_err(|e| HarnessError::io("cannot create", out, e))?;
-    for f in crate::request::SWEEP_FILES {
+    for f in crate::sweep_file::SWEEP_FILES {
         let p = out.join(f);
         if p.exists() {
             return Err(HarnessError::Config(format!(

@@ -158,6 +158,20 @@ pub const MANIFEST: &str = "shard.json";
 /// File name of the merge record (`fitbench_report::schema::MergeRecord`) `merge` writes into its output folder.
 pub const MERGE_FILE: &str = "merge.json";
 
+/// Files a sweep writes into its output folder (and `--force` moves to `previous/`).
+pub const SWEEP_FILES: &[&str] = &[
+    "report.json",
+    "runs.jsonl",
+    "summary.md",
+    "sweep.json",
+    "tuning.jsonl",
+    "plots",
+    "report.html",
+    fitbench_render::output::VIEWS_FILE,
+    MANIFEST,
+    MERGE_FILE,
+];
+
 /// The manifest a shard writes next to its runs (`shard.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
