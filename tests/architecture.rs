@@ -527,3 +527,58 @@ fn processes_and_environment_only_in_the_harness() {
     }
     assert!(found.is_empty(), "{found:?}");
 }
+
+/// Invariant: `unsafe` code lives in two audited modules only (the counting allocator and
+/// the AVX-512 dispatch); everywhere else the workspace lint `unsafe_code = "deny"` holds.
+#[test]
+fn unsafe_only_in_the_two_audited_modules() {
+    const AUDITED: &[&str] = &["crates/harness/src/alloc.rs", "crates/core/src/simd.rs"];
+    let mut found = Vec::new();
+    for f in rust_files(&root().join("crates")) {
+        let rel = relative(&f);
+        if AUDITED.contains(&rel.as_str()) {
+            continue;
+        }
+        let code = library_code(&read(&f));
+        if code.contains("unsafe ") || code.contains("allow(unsafe_code)") {
+            found.push(rel);
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "unsafe outside the audited modules: {found:?}"
+    );
+}
+
+/// ARCHITECTURE.md stays true: every test it names (`path::name`, or `::name` after a named
+/// file) exists, and every test file it names exists.
+#[test]
+fn every_test_architecture_md_names_exists() {
+    let doc = read(&root().join("ARCHITECTURE.md"));
+    let mut missing = Vec::new();
+    let mut file: Option<String> = None;
+    for token in doc.split('`').skip(1).step_by(2) {
+        let (path, name) = match token.split_once("::") {
+            Some((p, n)) if p.ends_with(".rs") => (Some(p.to_string()), Some(n)),
+            Some(("", n)) => (file.clone(), Some(n)),
+            _ if token.ends_with(".rs") && token.contains('/') => (Some(token.to_string()), None),
+            _ => continue,
+        };
+        let Some(path) = path else { continue };
+        file = Some(path.clone());
+        let full = root().join(&path);
+        if !full.is_file() {
+            missing.push(path);
+            continue;
+        }
+        if let Some(name) = name
+            && !read(&full).contains(&format!("fn {name}("))
+        {
+            missing.push(format!("{path}::{name}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md names tests that do not exist: {missing:?}"
+    );
+}
