@@ -735,17 +735,7 @@ pub fn barbu_section(reproduced: &Reproduced) -> Result<String> {
     let widths = reproduced
         .sweeps
         .iter()
-        .map(|(sub, report)| BarbuWidth {
-            settings: Settings::of(report),
-            sub: sub.clone().unwrap_or_else(|| reproduced.preset.name.into()),
-            rows: barbu_rows(roles, report),
-            smaller: 0,
-            datasets: report.datasets.len(),
-        })
-        .map(|mut w| {
-            w.smaller = w.rows.iter().filter(|r| r.significant).count();
-            w
-        })
+        .map(|(sub, report)| barbu_width(reproduced, sub.as_deref(), report))
         .collect();
     let context = BarbuContext {
         preset: reproduced.preset.name,
@@ -755,6 +745,18 @@ pub fn barbu_section(reproduced: &Reproduced) -> Result<String> {
         widths,
     };
     render_template("barbu.md.j2", &context)
+}
+
+/// One sweep's table.
+fn barbu_width(reproduced: &Reproduced, sub: Option<&str>, report: &Report) -> BarbuWidth {
+    let rows = barbu_rows(&reproduced.roles, report);
+    BarbuWidth {
+        settings: Settings::of(report),
+        sub: sub.unwrap_or(reproduced.preset.name).to_string(),
+        smaller: rows.iter().filter(|r| r.significant).count(),
+        rows,
+        datasets: report.datasets.len(),
+    }
 }
 
 /// The rows of one report: the datasets that have a baseline.
