@@ -58,6 +58,9 @@ pub enum HarnessError {
     /// A run configuration or option string is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A built-in template (of `results/REPRODUCTION.md`) failed to render.
+    #[error("cannot render template {0}")]
+    Template(String),
     /// The output folder is locked by another writer.
     #[error("{0}")]
     Busy(String),

@@ -25,6 +25,34 @@ pub struct Preset {
     pub description: &'static str,
     /// Its sweeps.
     pub kind: PresetKind,
+    /// The roles of its trainers when it reproduces a paper (its section of
+    /// `results/REPRODUCTION.md`); `None` for the other presets.
+    pub reproduction: Option<Reproduction>,
+}
+
+/// The paper claim a reproduction preset tests; it decides what its section of
+/// `results/REPRODUCTION.md` computes and which template words it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Khadilkar 2023 (arXiv 2307.05189): the trainer under test is "more stable and faster
+    /// than gradient-based methods" (one table per dataset of each sweep).
+    Khadilkar2023,
+    /// Barbu 2023 (arXiv 2304.02972): the trainer under test reaches a significantly smaller
+    /// training loss than SGD or Adam (one table per sweep, a row per dataset).
+    Barbu2023,
+}
+
+/// Who is compared with whom in a reproduction preset.
+#[derive(Clone, Copy, Debug)]
+pub struct Reproduction {
+    /// The claim tested.
+    pub claim: Claim,
+    /// Label (as in the preset's trainer list) of the trainer under test, the paper's
+    /// algorithm as reconstructed; its other configurations appear beside it in the tables.
+    pub under_test: &'static str,
+    /// Registry names of the baselines the claim is about (the "gradient descent methods"):
+    /// every label of the report whose trainer is one of them.
+    pub baselines: &'static [&'static str],
 }
 
 impl Preset {
@@ -43,31 +71,45 @@ pub const PRESETS: &[Preset] = &[
         name: "quick",
         description: "ALL registered trainers × 2 synthetic + 2 real datasets × 3 seeds, 2 s budget per run; the README's first command",
         kind: PresetKind::Sweep(quick),
+        reproduction: None,
     },
     Preset {
         name: "khadilkar",
         description: "Khadilkar 2023 reproduction: lsq (both orders, plus derivative weighting) vs tuned SGD and Adam, L-BFGS and Levenberg–Marquardt on smooth2d, a tanh teacher (d = 8) and Friedman #1, net [16, 16] tanh, 5 seeds, 5 s per run",
         kind: PresetKind::Sweep(khadilkar),
+        reproduction: Some(Reproduction {
+            claim: Claim::Khadilkar2023,
+            under_test: "lsq",
+            baselines: &["sgd", "adam"],
+        }),
     },
     Preset {
         name: "barbu",
         description: "Barbu 2023 reproduction: analytic vs tuned SGD and Adam (burn and faer), L-BFGS and Levenberg–Marquardt on the seven real datasets, one hidden ReLU layer of 32 and of 64 units (results/barbu/h32, h64), 5 seeds, 3 s per run",
         kind: PresetKind::Group(barbu),
+        reproduction: Some(Reproduction {
+            claim: Claim::Barbu2023,
+            under_test: "analytic",
+            baselines: &["sgd", "adam", "adam-faer"],
+        }),
     },
     Preset {
         name: "ci",
         description: "the regression gate: ols, lsq, analytic, sgd, adam, lbfgs, lm, adam-faer, sgd-faer × 4 small problems (noise-free teacher, linear, Friedman #1, diabetes) × 3 seeds, 500 iterations per run; `.ci/run` runs it and `fitbench check`s it against results/baseline",
         kind: PresetKind::Sweep(ci),
+        reproduction: None,
     },
     Preset {
         name: "ab",
         description: "the relative benchmark of `fitbench ab`: ALL registered trainers × 2 synthetic problems (Friedman #1 and a tanh teacher, n = 12 000, where a step of every iterative trainer takes about 1 ms or more) × 4 seeds, 30 iterations per run, hidden 16 leaky_relu:0.1; with the default 6 rounds, 24 pairs per cell",
         kind: PresetKind::Sweep(ab),
+        reproduction: None,
     },
     Preset {
         name: "scaling",
         description: "cost against n: ALL registered trainers × one teacher problem (d = 16) at n = 10³, 10⁴, 10⁵, 10⁶, hidden 64 leaky_relu:0.01, 3 steps each, 1 seed; plots seconds per step and peak memory against n (log–log, fitted slopes)",
         kind: PresetKind::Sweep(scaling),
+        reproduction: None,
     },
 ];
 
@@ -280,5 +322,41 @@ mod tests {
         assert_eq!(quick().trainers, names);
         assert_eq!(ab().trainers, names);
         assert_eq!(ci().trainers, CI_TRAINERS);
+    }
+
+    #[test]
+    fn reproduction_roles_name_trainers_of_every_sweep() {
+        let reproductions: Vec<(&Preset, Reproduction)> = PRESETS
+            .iter()
+            .filter_map(|p| Some((p, p.reproduction?)))
+            .collect();
+        let claims: Vec<Claim> = reproductions.iter().map(|(_, r)| r.claim).collect();
+        assert_eq!(claims, [Claim::Khadilkar2023, Claim::Barbu2023]);
+        for (p, roles) in reproductions {
+            let id = |label: &str| label.split(':').next().unwrap_or(label).to_string();
+            for (_, c) in p.sweeps() {
+                let ids: Vec<String> = c.trainers.iter().map(|t| id(t)).collect();
+                assert!(
+                    c.trainers.iter().any(|t| t == roles.under_test),
+                    "{}",
+                    p.name
+                );
+                for b in roles.baselines {
+                    assert!(
+                        ids.iter().any(|i| i == b),
+                        "{}: {b} not in the sweep",
+                        p.name
+                    );
+                }
+            }
+            // The claims compare with gradient methods that have a learning rate (tuned by
+            // the grid search); the trainer under test is not one of them.
+            for b in roles.baselines {
+                let caps = registry::capabilities(b).unwrap();
+                assert!(caps.gradient_based && caps.learning_rate, "{}: {b}", p.name);
+            }
+            let under = registry::capabilities(&id(roles.under_test)).unwrap();
+            assert!(!under.gradient_based, "{}", p.name);
+        }
     }
 }

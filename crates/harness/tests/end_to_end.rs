@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use fitbench_harness::reproduction::Reproduced;
 use fitbench_harness::runner::{self, MonotonicClock, Plan};
 use fitbench_render::output;
 use fitbench_report::config::RunConfig;
@@ -205,7 +206,9 @@ fn the_khadilkar_section_is_rendered_from_a_report() {
     )
     .unwrap();
     let report = fitbench_harness::build_report(&plan, output);
-    let section = fitbench_harness::reproduction::khadilkar_section(&report);
+    let preset = fitbench_harness::presets::preset("khadilkar").unwrap();
+    let reproduced = Reproduced::new(preset, vec![(None, report)]).unwrap();
+    let section = fitbench_harness::reproduction::khadilkar_section(&reproduced).unwrap();
     for needle in [
         "OUR RECONSTRUCTION",
         "| `lsq` |",
@@ -243,7 +246,9 @@ fn the_barbu_section_is_rendered_from_reports() {
     .unwrap();
     let report = fitbench_harness::build_report(&plan, output);
     assert!(report.runs.iter().all(|r| r.status.is_ok()));
-    let section = fitbench_harness::reproduction::barbu_section(&[("h8".into(), report)]);
+    let preset = fitbench_harness::presets::preset("barbu").unwrap();
+    let reproduced = Reproduced::new(preset, vec![(Some("h8".into()), report)]).unwrap();
+    let section = fitbench_harness::reproduction::barbu_section(&reproduced).unwrap();
     for needle in [
         "OUR RECONSTRUCTION",
         "| diabetes |",
