@@ -1,6 +1,6 @@
 //! The L-BFGS trainer: the OLS solution on a linear model with every line search, monotone
-//! descent on a small tanh net, determinism (across processes and thread counts), evaluation counts and the validation of every
-//! knob.
+//! descent on a small tanh net, determinism (across processes and thread counts), evaluation
+//! counts and the validation of every knob.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

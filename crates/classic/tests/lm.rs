@@ -1,5 +1,6 @@
 //! The Levenberg–Marquardt trainer: the OLS solution on a linear model, monotone descent on a
-//! small tanh net, determinism (across processes and thread counts), the Jacobian memory guard and the validation of every knob.
+//! small tanh net, determinism (across processes and thread counts), the Jacobian memory guard
+//! and the validation of every knob.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
