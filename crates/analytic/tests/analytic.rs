@@ -334,18 +334,59 @@ fn a_perturbed_planted_teacher_is_recovered() {
     assert!(after < 1e-6, "{before} → {after}");
 }
 
+/// How far the training loss may rise over one step: f64 rounding of the sum of squares,
+/// relative to the loss.
+const LOSS_RISE_TOL: f64 = 1e-12;
+
+/// Unit `j` of the first hidden layer is inactive (pre-activation ≤ 0, ReLU output 0) on
+/// every row of `data`.
+fn inactive_on_every_row(m: &Mlp, data: &Dataset, j: usize) -> bool {
+    (0..data.n()).all(|i| {
+        let z = (0..data.d())
+            .map(|c| m.weights[0][(j, c)] * data.x[(i, c)])
+            .sum::<f64>()
+            + m.biases[0][j];
+        z <= 0.0
+    })
+}
+
 #[test]
-fn dead_units_stay_finite() {
+fn a_dead_unit_stays_dead_and_the_loss_does_not_rise() {
     let d = data(150, 5, 7);
     let arch = Architecture::new(vec![4], Activation::Relu);
     let mut m = Mlp::init(&arch, 5, 1, 1).unwrap();
     // Unit 0 is dead on every sample: a huge negative bias.
     m.biases[0][0] = -1e3;
-    let mut t = Analytic::new(AnalyticConfig::default(), &d, m).unwrap();
-    for _ in 0..5 {
-        t.step().unwrap();
+    assert!(inactive_on_every_row(&m, &d, 0));
+    for safeguard in [Safeguard::Backtracking, Safeguard::Damping, Safeguard::None] {
+        let config = AnalyticConfig {
+            safeguard,
+            ..AnalyticConfig::default()
+        };
+        let mut t = Analytic::new(config, &d, m.clone()).unwrap();
+        let mut last = loss(&t.params(), &d);
+        for step in 1..=5 {
+            t.step().unwrap();
+            let p = t.params();
+            assert!(p.is_finite(), "{safeguard:?} step {step}");
+            // Its hidden solution is zero (no active row, ridge λ): it may move to zero but
+            // never turns on.
+            assert!(
+                inactive_on_every_row(&p, &d, 0),
+                "{safeguard:?}: step {step} revived the dead unit: {:?}",
+                hidden(&p).row(0)
+            );
+            // Only backtracking promises a loss that never rises.
+            let now = loss(&p, &d);
+            if safeguard == Safeguard::Backtracking {
+                assert!(
+                    now <= last + LOSS_RISE_TOL * last,
+                    "step {step} raised the loss {last} → {now}"
+                );
+            }
+            last = now;
+        }
     }
-    assert!(t.params().is_finite());
 }
 
 #[test]

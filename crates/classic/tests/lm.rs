@@ -1,5 +1,6 @@
 //! The Levenberg–Marquardt trainer: the OLS solution on a linear model, monotone descent on a
-//! small tanh net, determinism, the Jacobian memory guard and the validation of every knob.
+//! small tanh net, determinism (across processes and thread counts), the Jacobian memory guard
+//! and the validation of every knob.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,8 +17,15 @@ const TANH_STEPS: usize = 30;
 /// The tanh net's loss falls by at least this factor over those steps.
 const TANH_FACTOR: f64 = 100.0;
 
+/// Rows of the determinism test's data (the other tests use 120–200): larger products, which
+/// faer's parallel kernels may split over threads.
+const DETERMINISM_N: usize = 4000;
+
 mod common;
-use common::{linear_data, losses, ols_train_mse, tanh_data, tanh_net};
+use common::{
+    linear_data, losses, losses_and_params, ols_train_mse,
+    same_bits_in_other_processes_and_thread_counts, tanh_data, tanh_net,
+};
 
 #[test]
 fn linear_model_reaches_the_ols_train_mse() {
@@ -99,13 +107,14 @@ fn tanh_net_loss_never_increases_and_falls() {
 }
 
 #[test]
-fn same_seed_same_data_gives_identical_losses() {
-    let data = tanh_data(200, 11);
-    let config = LmConfig::default();
-    let a = losses(&config, &data, tanh_net(9), TANH_STEPS);
-    let b = losses(&config, &data, tanh_net(9), TANH_STEPS);
-    let bits = |v: &[f64]| v.iter().map(|l| l.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(&a), bits(&b));
+fn same_seed_same_data_gives_the_same_bits_in_other_processes_and_thread_counts() {
+    same_bits_in_other_processes_and_thread_counts(
+        "same_seed_same_data_gives_the_same_bits_in_other_processes_and_thread_counts",
+        || {
+            let data = tanh_data(DETERMINISM_N, 11);
+            losses_and_params(&LmConfig::default(), &data, tanh_net(9), TANH_STEPS)
+        },
+    );
 }
 
 #[test]

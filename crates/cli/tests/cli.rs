@@ -158,25 +158,40 @@ fn run_exits_3_after_writing_everything_when_a_run_errors() {
 }
 
 #[test]
-fn a_signal_ends_the_sweep_with_a_report_of_what_finished_and_exit_130() {
+fn a_signal_ends_the_sweep_and_resume_finishes_it_with_every_run_once() {
+    use std::collections::BTreeMap;
+    type Key = (String, String, usize);
+    const SEEDS: usize = 24;
+    let key = |r: &fitbench_report::schema::RunRecord| -> Key {
+        (r.dataset.clone(), r.trainer.clone(), r.repetition)
+    };
+    let count = |records: &[fitbench_report::schema::RunRecord]| {
+        let mut by_key: BTreeMap<Key, usize> = BTreeMap::new();
+        for r in records {
+            *by_key.entry(key(r)).or_default() += 1;
+        }
+        by_key
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
+    let seeds = SEEDS.to_string();
+    let args = [
+        "run",
+        "--datasets",
+        "linear:n=400,d=4",
+        "--trainers",
+        "adam",
+        "--seeds",
+        &seeds,
+        "--max-iters",
+        "150",
+        "--budget-s",
+        "100",
+        "--out",
+        out.to_str().unwrap(),
+    ];
     let mut child = Command::new(env!("CARGO_BIN_EXE_fitbench"))
-        .args([
-            "run",
-            "--datasets",
-            "linear:n=400,d=4",
-            "--trainers",
-            "adam",
-            "--seeds",
-            "50",
-            "--max-iters",
-            "400",
-            "--budget-s",
-            "100",
-            "--out",
-            out.to_str().unwrap(),
-        ])
+        .args(args)
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -195,9 +210,53 @@ fn a_signal_ends_the_sweep_with_a_report_of_what_finished_and_exit_130() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     let report = fitbench_report::io::read_report(&out.join("report.json")).unwrap();
-    assert!(!report.runs.is_empty() && report.runs.len() < 50);
+    assert!(!report.runs.is_empty() && report.runs.len() < SEEDS);
     assert!(out.join("summary.md").exists());
+    // The runs that finished before the signal (an interrupted one is recorded, not finished).
+    let before = fitbench_report::io::RunLog::read(&log).unwrap();
+    let finished: BTreeMap<Key, fitbench_report::schema::RunRecord> = before
+        .iter()
+        .filter(|r| r.status.is_ok())
+        .map(|r| (key(r), r.clone()))
+        .collect();
+    assert!(!finished.is_empty() && finished.len() < SEEDS);
+
     // The same command with --resume finishes the sweep from there.
+    let resumed = fitbench(&[&args[..], &["--resume"]].concat());
+    assert_eq!(resumed.status.code(), Some(0), "{}", text_of(&resumed));
+    let said = format!("--resume: reusing {} of {SEEDS} runs", finished.len());
+    assert!(
+        text_of(&resumed).contains(&said),
+        "{said:?} not in {}",
+        text_of(&resumed)
+    );
+
+    // Every planned run exactly once in the report and among runs.jsonl's latest records.
+    let (dataset, trainer) = (
+        report.runs[0].dataset.clone(),
+        report.runs[0].trainer.clone(),
+    );
+    let planned: BTreeMap<Key, usize> = (0..SEEDS)
+        .map(|rep| ((dataset.clone(), trainer.clone(), rep), 1))
+        .collect();
+    let report = fitbench_report::io::read_report(&out.join("report.json")).unwrap();
+    assert_eq!(count(&report.runs), planned, "report.json");
+    assert!(report.runs.iter().all(|r| r.status.is_ok()));
+    let all = fitbench_report::io::RunLog::read(&log).unwrap();
+    let latest = fitbench_report::io::latest_by_key(all.clone());
+    assert_eq!(count(&latest), planned, "runs.jsonl's latest records");
+    // The runs finished before the signal were reused, not rerun: their one record is the
+    // one written before, and the report holds it.
+    let records = count(&all);
+    for (k, earlier) in &finished {
+        assert_eq!(records[k], 1, "{k:?} was rerun");
+        let reported = report.runs.iter().find(|r| key(r) == *k).unwrap();
+        assert_eq!(
+            reported.train_s.to_bits(),
+            earlier.train_s.to_bits(),
+            "{k:?}"
+        );
+    }
 }
 
 #[test]

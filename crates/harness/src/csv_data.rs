@@ -230,27 +230,73 @@ pub fn parse_csv(
     drop: &[String],
     provenance: &str,
 ) -> Result<Dataset> {
-    let err = |line: Option<u64>, column: Option<String>, message: String, hint: &str| {
-        HarnessError::Csv {
-            path: origin.to_string(),
-            line,
-            column,
-            message,
-            hint: hint.to_string(),
-        }
-    };
     let target = target.trim();
     let drop: Vec<&str> = drop
         .iter()
         .map(|d| d.trim())
         .filter(|d| !d.is_empty())
         .collect();
+    let text = decoded_text(bytes, origin)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_slice());
+    let header = read_header(&mut reader, &text, origin)?;
+    let columns = Columns::pick(&header, target, &drop, origin)?;
+    let rows = read_rows(&mut reader, &text, &header, &columns, origin)?;
+    check_rows(&rows, &columns, target, origin)?;
+    let x = Mat::from_fn(rows.len(), columns.features.len(), |i, j| {
+        rows[i][columns.features[j]]
+    });
+    let y = Mat::from_fn(rows.len(), 1, |i, _| rows[i][columns.target]);
+    let names = columns
+        .features
+        .iter()
+        .map(|&j| header[j].clone())
+        .collect();
+    Ok(Dataset::new(
+        name,
+        x,
+        y,
+        names,
+        vec![target.to_string()],
+        provenance,
+    )?)
+}
+
+/// A CSV error of `origin`, at `line` and `column` when known.
+fn csv_error(
+    origin: &str,
+    line: Option<u64>,
+    column: Option<String>,
+    message: String,
+    hint: &str,
+) -> HarnessError {
+    HarnessError::Csv {
+        path: origin.to_string(),
+        line,
+        column,
+        message,
+        hint: hint.to_string(),
+    }
+}
+
+/// The line of the record at the reader's position `p`, if known.
+fn line_of(text: &[u8], p: Option<&csv::Position>) -> Option<u64> {
+    p.map(|p| record_line(text, p.byte()))
+}
+
+/// The text of `bytes` (gunzipped if gzip), refused when it is empty or a quoted cell is never
+/// closed.
+fn decoded_text(bytes: &[u8], origin: &str) -> Result<Vec<u8>> {
     let text = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut s = Vec::new();
         flate2::read::GzDecoder::new(bytes)
             .read_to_end(&mut s)
             .map_err(|e| {
-                err(
+                csv_error(
+                    origin,
                     None,
                     None,
                     format!("corrupt gzip data ({e})"),
@@ -262,7 +308,8 @@ pub fn parse_csv(
         bytes.to_vec()
     };
     if text.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(err(
+        return Err(csv_error(
+            origin,
             None,
             None,
             "the file is empty".into(),
@@ -270,7 +317,8 @@ pub fn parse_csv(
         ));
     }
     if let Some(open) = unterminated_quote(&text) {
-        return Err(err(
+        return Err(csv_error(
+            origin,
             None,
             None,
             format!(
@@ -280,26 +328,27 @@ pub fn parse_csv(
             "close the quoted cell with '\"' (a '\"' inside a quoted cell is written '\"\"')",
         ));
     }
-    let line_of = |p: Option<&csv::Position>| p.map(|p| record_line(&text, p.byte()));
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_slice());
+    Ok(text)
+}
+
+/// The column names of the header row: comma-separated, each named, no name twice.
+fn read_header(reader: &mut csv::Reader<&[u8]>, text: &[u8], origin: &str) -> Result<Vec<String>> {
     let header_record = reader.headers().map_err(|e| {
-        err(
-            line_of(e.position()).or(Some(1)),
+        csv_error(
+            origin,
+            line_of(text, e.position()).or(Some(1)),
             None,
             format!("cannot read the header ({e})"),
             "the first line must be comma-separated column names",
         )
     })?;
-    let header_line = line_of(header_record.position()).unwrap_or(1);
+    let header_line = line_of(text, header_record.position()).unwrap_or(1);
     let header: Vec<String> = header_record.iter().map(str::to_string).collect();
     if let [only] = header.as_slice()
         && let Some((c, separator)) = foreign_delimiter(only)
     {
-        return Err(err(
+        return Err(csv_error(
+            origin,
             Some(header_line),
             None,
             format!(
@@ -310,7 +359,8 @@ pub fn parse_csv(
     }
     for (j, h) in header.iter().enumerate() {
         if h.is_empty() {
-            return Err(err(
+            return Err(csv_error(
+                origin,
                 Some(header_line),
                 Some(format!("{}", j + 1)),
                 "empty column name".into(),
@@ -318,7 +368,8 @@ pub fn parse_csv(
             ));
         }
         if let Some(first) = header[..j].iter().position(|o| o == h) {
-            return Err(err(
+            return Err(csv_error(
+                origin,
                 Some(header_line),
                 Some(format!("{} ({h:?})", j + 1)),
                 format!("duplicate column name {h:?} (also column {})", first + 1),
@@ -326,55 +377,92 @@ pub fn parse_csv(
             ));
         }
     }
-    let unknown = |kind: &'static str, name: &str| HarnessError::UnknownColumn {
-        kind,
-        name: name.to_string(),
-        path: origin.to_string(),
-        known: header.join(", "),
-    };
-    let target_col = header
-        .iter()
-        .position(|h| h == target)
-        .ok_or_else(|| unknown("target column", target))?;
-    for &d in &drop {
-        if !header.iter().any(|h| h == d) {
-            return Err(unknown("column to drop", d));
+    Ok(header)
+}
+
+/// The roles of the header's columns.
+struct Columns {
+    /// The target column.
+    target: usize,
+    /// Per column: dropped (`--drop`).
+    dropped: Vec<bool>,
+    /// The feature columns, in file order: neither the target nor dropped.
+    features: Vec<usize>,
+}
+
+impl Columns {
+    /// Finds the target and the dropped columns in `header`; at least one feature must be
+    /// left.
+    fn pick(header: &[String], target: &str, drop: &[&str], origin: &str) -> Result<Self> {
+        let unknown = |kind: &'static str, name: &str| HarnessError::UnknownColumn {
+            kind,
+            name: name.to_string(),
+            path: origin.to_string(),
+            known: header.join(", "),
+        };
+        let target_col = header
+            .iter()
+            .position(|h| h == target)
+            .ok_or_else(|| unknown("target column", target))?;
+        for &d in drop {
+            if !header.iter().any(|h| h == d) {
+                return Err(unknown("column to drop", d));
+            }
+            if d == target {
+                return Err(HarnessError::Config(format!(
+                    "column {target:?} is both the target and dropped"
+                )));
+            }
         }
-        if d == target {
-            return Err(HarnessError::Config(format!(
-                "column {target:?} is both the target and dropped"
-            )));
+        let dropped: Vec<bool> = header.iter().map(|h| drop.contains(&h.as_str())).collect();
+        let features: Vec<usize> = (0..header.len())
+            .filter(|&j| j != target_col && !dropped[j])
+            .collect();
+        if features.is_empty() {
+            return Err(csv_error(
+                origin,
+                None,
+                None,
+                "no feature columns left".into(),
+                "keep at least one column besides the target",
+            ));
         }
+        Ok(Self {
+            target: target_col,
+            dropped,
+            features,
+        })
     }
-    let dropped: Vec<bool> = header.iter().map(|h| drop.contains(&h.as_str())).collect();
-    let features: Vec<usize> = (0..header.len())
-        .filter(|&j| j != target_col && !dropped[j])
-        .collect();
-    if features.is_empty() {
-        return Err(err(
-            None,
-            None,
-            "no feature columns left".into(),
-            "keep at least one column besides the target",
-        ));
-    }
+}
+
+/// The data rows, one value per header column (0 in dropped columns); blank lines are
+/// skipped, a ragged row is refused.
+fn read_rows(
+    reader: &mut csv::Reader<&[u8]>,
+    text: &[u8],
+    header: &[String],
+    columns: &Columns,
+    origin: &str,
+) -> Result<Vec<Vec<f64>>> {
     let mut rows: Vec<Vec<f64>> = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
-            err(
-                line_of(e.position()),
+            csv_error(
+                origin,
+                line_of(text, e.position()),
                 None,
                 format!("cannot parse the row ({e})"),
                 "check quoting and encoding (UTF-8)",
             )
         })?;
-        let line = || line_of(record.position());
         if record.len() == 1 && record.get(0) == Some("") {
             continue; // blank line
         }
+        let line = line_of(text, record.position());
         if record.len() != header.len() {
-            return Err(err(
-                line(),
+            return Err(csv_error(
+                origin,
+                line,
                 None,
                 format!(
                     "ragged row: {} cells, the header has {}",
@@ -386,39 +474,52 @@ pub fn parse_csv(
         }
         let mut row = Vec::with_capacity(header.len());
         for (j, cell) in record.iter().enumerate() {
-            let col = || Some(format!("{} ({:?})", j + 1, header[j]));
-            if dropped[j] {
+            if columns.dropped[j] {
                 row.push(0.0);
                 continue;
             }
-            let v: f64 = cell.parse().map_err(|_| {
-                let msg = if cell.is_empty() {
-                    "empty cell".to_string()
-                } else {
-                    format!("non-numeric cell {cell:?}")
-                };
-                // --drop would drop the target itself: name the fixes that keep it.
-                let hint = match (j == target_col, cell.is_empty()) {
-                    (true, _) => "the target column needs a number in every row: remove or fill in the rows whose target is missing or not a number, or choose another column with --target",
-                    (false, true) => "fill in the missing value or drop the row (or the column with --drop)",
-                    (false, false) => "use plain numbers, encode categories as 0/1 columns, or drop the column with --drop",
-                };
-                err(line(), col(), msg, hint)
-            })?;
-            if !v.is_finite() {
-                return Err(err(
-                    line(),
-                    col(),
-                    format!("non-finite value {cell:?}"),
-                    "replace NaN/inf by a number or drop the row",
-                ));
-            }
-            row.push(v);
+            let column = || Some(format!("{} ({:?})", j + 1, header[j]));
+            let is_target = j == columns.target;
+            row.push(
+                cell_value(cell, is_target)
+                    .map_err(|(message, hint)| csv_error(origin, line, column(), message, hint))?,
+            );
         }
         rows.push(row);
     }
+    Ok(rows)
+}
+
+/// The value of one cell: a finite number, or the message and hint that refuse it.
+fn cell_value(cell: &str, is_target: bool) -> std::result::Result<f64, (String, &'static str)> {
+    let v: f64 = cell.parse().map_err(|_| {
+        let msg = if cell.is_empty() {
+            "empty cell".to_string()
+        } else {
+            format!("non-numeric cell {cell:?}")
+        };
+        // --drop would drop the target itself: name the fixes that keep it.
+        let hint = match (is_target, cell.is_empty()) {
+            (true, _) => "the target column needs a number in every row: remove or fill in the rows whose target is missing or not a number, or choose another column with --target",
+            (false, true) => "fill in the missing value or drop the row (or the column with --drop)",
+            (false, false) => "use plain numbers, encode categories as 0/1 columns, or drop the column with --drop",
+        };
+        (msg, hint)
+    })?;
+    if !v.is_finite() {
+        return Err((
+            format!("non-finite value {cell:?}"),
+            "replace NaN/inf by a number or drop the row",
+        ));
+    }
+    Ok(v)
+}
+
+/// Enough rows to split (3), and a target that varies.
+fn check_rows(rows: &[Vec<f64>], columns: &Columns, target: &str, origin: &str) -> Result<()> {
     if rows.len() < 3 {
-        return Err(err(
+        return Err(csv_error(
+            origin,
             None,
             None,
             format!(
@@ -428,26 +529,17 @@ pub fn parse_csv(
             "provide at least 3 data rows (more than 20 for meaningful results)",
         ));
     }
-    let first = rows[0][target_col];
-    if rows.iter().all(|r| r[target_col] == first) {
-        return Err(err(
+    let first = rows[0][columns.target];
+    if rows.iter().all(|r| r[columns.target] == first) {
+        return Err(csv_error(
+            origin,
             None,
-            Some(format!("{} ({target:?})", target_col + 1)),
+            Some(format!("{} ({target:?})", columns.target + 1)),
             format!("the target column is constant ({first})"),
             "choose a target column that varies",
         ));
     }
-    let x = Mat::from_fn(rows.len(), features.len(), |i, j| rows[i][features[j]]);
-    let y = Mat::from_fn(rows.len(), 1, |i, _| rows[i][target_col]);
-    let names = features.iter().map(|&j| header[j].clone()).collect();
-    Ok(Dataset::new(
-        name,
-        x,
-        y,
-        names,
-        vec![target.to_string()],
-        provenance,
-    )?)
+    Ok(())
 }
 
 #[cfg(test)]

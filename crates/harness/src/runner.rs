@@ -389,6 +389,7 @@ fn slow_down(clock: &mut dyn Clock, start: f64, factor: f64) {
     }
 }
 
+/// One evaluation of a trainer's parameters.
 struct Evaluation {
     train_mse: f64,
     test_mse: f64,
@@ -396,35 +397,169 @@ struct Evaluation {
     current: Option<(f64, f64)>,
 }
 
-fn evaluate(
-    trainer: &dyn Trainer,
-    split: &Split,
-) -> std::result::Result<Evaluation, (Status, String)> {
-    let model = catch_unwind(AssertUnwindSafe(|| trainer.params())).map_err(|p| {
-        (
-            Status::Panicked,
-            format!("panic in params(): {}", panic_message(p)),
-        )
-    })?;
-    let current = catch_unwind(AssertUnwindSafe(|| trainer.current_params())).map_err(|p| {
-        (
-            Status::Panicked,
-            format!("panic in current_params(): {}", panic_message(p)),
-        )
-    })?;
-    let mse = |m: &Mlp, d: &Dataset| {
-        m.mse(d.x.as_ref(), d.y.as_ref())
-            .map_err(|e| (Status::Error, format!("evaluation failed: {e}")))
-    };
-    let current = match current {
-        Some(c) => Some((mse(&c, &split.train)?, mse(&c, &split.test)?)),
-        None => None,
-    };
-    Ok(Evaluation {
-        train_mse: mse(&model, &split.train)?,
-        test_mse: mse(&model, &split.test)?,
-        current,
-    })
+impl Evaluation {
+    /// Scores `trainer`'s parameters (and its current ones, if any) on both halves of `split`;
+    /// a panic or a failed evaluation becomes the status and message that end the run.
+    fn of(trainer: &dyn Trainer, split: &Split) -> std::result::Result<Self, (Status, String)> {
+        let model = catch_unwind(AssertUnwindSafe(|| trainer.params())).map_err(|p| {
+            (
+                Status::Panicked,
+                format!("panic in params(): {}", panic_message(p)),
+            )
+        })?;
+        let current = catch_unwind(AssertUnwindSafe(|| trainer.current_params())).map_err(|p| {
+            (
+                Status::Panicked,
+                format!("panic in current_params(): {}", panic_message(p)),
+            )
+        })?;
+        let mse = |m: &Mlp, d: &Dataset| {
+            m.mse(d.x.as_ref(), d.y.as_ref())
+                .map_err(|e| (Status::Error, format!("evaluation failed: {e}")))
+        };
+        let current = match current {
+            Some(c) => Some((mse(&c, &split.train)?, mse(&c, &split.test)?)),
+            None => None,
+        };
+        Ok(Self {
+            train_mse: mse(&model, &split.train)?,
+            test_mse: mse(&model, &split.test)?,
+            current,
+        })
+    }
+
+    /// The status that ends the run when a loss of this evaluation is not finite.
+    fn divergence(&self, iter: usize) -> Option<(Status, String)> {
+        let (cur_train, cur_test) = self.current.unwrap_or((self.train_mse, self.test_mse));
+        [self.train_mse, self.test_mse, cur_train, cur_test]
+            .iter()
+            .any(|v| !v.is_finite())
+            .then(|| {
+                (
+                    Status::Diverged,
+                    format!(
+                        "non-finite loss at iteration {iter} (train {cur_train}, test {cur_test})"
+                    ),
+                )
+            })
+    }
+}
+
+/// The evaluations of one run: each scores the trainer on the split (timed into `eval_s`, its
+/// heap use metered), appends a curve point and applies the stop rules that look at
+/// evaluations. The target and patience rules look only at scheduled points, whose
+/// iterations do not depend on time; time-triggered points are marked `off_schedule` and only
+/// add detail.
+struct Evaluator<'a> {
+    split: &'a Split,
+    rules: &'a StopRules,
+    /// Best train MSE over every point so far.
+    best: f64,
+    /// Best train MSE over the scheduled points so far …
+    best_scheduled: f64,
+    /// … and its value after each of them (for the patience rule).
+    best_history: Vec<f64>,
+}
+
+impl<'a> Evaluator<'a> {
+    fn new(split: &'a Split, rules: &'a StopRules) -> Self {
+        Self {
+            split,
+            rules,
+            best: f64::INFINITY,
+            best_scheduled: f64::INFINITY,
+            best_history: Vec::new(),
+        }
+    }
+
+    /// Evaluates `trainer` after `iter` steps and adds the point to `record`'s curve; returns
+    /// the status and message that end the run, if a rule fires.
+    fn evaluate(
+        &mut self,
+        record: &mut RunRecord,
+        meter: &mut MemoryMeter,
+        trainer: &dyn Trainer,
+        iter: usize,
+        scheduled: bool,
+        clock: &mut dyn Clock,
+    ) -> Option<(Status, String)> {
+        let ev = match self.measure(record, meter, trainer, clock) {
+            Ok(ev) => ev,
+            Err(failure) => return Some(failure),
+        };
+        self.add_point(record, &ev, iter, scheduled);
+        if let Some(diverged) = ev.divergence(iter) {
+            return Some(diverged);
+        }
+        if !scheduled {
+            return None;
+        }
+        self.scheduled_stop(ev.train_mse, iter)
+    }
+
+    /// [`Evaluation::of`], its time added to `record.eval_s` and its heap peak metered.
+    fn measure(
+        &self,
+        record: &mut RunRecord,
+        meter: &mut MemoryMeter,
+        trainer: &dyn Trainer,
+        clock: &mut dyn Clock,
+    ) -> std::result::Result<Evaluation, (Status, String)> {
+        let window = meter.open();
+        let e0 = clock.now();
+        let ev = Evaluation::of(trainer, self.split);
+        record.eval_s += clock.now() - e0;
+        meter.close(window, |m, usage, _| {
+            let own = usage.peak_bytes.saturating_sub(usage.start_bytes);
+            m.eval_peak_bytes = m.eval_peak_bytes.max(own)
+        });
+        ev
+    }
+
+    /// Appends the curve point of `ev` at `iter` (at the training time so far).
+    fn add_point(&mut self, record: &mut RunRecord, ev: &Evaluation, iter: usize, scheduled: bool) {
+        if ev.train_mse.is_finite() {
+            self.best = self.best.min(ev.train_mse);
+        }
+        record.curve.push(CurvePoint {
+            iter,
+            time_s: record.train_s,
+            train_mse: ev.train_mse,
+            test_mse: ev.test_mse,
+            best_train_mse: self.best,
+            current_train_mse: ev.current.map(|c| c.0),
+            current_test_mse: ev.current.map(|c| c.1),
+            off_schedule: !scheduled,
+        });
+    }
+
+    /// The target and patience rules at a scheduled point of train MSE `train_mse`.
+    fn scheduled_stop(&mut self, train_mse: f64, iter: usize) -> Option<(Status, String)> {
+        let rules = self.rules;
+        self.best_scheduled = self.best_scheduled.min(train_mse);
+        self.best_history.push(self.best_scheduled);
+        if rules.target_train_mse.is_some_and(|t| train_mse <= t) {
+            return Some((
+                Status::TargetReached,
+                format!("train MSE {train_mse:.3e} reached the target at iteration {iter}"),
+            ));
+        }
+        if let Some(p) = rules.patience
+            && self.best_history.len() > p
+        {
+            let then = self.best_history[self.best_history.len() - 1 - p];
+            if then - self.best_scheduled <= rules.min_rel_improvement * then.abs() {
+                return Some((
+                    Status::Stalled,
+                    format!(
+                        "best train MSE improved by less than {:.0e} (relative) over the last {p} evaluations",
+                        rules.min_rel_improvement
+                    ),
+                ));
+            }
+        }
+        None
+    }
 }
 
 /// How long a step may run past the end of the time budget before it is abandoned, in
@@ -461,18 +596,49 @@ pub fn run_one(
         ctx.repetition,
         run_seeds(ctx.base_seed, ctx.dataset, label, ctx.repetition),
     );
-    let init_seed = record.seeds.init;
-    let trainer_seed = record.seeds.trainer;
-    let fail = |mut r: RunRecord, status: Status, message: String| {
-        r.status = status;
-        r.message = Some(message);
-        r.summary = RunSummary::from_curve(&r.curve, ctx.targets);
-        r
+    let initial = match prepare(ctx, label, config, &mut record) {
+        Ok(initial) => initial,
+        Err((status, message)) => return end_early(record, status, message, ctx.targets),
     };
-    let arch = match config.architecture(ctx.requested) {
-        Ok(a) => a,
-        Err(e) => return fail(record, Status::Error, e.to_string()),
+    let mut meter = MemoryMeter::new(ctx.measure_memory);
+    let (trainer, cancel) = match init(ctx, config, initial, &mut record, &mut meter, clock) {
+        Ok(built) => built,
+        Err((status, message)) => return end_early(record, status, message, ctx.targets),
     };
+    Training {
+        ctx,
+        record,
+        meter,
+        evaluator: Evaluator::new(ctx.split, ctx.rules),
+        trainer,
+        cancel,
+        iter: 0,
+        next_eval_iter: 1,
+        last_eval_train_s: 0.0,
+    }
+    .run(clock)
+}
+
+/// Ends a run that did not get to its loop (or failed its first evaluation) with `status`
+/// and `message`, summarising the curve so far.
+fn end_early(mut record: RunRecord, status: Status, message: String, targets: &[f64]) -> RunRecord {
+    record.status = status;
+    record.message = Some(message);
+    record.summary = RunSummary::from_curve(&record.curve, targets);
+    record
+}
+
+/// Before `init`: the architecture the trainer trains (into `record`), the refusals (memory
+/// limit, step cost) and the seeded initial network.
+fn prepare(
+    ctx: &RunContext<'_>,
+    label: &str,
+    config: &dyn TrainerConfig,
+    record: &mut RunRecord,
+) -> std::result::Result<Mlp, (Status, String)> {
+    let arch = config
+        .architecture(ctx.requested)
+        .map_err(|e| (Status::Error, e.to_string()))?;
     record.architecture = Some(arch.clone());
     let train = &ctx.split.train;
     let widths = arch.widths(train.d(), train.k());
@@ -488,23 +654,34 @@ pub fn run_one(
             ),
             None => why,
         };
-        return fail(record, Status::Error, why);
+        return Err((Status::Error, why));
     }
     if let Some(why) = cost
         .as_ref()
         .and_then(|c| crate::guard::step_cost_refusal(label, ctx.dataset, c, ctx.rules.budget_s))
     {
-        return fail(record, Status::Error, why);
+        return Err((Status::Error, why));
     }
-    let initial = match Mlp::init(&arch, train.d(), train.k(), init_seed) {
-        Ok(m) => m,
-        Err(e) => return fail(record, Status::Error, e.to_string()),
-    };
-    let mut meter = MemoryMeter::new(ctx.measure_memory);
+    Mlp::init(&arch, train.d(), train.k(), record.seeds.init)
+        .map_err(|e| (Status::Error, e.to_string()))
+}
+
+/// `init` (timed into `setup_s`, its heap use metered), the test-only handicap around the
+/// trainer, and the token through which a step in progress sees the interrupt and its
+/// deadline.
+fn init(
+    ctx: &RunContext<'_>,
+    config: &dyn TrainerConfig,
+    initial: Mlp,
+    record: &mut RunRecord,
+    meter: &mut MemoryMeter,
+    clock: &mut dyn Clock,
+) -> std::result::Result<(Box<dyn Trainer>, fitbench_core::CancelToken), (Status, String)> {
+    let trainer_seed = record.seeds.trainer;
     let window = meter.open();
     let t0 = clock.now();
     let built = catch_unwind(AssertUnwindSafe(|| {
-        config.init(train, initial, trainer_seed)
+        config.init(&ctx.split.train, initial, trainer_seed)
     }));
     record.setup_s = clock.now() - t0;
     meter.close(window, |m, usage, peak| {
@@ -521,253 +698,266 @@ pub fn run_one(
             }),
             None => t,
         },
-        Ok(Err(e)) => return fail(record, Status::Error, format!("init failed: {e}")),
+        Ok(Err(e)) => return Err((Status::Error, format!("init failed: {e}"))),
         Err(p) => {
-            return fail(
-                record,
+            return Err((
                 Status::Panicked,
                 format!("panic in init(): {}", panic_message(p)),
-            );
+            ));
         }
     };
     record.flops_per_step = trainer.flops_per_step();
-    // The token through which a step in progress sees the interrupt and its deadline.
     let cancel = fitbench_core::CancelToken::new(Arc::clone(ctx.interrupt));
     if let Err(p) = catch_unwind(AssertUnwindSafe(|| trainer.set_cancel(cancel.clone()))) {
-        return fail(
-            record,
+        return Err((
             Status::Panicked,
             format!("panic in set_cancel(): {}", panic_message(p)),
-        );
+        ));
+    }
+    Ok((trainer, cancel))
+}
+
+/// What one timed `step` call did.
+struct TimedStep {
+    outcome: std::thread::Result<fitbench_core::Result<StepOutcome>>,
+    /// The step was cancelled through the token (and is to be discarded).
+    cancelled: Option<fitbench_core::Cancelled>,
+    /// Its time, the test-only slowdown included.
+    seconds: f64,
+}
+
+/// How a run ends: its status and message.
+type Ending = (Status, Option<String>);
+
+/// A run after `init`: the step loop with its evaluation schedule and stop rules.
+struct Training<'c, 'a> {
+    ctx: &'c RunContext<'a>,
+    record: RunRecord,
+    meter: MemoryMeter,
+    evaluator: Evaluator<'a>,
+    trainer: Box<dyn Trainer>,
+    cancel: fitbench_core::CancelToken,
+    /// Steps done.
+    iter: usize,
+    /// The next iteration of the growing schedule.
+    next_eval_iter: usize,
+    /// `train_s` at the last evaluation after a step.
+    last_eval_train_s: f64,
+}
+
+impl Training<'_, '_> {
+    /// Evaluates the initial network, steps until a rule fires, and completes the record.
+    fn run(mut self, clock: &mut dyn Clock) -> RunRecord {
+        if let Some((status, message)) = self.evaluate(true, clock) {
+            self.record.iterations = 0;
+            self.record.memory = self.meter.record;
+            return end_early(self.record, status, message, self.ctx.targets);
+        }
+        let (status, message) = self.train(clock);
+        self.finish(status, message)
     }
 
-    let rules = ctx.rules;
-    let mut best = f64::INFINITY;
-    let mut best_scheduled = f64::INFINITY;
-    let mut best_history: Vec<f64> = Vec::new();
-    let mut last_eval_train_s = 0.0;
-    let mut next_eval_iter = 1usize;
-    let mut iter = 0usize;
-    // Stop rules (target, patience) look only at scheduled points, whose iterations do not
-    // depend on time; time-triggered points are marked `off_schedule` and only add detail.
-    let mut eval_point = |record: &mut RunRecord,
-                          meter: &mut MemoryMeter,
-                          trainer: &dyn Trainer,
-                          iter: usize,
-                          scheduled: bool,
-                          clock: &mut dyn Clock|
-     -> Option<(Status, String)> {
-        let window = meter.open();
-        let e0 = clock.now();
-        let ev = evaluate(trainer, ctx.split);
-        record.eval_s += clock.now() - e0;
-        meter.close(window, |m, usage, _| {
-            let own = usage.peak_bytes.saturating_sub(usage.start_bytes);
-            m.eval_peak_bytes = m.eval_peak_bytes.max(own)
-        });
-        let ev = match ev {
-            Ok(ev) => ev,
-            Err(failure) => return Some(failure),
-        };
-        if ev.train_mse.is_finite() {
-            best = best.min(ev.train_mse);
-        }
-        record.curve.push(CurvePoint {
-            iter,
-            time_s: record.train_s,
-            train_mse: ev.train_mse,
-            test_mse: ev.test_mse,
-            best_train_mse: best,
-            current_train_mse: ev.current.map(|c| c.0),
-            current_test_mse: ev.current.map(|c| c.1),
-            off_schedule: !scheduled,
-        });
-        let (cur_train, cur_test) = ev.current.unwrap_or((ev.train_mse, ev.test_mse));
-        if [ev.train_mse, ev.test_mse, cur_train, cur_test]
-            .iter()
-            .any(|v| !v.is_finite())
-        {
-            return Some((
-                Status::Diverged,
-                format!("non-finite loss at iteration {iter} (train {cur_train}, test {cur_test})"),
-            ));
-        }
-        if !scheduled {
-            return None;
-        }
-        best_scheduled = best_scheduled.min(ev.train_mse);
-        best_history.push(best_scheduled);
-        if rules.target_train_mse.is_some_and(|t| ev.train_mse <= t) {
-            return Some((
-                Status::TargetReached,
-                format!(
-                    "train MSE {:.3e} reached the target at iteration {iter}",
-                    ev.train_mse
-                ),
-            ));
-        }
-        if let Some(p) = rules.patience
-            && best_history.len() > p
-        {
-            let then = best_history[best_history.len() - 1 - p];
-            if then - best_scheduled <= rules.min_rel_improvement * then.abs() {
-                return Some((
-                    Status::Stalled,
-                    format!(
-                        "best train MSE improved by less than {:.0e} (relative) over the last {p} evaluations",
-                        rules.min_rel_improvement
-                    ),
-                ));
+    /// [`Evaluator::evaluate`] of the trainer after the steps so far.
+    fn evaluate(&mut self, scheduled: bool, clock: &mut dyn Clock) -> Option<(Status, String)> {
+        self.evaluator.evaluate(
+            &mut self.record,
+            &mut self.meter,
+            self.trainer.as_ref(),
+            self.iter,
+            scheduled,
+            clock,
+        )
+    }
+
+    /// The step loop: returns how the run ended.
+    fn train(&mut self, clock: &mut dyn Clock) -> Ending {
+        loop {
+            if let Some(ending) = self.stop_before_step() {
+                return ending;
+            }
+            let step = self.timed_step(clock);
+            if let Some(why) = step.cancelled {
+                return self.end_cancelled(why, step.seconds, clock);
+            }
+            self.record.train_s += step.seconds;
+            self.iter += 1;
+            self.record.iterations = self.iter;
+            let converged = match step_result(step.outcome, self.iter) {
+                Ok(converged) => converged,
+                Err(ending) => return ending,
+            };
+            if let Some((status, message)) = self.evaluate_if_due(converged, clock) {
+                return (status, Some(message));
+            }
+            if converged {
+                return (Status::Converged, None);
             }
         }
-        None
-    };
-
-    if let Some((status, msg)) =
-        eval_point(&mut record, &mut meter, trainer.as_ref(), 0, true, clock)
-    {
-        record.iterations = 0;
-        record.memory = meter.record;
-        return fail(record, status, msg);
     }
-    let (status, message) = loop {
-        if ctx.interrupt.load(Ordering::Relaxed) {
-            break (
+
+    /// The rules checked between steps: the interrupt, the iteration limit, the time budget.
+    fn stop_before_step(&self) -> Option<Ending> {
+        let rules = self.ctx.rules;
+        if self.ctx.interrupt.load(Ordering::Relaxed) {
+            return Some((
                 Status::Interrupted,
                 Some(format!(
-                    "interrupted by a signal after {iter} steps (its curve so far is kept)"
+                    "interrupted by a signal after {} steps (its curve so far is kept)",
+                    self.iter
                 )),
-            );
+            ));
         }
-        if iter >= rules.max_iters {
-            break (Status::MaxIters, None);
+        if self.iter >= rules.max_iters {
+            return Some((Status::MaxIters, None));
         }
-        if record.train_s >= rules.budget_s {
-            break (Status::Timeout, None);
+        if self.record.train_s >= rules.budget_s {
+            return Some((Status::Timeout, None));
         }
+        None
+    }
+
+    /// One `step` call, timed and metered, with the cancel token's deadline set for it.
+    fn timed_step(&mut self, clock: &mut dyn Clock) -> TimedStep {
+        let rules = self.ctx.rules;
         // A step still running this long after the budget ended is abandoned (on the real
         // clock only: a fake clock gives no instant, hence no deadline).
-        cancel.set_deadline(
-            clock.instant_after(rules.budget_s - record.train_s + STEP_OVERRUN_GRACE_S),
+        self.cancel.set_deadline(
+            clock.instant_after(rules.budget_s - self.record.train_s + STEP_OVERRUN_GRACE_S),
         );
-        let window = meter.open();
+        let window = self.meter.open();
         let s0 = clock.now();
-        let outcome = catch_unwind(AssertUnwindSafe(|| trainer.step()));
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.trainer.step()));
         let cancelled = match &outcome {
             Ok(Err(fitbench_core::Error::Cancelled(why))) => Some(*why),
             _ => None,
         };
-        if let Some(factor) = ctx.slowdown.filter(|_| cancelled.is_none()) {
+        if let Some(factor) = self.ctx.slowdown.filter(|_| cancelled.is_none()) {
             slow_down(clock, s0, factor);
         }
-        let step_s = clock.now() - s0;
-        meter.close(window, |m, usage, peak| {
+        let seconds = clock.now() - s0;
+        self.meter.close(window, |m, usage, peak| {
             m.step_peak_bytes = m.step_peak_bytes.max(peak);
             m.step_allocations += usage.allocations;
             m.step_allocated_bytes += usage.allocated_bytes;
         });
-        if let Some(why) = cancelled {
-            // The unfinished step is discarded and not counted; the trainer's parameters are
-            // those after step `iter`.
-            let next = iter + 1;
-            match why {
-                fitbench_core::Cancelled::Interrupted => {
-                    record.train_s += step_s;
-                    break (
-                        Status::Interrupted,
-                        Some(format!(
-                            "interrupted by a signal during step {next}, after {iter} steps; the unfinished step is discarded (its curve so far is kept)"
-                        )),
-                    );
+        TimedStep {
+            outcome,
+            cancelled,
+            seconds,
+        }
+    }
+
+    /// Ends the run after a step cancelled through the token (`why`) that took `step_s`: the
+    /// unfinished step is discarded and not counted; the trainer's parameters are those after
+    /// step `iter`.
+    fn end_cancelled(
+        &mut self,
+        why: fitbench_core::Cancelled,
+        step_s: f64,
+        clock: &mut dyn Clock,
+    ) -> Ending {
+        let (iter, next) = (self.iter, self.iter + 1);
+        match why {
+            fitbench_core::Cancelled::Interrupted => {
+                self.record.train_s += step_s;
+                (
+                    Status::Interrupted,
+                    Some(format!(
+                        "interrupted by a signal during step {next}, after {iter} steps; the unfinished step is discarded (its curve so far is kept)"
+                    )),
+                )
+            }
+            fitbench_core::Cancelled::Deadline => {
+                // Those parameters close the curve (at the time they were reached), unless
+                // they already do.
+                if self.record.curve.last().is_some_and(|p| p.iter < iter)
+                    && let Some((status, msg)) = self.evaluate(false, clock)
+                {
+                    self.record.train_s += step_s;
+                    return (status, Some(msg));
                 }
-                fitbench_core::Cancelled::Deadline => {
-                    // Those parameters close the curve (at the time they were reached),
-                    // unless they already do.
-                    if record.curve.last().is_some_and(|p| p.iter < iter)
-                        && let Some((status, msg)) = eval_point(
-                            &mut record,
-                            &mut meter,
-                            trainer.as_ref(),
-                            iter,
-                            false,
-                            clock,
-                        )
-                    {
-                        record.train_s += step_s;
-                        break (status, Some(msg));
-                    }
-                    record.train_s += step_s;
-                    break (
-                        Status::Timeout,
-                        Some(format!(
-                            "step {next} was abandoned {:.2} s after the time budget of {} s ended (a step may overrun it by at most {STEP_OVERRUN_GRACE_S} s); it is not counted: the run ends after {iter} steps",
-                            record.train_s - rules.budget_s,
-                            rules.budget_s
-                        )),
-                    );
-                }
+                self.record.train_s += step_s;
+                let budget_s = self.ctx.rules.budget_s;
+                (
+                    Status::Timeout,
+                    Some(format!(
+                        "step {next} was abandoned {:.2} s after the time budget of {} s ended (a step may overrun it by at most {STEP_OVERRUN_GRACE_S} s); it is not counted: the run ends after {iter} steps",
+                        self.record.train_s - budget_s,
+                        budget_s
+                    )),
+                )
             }
         }
-        record.train_s += step_s;
-        iter += 1;
-        record.iterations = iter;
-        let converged = match outcome {
-            Ok(Ok(StepOutcome::Continue)) => false,
-            Ok(Ok(StepOutcome::Converged)) => true,
-            Ok(Err(e @ fitbench_core::Error::NonFinite(_))) => {
-                break (Status::Diverged, Some(format!("step {iter} diverged: {e}")));
-            }
-            Ok(Err(e)) => break (Status::Error, Some(format!("step {iter} failed: {e}"))),
-            Err(p) => {
-                break (
-                    Status::Panicked,
-                    Some(format!("panic in step {iter}: {}", panic_message(p))),
-                );
-            }
-        };
-        // The iteration schedule does not depend on time, so the scheduled points of a curve
-        // are the same in every repetition of a run; time-triggered points only add to them.
-        // The last point of a run is scheduled unless the time budget ended it.
-        let timed_out = record.train_s >= rules.budget_s;
+    }
+
+    /// After step `iter` (converged or not): evaluates when the point is scheduled, the time
+    /// budget ended or the last evaluation is overdue, and returns a rule that fired.
+    ///
+    /// The iteration schedule does not depend on time, so the scheduled points of a curve are
+    /// the same in every repetition of a run; time-triggered points only add to them. The last
+    /// point of a run is scheduled unless the time budget ended it.
+    fn evaluate_if_due(
+        &mut self,
+        converged: bool,
+        clock: &mut dyn Clock,
+    ) -> Option<(Status, String)> {
+        let (ctx, iter) = (self.ctx, self.iter);
+        let timed_out = self.record.train_s >= ctx.rules.budget_s;
         let scheduled = iter <= ctx.schedule.every_step_until
-            || iter >= next_eval_iter
+            || iter >= self.next_eval_iter
             || ctx.budgets.contains(&iter)
             || converged
-            || iter >= rules.max_iters;
-        if iter >= next_eval_iter {
-            next_eval_iter = (iter + 1).max((iter as f64 * ctx.schedule.growth).ceil() as usize);
+            || iter >= ctx.rules.max_iters;
+        if iter >= self.next_eval_iter {
+            self.next_eval_iter =
+                (iter + 1).max((iter as f64 * ctx.schedule.growth).ceil() as usize);
         }
-        let overdue = record.train_s - last_eval_train_s >= ctx.schedule.max_interval_s;
+        let overdue = self.record.train_s - self.last_eval_train_s >= ctx.schedule.max_interval_s;
         if timed_out || scheduled || overdue {
-            last_eval_train_s = record.train_s;
-            if let Some((status, msg)) = eval_point(
-                &mut record,
-                &mut meter,
-                trainer.as_ref(),
-                iter,
-                scheduled,
-                clock,
-            ) {
-                break (status, Some(msg));
-            }
+            self.last_eval_train_s = self.record.train_s;
+            return self.evaluate(scheduled, clock);
         }
-        if converged {
-            break (Status::Converged, None);
-        }
-    };
-    record.status = status;
-    record.message = message;
-    record.memory = meter.record;
-    if let Some(flops) = trainer.flops_per_step() {
-        record.flops_per_step = Some(flops);
+        None
     }
-    record.counters = trainer
-        .counters()
-        .into_iter()
-        .map(|(name, value)| (name.to_string(), value))
-        .collect();
-    record.summary = RunSummary::from_curve(&record.curve, ctx.targets);
-    record
+
+    /// Completes the record: status, message, memory, the trainer's final flops and
+    /// counters, the summary.
+    fn finish(self, status: Status, message: Option<String>) -> RunRecord {
+        let mut record = self.record;
+        record.status = status;
+        record.message = message;
+        record.memory = self.meter.record;
+        if let Some(flops) = self.trainer.flops_per_step() {
+            record.flops_per_step = Some(flops);
+        }
+        record.counters = self
+            .trainer
+            .counters()
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .collect();
+        record.summary = RunSummary::from_curve(&record.curve, self.ctx.targets);
+        record
+    }
+}
+
+/// Whether a finished (not cancelled) step `iter` converged, or how it ended the run.
+fn step_result(
+    outcome: std::thread::Result<fitbench_core::Result<StepOutcome>>,
+    iter: usize,
+) -> std::result::Result<bool, Ending> {
+    match outcome {
+        Ok(Ok(StepOutcome::Continue)) => Ok(false),
+        Ok(Ok(StepOutcome::Converged)) => Ok(true),
+        Ok(Err(e @ fitbench_core::Error::NonFinite(_))) => {
+            Err((Status::Diverged, Some(format!("step {iter} diverged: {e}"))))
+        }
+        Ok(Err(e)) => Err((Status::Error, Some(format!("step {iter} failed: {e}")))),
+        Err(p) => Err((
+            Status::Panicked,
+            Some(format!("panic in step {iter}: {}", panic_message(p))),
+        )),
+    }
 }
 
 /// Progress events for the binary's progress display.
@@ -906,17 +1096,12 @@ pub struct SweepOutput {
     pub jobs: usize,
 }
 
-/// The part of `config` that determines what a run computes, as JSON
-/// ([`RunConfig::result_json`]: every field except [`RunConfig::NOT_RESULT_FIELDS`]).
-pub fn result_config(config: &RunConfig) -> serde_json::Value {
-    config.result_json()
-}
-
-/// Hash of [`result_config`] (hex): equal for two sweeps whose common runs compute the same.
+/// Hash of [`RunConfig::result_json`] (hex): equal for two sweeps whose common runs compute
+/// the same.
 pub fn config_hash(config: &RunConfig) -> String {
     format!(
         "{:016x}",
-        fitbench_core::rng::fnv1a(&result_config(config).to_string())
+        fitbench_core::rng::fnv1a(&config.result_json().to_string())
     )
 }
 
@@ -933,7 +1118,7 @@ pub fn fingerprint(
     repetition: usize,
 ) -> String {
     let key = serde_json::json!({
-        "config": result_config(config),
+        "config": config.result_json(),
         "dataset": dataset,
         "trainer": label,
         "trainer_config": trainer_config,

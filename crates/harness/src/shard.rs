@@ -105,43 +105,95 @@ pub struct Merged {
 /// [`crate::request::rebuild`] writes the report, summary and plots. Every run keeps its own
 /// [`fitbench_report::schema::Provenance`] (machine, commit, calibration).
 pub fn merge(dirs: &[PathBuf], out: &Path, options: MergeOptions) -> Result<Merged> {
-    use fitbench_report::io::{JsonLines, RunLog, read_json, write_json};
-    let mut config: Option<(RunConfig, &Path)> = None;
-    let mut runs: BTreeMap<RunKey, (fitbench_report::RunRecord, &Path)> = BTreeMap::new();
-    let mut tuning: BTreeMap<(String, String), (fitbench_report::config::TuningRecord, &Path)> =
-        BTreeMap::new();
-    let mut counts: Option<(Shard, &Path)> = None;
-    let mut identities: Option<Vec<crate::sweep_file::DatasetIdentity>> = None;
+    let mut gathered = Gathered::default();
     for dir in dirs {
+        gathered.add(dir)?;
+    }
+    let Some((config, _)) = gathered.config.take() else {
+        return Err(HarnessError::Config(
+            "merge: name at least one sweep folder".into(),
+        ));
+    };
+    let plan = Plan::resolve(config.clone())?;
+    let order = plan_keys(&plan);
+    let missing = gathered.missing(&order, options)?;
+    let record = MergeRecord {
+        folders: dirs.iter().map(|d| d.display().to_string()).collect(),
+        commits: gathered.commits(options)?,
+        allow_mixed_commits: options.allow_mixed_commits,
+        missing: missing.clone(),
+    };
+    gathered.write(out, &config, &plan, &order, &record)?;
+    Ok(Merged {
+        missing,
+        shards: dirs.len(),
+        record,
+    })
+}
+
+/// What the folders of a merge hold, gathered folder by folder, with the folder each part
+/// came from (for messages).
+#[derive(Default)]
+struct Gathered<'a> {
+    /// The first folder's configuration.
+    config: Option<(RunConfig, &'a Path)>,
+    /// The first shard manifest's index and count.
+    counts: Option<(Shard, &'a Path)>,
+    /// The first folder's data identities.
+    identities: Option<Vec<crate::sweep_file::DatasetIdentity>>,
+    /// The latest record of every finished run.
+    runs: BTreeMap<RunKey, (fitbench_report::RunRecord, &'a Path)>,
+    /// The tuning record of every (dataset, trainer) tuned.
+    tuning: BTreeMap<(String, String), (fitbench_report::config::TuningRecord, &'a Path)>,
+}
+
+impl<'a> Gathered<'a> {
+    /// Reads the sweep folder `dir` and checks it against the folders read before.
+    fn add(&mut self, dir: &'a Path) -> Result<()> {
         if !dir.join("sweep.json").exists() {
             return Err(not_a_sweep(dir));
         }
         let sweep_file = crate::sweep_file::SweepFile::read(dir)?;
-        identities.get_or_insert_with(|| sweep_file.data_identity.clone());
-        let sweep: RunConfig = sweep_file.config;
-        // Shards of different counts partition differently: their union is no sweep (e.g. a
-        // resubmitted array task that ran as 0/1, the whole sweep, instead of 3/8).
+        self.identities
+            .get_or_insert_with(|| sweep_file.data_identity.clone());
+        self.check_shard_count(dir)?;
+        self.check_config(sweep_file.config, dir)?;
+        self.add_runs(dir)?;
+        self.add_tuning(dir)
+    }
+
+    /// Shards of different counts partition differently: their union is no sweep (e.g. a
+    /// resubmitted array task that ran as 0/1, the whole sweep, instead of 3/8).
+    fn check_shard_count(&mut self, dir: &'a Path) -> Result<()> {
         let manifest = dir.join(MANIFEST);
-        if manifest.exists() {
-            let m: Manifest = read_json(&manifest, "a shard manifest")?;
-            match counts {
-                Some((first, from)) if first.count != m.shard.count => {
-                    return Err(HarnessError::Config(format!(
-                        "merge: {} is shard {} but {} is shard {}: shards of different counts do not partition the same runs; rerun the odd one with --shard I/{} (or FITBENCH_SHARD_COUNT={} under a scheduler)",
-                        from.display(),
-                        first,
-                        dir.display(),
-                        m.shard,
-                        first.count,
-                        first.count
-                    )));
-                }
-                Some(_) => {}
-                None => counts = Some((m.shard, dir)),
+        if !manifest.exists() {
+            return Ok(());
+        }
+        let m: Manifest = fitbench_report::io::read_json(&manifest, "a shard manifest")?;
+        match self.counts {
+            Some((first, from)) if first.count != m.shard.count => {
+                Err(HarnessError::Config(format!(
+                    "merge: {} is shard {} but {} is shard {}: shards of different counts do not partition the same runs; rerun the odd one with --shard I/{} (or FITBENCH_SHARD_COUNT={} under a scheduler)",
+                    from.display(),
+                    first,
+                    dir.display(),
+                    m.shard,
+                    first.count,
+                    first.count
+                )))
+            }
+            Some(_) => Ok(()),
+            None => {
+                self.counts = Some((m.shard, dir));
+                Ok(())
             }
         }
-        match &config {
-            None => config = Some((sweep, dir)),
+    }
+
+    /// Every folder holds the first one's configuration.
+    fn check_config(&mut self, sweep: RunConfig, dir: &'a Path) -> Result<()> {
+        match &self.config {
+            None => self.config = Some((sweep, dir)),
             Some((first, from)) if *first != sweep => {
                 return Err(HarnessError::Config(format!(
                     "merge: {} and {} hold different sweep configurations (sweep.json fingerprints {} and {}); only shards of one sweep can be merged",
@@ -153,9 +205,14 @@ pub fn merge(dirs: &[PathBuf], out: &Path, options: MergeOptions) -> Result<Merg
             }
             Some(_) => {}
         }
+        Ok(())
+    }
+
+    /// The latest record of each finished run of `dir`, none held by another folder.
+    fn add_runs(&mut self, dir: &'a Path) -> Result<()> {
         let log = dir.join("runs.jsonl");
         let records = if log.exists() {
-            RunLog::read_latest(&log)?
+            fitbench_report::io::RunLog::read_latest(&log)?
         } else {
             Vec::new()
         };
@@ -169,127 +226,145 @@ pub fn merge(dirs: &[PathBuf], out: &Path, options: MergeOptions) -> Result<Merg
                 trainer: r.trainer.clone(),
                 repetition: r.repetition,
             };
-            if let Some((_, other)) = runs.get(&key) {
+            if let Some((_, other)) = self.runs.get(&key) {
                 return Err(HarnessError::Config(format!(
                     "merge: run {key} appears in both {} and {}; merge each shard once",
                     other.display(),
                     dir.display()
                 )));
             }
-            runs.insert(key, (r, dir));
+            self.runs.insert(key, (r, dir));
         }
+        Ok(())
+    }
+
+    /// The tuning records of `dir`, whose picks agree with those of the folders before.
+    fn add_tuning(&mut self, dir: &'a Path) -> Result<()> {
+        use fitbench_report::config::TuningRecord;
         let tuning_log = dir.join("tuning.jsonl");
-        if tuning_log.exists() {
-            for t in JsonLines::read::<fitbench_report::config::TuningRecord>(&tuning_log)? {
-                let key = (t.dataset.clone(), t.trainer.clone());
-                match tuning.get(&key) {
-                    Some((seen, other)) if seen.picked_lr != t.picked_lr => {
-                        return Err(HarnessError::Config(format!(
-                            "merge: the learning-rate pick for {} / {} differs between {} ({}) and {} ({}); the shards were not run by the same fitbench",
-                            key.0,
-                            key.1,
-                            other.display(),
-                            fmt_lr(seen.picked_lr),
-                            dir.display(),
-                            fmt_lr(t.picked_lr)
-                        )));
-                    }
-                    Some(_) => {}
-                    None => {
-                        tuning.insert(key, (t, dir));
-                    }
+        if !tuning_log.exists() {
+            return Ok(());
+        }
+        for t in fitbench_report::io::JsonLines::read::<TuningRecord>(&tuning_log)? {
+            let key = (t.dataset.clone(), t.trainer.clone());
+            match self.tuning.get(&key) {
+                Some((seen, other)) if seen.picked_lr != t.picked_lr => {
+                    return Err(HarnessError::Config(format!(
+                        "merge: the learning-rate pick for {} / {} differs between {} ({}) and {} ({}); the shards were not run by the same fitbench",
+                        key.0,
+                        key.1,
+                        other.display(),
+                        fmt_lr(seen.picked_lr),
+                        dir.display(),
+                        fmt_lr(t.picked_lr)
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    self.tuning.insert(key, (t, dir));
                 }
             }
         }
+        Ok(())
     }
-    let Some((config, _)) = config else {
-        return Err(HarnessError::Config(
-            "merge: name at least one sweep folder".into(),
-        ));
-    };
-    let plan = Plan::resolve(config.clone())?;
-    let order = plan_keys(&plan);
-    let missing: Vec<RunKey> = order
-        .iter()
-        .filter(|k| !runs.contains_key(k))
-        .cloned()
-        .collect();
-    if !missing.is_empty() && !options.allow_missing {
-        let shown: Vec<String> = missing.iter().take(10).map(ToString::to_string).collect();
-        return Err(HarnessError::Config(format!(
-            "merge: {} of {} runs are in no shard (first: {}); run the missing shards, or pass --allow-missing to write a report without them",
-            missing.len(),
-            order.len(),
-            shown.join("; ")
-        )));
-    }
-    // Commits: one per folder in the message, so the user sees which shard is off.
-    let mut commits: BTreeMap<String, Vec<&Path>> = BTreeMap::new();
-    for (r, dir) in runs.values() {
-        let commit = r
-            .provenance
-            .as_ref()
-            .map_or("unknown", |p| p.git_commit.as_str());
-        let dirs = commits.entry(commit.to_string()).or_default();
-        if !dirs.contains(dir) {
-            dirs.push(dir);
-        }
-    }
-    if commits.len() > 1 && !options.allow_mixed_commits {
-        let listed: Vec<String> = commits
+
+    /// The runs of `order` (the plan's) in no folder: an error unless
+    /// `options.allow_missing`.
+    fn missing(&self, order: &[RunKey], options: MergeOptions) -> Result<Vec<RunKey>> {
+        let missing: Vec<RunKey> = order
             .iter()
-            .map(|(c, dirs)| {
-                let names: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-                format!("{c} ({})", names.join(", "))
-            })
+            .filter(|k| !self.runs.contains_key(k))
+            .cloned()
             .collect();
-        return Err(HarnessError::Config(format!(
-            "merge: the runs were built from {} different git commits: {}; rerun the odd shards with the same build, or pass --allow-mixed-commits to merge them anyway (recorded in the report)",
-            commits.len(),
-            listed.join("; ")
-        )));
-    }
-    let record = MergeRecord {
-        folders: dirs.iter().map(|d| d.display().to_string()).collect(),
-        commits: commits.into_keys().collect(),
-        allow_mixed_commits: options.allow_mixed_commits,
-        missing: missing.clone(),
-    };
-    std::fs::create_dir_all(out).map_err(|e| HarnessError::io("cannot create", out, e))?;
-    for f in crate::sweep_file::SWEEP_FILES {
-        let p = out.join(f);
-        if p.exists() {
+        if !missing.is_empty() && !options.allow_missing {
+            let shown: Vec<String> = missing.iter().take(10).map(ToString::to_string).collect();
             return Err(HarnessError::Config(format!(
-                "merge: {} already holds a sweep ({f}); choose an empty --out",
-                out.display()
+                "merge: {} of {} runs are in no shard (first: {}); run the missing shards, or pass --allow-missing to write a report without them",
+                missing.len(),
+                order.len(),
+                shown.join("; ")
             )));
         }
+        Ok(missing)
     }
-    crate::sweep_file::SweepFile {
-        config: config.clone(),
-        data_identity: identities.unwrap_or_default(),
-    }
-    .write(out)?;
-    let mut log = RunLog::create(out)?;
-    for k in &order {
-        if let Some((r, _)) = runs.get(k) {
-            log.append(r)?;
-        }
-    }
-    let mut tuning_out = JsonLines::create(&out.join("tuning.jsonl"))?;
-    for d in &plan.datasets {
-        for t in &plan.trainers {
-            if let Some((record, _)) = tuning.get(&(d.data.name.clone(), t.label.clone())) {
-                tuning_out.append(record)?;
+
+    /// The git commits the runs were built from: one unless
+    /// `options.allow_mixed_commits`.
+    fn commits(&self, options: MergeOptions) -> Result<Vec<String>> {
+        // One entry per folder in the message, so the user sees which shard is off.
+        let mut commits: BTreeMap<String, Vec<&Path>> = BTreeMap::new();
+        for (r, dir) in self.runs.values() {
+            let commit = r
+                .provenance
+                .as_ref()
+                .map_or("unknown", |p| p.git_commit.as_str());
+            let dirs = commits.entry(commit.to_string()).or_default();
+            if !dirs.contains(dir) {
+                dirs.push(dir);
             }
         }
+        if commits.len() > 1 && !options.allow_mixed_commits {
+            let listed: Vec<String> = commits
+                .iter()
+                .map(|(c, dirs)| {
+                    let names: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+                    format!("{c} ({})", names.join(", "))
+                })
+                .collect();
+            return Err(HarnessError::Config(format!(
+                "merge: the runs were built from {} different git commits: {}; rerun the odd shards with the same build, or pass --allow-mixed-commits to merge them anyway (recorded in the report)",
+                commits.len(),
+                listed.join("; ")
+            )));
+        }
+        Ok(commits.into_keys().collect())
     }
-    write_json(&record, &out.join(MERGE_FILE))?;
-    Ok(Merged {
-        missing,
-        shards: dirs.len(),
-        record,
-    })
+
+    /// Writes the merged sweep into the empty folder `out`: `sweep.json` (`config`),
+    /// `runs.jsonl` in plan order (`order`), `tuning.jsonl` in plan order, and `record` as
+    /// [`MERGE_FILE`].
+    fn write(
+        &self,
+        out: &Path,
+        config: &RunConfig,
+        plan: &Plan,
+        order: &[RunKey],
+        record: &MergeRecord,
+    ) -> Result<()> {
+        use fitbench_report::io::{JsonLines, RunLog, write_json};
+        std::fs::create_dir_all(out).map_err(|e| HarnessError::io("cannot create", out, e))?;
+        for f in crate::sweep_file::SWEEP_FILES {
+            let p = out.join(f);
+            if p.exists() {
+                return Err(HarnessError::Config(format!(
+                    "merge: {} already holds a sweep ({f}); choose an empty --out",
+                    out.display()
+                )));
+            }
+        }
+        crate::sweep_file::SweepFile {
+            config: config.clone(),
+            data_identity: self.identities.clone().unwrap_or_default(),
+        }
+        .write(out)?;
+        let mut log = RunLog::create(out)?;
+        for k in order {
+            if let Some((r, _)) = self.runs.get(k) {
+                log.append(r)?;
+            }
+        }
+        let mut tuning_out = JsonLines::create(&out.join("tuning.jsonl"))?;
+        for d in &plan.datasets {
+            for t in &plan.trainers {
+                if let Some((record, _)) = self.tuning.get(&(d.data.name.clone(), t.label.clone()))
+                {
+                    tuning_out.append(record)?;
+                }
+            }
+        }
+        write_json(record, &out.join(MERGE_FILE))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use fitbench_render::check::{self, Tolerances, Verdict};
 use fitbench_render::{gate, output};
 use fitbench_report::config::{Handicap, RunConfig};
 use fitbench_report::schema::Report;
+use std::collections::BTreeMap;
 
 fn config() -> RunConfig {
     RunConfig {
@@ -106,6 +107,49 @@ fn same_seed_gives_identical_metrics_and_a_slower_trainer_fails_the_gate() {
     );
 }
 
+/// (dataset, trainer, metric name) → value.
+type Metrics = BTreeMap<(String, String, String), f64>;
+
+/// The deterministic metrics the exports carry (timings are scaled by the calibration and
+/// left out): iterations to each level reached, train MSE at each budget, failed runs.
+fn is_deterministic(metric: &str) -> bool {
+    metric.starts_with("iters_to_")
+        || metric.starts_with("train_mse_at_")
+        || metric == "failed_runs"
+}
+
+/// The deterministic metrics of a one-seed report, read from its runs' own records.
+fn deterministic_metrics(report: &Report) -> Metrics {
+    assert_eq!(report.config.seeds, 1, "one run per (dataset, trainer)");
+    let mut out = Metrics::new();
+    for r in &report.runs {
+        let key = |metric: String| (r.dataset.clone(), r.trainer.clone(), metric);
+        let failed = if r.status.is_ok() { 0.0 } else { 1.0 };
+        out.insert(key("failed_runs".into()), failed);
+        let m = r.metrics.as_ref().unwrap();
+        for hit in &m.targets {
+            if let Some(iter) = hit.iter {
+                out.insert(key(format!("iters_to_{:e}", hit.level)), iter as f64);
+            }
+        }
+        for b in &m.budgets {
+            if let Some(v) = b.train_mse.filter(|v| v.is_finite()) {
+                out.insert(key(format!("train_mse_at_{}", b.iter)), v);
+            }
+        }
+    }
+    out
+}
+
+/// The (dataset, trainer, metric) of an exported benchmark `preset/dataset/trainer`.
+fn export_key(report: &Report, bench: &str, metric: &str) -> (String, String, String) {
+    let rest = bench
+        .strip_prefix(&format!("{}/", report.config.name))
+        .unwrap_or_else(|| panic!("{bench} does not start with the preset's name"));
+    let (dataset, trainer) = rest.rsplit_once('/').unwrap();
+    (dataset.into(), trainer.into(), metric.into())
+}
+
 fn request(base: &std::path::Path, cur: &std::path::Path) -> gate::CheckRequest {
     gate::CheckRequest {
         baseline: base.join("report.json"),
@@ -147,20 +191,52 @@ fn check_fails_on_a_regression_exports_metrics_and_update_accepts_it() {
         outcome.text
     );
 
-    // The exports: github-action-benchmark's array and Bencher's nested object.
+    // The exports: github-action-benchmark's array and Bencher's nested object, each holding
+    // the current report's deterministic metrics for every (dataset, trainer, metric).
+    let current = fitbench_report::io::read_report(&cur.join("report.json")).unwrap();
+    let expected = deterministic_metrics(&current);
+    assert!(
+        expected
+            .keys()
+            .any(|(_, t, m)| t == "adam" && m == "train_mse_at_10"),
+        "{expected:?}"
+    );
     let gh: serde_json::Value = serde_json::from_slice(&std::fs::read(&gh).unwrap()).unwrap();
-    let first = &gh.as_array().unwrap()[0];
-    assert!(first["name"].as_str().unwrap().starts_with("gate/"));
-    assert!(first["value"].is_number() && first["unit"].is_string());
+    let mut from_gh = BTreeMap::new();
+    for entry in gh.as_array().unwrap() {
+        let name = entry["name"].as_str().unwrap();
+        let (bench, metric) = name.rsplit_once('/').unwrap();
+        if is_deterministic(metric) {
+            assert!(entry["unit"].is_string(), "{entry}");
+            from_gh.insert(
+                export_key(&current, bench, metric),
+                entry["value"].as_f64().unwrap(),
+            );
+        }
+    }
+    assert_eq!(from_gh, expected, "github-benchmark export");
     let bmf: serde_json::Value = serde_json::from_slice(&std::fs::read(&bmf).unwrap()).unwrap();
-    let bench = bmf
-        .as_object()
-        .unwrap()
-        .iter()
-        .find(|(k, _)| k.ends_with("/adam"))
-        .unwrap()
-        .1;
-    assert!(bench["train-mse-at-10"]["value"].is_number());
+    let mut from_bmf = BTreeMap::new();
+    for (bench, measures) in bmf.as_object().unwrap() {
+        for (measure, v) in measures.as_object().unwrap() {
+            if is_deterministic(&measure.replace('-', "_")) {
+                let value = v["value"].as_f64().unwrap();
+                // One seed: the range is the value itself.
+                assert_eq!(
+                    (v["lower_value"].as_f64(), v["upper_value"].as_f64()),
+                    (Some(value), Some(value)),
+                    "{bench} {measure}"
+                );
+                from_bmf.insert(export_key(&current, bench, measure), value);
+            }
+        }
+    }
+    // Bencher's measures are the metric names in kebab case.
+    let kebab: Metrics = expected
+        .into_iter()
+        .map(|((d, t, m), v)| ((d, t, m.replace('_', "-")), v))
+        .collect();
+    assert_eq!(from_bmf, kebab, "bencher export");
 
     // --update accepts the change; the same comparison then passes.
     let updated = gate::run(&gate::CheckRequest {

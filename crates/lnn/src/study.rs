@@ -640,6 +640,21 @@ mod tests {
         }
     }
 
+    /// The size `fitbench_render::plot::draw_lines` draws its bitmaps at.
+    const PLOT_SIZE: (u32, u32) = (1000, 600);
+
+    /// Decodes a PNG: its (width, height) and the number of distinct pixel values.
+    fn decode_png(path: &Path) -> ((u32, u32), usize) {
+        let file = std::fs::File::open(path).unwrap();
+        let mut reader = png::Decoder::new(file).read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size()];
+        let frame = reader.next_frame(&mut pixels).unwrap();
+        let per_pixel = frame.line_size / frame.width as usize;
+        let colours: std::collections::BTreeSet<&[u8]> =
+            pixels[..frame.buffer_size()].chunks(per_pixel).collect();
+        ((frame.width, frame.height), colours.len())
+    }
+
     fn tiny_report() -> LnnReport {
         run(&tiny(), &mut TickClock::default(), 1, &mut |_| {}).unwrap()
     }
@@ -675,6 +690,16 @@ mod tests {
         let files = write_all(&report, dir.path()).unwrap();
         assert_eq!(files.len(), 2 + 2);
         assert!(files.iter().all(|f| f.exists()), "{files:?}");
+        let pngs: Vec<_> = files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "png"))
+            .collect();
+        assert_eq!(pngs.len(), 1, "{files:?}");
+        for png in pngs {
+            let (size, colours) = decode_png(png);
+            assert_eq!(size, PLOT_SIZE, "{}", png.display());
+            assert!(colours > 1, "{} is one flat colour", png.display());
+        }
         assert_eq!(read(&dir.path().join("report.json")).unwrap(), report);
         let section = reproduction_section(&report);
         assert!(section.contains("results/lnn/report.json") && section.contains("lr = 0.01"));

@@ -73,3 +73,85 @@ pub fn ols_train_mse(data: &Dataset) -> f64 {
     });
     fitbench_core::mlp::mse_of(pred.as_ref(), data.y.as_ref())
 }
+
+/// Set in the child processes of [`same_bits_in_other_processes_and_thread_counts`]: the
+/// thread count (faer's global parallelism) the child runs with.
+const THREADS_VAR: &str = "FITBENCH_TEST_DETERMINISM_THREADS";
+
+/// The thread counts the child processes run with.
+pub const THREAD_COUNTS: [usize; 3] = [1, 2, 4];
+
+/// The train MSE after each step, then every weight and bias of the final network.
+pub fn losses_and_params(
+    config: &dyn TrainerConfig,
+    data: &Dataset,
+    net: Mlp,
+    steps: usize,
+) -> Vec<f64> {
+    let mut trainer = config.init(data, net, 0).unwrap();
+    let mut out = Vec::new();
+    for _ in 0..steps {
+        let outcome = trainer.step().unwrap();
+        out.push(
+            trainer
+                .params()
+                .mse(data.x.as_ref(), data.y.as_ref())
+                .unwrap(),
+        );
+        if outcome == StepOutcome::Converged {
+            break;
+        }
+    }
+    let m = trainer.params();
+    for (w, b) in m.weights.iter().zip(&m.biases) {
+        out.extend((0..w.nrows()).flat_map(|i| (0..w.ncols()).map(move |j| w[(i, j)])));
+        out.extend(b.iter().copied());
+    }
+    out
+}
+
+fn hex(values: &[f64]) -> String {
+    values
+        .iter()
+        .map(|v| format!("{:016x}", v.to_bits()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Determinism across processes and thread counts: `compute` runs here and, in fresh runs of
+/// this test binary (`test` is the calling test's name), once per [`THREAD_COUNTS`] with
+/// faer's global parallelism set to it; every run must give the same bits. In a child run
+/// (the variable set) it prints its bits and returns.
+pub fn same_bits_in_other_processes_and_thread_counts(test: &str, compute: impl Fn() -> Vec<f64>) {
+    if let Ok(threads) = std::env::var(THREADS_VAR) {
+        let threads: usize = threads.parse().unwrap();
+        faer::set_global_parallelism(if threads <= 1 {
+            faer::Par::Seq
+        } else {
+            faer::Par::rayon(threads)
+        });
+        println!("bits: {}", hex(&compute()));
+        return;
+    }
+    let here = hex(&compute());
+    for threads in THREAD_COUNTS {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env(THREADS_VAR, threads.to_string())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{test} with {threads} thread(s): {stdout}"
+        );
+        let bits = stdout
+            .lines()
+            .find_map(|l| l.split_once("bits: ").map(|(_, bits)| bits))
+            .unwrap_or_else(|| panic!("{test} with {threads} thread(s) printed no bits: {stdout}"));
+        assert_eq!(
+            bits, here,
+            "{test}: another process with {threads} thread(s) gave other bits"
+        );
+    }
+}
