@@ -887,7 +887,7 @@ fn list(what: Option<ListWhat>) -> Result<()> {
             text,
             "Synthetic generators (NAME[:key=value,…], defaults in brackets):"
         );
-        for g in fitbench_core::synthetic::SYNTHETIC {
+        for g in registry::generators() {
             let _ = writeln!(text, "  {:<10} {}", g.name, g.help_line());
         }
         let _ = writeln!(

@@ -58,6 +58,10 @@ pub enum HarnessError {
     /// A run configuration or option string is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// An extension's trainers or generators could not be registered (a name taken or not a
+    /// plain word; [`crate::registry::register`]).
+    #[error("{0}")]
+    Registry(String),
     /// The output folder is locked by another writer.
     #[error("{0}")]
     Busy(String),

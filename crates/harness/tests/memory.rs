@@ -166,9 +166,6 @@ struct Leaky(Box<dyn TrainerConfig + Send + Sync>);
 struct LeakyTrainer(Box<dyn Trainer>, Vec<Vec<f64>>);
 
 impl Trainer for LeakyTrainer {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
     fn step(&mut self) -> fitbench_core::Result<StepOutcome> {
         self.1.push(vec![0.0; 16]);
         self.0.step()
@@ -179,9 +176,6 @@ impl Trainer for LeakyTrainer {
 }
 
 impl TrainerConfig for Leaky {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
     fn validate(&self) -> fitbench_core::Result<()> {
         self.0.validate()
     }

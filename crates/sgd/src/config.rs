@@ -13,6 +13,7 @@
 use burn::optim::ModuleOptimizer;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
+use fitbench_core::registry::{Capabilities, TrainerEntry};
 use fitbench_core::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -133,8 +134,8 @@ impl GradientOptions {
 pub trait Optimiser:
     Clone + std::fmt::Debug + PartialEq + Default + Serialize + DeserializeOwned + Send + Sync + 'static
 {
-    /// Registry name, e.g. `adam`.
-    const NAME: &'static str;
+    /// The registry entry of the trainer with this optimiser (its name, e.g. `adam`).
+    const ENTRY: &'static TrainerEntry;
     /// Default learning rate.
     const DEFAULT_LR: f64;
     /// Checks the optimiser's own options.
@@ -178,7 +179,7 @@ impl Default for Sgd {
 }
 
 impl Optimiser for Sgd {
-    const NAME: &'static str = "sgd";
+    const ENTRY: &'static TrainerEntry = &SGD;
     const DEFAULT_LR: f64 = 1e-2;
 
     fn validate_own(&self) -> Result<()> {
@@ -248,7 +249,7 @@ impl Default for Adam {
 }
 
 impl Optimiser for Adam {
-    const NAME: &'static str = "adam";
+    const ENTRY: &'static TrainerEntry = &ADAM;
     const DEFAULT_LR: f64 = 1e-3;
 
     fn validate_own(&self) -> Result<()> {
@@ -430,3 +431,27 @@ mod tests {
         );
     }
 }
+
+/// What both gradient trainers can do: tune `lr`, take `--backend`; their steps allocate
+/// (burn's tensors).
+const GRADIENT: Capabilities = Capabilities {
+    learning_rate: true,
+    burn_backend: true,
+    gradient_based: true,
+    deterministic: true,
+    allocates_in_step: true,
+};
+
+/// SGD on burn ([`SgdConfig`]): its name, help and capabilities.
+pub const SGD: TrainerEntry = TrainerEntry::of::<SgdConfig>(
+    "sgd",
+    "SGD on burn, one epoch per step (batch 0 = full batch)",
+    GRADIENT,
+);
+
+/// Adam on burn ([`AdamConfig`]): its name, help and capabilities.
+pub const ADAM: TrainerEntry = TrainerEntry::of::<AdamConfig>(
+    "adam",
+    "Adam on burn, one epoch per step (batch 0 = full batch)",
+    GRADIENT,
+);
