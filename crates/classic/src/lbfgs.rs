@@ -552,7 +552,8 @@ impl Trainer for Lbfgs {
         let loss = state.get_cost();
         if !loss.is_finite() {
             return Err(Error::NonFinite(format!(
-                "lbfgs: the training loss at the current parameters is {loss}"
+                "{}: the training loss at the current parameters is {loss}",
+                LBFGS.name
             )));
         }
         if state

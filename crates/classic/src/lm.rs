@@ -329,7 +329,8 @@ impl Trainer for Lm {
         let loss = mse_of(self.ws.forward_buffers().output(), self.y.as_ref());
         if !loss.is_finite() {
             return Err(Error::NonFinite(format!(
-                "lm: the training loss at the current parameters is {loss}"
+                "{}: the training loss at the current parameters is {loss}",
+                LM.name
             )));
         }
         gram_lower(
@@ -351,7 +352,7 @@ impl Trainer for Lm {
         let p = self.theta.len();
         let grad_max = (0..p).map(|j| self.grad[(j, 0)].abs()).fold(0.0, f64::max);
         if !grad_max.is_finite() {
-            return Err(Error::NonFinite("lm: the gradient Jᵀr".into()));
+            return Err(Error::NonFinite(format!("{}: the gradient Jᵀr", LM.name)));
         }
         if grad_max == 0.0 {
             return Ok(StepOutcome::Converged);
