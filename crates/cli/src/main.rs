@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use fitbench_harness::request::{self, RunRequest};
 use fitbench_harness::runner::{MonotonicClock, Progress};
-use fitbench_harness::{datasets, presets, registry};
+use fitbench_harness::{presets, registry};
 use fitbench_render::{check, gate, output};
 use fitbench_report::config::CsvSpec;
 use fitbench_report::io;
@@ -872,34 +872,10 @@ fn list(what: Option<ListWhat>) -> Result<()> {
     let mut text = String::new();
     let all = what.is_none();
     if all || matches!(what, Some(ListWhat::Datasets)) {
-        let _ = writeln!(
-            text,
-            "Built-in real datasets (embedded; see data/README.md):"
-        );
-        for b in datasets::BUILTIN {
-            let _ = writeln!(
-                text,
-                "  {:<10} target {:<12} {}",
-                b.name, b.target, b.description
-            );
-        }
-        let _ = writeln!(
-            text,
-            "Synthetic generators (NAME[:key=value,…], defaults in brackets):"
-        );
-        for g in registry::generators() {
-            let _ = writeln!(text, "  {:<10} {}", g.name, g.help_line());
-        }
-        let _ = writeln!(
-            text,
-            "User data: --csv PATH --target COLUMN [--drop COL,…] [--dedup]"
-        );
+        text.push_str(&registry::datasets_listing());
     }
     if all || matches!(what, Some(ListWhat::Trainers)) {
-        let _ = writeln!(text, "Trainers (NAME[:key=value,…], defaults in brackets):");
-        for e in registry::trainers() {
-            let _ = writeln!(text, "  {:<10} {}", e.name, e.help_line());
-        }
+        text.push_str(&registry::trainers_listing());
     }
     if all || matches!(what, Some(ListWhat::Presets)) {
         let _ = writeln!(text, "Presets:");

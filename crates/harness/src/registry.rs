@@ -153,6 +153,48 @@ pub fn generator(name: &str) -> Option<&'static SyntheticEntry> {
     generators().find(|g| g.name == name)
 }
 
+/// What `fitbench list datasets` prints: the built-in real datasets, every generator (the
+/// registered ones included) with its options and defaults, and how to give a CSV file.
+pub fn datasets_listing() -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "Built-in real datasets (embedded; see data/README.md):"
+    );
+    for b in crate::builtin::BUILTIN {
+        let _ = writeln!(
+            text,
+            "  {:<10} target {:<12} {}",
+            b.name, b.target, b.description
+        );
+    }
+    let _ = writeln!(
+        text,
+        "Synthetic generators (NAME[:key=value,…], defaults in brackets):"
+    );
+    for g in generators() {
+        let _ = writeln!(text, "  {:<10} {}", g.name, g.help_line());
+    }
+    let _ = writeln!(
+        text,
+        "User data: --csv PATH --target COLUMN [--drop COL,…] [--dedup]"
+    );
+    text
+}
+
+/// What `fitbench list trainers` prints: every trainer (the registered ones included) with
+/// its help and options with their defaults.
+pub fn trainers_listing() -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    let _ = writeln!(text, "Trainers (NAME[:key=value,…], defaults in brackets):");
+    for e in trainers() {
+        let _ = writeln!(text, "  {:<10} {}", e.name, e.help_line());
+    }
+    text
+}
+
 /// A trainer as requested: its registry entry, the options given, and the validated config.
 #[derive(Clone)]
 pub struct TrainerSpec {
