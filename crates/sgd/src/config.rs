@@ -1,7 +1,7 @@
 //! Configurations of the gradient trainers: one options struct every optimiser shares
 //! ([`GradientOptions`]), one small trait per optimiser ([`Optimiser`]: its own options,
 //! their validation, and how to build burn's optimiser), and one generic config
-//! ([`GradientConfig`]) with a blanket [`TrainerConfig`] implementation.
+//! ([`GradientConfig`]) with a blanket [`TrainerConfig`](fitbench_core::TrainerConfig) implementation.
 //!
 //! Option strings stay flat: `adam:lr=1e-2,beta1=0.8,batch=64` — the shared keys go to
 //! [`GradientOptions`], the others to the optimiser; a key neither knows is rejected with the
@@ -400,6 +400,30 @@ impl<'de, O: Optimiser> Deserialize<'de> for GradientConfig<O> {
     }
 }
 
+/// What both gradient trainers can do: tune `lr`, take `--backend`; their steps allocate
+/// (burn's tensors).
+const GRADIENT: Capabilities = Capabilities {
+    learning_rate: true,
+    burn_backend: true,
+    gradient_based: true,
+    deterministic: true,
+    allocates_in_step: true,
+};
+
+/// SGD on burn ([`SgdConfig`]): its name, help and capabilities.
+pub const SGD: TrainerEntry = TrainerEntry::of::<SgdConfig>(
+    "sgd",
+    "SGD on burn, one epoch per step (batch 0 = full batch)",
+    GRADIENT,
+);
+
+/// Adam on burn ([`AdamConfig`]): its name, help and capabilities.
+pub const ADAM: TrainerEntry = TrainerEntry::of::<AdamConfig>(
+    "adam",
+    "Adam on burn, one epoch per step (batch 0 = full batch)",
+    GRADIENT,
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,27 +455,3 @@ mod tests {
         );
     }
 }
-
-/// What both gradient trainers can do: tune `lr`, take `--backend`; their steps allocate
-/// (burn's tensors).
-const GRADIENT: Capabilities = Capabilities {
-    learning_rate: true,
-    burn_backend: true,
-    gradient_based: true,
-    deterministic: true,
-    allocates_in_step: true,
-};
-
-/// SGD on burn ([`SgdConfig`]): its name, help and capabilities.
-pub const SGD: TrainerEntry = TrainerEntry::of::<SgdConfig>(
-    "sgd",
-    "SGD on burn, one epoch per step (batch 0 = full batch)",
-    GRADIENT,
-);
-
-/// Adam on burn ([`AdamConfig`]): its name, help and capabilities.
-pub const ADAM: TrainerEntry = TrainerEntry::of::<AdamConfig>(
-    "adam",
-    "Adam on burn, one epoch per step (batch 0 = full batch)",
-    GRADIENT,
-);
