@@ -49,16 +49,11 @@
 mod pattern;
 pub mod solver;
 
-pub use solver::{Analytic, AnalyticConfig, GramMethod, HiddenSolve, PATTERN_MIN_UNITS, Safeguard};
+pub use solver::{
+    ANALYTIC, Analytic, AnalyticConfig, GramMethod, HiddenSolve, PATTERN_MIN_UNITS, Safeguard,
+};
 
-use fitbench_core::registry::{Capabilities, TrainerEntry};
+use fitbench_core::registry::TrainerEntry;
 
 /// The trainers of this crate, for the harness's registry.
-pub const TRAINERS: &[TrainerEntry] = &[TrainerEntry::of::<AnalyticConfig>(
-    "analytic",
-    "alternating exact solves for one-hidden-layer relu/leaky_relu nets (RECONSTRUCTION of Barbu 2023)",
-    Capabilities {
-        deterministic: true,
-        ..Capabilities::NONE
-    },
-)];
+pub const TRAINERS: &[TrainerEntry] = &[ANALYTIC];

@@ -13,6 +13,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Col, Mat, Par};
 use fitbench_core::linalg::{CHOLESKY_PANEL, cholesky_pivot_ratio_cancellable};
 use fitbench_core::linalg::{NormalEquations, PINV_REL_TOL, PIVOT_RATIO_THRESHOLD, pinv_solve};
+use fitbench_core::registry::{Capabilities, TrainerEntry};
 use fitbench_core::{
     Activation, Architecture, CancelToken, Dataset, Error, Mlp, Result, StepOutcome, Trainer,
     TrainerConfig, flops,
@@ -164,10 +165,6 @@ fn alpha_of(act: Activation) -> Option<f64> {
 }
 
 impl TrainerConfig for AnalyticConfig {
-    fn name(&self) -> &str {
-        "analytic"
-    }
-
     fn validate(&self) -> Result<()> {
         if !(self.lambda.is_finite() && self.lambda >= 0.0) {
             return Err(Error::config(
@@ -203,7 +200,7 @@ impl TrainerConfig for AnalyticConfig {
             || requested.output != Activation::Identity
         {
             return Err(Error::Architecture {
-                trainer: "analytic".into(),
+                trainer: ANALYTIC.name.into(),
                 architecture: requested.to_string(),
                 hint: "it trains two-layer networks only: one hidden layer with relu or leaky_relu:ALPHA (e.g. --hidden 32 --activation relu)".into(),
             });
@@ -985,10 +982,6 @@ impl Analytic {
 }
 
 impl Trainer for Analytic {
-    fn name(&self) -> &str {
-        "analytic"
-    }
-
     /// One alternation: output solve, hidden solve with the pattern fixed, safeguarded
     /// acceptance, output refit.
     fn step(&mut self) -> Result<StepOutcome> {
@@ -1048,3 +1041,13 @@ impl Trainer for Analytic {
         Some(flops::gram(n, p) + flops::cholesky(p) + 2.0 * flops::gram(n, h + 1))
     }
 }
+
+/// The analytic trainer ([`Analytic`]): its name, help and capabilities.
+pub const ANALYTIC: TrainerEntry = TrainerEntry::of::<AnalyticConfig>(
+    "analytic",
+    "alternating exact solves for one-hidden-layer relu/leaky_relu nets (RECONSTRUCTION of Barbu 2023)",
+    Capabilities {
+        deterministic: true,
+        ..Capabilities::NONE
+    },
+);

@@ -32,6 +32,7 @@
 
 use crate::engine::{self, Workspace};
 use faer::Mat;
+use fitbench_core::registry::{Capabilities, TrainerEntry};
 use fitbench_core::{
     Architecture, CancelToken, Dataset, Error, Mlp, Result, StepOutcome, Trainer, TrainerConfig,
     flops, rng,
@@ -175,12 +176,8 @@ fn gradient_memory(n: usize, batch: usize, widths: &[usize]) -> u64 {
 }
 
 impl TrainerConfig for AdamFaerConfig {
-    fn name(&self) -> &str {
-        "adam-faer"
-    }
-
     fn validate(&self) -> Result<()> {
-        validate_common("adam-faer", self.lr, self.weight_decay)?;
+        validate_common(ADAM_FAER.name, self.lr, self.weight_decay)?;
         unit_interval("adam-faer.beta1", self.beta1, "beta1=0.9")?;
         unit_interval("adam-faer.beta2", self.beta2, "beta2=0.999")?;
         if !(self.eps.is_finite() && self.eps > 0.0) {
@@ -216,7 +213,7 @@ impl TrainerConfig for AdamFaerConfig {
             batch: self.batch,
         };
         Ok(Box::new(FaerGradient::new(
-            "adam-faer",
+            ADAM_FAER.name,
             rule,
             shared,
             train,
@@ -227,12 +224,8 @@ impl TrainerConfig for AdamFaerConfig {
 }
 
 impl TrainerConfig for SgdFaerConfig {
-    fn name(&self) -> &str {
-        "sgd-faer"
-    }
-
     fn validate(&self) -> Result<()> {
-        validate_common("sgd-faer", self.lr, self.weight_decay)?;
+        validate_common(SGD_FAER.name, self.lr, self.weight_decay)?;
         unit_interval("sgd-faer.momentum", self.momentum, "momentum=0.9")?;
         unit_interval("sgd-faer.dampening", self.dampening, "dampening=0")?;
         if self.nesterov && (self.momentum == 0.0 || self.dampening != 0.0) {
@@ -271,7 +264,12 @@ impl TrainerConfig for SgdFaerConfig {
             batch: self.batch,
         };
         Ok(Box::new(FaerGradient::new(
-            "sgd-faer", rule, shared, train, initial, seed,
+            SGD_FAER.name,
+            rule,
+            shared,
+            train,
+            initial,
+            seed,
         )?))
     }
 }
@@ -526,10 +524,6 @@ impl FaerGradient {
 }
 
 impl Trainer for FaerGradient {
-    fn name(&self) -> &str {
-        self.name
-    }
-
     /// One epoch: a full-batch update, or one update per mini-batch of a seeded reshuffle
     /// (polling the cancel token before every batch).
     fn step(&mut self) -> Result<StepOutcome> {
@@ -607,3 +601,25 @@ impl Trainer for FaerGradient {
         self.cancel = token;
     }
 }
+
+/// What the faer gradient trainers can do: tune `lr` (no burn backend to choose).
+const FAER_GRADIENT: Capabilities = Capabilities {
+    learning_rate: true,
+    gradient_based: true,
+    deterministic: true,
+    ..Capabilities::NONE
+};
+
+/// Adam on the faer engine ([`FaerGradient`]): its name, help and capabilities.
+pub const ADAM_FAER: TrainerEntry = TrainerEntry::of::<AdamFaerConfig>(
+    "adam-faer",
+    "Adam on the faer engine (f64), one epoch per step (batch 0 = full batch); the burn adam's twin",
+    FAER_GRADIENT,
+);
+
+/// SGD on the faer engine ([`FaerGradient`]): its name, help and capabilities.
+pub const SGD_FAER: TrainerEntry = TrainerEntry::of::<SgdFaerConfig>(
+    "sgd-faer",
+    "SGD with momentum (momentum=0: plain gradient descent) on the faer engine (f64), one epoch per step; the burn sgd's twin",
+    FAER_GRADIENT,
+);

@@ -66,6 +66,7 @@ use argmin::solver::linesearch::{
 };
 use argmin::solver::quasinewton::LBFGS;
 use faer::Mat;
+use fitbench_core::registry::{Capabilities, TrainerEntry};
 use fitbench_core::{
     Architecture, CancelToken, Dataset, Error, Mlp, Result, StepOutcome, Trainer, TrainerConfig,
 };
@@ -127,10 +128,6 @@ impl Default for LbfgsConfig {
 pub const MAX_M: usize = 1000;
 
 impl TrainerConfig for LbfgsConfig {
-    fn name(&self) -> &str {
-        "lbfgs"
-    }
-
     fn validate(&self) -> Result<()> {
         if self.m == 0 || self.m > MAX_M {
             return Err(Error::config(
@@ -422,7 +419,7 @@ impl Lbfgs {
     /// `initial`.
     pub fn new(config: LbfgsConfig, train: &Dataset, initial: Mlp) -> Result<Self> {
         config.validate()?;
-        let theta = engine::initial_parameters("lbfgs", train, &initial)?;
+        let theta = engine::initial_parameters(LBFGS.name, train, &initial)?;
         let n = train.n();
         let count = Counter::default();
         let (x, y) = (Arc::new(train.x.clone()), Arc::new(train.y.clone()));
@@ -520,10 +517,6 @@ impl Lbfgs {
 }
 
 impl Trainer for Lbfgs {
-    fn name(&self) -> &str {
-        "lbfgs"
-    }
-
     /// One L-BFGS iteration (its line search included).
     fn step(&mut self) -> Result<StepOutcome> {
         if self.finished {
@@ -559,7 +552,8 @@ impl Trainer for Lbfgs {
         let loss = state.get_cost();
         if !loss.is_finite() {
             return Err(Error::NonFinite(format!(
-                "lbfgs: the training loss at the current parameters is {loss}"
+                "{}: the training loss at the current parameters is {loss}",
+                LBFGS.name
             )));
         }
         if state
@@ -641,3 +635,17 @@ impl Trainer for Lbfgs {
         ]
     }
 }
+
+/// L-BFGS ([`Lbfgs`]): its name, help and capabilities (argmin allocates its vectors in
+/// every iteration).
+pub const LBFGS: TrainerEntry = TrainerEntry::of::<LbfgsConfig>(
+    "lbfgs",
+    "L-BFGS (argmin, Moré–Thuente line search by default) on the faer backprop engine, \
+     one iteration (with its line search) per step",
+    Capabilities {
+        gradient_based: true,
+        deterministic: true,
+        allocates_in_step: true,
+        ..Capabilities::NONE
+    },
+);

@@ -44,49 +44,11 @@ pub mod lbfgs;
 pub mod lm;
 
 pub use engine::Workspace;
-pub use gradient::{AdamFaerConfig, FaerGradient, SgdFaerConfig};
-pub use lbfgs::{Lbfgs, LbfgsConfig};
-pub use lm::{Lm, LmConfig};
+pub use gradient::{ADAM_FAER, AdamFaerConfig, FaerGradient, SGD_FAER, SgdFaerConfig};
+pub use lbfgs::{LBFGS, Lbfgs, LbfgsConfig};
+pub use lm::{LM, Lm, LmConfig};
 
-use fitbench_core::registry::{Capabilities, TrainerEntry};
-
-/// What the faer gradient trainers can do: tune `lr` (no burn backend to choose).
-const FAER_GRADIENT: Capabilities = Capabilities {
-    learning_rate: true,
-    gradient_based: true,
-    deterministic: true,
-    ..Capabilities::NONE
-};
+use fitbench_core::registry::TrainerEntry;
 
 /// The trainers of this crate, for the harness's registry.
-pub const TRAINERS: &[TrainerEntry] = &[
-    TrainerEntry::of::<LbfgsConfig>(
-        "lbfgs",
-        "L-BFGS (argmin, Moré–Thuente line search by default) on the faer backprop engine, \
-         one iteration (with its line search) per step",
-        Capabilities {
-            gradient_based: true,
-            deterministic: true,
-            ..Capabilities::NONE
-        },
-    ),
-    TrainerEntry::of::<AdamFaerConfig>(
-        "adam-faer",
-        "Adam on the faer engine (f64), one epoch per step (batch 0 = full batch); the burn adam's twin",
-        FAER_GRADIENT,
-    ),
-    TrainerEntry::of::<SgdFaerConfig>(
-        "sgd-faer",
-        "SGD with momentum (momentum=0: plain gradient descent) on the faer engine (f64), one epoch per step; the burn sgd's twin",
-        FAER_GRADIENT,
-    ),
-    TrainerEntry::of::<LmConfig>(
-        "lm",
-        "Levenberg–Marquardt on the faer backprop engine, one iteration (with its retries) per step",
-        Capabilities {
-            gradient_based: true,
-            deterministic: true,
-            ..Capabilities::NONE
-        },
-    ),
-];
+pub const TRAINERS: &[TrainerEntry] = &[LBFGS, ADAM_FAER, SGD_FAER, LM];

@@ -41,6 +41,7 @@ use fitbench_core::linalg::{
     cholesky_mem, cholesky_mem_bytes, cholesky_pivot_ratio_cancellable, gram_lower,
 };
 use fitbench_core::mlp::mse_of;
+use fitbench_core::registry::{Capabilities, TrainerEntry};
 use fitbench_core::{
     Architecture, CancelToken, Dataset, Error, ForwardBuffers, Mlp, Result, StepCost, StepOutcome,
     Trainer, TrainerConfig, flops,
@@ -127,10 +128,6 @@ impl LmConfig {
 }
 
 impl TrainerConfig for LmConfig {
-    fn name(&self) -> &str {
-        "lm"
-    }
-
     fn validate(&self) -> Result<()> {
         if !(self.mu0.is_finite() && self.mu0 > 0.0) {
             return Err(Error::config(
@@ -269,7 +266,7 @@ impl Lm {
     /// and allocates every buffer for `train` and the shape of `initial`.
     pub fn new(config: LmConfig, train: &Dataset, initial: Mlp) -> Result<Self> {
         config.validate()?;
-        let theta = engine::initial_parameters("lm", train, &initial)?;
+        let theta = engine::initial_parameters(LM.name, train, &initial)?;
         let (n, k, p) = (train.n(), train.k(), theta.len());
         config.check_jacobian(n, k, p)?;
         let par = faer::get_global_parallelism();
@@ -314,10 +311,6 @@ impl Lm {
 }
 
 impl Trainer for Lm {
-    fn name(&self) -> &str {
-        "lm"
-    }
-
     /// One Levenberg–Marquardt iteration (with up to [`MAX_RETRIES`] damped solves); polls
     /// the cancel token (see the [module docs](self)).
     fn step(&mut self) -> Result<StepOutcome> {
@@ -336,7 +329,8 @@ impl Trainer for Lm {
         let loss = mse_of(self.ws.forward_buffers().output(), self.y.as_ref());
         if !loss.is_finite() {
             return Err(Error::NonFinite(format!(
-                "lm: the training loss at the current parameters is {loss}"
+                "{}: the training loss at the current parameters is {loss}",
+                LM.name
             )));
         }
         gram_lower(
@@ -358,7 +352,7 @@ impl Trainer for Lm {
         let p = self.theta.len();
         let grad_max = (0..p).map(|j| self.grad[(j, 0)].abs()).fold(0.0, f64::max);
         if !grad_max.is_finite() {
-            return Err(Error::NonFinite("lm: the gradient Jᵀr".into()));
+            return Err(Error::NonFinite(format!("{}: the gradient Jᵀr", LM.name)));
         }
         if grad_max == 0.0 {
             return Ok(StepOutcome::Converged);
@@ -450,3 +444,14 @@ impl Trainer for Lm {
         self.cancel = token;
     }
 }
+
+/// Levenberg–Marquardt ([`Lm`]): its name, help and capabilities.
+pub const LM: TrainerEntry = TrainerEntry::of::<LmConfig>(
+    "lm",
+    "Levenberg–Marquardt on the faer backprop engine, one iteration (with its retries) per step",
+    Capabilities {
+        gradient_based: true,
+        deterministic: true,
+        ..Capabilities::NONE
+    },
+);

@@ -1,7 +1,11 @@
 //! Registry entries: how a trainer crate tells the harness what it offers.
 //!
 //! Each trainer crate exports `pub const TRAINERS: &[TrainerEntry]`, one entry per trainer,
-//! made with [`TrainerEntry::of`] from its config type. The harness chains the crates'
+//! made with [`TrainerEntry::of`] from its config type. The entry is the only place a
+//! trainer's name is written: neither [`TrainerConfig`] nor [`Trainer`](crate::Trainer) has
+//! a name, the serialised config gets its `"trainer"` tag from the entry
+//! ([`TrainerEntry::to_json`]), and a crate that needs the name in a message reads it from
+//! its entry constant (`crate::OLS.name`). The harness chains the crates'
 //! slices (one line per crate) and never names a trainer otherwise: parsing `NAME:key=value,…`
 //! strings, the help of `fitbench list trainers` (generated from the config's `Default` via
 //! serde, never retyped), tuning (capability [`Capabilities::learning_rate`]) and
@@ -20,7 +24,6 @@
 //! }
 //!
 //! impl TrainerConfig for NopConfig {
-//!     fn name(&self) -> &str { "nop" }
 //!     fn validate(&self) -> Result<()> { Ok(()) }
 //!     fn architecture(&self, a: &Architecture) -> Result<Architecture> { Ok(a.clone()) }
 //!     fn init(&self, _: &Dataset, _: Mlp, _: u64) -> Result<Box<dyn Trainer>> { unimplemented!() }
@@ -30,7 +33,7 @@
 //! let (_, options) = Options::parse_named("nop:knob=2")?;
 //! let config = NOP.parse(&options)?;
 //! assert_eq!(config.to_json()["knob"], 2.0);
-//! assert_eq!(config.to_json()["trainer"], "nop");
+//! assert_eq!(NOP.to_json(&*config)["trainer"], "nop");
 //! assert!(NOP.help_line().contains("knob [0.0]"));
 //! # Ok::<(), fitbench_core::Error>(())
 //! ```
@@ -52,6 +55,10 @@ pub struct Capabilities {
     pub gradient_based: bool,
     /// Same seed and thread count give the same iterates bit for bit.
     pub deterministic: bool,
+    /// Its `step` allocates on the heap (e.g. burn's tensors, argmin's vectors). `false`
+    /// promises that a step on one thread allocates nothing (the memory tests hold every
+    /// entry to what it declares; `fitbench check` gates the allocations of the others).
+    pub allocates_in_step: bool,
 }
 
 impl Capabilities {
@@ -61,15 +68,25 @@ impl Capabilities {
         burn_backend: false,
         gradient_based: false,
         deterministic: false,
+        allocates_in_step: false,
     };
+}
+
+/// The key under which a serialised config records its trainer's name
+/// ([`TrainerEntry::to_json`]).
+pub const TAG: &str = "trainer";
+
+/// The trainer's name recorded under [`TAG`] in a serialised config, if any.
+pub fn tag(config_json: &serde_json::Value) -> Option<&str> {
+    config_json.get(TAG).and_then(serde_json::Value::as_str)
 }
 
 /// A validated trainer configuration that can also be cloned and written into reports.
 ///
 /// Blanket-implemented for every `TrainerConfig + Serialize + Clone + Send + Sync`.
 pub trait DynTrainerConfig: TrainerConfig + Send + Sync {
-    /// The config as a JSON object with the trainer's name under `"trainer"` (what reports
-    /// record as `trainer_config`).
+    /// The config's options as a JSON object, without the trainer's name (its entry adds
+    /// that: [`TrainerEntry::to_json`]).
     fn to_json(&self) -> serde_json::Value;
     /// An owned copy.
     fn clone_box(&self) -> Box<dyn DynTrainerConfig>;
@@ -80,17 +97,7 @@ where
     T: TrainerConfig + Serialize + Clone + Send + Sync + 'static,
 {
     fn to_json(&self) -> serde_json::Value {
-        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        match &mut value {
-            serde_json::Value::Object(map) => {
-                // Insert the tag first so it reads first in reports.
-                let mut tagged = serde_json::Map::new();
-                tagged.insert("trainer".into(), self.name().into());
-                tagged.append(map);
-                serde_json::Value::Object(tagged)
-            }
-            _ => value,
-        }
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 
     fn clone_box(&self) -> Box<dyn DynTrainerConfig> {
@@ -110,8 +117,8 @@ type ParseFn = fn(serde_json::Map<String, serde_json::Value>) -> Result<Box<dyn 
 /// One trainer of a crate's `TRAINERS` slice.
 #[derive(Clone, Copy)]
 pub struct TrainerEntry {
-    /// Registry name: the `NAME` of `NAME:key=value,…`, equal to the config's
-    /// [`TrainerConfig::name`] (the registry test checks it).
+    /// Registry name: the `NAME` of `NAME:key=value,…`, the trainer's only name (reports,
+    /// legends, messages).
     pub name: &'static str,
     /// One line saying what the trainer is (the options are listed from the defaults).
     pub help: &'static str,
@@ -182,15 +189,22 @@ impl TrainerEntry {
             )),
             other => other,
         })?;
-        if config.name() != self.name {
-            return Err(Error::Parse(format!(
-                "registry entry {:?} built a config named {:?}; the two names must agree",
-                self.name,
-                config.name()
-            )));
-        }
         config.validate()?;
         Ok(config)
+    }
+
+    /// `config` as a JSON object with this entry's name under [`TAG`], first (what reports
+    /// record as `trainer_config`).
+    pub fn to_json(&self, config: &dyn DynTrainerConfig) -> serde_json::Value {
+        match config.to_json() {
+            serde_json::Value::Object(mut map) => {
+                let mut tagged = serde_json::Map::new();
+                tagged.insert(TAG.into(), self.name.into());
+                tagged.append(&mut map);
+                serde_json::Value::Object(tagged)
+            }
+            other => other,
+        }
     }
 
     /// The first option that fails to parse on its own (every other option at its default),

@@ -19,6 +19,9 @@ pub const MIN_SAMPLES: usize = 3;
 /// The fewest features Friedman #1 accepts (its 5 informative features).
 pub const FRIEDMAN1_MIN_FEATURES: usize = 5;
 
+/// The features of [`smooth2d`].
+const SMOOTH2D_FEATURES: usize = 2;
+
 fn check(n: usize, d: usize, noise: f64, what: &str) -> Result<()> {
     if n < MIN_SAMPLES {
         return Err(Error::config(
@@ -61,7 +64,7 @@ fn check_widths(hidden: &[usize], what: &str) -> Result<()> {
 fn check_friedman1_d(d: usize) -> Result<()> {
     if d < FRIEDMAN1_MIN_FEATURES {
         return Err(Error::config(
-            "dataset friedman1 option d",
+            format!("dataset {} option d", FRIEDMAN1.name),
             d,
             format!(
                 "must be at least {FRIEDMAN1_MIN_FEATURES} (Friedman #1 has 5 informative features)"
@@ -130,8 +133,8 @@ pub fn teacher(
     noise: f64,
     seed: u64,
 ) -> Result<Dataset> {
-    check(n, d, noise, "teacher")?;
-    check_widths(hidden, "teacher")?;
+    check(n, d, noise, TEACHER.name)?;
+    check_widths(hidden, TEACHER.name)?;
     let net = teacher_network(d, hidden, activation, seed)?;
     let mut r = rng::rng(seed);
     let x = Mat::from_fn(n, d, |_, _| 0.0);
@@ -146,7 +149,8 @@ pub fn teacher(
     let h: Vec<String> = hidden.iter().map(|v| v.to_string()).collect();
     dataset(
         format!(
-            "teacher:n={n},d={d},h={},act={activation},noise={noise}",
+            "{}:n={n},d={d},h={},act={activation},noise={noise}",
+            TEACHER.name,
             h.join("/")
         ),
         x,
@@ -157,7 +161,7 @@ pub fn teacher(
 
 /// Noisy linear regression: x ~ N(0, I_d), w ~ N(0, I_d), y = Xw + noise.
 pub fn linear(n: usize, d: usize, noise: f64, seed: u64) -> Result<Dataset> {
-    check(n, d, noise, "linear")?;
+    check(n, d, noise, LINEAR.name)?;
     let mut r = rng::rng(seed);
     let w: Vec<f64> = (0..d).map(|_| rng::normal(&mut r)).collect();
     let mut x = Mat::zeros(n, d);
@@ -168,13 +172,18 @@ pub fn linear(n: usize, d: usize, noise: f64, seed: u64) -> Result<Dataset> {
     }
     let mut y = Mat::from_fn(n, 1, |i, _| (0..d).map(|j| x[(i, j)] * w[j]).sum());
     add_noise(&mut y, noise, &mut r);
-    dataset(format!("linear:n={n},d={d},noise={noise}"), x, y, seed)
+    dataset(
+        format!("{}:n={n},d={d},noise={noise}", LINEAR.name),
+        x,
+        y,
+        seed,
+    )
 }
 
 /// Friedman #1: x ~ U(0, 1)^d with d ≥ 5, y = 10 sin(π x₁x₂) + 20(x₃ − ½)² + 10x₄ + 5x₅ + noise
 /// (features beyond the fifth are irrelevant).
 pub fn friedman1(n: usize, d: usize, noise: f64, seed: u64) -> Result<Dataset> {
-    check(n, d, noise, "friedman1")?;
+    check(n, d, noise, FRIEDMAN1.name)?;
     check_friedman1_d(d)?;
     let mut r = rng::rng(seed);
     let mut x = Mat::zeros(n, d);
@@ -191,16 +200,21 @@ pub fn friedman1(n: usize, d: usize, noise: f64, seed: u64) -> Result<Dataset> {
             + 5.0 * v(4)
     });
     add_noise(&mut y, noise, &mut r);
-    dataset(format!("friedman1:n={n},d={d},noise={noise}"), x, y, seed)
+    dataset(
+        format!("{}:n={n},d={d},noise={noise}", FRIEDMAN1.name),
+        x,
+        y,
+        seed,
+    )
 }
 
 /// A smooth 2-D function: x ~ U(−2, 2)², y = sin(3x₁)·x₂ + ½x₂² + noise.
 pub fn smooth2d(n: usize, noise: f64, seed: u64) -> Result<Dataset> {
-    check(n, 2, noise, "smooth2d")?;
+    check(n, SMOOTH2D_FEATURES, noise, SMOOTH2D.name)?;
     let mut r = rng::rng(seed);
-    let mut x = Mat::zeros(n, 2);
+    let mut x = Mat::zeros(n, SMOOTH2D_FEATURES);
     for i in 0..n {
-        for j in 0..2 {
+        for j in 0..SMOOTH2D_FEATURES {
             x[(i, j)] = rng::uniform(&mut r, -2.0, 2.0);
         }
     }
@@ -208,7 +222,7 @@ pub fn smooth2d(n: usize, noise: f64, seed: u64) -> Result<Dataset> {
         (3.0 * x[(i, 0)]).sin() * x[(i, 1)] + 0.5 * x[(i, 1)].powi(2)
     });
     add_noise(&mut y, noise, &mut r);
-    dataset(format!("smooth2d:n={n},noise={noise}"), x, y, seed)
+    dataset(format!("{}:n={n},noise={noise}", SMOOTH2D.name), x, y, seed)
 }
 
 /// The values of a generator's options, with the defaults of its [`SyntheticEntry`].
@@ -218,7 +232,29 @@ pub struct Params<'a> {
     options: &'a Options,
 }
 
-impl Params<'_> {
+impl<'a> Params<'a> {
+    /// The options `options` of generator `entry` (e.g. to test a generator's functions
+    /// without going through [`SyntheticEntry::generate`]).
+    pub fn new(entry: &'static SyntheticEntry, options: &'a Options) -> Self {
+        Self { entry, options }
+    }
+
+    /// The generator's entry.
+    pub fn entry(&self) -> &'static SyntheticEntry {
+        self.entry
+    }
+
+    /// The generator's name (its entry's), for messages.
+    pub fn name(&self) -> &'static str {
+        self.entry.name
+    }
+
+    /// The checks every generator makes, with messages naming this generator and the option:
+    /// `n` ≥ [`MIN_SAMPLES`], `d` ≥ 1 features, `noise` finite and ≥ 0.
+    pub fn check_shape(&self, n: usize, d: usize, noise: f64) -> Result<()> {
+        check(n, d, noise, self.entry.name)
+    }
+
     fn raw(&self, key: &str) -> Result<&str> {
         if let Some(v) = self.options.get_str(key) {
             return Ok(v);
@@ -281,16 +317,28 @@ impl Params<'_> {
     }
 }
 
+/// How many features a generator makes, known before generating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Features {
+    /// As many as the (integer) option of this key says, e.g. `d`.
+    Option(&'static str),
+    /// Always this many (e.g. 2 for `smooth2d`, 1 for a curve y = f(x)).
+    Fixed(usize),
+}
+
 /// One synthetic generator: its name, options with their defaults (written once, here), and
 /// the function that generates it.
 #[derive(Debug)]
 pub struct SyntheticEntry {
-    /// Registry name, e.g. `teacher`.
+    /// Registry name, e.g. `teacher`: the only place it is written (the generator's messages
+    /// and dataset names read it from the entry).
     pub name: &'static str,
     /// What it generates.
     pub help: &'static str,
     /// Every option as `(key, default)`; other keys are rejected.
     pub keys: &'static [(&'static str, &'static str)],
+    /// How many features it generates (sizes the memory check before generating).
+    pub features: Features,
     /// With `noise=0` the data are exactly a member of the model family the generator plants
     /// (the infimum of the train MSE is 0 for a large enough model).
     pub planted: bool,
@@ -339,6 +387,22 @@ impl SyntheticEntry {
         })
     }
 
+    /// The number of features the options will generate (from [`SyntheticEntry::features`]);
+    /// `None` when the option that says it is not an integer.
+    pub fn feature_count(&self, options: &Options) -> Option<usize> {
+        match self.features {
+            Features::Fixed(d) => Some(d),
+            Features::Option(key) => self.value(options, key)?.parse().ok(),
+        }
+    }
+
+    /// Rows (option `n`) and features ([`SyntheticEntry::feature_count`]) the options will
+    /// generate, known before generating; `None` when either is unknown.
+    pub fn shape(&self, options: &Options) -> Option<(usize, usize)> {
+        let n = self.value(options, "n")?.parse().ok()?;
+        Some((n, self.feature_count(options)?))
+    }
+
     /// `help: key [default], …`.
     pub fn help_line(&self) -> String {
         let keys = self
@@ -351,87 +415,98 @@ impl SyntheticEntry {
     }
 }
 
+/// The planted teacher network ([`teacher`]).
+pub const TEACHER: SyntheticEntry = SyntheticEntry {
+    name: "teacher",
+    help: "planted network (h=16/16 for two layers)",
+    keys: &[
+        ("n", "2000"),
+        ("d", "8"),
+        ("h", "16"),
+        ("act", "tanh"),
+        ("noise", "0.1"),
+        ("seed", "0"),
+    ],
+    features: Features::Option("d"),
+    planted: true,
+    generate: |p| {
+        teacher(
+            p.usize("n")?,
+            p.usize("d")?,
+            &p.usize_list("h")?,
+            p.activation("act")?,
+            p.f64("noise")?,
+            p.u64("seed")?,
+        )
+    },
+    validate_args: |p| {
+        p.check_shape(p.usize("n")?, p.usize("d")?, p.f64("noise")?)?;
+        check_widths(&p.usize_list("h")?, p.name())?;
+        p.activation("act")?;
+        p.u64("seed").map(drop)
+    },
+};
+
+/// Noisy linear regression ([`linear`]).
+pub const LINEAR: SyntheticEntry = SyntheticEntry {
+    name: "linear",
+    help: "y = Xw + ε",
+    keys: &[("n", "2000"), ("d", "8"), ("noise", "0.1"), ("seed", "0")],
+    features: Features::Option("d"),
+    planted: true,
+    generate: |p| {
+        linear(
+            p.usize("n")?,
+            p.usize("d")?,
+            p.f64("noise")?,
+            p.u64("seed")?,
+        )
+    },
+    validate_args: |p| {
+        p.check_shape(p.usize("n")?, p.usize("d")?, p.f64("noise")?)?;
+        p.u64("seed").map(drop)
+    },
+};
+
+/// Friedman #1 ([`friedman1`]).
+pub const FRIEDMAN1: SyntheticEntry = SyntheticEntry {
+    name: "friedman1",
+    help: "Friedman #1",
+    keys: &[("n", "2000"), ("d", "10"), ("noise", "0.1"), ("seed", "0")],
+    features: Features::Option("d"),
+    planted: false,
+    generate: |p| {
+        friedman1(
+            p.usize("n")?,
+            p.usize("d")?,
+            p.f64("noise")?,
+            p.u64("seed")?,
+        )
+    },
+    validate_args: |p| {
+        let d = p.usize("d")?;
+        p.check_shape(p.usize("n")?, d, p.f64("noise")?)?;
+        check_friedman1_d(d)?;
+        p.u64("seed").map(drop)
+    },
+};
+
+/// The smooth 2-D function ([`smooth2d`]).
+pub const SMOOTH2D: SyntheticEntry = SyntheticEntry {
+    name: "smooth2d",
+    help: "sin(3x₁)·x₂ + ½x₂²",
+    keys: &[("n", "1000"), ("noise", "0.05"), ("seed", "0")],
+    features: Features::Fixed(SMOOTH2D_FEATURES),
+    planted: false,
+    generate: |p| smooth2d(p.usize("n")?, p.f64("noise")?, p.u64("seed")?),
+    validate_args: |p| {
+        p.check_shape(p.usize("n")?, SMOOTH2D_FEATURES, p.f64("noise")?)?;
+        p.u64("seed").map(drop)
+    },
+};
+
 /// Every synthetic generator. Adding one = one entry here + its function.
-pub const SYNTHETIC: &[SyntheticEntry] = &[
-    SyntheticEntry {
-        name: "teacher",
-        help: "planted network (h=16/16 for two layers)",
-        keys: &[
-            ("n", "2000"),
-            ("d", "8"),
-            ("h", "16"),
-            ("act", "tanh"),
-            ("noise", "0.1"),
-            ("seed", "0"),
-        ],
-        planted: true,
-        generate: |p| {
-            teacher(
-                p.usize("n")?,
-                p.usize("d")?,
-                &p.usize_list("h")?,
-                p.activation("act")?,
-                p.f64("noise")?,
-                p.u64("seed")?,
-            )
-        },
-        validate_args: |p| {
-            check(p.usize("n")?, p.usize("d")?, p.f64("noise")?, "teacher")?;
-            check_widths(&p.usize_list("h")?, "teacher")?;
-            p.activation("act")?;
-            p.u64("seed").map(drop)
-        },
-    },
-    SyntheticEntry {
-        name: "linear",
-        help: "y = Xw + ε",
-        keys: &[("n", "2000"), ("d", "8"), ("noise", "0.1"), ("seed", "0")],
-        planted: true,
-        generate: |p| {
-            linear(
-                p.usize("n")?,
-                p.usize("d")?,
-                p.f64("noise")?,
-                p.u64("seed")?,
-            )
-        },
-        validate_args: |p| {
-            check(p.usize("n")?, p.usize("d")?, p.f64("noise")?, "linear")?;
-            p.u64("seed").map(drop)
-        },
-    },
-    SyntheticEntry {
-        name: "friedman1",
-        help: "Friedman #1",
-        keys: &[("n", "2000"), ("d", "10"), ("noise", "0.1"), ("seed", "0")],
-        planted: false,
-        generate: |p| {
-            friedman1(
-                p.usize("n")?,
-                p.usize("d")?,
-                p.f64("noise")?,
-                p.u64("seed")?,
-            )
-        },
-        validate_args: |p| {
-            let d = p.usize("d")?;
-            check(p.usize("n")?, d, p.f64("noise")?, "friedman1")?;
-            check_friedman1_d(d)?;
-            p.u64("seed").map(drop)
-        },
-    },
-    SyntheticEntry {
-        name: "smooth2d",
-        help: "sin(3x₁)·x₂ + ½x₂²",
-        keys: &[("n", "1000"), ("noise", "0.05"), ("seed", "0")],
-        planted: false,
-        generate: |p| smooth2d(p.usize("n")?, p.f64("noise")?, p.u64("seed")?),
-        validate_args: |p| {
-            check(p.usize("n")?, 2, p.f64("noise")?, "smooth2d")?;
-            p.u64("seed").map(drop)
-        },
-    },
-];
+pub const SYNTHETIC: &[SyntheticEntry] = &[TEACHER, LINEAR, FRIEDMAN1, SMOOTH2D];
 
 /// The generator called `name`.
 pub fn entry(name: &str) -> Option<&'static SyntheticEntry> {
@@ -480,6 +555,12 @@ mod tests {
             let data = e.generate(&Options::default()).unwrap();
             let n: usize = e.value(&Options::default(), "n").unwrap().parse().unwrap();
             assert_eq!(data.n(), n, "{}", e.name);
+            assert_eq!(
+                e.shape(&Options::default()),
+                Some((data.n(), data.d())),
+                "declared shape of {}",
+                e.name
+            );
             let (_, bad) = Options::parse_named("x:nope=1").unwrap();
             let msg = e.generate(&bad).unwrap_err().to_string();
             assert!(msg.contains("nope") && msg.contains("seed"), "{msg}");
@@ -517,5 +598,27 @@ mod tests {
             let (_, enough) = Options::parse_named("x:n=3").unwrap();
             e.validate(&enough).unwrap();
         }
+    }
+
+    #[test]
+    fn names_in_messages_and_datasets_are_the_entries() {
+        for e in SYNTHETIC {
+            let data = e.generate(&Options::default()).unwrap();
+            assert!(
+                data.name.starts_with(&format!("{}:", e.name)),
+                "{}",
+                data.name
+            );
+            let (_, few) = Options::parse_named("x:n=1").unwrap();
+            let msg = e.validate(&few).unwrap_err().to_string();
+            assert!(
+                msg.contains(&format!("dataset {} option n", e.name)),
+                "{msg}"
+            );
+        }
+        let (_, d) = Options::parse_named("x:d=6").unwrap();
+        assert_eq!(FRIEDMAN1.shape(&d), Some((2000, 6)));
+        let (_, bad) = Options::parse_named("x:d=six").unwrap();
+        assert_eq!(LINEAR.feature_count(&bad), None);
     }
 }

@@ -29,10 +29,10 @@ pub enum StepOutcome {
 /// One optimisation algorithm bound to one training set.
 ///
 /// Object-safe: the harness holds `Box<dyn Trainer>`.
+///
+/// A trainer has no name of its own: its name is its registry entry's
+/// ([`TrainerEntry::name`](crate::registry::TrainerEntry::name)), written once.
 pub trait Trainer: Send {
-    /// Stable kebab-case id used in reports and legends, e.g. `ols`, `lsq`, `adam`.
-    fn name(&self) -> &str;
-
     /// One unit of work (documented per trainer: one closed-form solve, one sweep of
     /// least-squares refits, one alternation, one epoch). The only code the harness times.
     /// Must not return before all of its computation has finished.
@@ -92,10 +92,11 @@ pub struct StepCost {
 ///
 /// Implementations are plain serde structs (the harness writes them into every report);
 /// this trait stays object-safe so the harness can keep a list of heterogeneous configs.
+///
+/// The trainer's name is not part of its config: it is its registry entry's
+/// ([`TrainerEntry::name`](crate::registry::TrainerEntry::name)), and the entry adds it to the
+/// serialised config ([`TrainerEntry::to_json`](crate::registry::TrainerEntry::to_json)).
 pub trait TrainerConfig {
-    /// The trainer's id (same as [`Trainer::name`]).
-    fn name(&self) -> &str;
-
     /// Checks every hyper-parameter; called before any run starts.
     fn validate(&self) -> Result<()>;
 

@@ -372,7 +372,8 @@ pub enum Listing {
     Presets,
 }
 
-/// The text of `fitbench list`: generated from the registries, never retyped.
+/// The text of `fitbench list`: generated from the registries (registered extensions after
+/// the built-ins), never retyped.
 pub fn listing(what: Listing) -> String {
     let mut text = String::new();
     let all = what == Listing::All;
@@ -381,7 +382,7 @@ pub fn listing(what: Listing) -> String {
             text,
             "Built-in real datasets (embedded; see data/README.md):"
         );
-        for b in crate::datasets::BUILTIN {
+        for b in crate::builtin::BUILTIN {
             let _ = writeln!(
                 text,
                 "  {:<10} target {:<12} {}",
@@ -392,7 +393,7 @@ pub fn listing(what: Listing) -> String {
             text,
             "Synthetic generators (NAME[:key=value,…], defaults in brackets):"
         );
-        for g in fitbench_core::synthetic::SYNTHETIC {
+        for g in crate::registry::generators() {
             let _ = writeln!(text, "  {:<10} {}", g.name, g.help_line());
         }
         let _ = writeln!(
@@ -430,7 +431,7 @@ mod tests {
             let line = format!("  {:<10} {}", e.name, e.help_line());
             assert_eq!(text.matches(&line).count(), 1, "{line}");
         }
-        for g in fitbench_core::synthetic::SYNTHETIC {
+        for g in crate::registry::generators() {
             assert!(text.contains(&g.help_line()), "{}", g.name);
         }
         assert!(!listing(Listing::Presets).contains("Trainers"));

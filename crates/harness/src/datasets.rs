@@ -3,69 +3,13 @@
 
 use crate::csv_data;
 use crate::error::{HarnessError, Result};
-use fitbench_core::synthetic::{self, SyntheticEntry};
+use crate::registry;
+use fitbench_core::synthetic::SyntheticEntry;
 use fitbench_core::{Dataset, Options};
 use fitbench_report::config::CsvSpec;
 use fitbench_report::schema::slug;
 
-/// A real dataset compiled into the binary from `data/` (see `data/README.md`).
-#[derive(Debug)]
-pub struct BuiltinDataset {
-    /// Registry name.
-    pub name: &'static str,
-    /// Target column (the last column of the file).
-    pub target: &'static str,
-    /// One-line description with the source and licence.
-    pub description: &'static str,
-    /// The gzip-compressed CSV.
-    pub bytes: &'static [u8],
-}
-
-/// Every built-in real dataset.
-pub const BUILTIN: &[BuiltinDataset] = &[
-    BuiltinDataset {
-        name: "diabetes",
-        target: "progression",
-        description: "442×10, disease progression after one year (Efron et al. 2004; via linfa-datasets 0.8.1, all 442 rows)",
-        bytes: include_bytes!("../../../data/diabetes.csv.gz"),
-    },
-    BuiltinDataset {
-        name: "wine-red",
-        target: "quality",
-        description: "1599×11, red vinho verde quality score 3–8 (Cortez et al. 2009, CC BY 4.0; via linfa-datasets 0.8.1)",
-        bytes: include_bytes!("../../../data/winequality-red.csv.gz"),
-    },
-    BuiltinDataset {
-        name: "boston",
-        target: "medv",
-        description: "506×13, median house value (Harrison & Rubinfeld 1978; via smartcore 0.7.0). ETHICS CAVEAT: column \"b\" encodes the proportion of Black residents; kept only for comparability with the literature",
-        bytes: include_bytes!("../../../data/boston.csv.gz"),
-    },
-    BuiltinDataset {
-        name: "penguins",
-        target: "body_mass_g",
-        description: "333×9, penguin body mass from bill, flipper, year and 0/1 species/island/sex (Gorman et al. 2014, CC0; via palmerpenguins 0.1.6)",
-        bytes: include_bytes!("../../../data/penguins.csv.gz"),
-    },
-    BuiltinDataset {
-        name: "auto-mpg",
-        target: "mpg",
-        description: "392×8, fuel economy of 1970–82 cars (Quinlan 1993, UCI, CC BY 4.0; via vega_datasets 0.9.0)",
-        bytes: include_bytes!("../../../data/auto-mpg.csv.gz"),
-    },
-    BuiltinDataset {
-        name: "bikeshare",
-        target: "bikers",
-        description: "8645×11, hourly Capital Bikeshare rentals in Washington DC in 2011 from calendar and weather (Fanaee-T & Gama 2013, UCI, CC BY 4.0; via ISLP 0.4.0)",
-        bytes: include_bytes!("../../../data/bikeshare.csv.gz"),
-    },
-    BuiltinDataset {
-        name: "meps",
-        target: "ldrugexp",
-        description: "10391×22, log out-of-pocket prescription-drug spending of US adults aged 65+ (MEPS extract of Cameron & Trivedi 2010, US public domain; via linearmodels 7.1)",
-        bytes: include_bytes!("../../../data/meps.csv.gz"),
-    },
-];
+pub use crate::builtin::{BUILTIN, BuiltinDataset};
 
 /// A resolved dataset request.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,7 +33,7 @@ impl DatasetSpec {
             return Ok(DatasetSpec::Builtin(i));
         }
         let (generator, options) = Options::parse_named(name)?;
-        match synthetic::entry(&generator) {
+        match registry::generator(&generator) {
             Some(entry) => {
                 entry.validate(&options)?;
                 Ok(DatasetSpec::Synthetic(name.to_string()))
@@ -109,7 +53,7 @@ impl DatasetSpec {
             return None;
         };
         let (generator, options) = Options::parse_named(s).ok()?;
-        synthetic::entry(&generator).map(|e| (e, options))
+        registry::generator(&generator).map(|e| (e, options))
     }
 
     /// A planted generator ([`SyntheticEntry::planted`]) run with `noise=0`: the infimum of
@@ -136,13 +80,12 @@ impl DatasetSpec {
         }
     }
 
-    /// Rows and features a synthetic spec will generate (from its options and defaults),
-    /// known before generating; `None` for other datasets.
+    /// Rows and features a synthetic spec will generate (from its options and defaults, the
+    /// features as its entry declares them: [`SyntheticEntry::shape`]), known before
+    /// generating; `None` for other datasets.
     pub fn synthetic_shape(&self) -> Option<(usize, usize)> {
         let (entry, options) = self.synthetic()?;
-        let get = |key: &str| entry.value(&options, key)?.parse::<usize>().ok();
-        // Generators without a `d` option are two-dimensional (smooth2d).
-        Some((get("n")?, get("d").unwrap_or(2)))
+        entry.shape(&options)
     }
 
     /// Loads or generates the data. The result's [`Dataset::name`] is the dataset's name in
@@ -164,12 +107,13 @@ impl DatasetSpec {
             DatasetSpec::Csv(c) => csv_data::load_csv_file(c),
             DatasetSpec::Synthetic(s) => {
                 let (generator, options) = Options::parse_named(s)?;
-                let entry =
-                    synthetic::entry(&generator).ok_or_else(|| fitbench_core::Error::Unknown {
+                let entry = registry::generator(&generator).ok_or_else(|| {
+                    fitbench_core::Error::Unknown {
                         kind: "dataset",
                         name: s.clone(),
                         known: known_names(),
-                    })?;
+                    }
+                })?;
                 let mut data = entry.generate(&options)?;
                 data.name = s.clone();
                 Ok(data)
@@ -204,11 +148,7 @@ pub fn reject_duplicates<'a>(names: impl IntoIterator<Item = &'a str>) -> Result
 /// Every registry name, for error messages.
 pub fn known_names() -> String {
     let mut names: Vec<String> = BUILTIN.iter().map(|b| b.name.to_string()).collect();
-    names.extend(
-        synthetic::SYNTHETIC
-            .iter()
-            .map(|g| format!("{}[:key=value,…]", g.name)),
-    );
+    names.extend(registry::generators().map(|g| format!("{}[:key=value,…]", g.name)));
     names.join(", ")
 }
 

@@ -61,6 +61,10 @@ pub enum HarnessError {
     /// A built-in template (of `results/REPRODUCTION.md`) failed to render.
     #[error("cannot render template {0}")]
     Template(String),
+    /// An extension's trainers or generators could not be registered (a name taken or not a
+    /// plain word; [`crate::registry::register`]).
+    #[error("{0}")]
+    Registry(String),
     /// The output folder is locked by another writer.
     #[error("{0}")]
     Busy(String),

@@ -4,9 +4,10 @@
 //! loop is the only code that reads the clock while trainers run.
 //!
 //! - [`registry`]: every trainer (chained from the trainer crates' `TRAINERS` slices) and
-//!   [`registry::TrainerSpec`], a trainer as requested; [`datasets`]: built-in real datasets,
-//!   synthetic generators (from `fitbench_core::synthetic::SYNTHETIC`) and user CSVs
-//!   ([`csv_data`]).
+//!   synthetic generator (`fitbench_core::synthetic::SYNTHETIC`), plus those a program
+//!   registers ([`registry::register`]), and [`registry::TrainerSpec`], a trainer as
+//!   requested; [`datasets`]: built-in real datasets ([`builtin`]), synthetic datasets and
+//!   user CSVs ([`csv_data`]).
 //! - [`presets`]: named sweeps and groups of sweeps; [`request`]: what `fitbench run` is
 //!   asked ([`request::RunRequest`]), resolved into sweeps and executed.
 //! - [`runner`]: resolves a [`runner::Plan`] (everything rejectable is rejected before any
@@ -42,6 +43,7 @@
 
 pub mod ab;
 pub mod alloc;
+pub mod builtin;
 pub mod console;
 pub mod csv_data;
 pub mod datasets;

@@ -3,15 +3,21 @@
 //! Trainers come from the trainer crates' `TRAINERS` slices, chained here in a fixed order
 //! (one line per crate); nothing else in the harness names a trainer. Synthetic generators
 //! come from [`fitbench_core::synthetic::SYNTHETIC`], built-in real datasets from
-//! [`crate::datasets::BUILTIN`].
+//! [`crate::builtin::BUILTIN`].
+//!
+//! A program outside fitbench adds its own trainers and generators beside the built-ins with
+//! [`register`] (once, before it builds a request); from then on they are listed, parsed and
+//! run like built-ins (`mytrainer:k=v`, `mygen:n=500`). `examples/extend` does this.
 //!
 //! A trainer is used through its [`TrainerSpec`]: the registry entry plus the options it was
 //! given. Tuning changes `lr` and `--backend` sets `backend` by re-parsing the options, for
 //! exactly the trainers whose [`Capabilities`] say they have one.
 
-use crate::error::Result;
+use crate::error::{HarnessError, Result};
 use fitbench_core::registry::{Capabilities, DynTrainerConfig, TrainerEntry};
+use fitbench_core::synthetic::{SYNTHETIC, SyntheticEntry};
 use fitbench_core::{Options, TrainerConfig};
+use std::sync::{RwLock, RwLockReadGuard};
 
 /// The trainer crates' registries, in the order `fitbench list trainers` shows them.
 const CRATES: &[&[TrainerEntry]] = &[
@@ -21,9 +27,100 @@ const CRATES: &[&[TrainerEntry]] = &[
     fitbench_sgd::TRAINERS,
 ];
 
-/// Every registered trainer.
+/// Dataset names no generator may take: `csv` (user files are named `csv:…`).
+const RESERVED_DATASET_NAMES: &[&str] = &["csv"];
+
+/// Entries registered by the program at run time ([`register`]), after the built-ins.
+struct Registered {
+    trainers: Vec<&'static TrainerEntry>,
+    generators: Vec<&'static SyntheticEntry>,
+}
+
+static REGISTERED: RwLock<Registered> = RwLock::new(Registered {
+    trainers: Vec::new(),
+    generators: Vec::new(),
+});
+
+/// The registered entries (a panic elsewhere cannot leave them half-written: [`register`]
+/// checks everything before it pushes).
+fn registered() -> RwLockReadGuard<'static, Registered> {
+    REGISTERED.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Adds `trainers` and synthetic `generators` defined outside fitbench beside the built-ins,
+/// for the rest of the process: [`trainers`], [`trainer`], [`generators`], [`generator`] (and
+/// so requests, `fitbench list`, reports) see them after the built-ins, in the order
+/// registered.
+///
+/// Refused, with nothing registered, when a name is empty or not a plain word (it may not
+/// contain `:`, `,`, `=`, `;` or whitespace), when a trainer's name is already a trainer's
+/// (built in, registered earlier, or twice in `trainers`), or when a generator's name is
+/// already a dataset's (a built-in real dataset, a generator, `csv`). Registering the same
+/// slices twice is therefore an error too: register once per process.
+pub fn register(
+    trainers: &'static [TrainerEntry],
+    generators: &'static [SyntheticEntry],
+) -> Result<()> {
+    let mut registered = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
+    let mut trainer_names: Vec<&str> = CRATES
+        .iter()
+        .flat_map(|c| c.iter())
+        .chain(registered.trainers.iter().copied())
+        .map(|e| e.name)
+        .collect();
+    for entry in trainers {
+        plain_word("trainer", entry.name)?;
+        if trainer_names.contains(&entry.name) {
+            return Err(HarnessError::Registry(format!(
+                "cannot register trainer {:?}: a trainer of that name is already registered \
+                 (`fitbench list trainers`); give it another name",
+                entry.name
+            )));
+        }
+        trainer_names.push(entry.name);
+    }
+    let mut dataset_names: Vec<&str> = crate::builtin::BUILTIN
+        .iter()
+        .map(|b| b.name)
+        .chain(RESERVED_DATASET_NAMES.iter().copied())
+        .chain(SYNTHETIC.iter().map(|g| g.name))
+        .chain(registered.generators.iter().map(|g| g.name))
+        .collect();
+    for entry in generators {
+        plain_word("generator", entry.name)?;
+        if dataset_names.contains(&entry.name) {
+            return Err(HarnessError::Registry(format!(
+                "cannot register generator {:?}: a dataset of that name already exists \
+                 (`fitbench list datasets`); give it another name",
+                entry.name
+            )));
+        }
+        dataset_names.push(entry.name);
+    }
+    registered.trainers.extend(trainers);
+    registered.generators.extend(generators);
+    Ok(())
+}
+
+/// Refuses a name that `NAME:key=value,…` strings or lists could not carry.
+fn plain_word(kind: &str, name: &str) -> Result<()> {
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || [':', ',', '=', ';'].contains(&c))
+    {
+        return Err(HarnessError::Registry(format!(
+            "cannot register {kind} {name:?}: a name must be a non-empty word without \
+             ':', ',', '=', ';' or spaces (it is written NAME:key=value,…)"
+        )));
+    }
+    Ok(())
+}
+
+/// Every trainer: the built-ins, then those registered with [`register`].
 pub fn trainers() -> impl Iterator<Item = &'static TrainerEntry> {
-    CRATES.iter().flat_map(|c| c.iter())
+    let extra = registered().trainers.clone();
+    CRATES.iter().flat_map(|c| c.iter()).chain(extra)
 }
 
 /// The trainer registered as `name`.
@@ -42,6 +139,18 @@ pub fn trainer(name: &str) -> Result<&'static TrainerEntry> {
 /// another build).
 pub fn capabilities(name: &str) -> Option<Capabilities> {
     trainers().find(|e| e.name == name).map(|e| e.capabilities)
+}
+
+/// Every synthetic generator: the built-ins ([`SYNTHETIC`]), then those registered with
+/// [`register`].
+pub fn generators() -> impl Iterator<Item = &'static SyntheticEntry> {
+    let extra = registered().generators.clone();
+    SYNTHETIC.iter().chain(extra)
+}
+
+/// The synthetic generator called `name`, if any.
+pub fn generator(name: &str) -> Option<&'static SyntheticEntry> {
+    generators().find(|g| g.name == name)
 }
 
 /// A trainer as requested: its registry entry, the options given, and the validated config.
@@ -115,9 +224,10 @@ impl TrainerSpec {
         Box::new(Owned(self.config.clone_box()))
     }
 
-    /// The config as JSON (for reports), with its name under `"trainer"`.
+    /// The config as JSON (for reports), with its entry's name under `"trainer"`
+    /// ([`TrainerEntry::to_json`]).
     pub fn to_json(&self) -> serde_json::Value {
-        self.config.to_json()
+        self.entry.to_json(&*self.config)
     }
 }
 
@@ -125,9 +235,6 @@ impl TrainerSpec {
 struct Owned(Box<dyn DynTrainerConfig>);
 
 impl TrainerConfig for Owned {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
     fn validate(&self) -> fitbench_core::Result<()> {
         self.0.validate()
     }
@@ -159,17 +266,11 @@ mod tests {
 
     /// The registry invariants the README's "Extending" steps rely on, for every entry.
     #[test]
-    fn every_entry_parses_without_options_and_names_agree() {
+    fn every_entry_parses_without_options_and_is_tagged_with_its_name() {
         let mut names: Vec<&str> = trainers().map(|e| e.name).collect();
         assert!(names.len() >= 5, "{names:?}");
         for e in trainers() {
             let spec = TrainerSpec::parse(e.name).unwrap();
-            assert_eq!(
-                spec.config.name(),
-                e.name,
-                "TrainerConfig::name of {}",
-                e.name
-            );
             let json = spec.to_json();
             assert_eq!(json["trainer"], e.name, "serialised tag of {}", e.name);
             // Every default field is listed in the help and present in the report's config.

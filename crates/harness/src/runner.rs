@@ -11,6 +11,7 @@ use crate::datasets::DatasetSpec;
 use crate::error::{HarnessError, Result};
 use crate::registry::TrainerSpec;
 pub use crate::seeds::{run_seeds, split_and_init_seeds};
+use fitbench_core::registry::tag;
 use fitbench_core::{
     Activation, Architecture, Dataset, Mlp, Split, StepOutcome, Trainer, TrainerConfig,
 };
@@ -79,7 +80,8 @@ pub struct PlannedTrainer {
     pub label: String,
     /// The validated config.
     pub config: Box<dyn TrainerConfig + Send + Sync>,
-    /// The config as JSON (written into every run record).
+    /// The config as JSON (written into every run record); its `"trainer"` tag
+    /// ([`fitbench_core::registry::TAG`]) is the records' trainer id (the label otherwise).
     pub config_json: serde_json::Value,
     /// The registry spec it came from (`None` for trainers injected by tests or embedders);
     /// needed to re-tune it.
@@ -251,7 +253,7 @@ pub fn failed_split(
     let mut r = RunRecord::pending(
         dataset,
         &t.label,
-        t.config.name(),
+        tag(&t.config_json).unwrap_or(&t.label),
         t.config_json.clone(),
         repetition,
         seeds,
@@ -351,9 +353,6 @@ struct Handicapped {
 }
 
 impl Trainer for Handicapped {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
     fn step(&mut self) -> fitbench_core::Result<StepOutcome> {
         self.calls += 1;
         if self.calls.is_multiple_of(self.every) {
@@ -588,10 +587,11 @@ pub fn run_one(
     config_json: serde_json::Value,
     clock: &mut dyn Clock,
 ) -> RunRecord {
+    let trainer_id = tag(&config_json).unwrap_or(label).to_string();
     let mut record = RunRecord::pending(
         ctx.dataset,
         label,
-        config.name(),
+        &trainer_id,
         config_json,
         ctx.repetition,
         run_seeds(ctx.base_seed, ctx.dataset, label, ctx.repetition),
@@ -649,8 +649,7 @@ fn prepare(
         let why = match &cost {
             Some(c) => format!(
                 "{why}; {} needs for one step: {} (a smaller network, --hidden, needs less)",
-                config.name(),
-                c.detail
+                record.trainer_id, c.detail
             ),
             None => why,
         };

@@ -103,9 +103,6 @@ struct Interrupting {
 }
 
 impl TrainerConfig for InterruptDuringFirstStep {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
     fn validate(&self) -> fitbench_core::Result<()> {
         self.inner.validate()
     }
@@ -132,9 +129,6 @@ impl TrainerConfig for InterruptDuringFirstStep {
 }
 
 impl Trainer for Interrupting {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
     fn step(&mut self) -> fitbench_core::Result<StepOutcome> {
         if let Some(flag) = self.interrupt.take() {
             std::thread::spawn(move || {

@@ -11,6 +11,7 @@
 
 use fitbench_core::{Architecture, Dataset, Mlp, StepOutcome, Trainer, TrainerConfig};
 use fitbench_harness::alloc::{self, Counting, Window};
+use fitbench_harness::registry;
 use fitbench_harness::runner::{self, Plan, PlannedTrainer};
 use fitbench_render::check::{self, Tolerances, Verdict};
 use fitbench_report::config::RunConfig;
@@ -36,10 +37,6 @@ fn serial(body: fn()) {
 
 /// Estimates and measurements may differ by this factor either way (the bound).
 const ESTIMATE_FACTOR: f64 = 2.0;
-
-/// The trainers whose steps must not allocate (one thread): every faer trainer but `lbfgs`,
-/// whose argmin solver allocates its vectors in every iteration (recorded, not gated).
-const NON_ALLOCATING: [&str; 6] = ["ols", "lsq", "analytic", "lm", "adam-faer", "sgd-faer"];
 
 fn config(n: usize, trainers: &[&str]) -> RunConfig {
     RunConfig {
@@ -96,14 +93,26 @@ fn a_window_counts_the_bytes_and_calls_inside_it_body() {
     );
 }
 
+/// Every registered trainer allocates in `step` (one thread) exactly when its entry declares
+/// it ([`Capabilities::allocates_in_step`](fitbench_core::Capabilities)): the faer trainers
+/// but `lbfgs` (argmin allocates its vectors in every iteration) promise none; the others'
+/// allocations are recorded, not gated.
 #[test]
-fn faer_trainers_do_not_allocate_in_step_and_memory_is_recorded() {
-    serial(faer_trainers_do_not_allocate_in_step_and_memory_is_recorded_body);
+fn trainers_allocate_in_step_as_declared_and_memory_is_recorded() {
+    serial(trainers_allocate_in_step_as_declared_and_memory_is_recorded_body);
 }
 
-fn faer_trainers_do_not_allocate_in_step_and_memory_is_recorded_body() {
-    let mut trainers = NON_ALLOCATING.to_vec();
-    trainers.push("lbfgs");
+fn trainers_allocate_in_step_as_declared_and_memory_is_recorded_body() {
+    let trainers: Vec<&str> = registry::trainers().map(|e| e.name).collect();
+    assert!(
+        trainers
+            .iter()
+            .any(|t| !registry::capabilities(t).unwrap().allocates_in_step)
+            && trainers
+                .iter()
+                .any(|t| registry::capabilities(t).unwrap().allocates_in_step),
+        "both kinds are tested"
+    );
     let plan = Plan::resolve(config(2000, &trainers)).unwrap();
     let report = sweep(&plan, 1);
     assert!(
@@ -124,10 +133,19 @@ fn faer_trainers_do_not_allocate_in_step_and_memory_is_recorded_body() {
             "{m:?}"
         );
         assert!(m.init_allocations > 0, "{}: {m:?}", r.trainer);
-        if NON_ALLOCATING.contains(&r.trainer.as_str()) {
-            assert_eq!(m.step_allocations, 0, "{} allocates in step", r.trainer);
+        let declared = registry::capabilities(&r.trainer_id).unwrap();
+        if declared.allocates_in_step {
+            assert!(
+                m.step_allocations > 0,
+                "{} declares allocates_in_step but made none: {m:?}",
+                r.trainer
+            );
         } else {
-            assert!(m.step_allocations > 0, "{}: {m:?}", r.trainer);
+            assert_eq!(
+                m.step_allocations, 0,
+                "{} allocates in step but its entry does not declare it",
+                r.trainer
+            );
         }
     }
     // The summary and the page show the memory columns.
@@ -166,9 +184,6 @@ struct Leaky(Box<dyn TrainerConfig + Send + Sync>);
 struct LeakyTrainer(Box<dyn Trainer>, Vec<Vec<f64>>);
 
 impl Trainer for LeakyTrainer {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
     fn step(&mut self) -> fitbench_core::Result<StepOutcome> {
         self.1.push(vec![0.0; 16]);
         self.0.step()
@@ -179,9 +194,6 @@ impl Trainer for LeakyTrainer {
 }
 
 impl TrainerConfig for Leaky {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
     fn validate(&self) -> fitbench_core::Result<()> {
         self.0.validate()
     }

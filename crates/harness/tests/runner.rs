@@ -65,9 +65,6 @@ struct TestTrainer {
 }
 
 impl TrainerConfig for TestConfig {
-    fn name(&self) -> &str {
-        self.name
-    }
     fn validate(&self) -> fitbench_core::Result<()> {
         Ok(())
     }
@@ -92,9 +89,6 @@ impl TrainerConfig for TestConfig {
 }
 
 impl Trainer for TestTrainer {
-    fn name(&self) -> &str {
-        self.cfg.name
-    }
     fn step(&mut self) -> fitbench_core::Result<StepOutcome> {
         self.cfg.clock.advance(STEP_COST);
         self.steps += 1;
@@ -372,9 +366,6 @@ fn target_mse_stops_the_run() {
 fn a_trainer_that_cannot_train_the_architecture_is_rejected_before_running() {
     struct LinearOnly;
     impl TrainerConfig for LinearOnly {
-        fn name(&self) -> &str {
-            "linear-only"
-        }
         fn validate(&self) -> fitbench_core::Result<()> {
             Ok(())
         }

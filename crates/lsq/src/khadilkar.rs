@@ -58,6 +58,7 @@ use fitbench_core::linalg::{
     cholesky_pivot_ratio_cancellable, llt_solve_cancellable, matmul_cancellable, pinv_solve,
     pivot_ratio, svd_lstsq,
 };
+use fitbench_core::registry::{Capabilities, TrainerEntry};
 use fitbench_core::{
     Activation, Architecture, CancelToken, Dataset, Error, Mlp, StepOutcome, Trainer,
     TrainerConfig, flops,
@@ -139,10 +140,6 @@ impl Default for LsqConfig {
 }
 
 impl TrainerConfig for LsqConfig {
-    fn name(&self) -> &str {
-        "lsq"
-    }
-
     fn validate(&self) -> fitbench_core::Result<()> {
         if !(self.eta > 0.0 && self.eta <= 1.0) {
             return Err(Error::config(
@@ -187,7 +184,7 @@ impl TrainerConfig for LsqConfig {
         for act in [requested.activation, requested.output] {
             if !act.is_invertible() {
                 return Err(Error::Architecture {
-                    trainer: "lsq".into(),
+                    trainer: LSQ.name.into(),
                     architecture: requested.to_string(),
                     hint: format!(
                         "{act} is not invertible; use --activation leaky_relu:0.01, tanh, sigmoid, softplus or identity"
@@ -703,10 +700,6 @@ fn back_gram(gram: &mut Mat<f64>, theta_top: faer::MatRef<'_, f64>, lambda_a: f6
 }
 
 impl Trainer for Lsq {
-    fn name(&self) -> &str {
-        "lsq"
-    }
-
     /// One sweep: backward targets for every layer and a least-squares refit of every layer
     /// (or the interleaved order). Fails with a non-finite-values error if the iterate blows up.
     fn step(&mut self) -> fitbench_core::Result<StepOutcome> {
@@ -785,3 +778,13 @@ impl Trainer for Lsq {
         Some(total)
     }
 }
+
+/// The layer-wise least-squares trainer ([`Lsq`]): its name, help and capabilities.
+pub const LSQ: TrainerEntry = TrainerEntry::of::<LsqConfig>(
+    "lsq",
+    "layer-wise least squares through invertible activations (RECONSTRUCTION of Khadilkar 2023)",
+    Capabilities {
+        deterministic: true,
+        ..Capabilities::NONE
+    },
+);

@@ -32,28 +32,11 @@ pub mod ols;
 
 pub use error::{LsqError, Result};
 pub use fitbench_core::linalg::NormalEquations;
-pub use khadilkar::{Lsq, LsqConfig, Order, Weighting};
-pub use ols::{Ols, OlsConfig, Solver};
+pub use khadilkar::{LSQ, Lsq, LsqConfig, Order, Weighting};
+pub use ols::{OLS, Ols, OlsConfig, Solver};
 
-use fitbench_core::registry::{Capabilities, TrainerEntry};
+use fitbench_core::registry::TrainerEntry;
 
 /// The trainers of this crate, for the harness's registry (options and defaults come from
 /// each config's serde fields and `Default`).
-pub const TRAINERS: &[TrainerEntry] = &[
-    TrainerEntry::of::<OlsConfig>(
-        "ols",
-        "closed-form linear least squares, one step (always the linear model)",
-        Capabilities {
-            deterministic: true,
-            ..Capabilities::NONE
-        },
-    ),
-    TrainerEntry::of::<LsqConfig>(
-        "lsq",
-        "layer-wise least squares through invertible activations (RECONSTRUCTION of Khadilkar 2023)",
-        Capabilities {
-            deterministic: true,
-            ..Capabilities::NONE
-        },
-    ),
-];
+pub const TRAINERS: &[TrainerEntry] = &[OLS, LSQ];

@@ -18,6 +18,7 @@ use faer::Mat;
 use fitbench_core::linalg::{
     NormalEquations, PIVOT_RATIO_THRESHOLD, default_rank_tol, pivot_ratio, ridge_lstsq,
 };
+use fitbench_core::registry::{Capabilities, TrainerEntry};
 use fitbench_core::{
     Architecture, Dataset, Error, Mlp, StepOutcome, Trainer, TrainerConfig, flops,
 };
@@ -54,10 +55,6 @@ pub struct OlsConfig {
 }
 
 impl TrainerConfig for OlsConfig {
-    fn name(&self) -> &str {
-        "ols"
-    }
-
     fn validate(&self) -> fitbench_core::Result<()> {
         if !(self.ridge.is_finite() && self.ridge >= 0.0) {
             return Err(Error::config(
@@ -161,7 +158,7 @@ impl Ols {
         let mut unknowns = train.feature_names.clone();
         unknowns.push("intercept".into());
         Ok(Self {
-            normal: NormalEquations::new(d + 1, k, par, "ols").with_unknowns(unknowns),
+            normal: NormalEquations::new(d + 1, k, par, OLS.name).with_unknowns(unknowns),
             theta: Mat::zeros(d + 1, k),
             n,
             design,
@@ -269,10 +266,6 @@ impl Ols {
 }
 
 impl Trainer for Ols {
-    fn name(&self) -> &str {
-        "ols"
-    }
-
     /// The whole closed-form solve.
     fn step(&mut self) -> fitbench_core::Result<StepOutcome> {
         self.solve()?;
@@ -295,3 +288,13 @@ impl Trainer for Ols {
         ))
     }
 }
+
+/// The closed-form linear least-squares trainer ([`Ols`]): its name, help and capabilities.
+pub const OLS: TrainerEntry = TrainerEntry::of::<OlsConfig>(
+    "ols",
+    "closed-form linear least squares, one step (always the linear model)",
+    Capabilities {
+        deterministic: true,
+        ..Capabilities::NONE
+    },
+);

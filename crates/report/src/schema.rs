@@ -192,7 +192,7 @@ pub struct RunRecord {
     pub dataset: String,
     /// Trainer label (registry string with options).
     pub trainer: String,
-    /// Trainer id (`Trainer::name`).
+    /// Trainer id: the registry entry's name (`TrainerEntry::name`), also the `"trainer"` tag of `trainer_config`.
     pub trainer_id: String,
     /// Full trainer configuration.
     pub trainer_config: serde_json::Value,

@@ -1,7 +1,7 @@
 //! Configurations of the gradient trainers: one options struct every optimiser shares
 //! ([`GradientOptions`]), one small trait per optimiser ([`Optimiser`]: its own options,
 //! their validation, and how to build burn's optimiser), and one generic config
-//! ([`GradientConfig`]) with a blanket [`TrainerConfig`] implementation.
+//! ([`GradientConfig`]) with a blanket [`TrainerConfig`](fitbench_core::TrainerConfig) implementation.
 //!
 //! Option strings stay flat: `adam:lr=1e-2,beta1=0.8,batch=64` — the shared keys go to
 //! [`GradientOptions`], the others to the optimiser; a key neither knows is rejected with the
@@ -13,6 +13,7 @@
 use burn::optim::ModuleOptimizer;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
+use fitbench_core::registry::{Capabilities, TrainerEntry};
 use fitbench_core::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -133,8 +134,8 @@ impl GradientOptions {
 pub trait Optimiser:
     Clone + std::fmt::Debug + PartialEq + Default + Serialize + DeserializeOwned + Send + Sync + 'static
 {
-    /// Registry name, e.g. `adam`.
-    const NAME: &'static str;
+    /// The registry entry of the trainer with this optimiser (its name, e.g. `adam`).
+    const ENTRY: &'static TrainerEntry;
     /// Default learning rate.
     const DEFAULT_LR: f64;
     /// Checks the optimiser's own options.
@@ -178,7 +179,7 @@ impl Default for Sgd {
 }
 
 impl Optimiser for Sgd {
-    const NAME: &'static str = "sgd";
+    const ENTRY: &'static TrainerEntry = &SGD;
     const DEFAULT_LR: f64 = 1e-2;
 
     fn validate_own(&self) -> Result<()> {
@@ -248,7 +249,7 @@ impl Default for Adam {
 }
 
 impl Optimiser for Adam {
-    const NAME: &'static str = "adam";
+    const ENTRY: &'static TrainerEntry = &ADAM;
     const DEFAULT_LR: f64 = 1e-3;
 
     fn validate_own(&self) -> Result<()> {
@@ -398,6 +399,30 @@ impl<'de, O: Optimiser> Deserialize<'de> for GradientConfig<O> {
         })
     }
 }
+
+/// What both gradient trainers can do: tune `lr`, take `--backend`; their steps allocate
+/// (burn's tensors).
+const GRADIENT: Capabilities = Capabilities {
+    learning_rate: true,
+    burn_backend: true,
+    gradient_based: true,
+    deterministic: true,
+    allocates_in_step: true,
+};
+
+/// SGD on burn ([`SgdConfig`]): its name, help and capabilities.
+pub const SGD: TrainerEntry = TrainerEntry::of::<SgdConfig>(
+    "sgd",
+    "SGD on burn, one epoch per step (batch 0 = full batch)",
+    GRADIENT,
+);
+
+/// Adam on burn ([`AdamConfig`]): its name, help and capabilities.
+pub const ADAM: TrainerEntry = TrainerEntry::of::<AdamConfig>(
+    "adam",
+    "Adam on burn, one epoch per step (batch 0 = full batch)",
+    GRADIENT,
+);
 
 #[cfg(test)]
 mod tests {

@@ -16,12 +16,14 @@ pub enum SgdError {
     },
 }
 
-impl From<SgdError> for fitbench_core::Error {
-    fn from(e: SgdError) -> Self {
-        match e {
+impl SgdError {
+    /// The core error of trainer `trainer` (its registry entry's name: this crate's errors
+    /// are shared by its trainers, so the name comes from the one that failed).
+    pub fn into_core(self, trainer: &str) -> fitbench_core::Error {
+        match self {
             SgdError::Core(c) => c,
             other => fitbench_core::Error::Trainer {
-                trainer: "sgd".into(),
+                trainer: trainer.into(),
                 source: Box::new(other),
             },
         }

@@ -37,32 +37,13 @@ pub mod error;
 pub mod trainer;
 
 pub use config::{
-    Adam, AdamConfig, Backend, GradientConfig, GradientOptions, Optimiser, Precision, Sgd,
-    SgdConfig,
+    ADAM, Adam, AdamConfig, Backend, GradientConfig, GradientOptions, Optimiser, Precision, SGD,
+    Sgd, SgdConfig,
 };
 pub use error::SgdError;
 pub use trainer::GradientTrainer;
 
-use fitbench_core::registry::{Capabilities, TrainerEntry};
-
-/// What both gradient trainers can do: tune `lr`, take `--backend`.
-const GRADIENT: Capabilities = Capabilities {
-    learning_rate: true,
-    burn_backend: true,
-    gradient_based: true,
-    deterministic: true,
-};
+use fitbench_core::registry::TrainerEntry;
 
 /// The trainers of this crate, for the harness's registry.
-pub const TRAINERS: &[TrainerEntry] = &[
-    TrainerEntry::of::<SgdConfig>(
-        "sgd",
-        "SGD on burn, one epoch per step (batch 0 = full batch)",
-        GRADIENT,
-    ),
-    TrainerEntry::of::<AdamConfig>(
-        "adam",
-        "Adam on burn, one epoch per step (batch 0 = full batch)",
-        GRADIENT,
-    ),
-];
+pub const TRAINERS: &[TrainerEntry] = &[SGD, ADAM];

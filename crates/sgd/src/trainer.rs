@@ -229,14 +229,10 @@ fn read(t: Tensor<2>) -> Vec<f64> {
 }
 
 impl Trainer for GradientTrainer {
-    fn name(&self) -> &str {
-        self.name
-    }
-
     /// One epoch: a full-batch update, or one update per mini-batch of a seeded reshuffle.
     fn step(&mut self) -> fitbench_core::Result<StepOutcome> {
         self.cancel.check()?;
-        self.epoch()?;
+        self.epoch().map_err(|e| e.into_core(self.name))?;
         if !self.last_batch_loss.is_finite() {
             return Err(fitbench_core::Error::NonFinite(format!(
                 "the {} batch loss ({})",
@@ -300,12 +296,8 @@ impl Trainer for GradientTrainer {
 /// Building a [`GradientTrainer`] from its configuration (here, not in `config`, so that the
 /// configuration types do not depend on the trainer).
 impl<O: Optimiser> fitbench_core::TrainerConfig for GradientConfig<O> {
-    fn name(&self) -> &str {
-        O::NAME
-    }
-
     fn validate(&self) -> fitbench_core::Result<()> {
-        self.common.validate(O::NAME)?;
+        self.common.validate(O::ENTRY.name)?;
         self.own.validate_own()
     }
 
@@ -324,13 +316,16 @@ impl<O: Optimiser> fitbench_core::TrainerConfig for GradientConfig<O> {
         seed: u64,
     ) -> fitbench_core::Result<Box<dyn Trainer>> {
         self.validate()?;
-        Ok(Box::new(GradientTrainer::new(
-            O::NAME,
-            &self.common,
-            self.own.build(self.common.weight_decay),
-            train,
-            initial,
-            seed,
-        )?))
+        Ok(Box::new(
+            GradientTrainer::new(
+                O::ENTRY.name,
+                &self.common,
+                self.own.build(self.common.weight_decay),
+                train,
+                initial,
+                seed,
+            )
+            .map_err(|e| e.into_core(O::ENTRY.name))?,
+        ))
     }
 }
