@@ -2,6 +2,8 @@
 //! manifests through `cargo metadata`, the sources as text). A rule broken by a change fails
 //! the test that names it; ARCHITECTURE.md links each invariant to its test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
