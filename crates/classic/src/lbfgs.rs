@@ -56,7 +56,7 @@
 //! [`Solver::next_iter`]) and already has the three line searches. Its price is a few
 //! parameter-sized allocations per iteration (`Vec<f64>` arithmetic) and a `Vec` copy per
 //! gradient request; the bench `lbfgs_overhead` measures the share of a step spent outside
-//! the gradient evaluations (ARCHITECTURE.md records the figure that decided).
+//! the gradient evaluations (docs/internals.md says why it decided for argmin).
 
 use crate::engine::{self, Workspace};
 use argmin::core::{CostFunction, Gradient, IterState, Problem, Solver, State};
