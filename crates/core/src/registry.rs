@@ -207,6 +207,56 @@ impl TrainerEntry {
         }
     }
 
+    /// Checks the rules every entry keeps (the built-ins in their tests, an extension's when it
+    /// is registered): the config parses and validates with no options, its defaults are an
+    /// object whose every option reads back (serialise → `key=value` → parse gives the same
+    /// config), and the capabilities agree with the options (`learning_rate` ⇔ an `lr`
+    /// option, `burn_backend` ⇔ a `backend` option). The message names the entry and the rule.
+    pub fn check_rules(&self) -> Result<()> {
+        let broken = |rule: String| Error::Parse(format!("trainer entry {:?}: {rule}", self.name));
+        let config = self
+            .parse(&Options::default())
+            .map_err(|e| broken(format!("does not parse with no options: {e}")))?;
+        let defaults = self.defaults();
+        let Some(fields) = defaults.as_object() else {
+            return Err(broken(
+                "its config's Default does not serialise to an object of options".into(),
+            ));
+        };
+        let json = self.to_json(&*config);
+        let options: Vec<String> = fields
+            .keys()
+            .filter_map(|k| match &json[k] {
+                serde_json::Value::String(s) => Some(format!("{k}={s}")),
+                serde_json::Value::Null => None,
+                other => Some(format!("{k}={other}")),
+            })
+            .collect();
+        let (_, given) = Options::parse_named(&format!("{}:{}", self.name, options.join(",")))?;
+        let again = self.parse(&given).map_err(|e| {
+            broken(format!(
+                "its defaults, written as options, do not parse: {e}"
+            ))
+        })?;
+        if self.to_json(&*again) != json {
+            return Err(broken(
+                "its defaults, written as options and parsed, give another config".into(),
+            ));
+        }
+        for (capability, declared, key) in [
+            ("learning_rate", self.capabilities.learning_rate, "lr"),
+            ("burn_backend", self.capabilities.burn_backend, "backend"),
+        ] {
+            if declared != fields.contains_key(key) {
+                return Err(broken(format!(
+                    "capability {capability} is {declared} but the config {} `{key}` option",
+                    if declared { "has no" } else { "has an" }
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The first option that fails to parse on its own (every other option at its default),
     /// described by key and value, and, when its type differs from its default's, by the
     /// expected kind and the default; `None` when no single option fails (or the defaults

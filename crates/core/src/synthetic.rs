@@ -403,6 +403,40 @@ impl SyntheticEntry {
         Some((n, self.feature_count(options)?))
     }
 
+    /// Checks the rules every entry keeps (the built-ins in the table tests, an extension's
+    /// when it is registered): options `n` and `seed` (with default `"0"`), a
+    /// [`Features::Option`] key among the options, the defaults valid, and `n` below
+    /// [`MIN_SAMPLES`] refused by `validate_args` without generating. The message names the
+    /// entry and the rule.
+    pub fn check_rules(&'static self) -> Result<()> {
+        let broken =
+            |rule: String| Error::Parse(format!("generator entry {:?}: {rule}", self.name));
+        let default = |key: &str| self.keys.iter().find(|(k, _)| *k == key).map(|(_, d)| *d);
+        if default("n").is_none() {
+            return Err(broken("has no option `n` (the number of rows)".into()));
+        }
+        if default("seed") != Some("0") {
+            return Err(broken("needs an option `seed` with default \"0\"".into()));
+        }
+        if let Features::Option(key) = self.features
+            && default(key).is_none()
+        {
+            return Err(broken(format!(
+                "its features come from option `{key}`, which it does not list"
+            )));
+        }
+        self.validate(&Options::default())
+            .map_err(|e| broken(format!("its defaults do not validate: {e}")))?;
+        let (_, few) = Options::parse_named(&format!("{}:n={}", self.name, MIN_SAMPLES - 1))?;
+        if self.validate(&few).is_ok() {
+            return Err(broken(format!(
+                "validate_args accepts n = {}, too few rows for a split (call p.check_shape)",
+                MIN_SAMPLES - 1
+            )));
+        }
+        Ok(())
+    }
+
     /// `help: key [default], …`.
     pub fn help_line(&self) -> String {
         let keys = self
@@ -552,6 +586,7 @@ mod tests {
     #[test]
     fn every_table_entry_generates_with_its_defaults_and_rejects_unknown_keys() {
         for e in SYNTHETIC {
+            e.check_rules().unwrap();
             let data = e.generate(&Options::default()).unwrap();
             let n: usize = e.value(&Options::default(), "n").unwrap().parse().unwrap();
             assert_eq!(data.n(), n, "{}", e.name);

@@ -55,8 +55,11 @@ fn registered() -> RwLockReadGuard<'static, Registered> {
 /// Refused, with nothing registered, when a name is empty or not a plain word (it may not
 /// contain `:`, `,`, `=`, `;` or whitespace), when a trainer's name is already a trainer's
 /// (built in, registered earlier, or twice in `trainers`), or when a generator's name is
-/// already a dataset's (a built-in real dataset, a generator, `csv`). Registering the same
-/// slices twice is therefore an error too: register once per process.
+/// already a dataset's (a built-in real dataset, a generator, `csv`), or when an entry breaks
+/// the rules every built-in keeps ([`TrainerEntry::check_rules`],
+/// [`SyntheticEntry::check_rules`]: e.g. a `learning_rate` capability without an `lr`
+/// option, a generator without `seed`). Registering the same slices twice is therefore an
+/// error too: register each name once per process.
 pub fn register(
     trainers: &'static [TrainerEntry],
     generators: &'static [SyntheticEntry],
@@ -73,10 +76,13 @@ pub fn register(
         if trainer_names.contains(&entry.name) {
             return Err(HarnessError::Registry(format!(
                 "cannot register trainer {:?}: a trainer of that name is already registered \
-                 (`fitbench list trainers`); give it another name",
+                 (`console::listing(Listing::Trainers)`); give it another name",
                 entry.name
             )));
         }
+        entry
+            .check_rules()
+            .map_err(|e| HarnessError::Registry(format!("cannot register: {e}")))?;
         trainer_names.push(entry.name);
     }
     let mut dataset_names: Vec<&str> = crate::builtin::BUILTIN
@@ -91,10 +97,13 @@ pub fn register(
         if dataset_names.contains(&entry.name) {
             return Err(HarnessError::Registry(format!(
                 "cannot register generator {:?}: a dataset of that name already exists \
-                 (`fitbench list datasets`); give it another name",
+                 (`console::listing(Listing::Datasets)`); give it another name",
                 entry.name
             )));
         }
+        entry
+            .check_rules()
+            .map_err(|e| HarnessError::Registry(format!("cannot register: {e}")))?;
         dataset_names.push(entry.name);
     }
     registered.trainers.extend(trainers);
@@ -289,34 +298,8 @@ mod tests {
                     e.name
                 );
             }
-            // Serialise → options → parse gives the same config back.
-            let round: Vec<String> = fields
-                .keys()
-                .filter_map(|k| {
-                    let v = &json[k];
-                    let s = match v {
-                        serde_json::Value::String(s) => s.clone(),
-                        serde_json::Value::Null => return None,
-                        other => other.to_string(),
-                    };
-                    Some(format!("{k}={s}"))
-                })
-                .collect();
-            let again = TrainerSpec::parse(&format!("{}:{}", e.name, round.join(","))).unwrap();
-            assert_eq!(again.to_json(), json, "round trip of {}", e.name);
-            // Capabilities are consistent with the options.
-            assert_eq!(
-                e.capabilities.learning_rate,
-                fields.contains_key("lr"),
-                "learning_rate capability of {}",
-                e.name
-            );
-            assert_eq!(
-                e.capabilities.burn_backend,
-                fields.contains_key("backend"),
-                "burn_backend capability of {}",
-                e.name
-            );
+            // Round trip and capabilities: the rules an extension is held to at `register`.
+            e.check_rules().unwrap();
         }
         names.sort_unstable();
         assert!(

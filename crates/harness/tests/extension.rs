@@ -1,6 +1,7 @@
 //! Trainers and generators defined outside fitbench ([`registry::register`]): after
 //! registering they are listed after the built-ins, parsed, sized and run like built-ins; a
-//! name already taken (or not a plain word) is refused with nothing registered.
+//! name already taken (or not a plain word), or an entry that breaks the rules the built-ins
+//! keep, is refused with nothing registered.
 //!
 //! The registry is process-wide, so every check that registers lives in one test.
 
@@ -108,6 +109,38 @@ static TAKEN_DATASET: [SyntheticEntry; 1] = [SyntheticEntry {
     ..GENERATORS[0]
 }];
 
+/// A trainer that claims a learning rate it does not have.
+static NO_LR: [TrainerEntry; 1] = [TrainerEntry::of::<WrappedConfig>(
+    "claims-lr",
+    "says it has an lr option",
+    Capabilities {
+        learning_rate: true,
+        ..Capabilities::NONE
+    },
+)];
+
+/// A generator without a `seed` option.
+static NO_SEED: [SyntheticEntry; 1] = [SyntheticEntry {
+    name: "seedless",
+    keys: &[("n", "40")],
+    validate_args: |p| p.check_shape(p.usize("n")?, 1, 0.0),
+    ..GENERATORS[0]
+}];
+
+/// A generator whose feature count names an option it does not list.
+static BAD_FEATURES: [SyntheticEntry; 1] = [SyntheticEntry {
+    name: "badfeatures",
+    features: Features::Option("dd"),
+    ..GENERATORS[0]
+}];
+
+/// A generator that accepts too few rows for a split.
+static FEW_ROWS: [SyntheticEntry; 1] = [SyntheticEntry {
+    name: "fewrows",
+    validate_args: |p| p.u64("seed").map(drop),
+    ..GENERATORS[0]
+}];
+
 #[test]
 fn registered_entries_work_like_built_ins_and_names_stay_unique() {
     let before: Vec<&str> = registry::trainers().map(|e| e.name).collect();
@@ -152,6 +185,32 @@ fn registered_entries_work_like_built_ins_and_names_stay_unique() {
             "{msg}"
         );
     }
+    // Entries that break the rules the built-ins keep are refused when registered, not when
+    // a run trips over them.
+    for (trainers, generators, rule) in [
+        (
+            &NO_LR[..],
+            &[][..],
+            "capability learning_rate is true but the config has no `lr`",
+        ),
+        (&[][..], &NO_SEED[..], "needs an option `seed`"),
+        (
+            &[][..],
+            &BAD_FEATURES[..],
+            "option `dd`, which it does not list",
+        ),
+        (&[][..], &FEW_ROWS[..], "accepts n = 2"),
+    ] {
+        let msg = registry::register(trainers, generators)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("cannot register") && msg.contains(rule),
+            "{msg}"
+        );
+    }
+    assert!(registry::trainer("claims-lr").is_err());
+    assert!(registry::generator("seedless").is_none());
     assert!(
         registry::trainer("fresh-name").is_err(),
         "nothing of a refused call"
