@@ -550,3 +550,62 @@ fn reports_run_with_different_settings_are_not_compared_unless_allowed() {
     output::write_all(&sweep(limited), &cur).unwrap();
     assert!(gate::run(&request(&base, &cur)).is_ok());
 }
+
+/// A relative level is measured against its split's best observed loss; when that moved
+/// (another trainer's time-budgeted run got further), the level's verdict says nothing about
+/// the trainer: inconclusive, not WORSE. With the reference unchanged the same slowdown is
+/// WORSE, and absolute metrics are judged as before.
+#[test]
+fn a_moved_best_observed_reference_makes_relative_levels_inconclusive() {
+    use fitbench_report::metrics::ReferenceKind;
+    let baseline = sweep(config());
+    // A (dataset, trainer) whose runs reach a level against a best observed reference.
+    let (dataset, trainer, level) = baseline
+        .runs
+        .iter()
+        .find_map(|r| {
+            let m = r.metrics.as_ref()?;
+            (m.reference.kind == ReferenceKind::BestObserved)
+                .then(|| {
+                    m.targets
+                        .iter()
+                        .position(|h| h.iter.is_some_and(|i| i >= 10))
+                })
+                .flatten()
+                .map(|i| (r.dataset.clone(), r.trainer.clone(), i))
+        })
+        .expect("a run that reaches a level against a best observed reference");
+    let slower = |move_reference: bool| {
+        let mut current = baseline.clone();
+        for r in current.runs.iter_mut().filter(|r| r.dataset == dataset) {
+            let m = r.metrics.as_mut().unwrap();
+            if move_reference {
+                m.reference.train_mse *= 0.5;
+            }
+            if r.trainer == trainer {
+                m.targets[level].iter = m.targets[level].iter.map(|i| 3 * i);
+            }
+        }
+        current
+    };
+    let name = format!("iters_to_{:e}", config().suboptimality_targets[level]);
+    let verdict = |current: &Report| {
+        check::compare(&baseline, current, &deterministic_only())
+            .rows
+            .into_iter()
+            .find(|row| row.dataset == dataset && row.trainer == trainer && row.metric == name)
+            .map(|row| row.verdict)
+            .unwrap()
+    };
+    assert_eq!(verdict(&slower(false)), Verdict::Worse);
+    assert_eq!(verdict(&slower(true)), Verdict::Inconclusive);
+    // Nothing else of the dataset became inconclusive: absolute metrics are judged.
+    let moved = check::compare(&baseline, &slower(true), &deterministic_only());
+    assert!(
+        moved
+            .rows
+            .iter()
+            .filter(|r| r.dataset == dataset && r.metric.starts_with("train_mse_at_"))
+            .all(|r| r.verdict == Verdict::Same)
+    );
+}

@@ -49,7 +49,18 @@ pub enum Value3 {
     Unknown,
 }
 
+/// Name prefix of the iterations to a relative suboptimality level.
+pub const ITERS_TO: &str = "iters_to_";
+/// Name prefix of the training time to a relative suboptimality level.
+pub const TIME_TO: &str = "time_to_";
+
 impl Metric {
+    /// Whether the metric is measured against its split's loss reference (the relative
+    /// suboptimality levels): it moves when the reference moves, whatever the trainer did.
+    pub fn relative_to_reference(&self) -> bool {
+        self.name.starts_with(ITERS_TO) || self.name.starts_with(TIME_TO)
+    }
+
     /// Deterministic or timing (only time metrics depend on the machine).
     pub fn kind(&self) -> MetricKind {
         if self.class == Class::Time {
@@ -247,14 +258,14 @@ pub fn aggregate(report: &Report) -> Aggregates {
                         .collect::<Vec<PerRun>>()
                 };
                 out.push(Metric {
-                    name: format!("iters_to_{}", level_name(level)),
+                    name: format!("{ITERS_TO}{}", level_name(level)),
                     unit: "iterations",
                     class: Class::Iterations,
                     value: aggregate_values(&per_run(&|h| h.iter.map(|i| i as f64))),
                     seconds: None,
                 });
                 out.push(timing_metric(
-                    format!("time_to_{}", level_name(level)),
+                    format!("{TIME_TO}{}", level_name(level)),
                     time_unit,
                     &scales,
                     &per_run(&|h| h.time_s),

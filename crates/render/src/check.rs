@@ -359,6 +359,7 @@ fn ratio(base: Value3, cur: Value3) -> Option<f64> {
 /// Compares `current` with `baseline`.
 pub fn compare(baseline: &Report, current: &Report, tol: &Tolerances) -> Comparison {
     let (base, cur) = (aggregate(baseline), aggregate(current));
+    let moved = moved_references(baseline, current);
     let mut out = Comparison::default();
     for ((dataset, trainer), base_metrics) in &base {
         let Some(cur_metrics) = cur.get(&(dataset.clone(), trainer.clone())) else {
@@ -394,6 +395,14 @@ pub fn compare(baseline: &Report, current: &Report, tol: &Tolerances) -> Compari
                     Verdict::Inconclusive
                 } else {
                     match compare_values(bm.class, bm.value, cur_value, tol) {
+                        // A relative level measured against a best observed loss that moved
+                        // (another trainer's time-budgeted run got further or less far)
+                        // says nothing about this trainer.
+                        Verdict::Worse | Verdict::Better
+                            if bm.relative_to_reference() && moved.contains(dataset) =>
+                        {
+                            Verdict::Inconclusive
+                        }
                         Verdict::Worse if bm.kind() == MetricKind::Timing => Verdict::Advisory,
                         v => v,
                     }
@@ -503,26 +512,45 @@ fn short(commit: &str) -> &str {
     commit.get(..10).unwrap_or(commit)
 }
 
-/// Notes where a best-observed reference moved (it shifts every relative level of that split).
-fn reference_notes(baseline: &Report, current: &Report, notes: &mut Vec<String>) {
-    let refs = |r: &Report| {
-        let mut m: BTreeMap<(String, usize), f64> = BTreeMap::new();
-        for run in &r.runs {
-            if let Some(x) = &run.metrics
-                && x.reference.kind == fitbench_report::metrics::ReferenceKind::BestObserved
-            {
-                m.insert((run.dataset.clone(), run.repetition), x.reference.train_mse);
-            }
+/// The best observed reference of each (dataset, repetition) of a report.
+fn best_observed(report: &Report) -> BTreeMap<(String, usize), f64> {
+    let mut m: BTreeMap<(String, usize), f64> = BTreeMap::new();
+    for run in &report.runs {
+        if let Some(x) = &run.metrics
+            && x.reference.kind == fitbench_report::metrics::ReferenceKind::BestObserved
+        {
+            m.insert((run.dataset.clone(), run.repetition), x.reference.train_mse);
         }
-        m
-    };
-    let (b, c) = (refs(baseline), refs(current));
+    }
+    m
+}
+
+/// Whether a reference moved between two reports (beyond float noise).
+fn moved(before: f64, after: f64) -> bool {
+    (after - before).abs() > 1e-9 * before.abs().max(1e-12)
+}
+
+/// The datasets where a best observed reference moved on some repetition: their relative
+/// levels are judged inconclusive (see [`compare`]).
+fn moved_references(baseline: &Report, current: &Report) -> std::collections::BTreeSet<String> {
+    let current = best_observed(current);
+    best_observed(baseline)
+        .into_iter()
+        .filter(|(key, b)| current.get(key).is_some_and(|c| moved(*b, *c)))
+        .map(|((dataset, _), _)| dataset)
+        .collect()
+}
+
+/// Notes where a best-observed reference moved (it shifts every relative level of that split,
+/// whose verdicts are then inconclusive).
+fn reference_notes(baseline: &Report, current: &Report, notes: &mut Vec<String>) {
+    let (b, c) = (best_observed(baseline), best_observed(current));
     for (key, bv) in &b {
         if let Some(cv) = c.get(key)
-            && (cv - bv).abs() > 1e-9 * bv.abs().max(1e-12)
+            && moved(*bv, *cv)
         {
             notes.push(format!(
-                "{} rep {}: best observed reference moved from {bv:.6e} to {cv:.6e}",
+                "{} rep {}: best observed reference moved from {bv:.6e} to {cv:.6e} (time-budgeted runs got further or less far): the dataset's iters_to/time_to levels are inconclusive",
                 key.0, key.1
             ));
         }
