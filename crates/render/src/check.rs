@@ -359,7 +359,10 @@ fn ratio(base: Value3, cur: Value3) -> Option<f64> {
 /// Compares `current` with `baseline`.
 pub fn compare(baseline: &Report, current: &Report, tol: &Tolerances) -> Comparison {
     let (base, cur) = (aggregate(baseline), aggregate(current));
-    let moved = moved_references(baseline, current);
+    let moved: std::collections::BTreeSet<String> = moved_references(baseline, current)
+        .into_iter()
+        .map(|((dataset, _), _, _)| dataset)
+        .collect();
     let mut out = Comparison::default();
     for ((dataset, trainer), base_metrics) in &base {
         let Some(cur_metrics) = cur.get(&(dataset.clone(), trainer.clone())) else {
@@ -525,35 +528,27 @@ fn best_observed(report: &Report) -> BTreeMap<(String, usize), f64> {
     m
 }
 
-/// Whether a reference moved between two reports (beyond float noise).
-fn moved(before: f64, after: f64) -> bool {
-    (after - before).abs() > 1e-9 * before.abs().max(1e-12)
-}
-
-/// The datasets where a best observed reference moved on some repetition: their relative
-/// levels are judged inconclusive (see [`compare`]).
-fn moved_references(baseline: &Report, current: &Report) -> std::collections::BTreeSet<String> {
+/// Every (dataset, repetition) whose best observed reference moved between the two reports
+/// (beyond float noise), with its value before and after. A moved reference shifts every
+/// relative level of that split: [`compare`] judges them inconclusive and the notes say why.
+fn moved_references(baseline: &Report, current: &Report) -> Vec<((String, usize), f64, f64)> {
     let current = best_observed(current);
     best_observed(baseline)
         .into_iter()
-        .filter(|(key, b)| current.get(key).is_some_and(|c| moved(*b, *c)))
-        .map(|((dataset, _), _)| dataset)
+        .filter_map(|(key, before)| {
+            let after = *current.get(&key)?;
+            ((after - before).abs() > 1e-9 * before.abs().max(1e-12))
+                .then_some((key, before, after))
+        })
         .collect()
 }
 
-/// Notes where a best-observed reference moved (it shifts every relative level of that split,
-/// whose verdicts are then inconclusive).
+/// Notes where a best observed reference moved.
 fn reference_notes(baseline: &Report, current: &Report, notes: &mut Vec<String>) {
-    let (b, c) = (best_observed(baseline), best_observed(current));
-    for (key, bv) in &b {
-        if let Some(cv) = c.get(key)
-            && moved(*bv, *cv)
-        {
-            notes.push(format!(
-                "{} rep {}: best observed reference moved from {bv:.6e} to {cv:.6e} (time-budgeted runs got further or less far): the dataset's iters_to/time_to levels are inconclusive",
-                key.0, key.1
-            ));
-        }
+    for ((dataset, repetition), before, after) in moved_references(baseline, current) {
+        notes.push(format!(
+            "{dataset} rep {repetition}: best observed reference moved from {before:.6e} to {after:.6e} (time-budgeted runs got further or less far): the dataset's iters_to/time_to levels are inconclusive"
+        ));
     }
 }
 
