@@ -291,33 +291,59 @@ fn faer_gradient(c: &mut Criterion) {
     }
 }
 
-/// One full-batch Adam epoch at n = 8 000, d = 16, h = 64 (ReLU and tanh, one thread): burn
-/// f32 and f64 (flex) beside `adam-faer` (f64), the framework comparison of the
-/// classical-baselines issue. Throughput: [`fitbench_core::flops::gradient`].
+/// The activations the framework comparison covers: ReLU and the smooth ones.
+const FRAMEWORK_ACTIVATIONS: [Activation; 4] = [
+    Activation::Relu,
+    Activation::Tanh,
+    Activation::Sigmoid,
+    Activation::Softplus,
+];
+
+/// One full-batch epoch at n = 8 000, d = 16, h = 64 (one thread) per activation: burn f32 and
+/// f64 (flex) beside the faer engine's f64 twin, for Adam (`adam_n8000`) and SGD with
+/// momentum (`sgd_n8000`) — the framework comparison `../shared/refs/measure.sh` makes
+/// against torch. Throughput: [`fitbench_core::flops::gradient`].
 fn adam_frameworks(c: &mut Criterion) {
-    use fitbench_classic::AdamFaerConfig;
-    use fitbench_sgd::{AdamConfig, Precision};
+    use fitbench_classic::{AdamFaerConfig, SgdFaerConfig};
+    use fitbench_sgd::{AdamConfig, Precision, SgdConfig};
     one_thread();
-    let mut g = c.benchmark_group("adam_n8000");
-    for act in [Activation::Relu, Activation::Tanh] {
-        let (data, initial) = problem(8_000, act);
-        let configs: [(&str, Box<dyn TrainerConfig>); 3] = [
-            ("burn_flex_f32", Box::new(AdamConfig::default())),
-            (
-                "burn_flex_f64",
-                Box::new(AdamConfig::default().precision(Precision::F64)),
-            ),
-            ("faer_f64", Box::new(AdamFaerConfig::default())),
-        ];
-        for (name, config) in configs {
-            let mut t = config.init(&data, initial.clone(), 0).unwrap();
-            g.throughput(flops(t.as_ref()));
-            g.bench_function(format!("epoch_{act}_{name}"), |b| {
-                b.iter(|| black_box(t.step().unwrap()))
-            });
+    type Make = fn() -> Box<dyn TrainerConfig>;
+    let groups: [(&str, [(&str, Make); 3]); 2] = [
+        (
+            "adam_n8000",
+            [
+                ("burn_flex_f32", || Box::new(AdamConfig::default())),
+                ("burn_flex_f64", || {
+                    Box::new(AdamConfig::default().precision(Precision::F64))
+                }),
+                ("faer_f64", || Box::new(AdamFaerConfig::default())),
+            ],
+        ),
+        (
+            "sgd_n8000",
+            [
+                ("burn_flex_f32", || Box::new(SgdConfig::default())),
+                ("burn_flex_f64", || {
+                    Box::new(SgdConfig::default().precision(Precision::F64))
+                }),
+                ("faer_f64", || Box::new(SgdFaerConfig::default())),
+            ],
+        ),
+    ];
+    for (group, configs) in groups {
+        let mut g = c.benchmark_group(group);
+        for act in FRAMEWORK_ACTIVATIONS {
+            let (data, initial) = problem(8_000, act);
+            for (name, make) in configs {
+                let mut t = make().init(&data, initial.clone(), 0).unwrap();
+                g.throughput(flops(t.as_ref()));
+                g.bench_function(format!("epoch_{act}_{name}"), |b| {
+                    b.iter(|| black_box(t.step().unwrap()))
+                });
+            }
         }
+        g.finish();
     }
-    g.finish();
 }
 
 /// One full-batch epoch of a burn gradient trainer (f32, one thread) per backend in the
