@@ -305,14 +305,19 @@ const FRAMEWORK_ACTIVATIONS: [Activation; 4] = [
 /// against torch. Throughput: [`fitbench_core::flops::gradient`].
 fn adam_frameworks(c: &mut Criterion) {
     use fitbench_classic::{AdamFaerConfig, SgdFaerConfig};
-    use fitbench_sgd::{AdamConfig, Precision, SgdConfig};
+    use fitbench_sgd::{AdamConfig, Kernels, Precision, SgdConfig};
     one_thread();
     type Make = fn() -> Box<dyn TrainerConfig>;
-    let groups: [(&str, [(&str, Make); 3]); 2] = [
+    // `burn_kernels`: burn's own smooth activations (`kernels=burn`), for the ratio to
+    // fitbench's fused ones in the same run.
+    let groups: [(&str, [(&str, Make); 4]); 2] = [
         (
             "adam_n8000",
             [
                 ("burn_flex_f32", || Box::new(AdamConfig::default())),
+                ("burn_flex_f32_burn_kernels", || {
+                    Box::new(AdamConfig::default().kernels(Kernels::Burn))
+                }),
                 ("burn_flex_f64", || {
                     Box::new(AdamConfig::default().precision(Precision::F64))
                 }),
@@ -323,6 +328,9 @@ fn adam_frameworks(c: &mut Criterion) {
             "sgd_n8000",
             [
                 ("burn_flex_f32", || Box::new(SgdConfig::default())),
+                ("burn_flex_f32_burn_kernels", || {
+                    Box::new(SgdConfig::default().kernels(Kernels::Burn))
+                }),
                 ("burn_flex_f64", || {
                     Box::new(SgdConfig::default().precision(Precision::F64))
                 }),

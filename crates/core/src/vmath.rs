@@ -285,6 +285,73 @@ pub fn zip_map_in_place(out: &mut [f64], inp: &[f64], f: impl Fn(f64, f64) -> f6
     pulp::Arch::new().dispatch(ZipMap { out, inp, f });
 }
 
+/// `xs[i] ← f(xs[i])` on f32 storage, computed in f64 (each element widened, mapped by the
+/// f64 kernel `f`, rounded back once), compiled for the CPU's best instruction set as
+/// [`map_in_place`] is. The conversions vectorise with the kernel, so an f32 tensor gets the
+/// f64 kernel's accuracy (the result is the f64 value rounded to f32) at its speed, and the
+/// same bits on every x86-64 CPU.
+#[inline(always)]
+pub fn map_f32_in_place(xs: &mut [f32], f: impl Fn(f64) -> f64) {
+    if crate::simd::has_avx512() {
+        crate::simd::run_avx512(
+            #[inline(always)]
+            || {
+                for x in xs.iter_mut() {
+                    *x = f(f64::from(*x)) as f32;
+                }
+            },
+        );
+    } else {
+        pulp::Arch::new().dispatch(MapF32 { xs, f });
+    }
+}
+
+/// `out[i] ← f(out[i], inp[i])` on f32 storage, computed in f64 and rounded once (see
+/// [`map_f32_in_place`]); AVX2 (or SSE2) through `pulp`, like [`zip_map_in_place`].
+///
+/// # Panics
+/// If the slices differ in length (a caller's bug, not an input's).
+#[inline(always)]
+pub fn zip_map_f32_in_place(out: &mut [f32], inp: &[f32], f: impl Fn(f64, f64) -> f64) {
+    assert_eq!(out.len(), inp.len(), "zip_map_f32_in_place: lengths differ");
+    pulp::Arch::new().dispatch(ZipMapF32 { out, inp, f });
+}
+
+/// The loop of [`map_f32_in_place`] without AVX-512.
+struct MapF32<'a, F> {
+    xs: &'a mut [f32],
+    f: F,
+}
+
+impl<F: Fn(f64) -> f64> pulp::WithSimd for MapF32<'_, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        for x in self.xs.iter_mut() {
+            *x = (self.f)(f64::from(*x)) as f32;
+        }
+    }
+}
+
+/// The loop of [`zip_map_f32_in_place`].
+struct ZipMapF32<'a, F> {
+    out: &'a mut [f32],
+    inp: &'a [f32],
+    f: F,
+}
+
+impl<F: Fn(f64, f64) -> f64> pulp::WithSimd for ZipMapF32<'_, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        for (o, i) in self.out.iter_mut().zip(self.inp) {
+            *o = (self.f)(f64::from(*o), f64::from(*i)) as f32;
+        }
+    }
+}
+
 /// The loop of [`map_in_place`]: `with_simd` is inlined into pulp's function compiled with
 /// the CPU's target features (a closure passed to `dispatch` is not always inlined there).
 struct Map<'a, F> {
@@ -509,6 +576,39 @@ mod tests {
             for (x, y) in xs.iter().zip(&ys) {
                 assert_eq!(y.to_bits(), f(*x).to_bits(), "{name}({x:e})");
             }
+        }
+    }
+
+    #[test]
+    fn the_f32_slice_versions_round_the_f64_kernel_once() {
+        // f32 storage, f64 arithmetic: each element is the f64 kernel's value of the widened
+        // input, rounded to f32 once, on every path this CPU has.
+        let xs: Vec<f32> = sweep(-25.0, 25.0).iter().map(|&x| x as f32).collect();
+        let want = |f: fn(f64) -> f64, x: f32| (f(f64::from(x)) as f32).to_bits();
+        for (name, f) in [
+            ("tanh", tanh as fn(f64) -> f64),
+            ("sigmoid", sigmoid),
+            ("softplus", softplus),
+        ] {
+            let mut dispatched = xs.clone();
+            map_f32_in_place(&mut dispatched, f);
+            let mut pulp_path = xs.clone();
+            pulp::Arch::new().dispatch(MapF32 {
+                xs: &mut pulp_path,
+                f,
+            });
+            for ((x, a), b) in xs.iter().zip(&dispatched).zip(&pulp_path) {
+                assert_eq!(a.to_bits(), want(f, *x), "dispatched {name}({x:e})");
+                assert_eq!(b.to_bits(), want(f, *x), "pulp {name}({x:e})");
+            }
+        }
+        // The zip form: out ← g·(1 − y²) with out = g, inp = y.
+        let g: Vec<f32> = (0..xs.len()).map(|i| (i % 7) as f32 - 3.0).collect();
+        let mut out = g.clone();
+        zip_map_f32_in_place(&mut out, &xs, |g, y| g * (1.0 - y * y));
+        for ((o, g), y) in out.iter().zip(&g).zip(&xs) {
+            let (g, y) = (f64::from(*g), f64::from(*y));
+            assert_eq!(o.to_bits(), ((g * (1.0 - y * y)) as f32).to_bits());
         }
     }
 }

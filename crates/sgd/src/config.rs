@@ -10,6 +10,7 @@
 //! Adding an optimiser = a struct implementing [`Optimiser`] + a type alias + one entry in
 //! [`crate::TRAINERS`].
 
+use crate::activation::Kernels;
 use burn::optim::ModuleOptimizer;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -67,6 +68,7 @@ impl Backend {
 /// | `batch` | 0 | mini-batch size; 0 = full batch | ≥ 0 |
 /// | `precision` | `f32` | `f32` or `f64` | |
 /// | `backend` | `flex` | `flex` or `ndarray` | |
+/// | `kernels` | `fitbench` | smooth activations: `fitbench` (fused, [`crate::activation`]) or `burn` (burn's own) | |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GradientOptions {
@@ -80,6 +82,8 @@ pub struct GradientOptions {
     pub precision: Precision,
     /// Backend.
     pub backend: Backend,
+    /// Which implementation computes tanh, sigmoid and softplus ([`crate::activation`]).
+    pub kernels: Kernels,
 }
 
 impl Default for GradientOptions {
@@ -90,14 +94,21 @@ impl Default for GradientOptions {
             batch: 0,
             precision: Precision::F32,
             backend: Backend::Flex,
+            kernels: Kernels::Fitbench,
         }
     }
 }
 
 impl GradientOptions {
     /// The keys of these options in option strings and reports.
-    pub const FIELDS: &'static [&'static str] =
-        &["lr", "weight_decay", "batch", "precision", "backend"];
+    pub const FIELDS: &'static [&'static str] = &[
+        "lr",
+        "weight_decay",
+        "batch",
+        "precision",
+        "backend",
+        "kernels",
+    ];
 
     /// Checks the shared options of optimiser `name`.
     pub fn validate(&self, name: &str) -> Result<()> {
@@ -331,6 +342,12 @@ impl<O: Optimiser> GradientConfig<O> {
     /// With backend `backend`.
     pub fn backend(mut self, backend: Backend) -> Self {
         self.common.backend = backend;
+        self
+    }
+
+    /// With the smooth activations computed by `kernels`.
+    pub fn kernels(mut self, kernels: Kernels) -> Self {
+        self.common.kernels = kernels;
         self
     }
 

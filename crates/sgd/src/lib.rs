@@ -32,10 +32,12 @@
 
 #![deny(missing_docs)]
 
+pub mod activation;
 pub mod config;
 pub mod error;
 pub mod trainer;
 
+pub use activation::Kernels;
 pub use config::{
     ADAM, Adam, AdamConfig, Backend, GradientConfig, GradientOptions, Optimiser, Precision, SGD,
     Sgd, SgdConfig,

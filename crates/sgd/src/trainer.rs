@@ -6,6 +6,7 @@
 //! [`fitbench_core::Error::Cancelled`]; the optimiser's state is not rolled back (the harness
 //! ends the run).
 
+use crate::activation::{Kernels, Smooth, smooth};
 use crate::config::{Backend, GradientConfig, GradientOptions, Optimiser, Precision};
 use crate::error::SgdError;
 use burn::module::{Module, Param};
@@ -21,32 +22,42 @@ pub struct Net {
     biases: Vec<Param<Tensor<1>>>,
 }
 
-fn activate(act: Activation, z: Tensor<2>, backend: Backend) -> Tensor<2> {
-    match (act, backend) {
-        (Activation::Identity, _) => z,
-        (Activation::Relu, _) => activation::relu(z),
-        (Activation::LeakyRelu { alpha }, _) => activation::leaky_relu(z, alpha),
-        // tanh z = 2σ(2z) − 1 on flex: burn-flex evaluates tanh with scalar libm tanhf
-        // (≈ 23 ns per element, 90 % of an epoch at n = 8 000, h = 64) but has a fused sigmoid
-        // with a fused backward, which makes the epoch about 3× faster. Mathematically identical.
-        (Activation::Tanh, Backend::Flex) => activation::sigmoid(z.mul_scalar(2.0))
+fn activate(act: Activation, z: Tensor<2>, backend: Backend, kernels: Kernels) -> Tensor<2> {
+    match (act, backend, kernels) {
+        (Activation::Identity, _, _) => z,
+        (Activation::Relu, _, _) => activation::relu(z),
+        (Activation::LeakyRelu { alpha }, _, _) => activation::leaky_relu(z, alpha),
+        (Activation::Tanh, _, Kernels::Fitbench) => smooth(z, Smooth::Tanh),
+        (Activation::Sigmoid, _, Kernels::Fitbench) => smooth(z, Smooth::Sigmoid),
+        (Activation::Softplus, _, Kernels::Fitbench) => smooth(z, Smooth::Softplus),
+        // tanh z = 2σ(2z) − 1 on flex: burn-flex evaluates tanh with scalar libm tanhf but has
+        // a fused sigmoid backward, which made the epoch about 3× faster than its tanh.
+        (Activation::Tanh, Backend::Flex, Kernels::Burn) => activation::sigmoid(z.mul_scalar(2.0))
             .mul_scalar(2.0)
             .sub_scalar(1.0),
-        (Activation::Tanh, Backend::Ndarray) => activation::tanh(z),
-        (Activation::Sigmoid, Backend::Flex) => activation::sigmoid(z),
+        (Activation::Tanh, Backend::Ndarray, Kernels::Burn) => activation::tanh(z),
+        (Activation::Sigmoid, Backend::Flex, Kernels::Burn) => activation::sigmoid(z),
         // burn's generic sigmoid (used by ndarray) computes in f32 even for f64 tensors; build
         // it from f64-exact primitives instead.
-        (Activation::Sigmoid, Backend::Ndarray) => z.neg().exp().add_scalar(1.0).recip(),
-        (Activation::Softplus, _) => activation::softplus(z, 1.0),
+        (Activation::Sigmoid, Backend::Ndarray, Kernels::Burn) => {
+            z.neg().exp().add_scalar(1.0).recip()
+        }
+        (Activation::Softplus, _, Kernels::Burn) => activation::softplus(z, 1.0),
     }
 }
 
 impl Net {
-    fn forward(&self, x: Tensor<2>, activations: &[Activation], backend: Backend) -> Tensor<2> {
+    fn forward(
+        &self,
+        x: Tensor<2>,
+        activations: &[Activation],
+        backend: Backend,
+        kernels: Kernels,
+    ) -> Tensor<2> {
         let mut a = x;
         for ((w, b), act) in self.weights.iter().zip(&self.biases).zip(activations) {
             let z = a.matmul(w.val()) + b.val().unsqueeze_dim(0);
-            a = activate(*act, z, backend);
+            a = activate(*act, z, backend, kernels);
         }
         a
     }
@@ -69,6 +80,7 @@ pub struct GradientTrainer {
     lr: f64,
     batch: usize,
     backend: Backend,
+    kernels: Kernels,
     activations: Vec<Activation>,
     widths: Vec<usize>,
     device: Device,
@@ -150,6 +162,7 @@ impl GradientTrainer {
             lr,
             batch,
             backend,
+            kernels: options.kernels,
             activations: initial.activations.clone(),
             widths: initial.widths.clone(),
             model: Some(Net { weights, biases }),
@@ -170,7 +183,7 @@ impl GradientTrainer {
             what: "model".into(),
             message: "lost after a panic".into(),
         })?;
-        let diff = model.forward(x, &self.activations, self.backend) - y;
+        let diff = model.forward(x, &self.activations, self.backend, self.kernels) - y;
         let loss = (diff.clone() * diff).mean();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         self.model = Some(self.optimizer.step(self.lr, model, grads));

@@ -1,0 +1,416 @@
+//! The smooth activations (tanh, sigmoid, softplus) as one fused burn operation each, through
+//! burn's backend extension mechanism.
+//!
+//! burn 0.22.1 computes them with scalar libm calls per element (burn-flex's `unary_op`,
+//! burn-ndarray's `mapv`), and its autodiff keeps the *input*: the backward pass computes the
+//! activation a second time, then the derivative in four more element-wise passes that each
+//! allocate a tensor. Profiled on burn-flex f32 (n = 8 000, d = 16, h = 64), 63 % of a tanh
+//! epoch went to scalar `tanhf`/`expf` (see `docs/notes/issue-26.md`).
+//!
+//! Here each activation is one operation:
+//! - forward: [`fitbench_core::vmath`]'s vectorised kernel over the tensor's buffer, in place
+//!   when burn holds the only reference (f32 tensors are computed in f64 and rounded once);
+//! - the *output* y is kept for the backward pass, which is one fused pass over the incoming
+//!   gradient g, in place: tanh g·(1 − y²), sigmoid g·y(1 − y), softplus g·(−expm1(−y))
+//!   (σ(x) = 1 − e^(−softplus x), accurate for every x).
+//!
+//! The kernels give the same bits on every x86-64 CPU ([`fitbench_core::vmath`]'s contract), so
+//! a run's curve does not depend on the instruction set. [`Kernels::Burn`] keeps burn's own
+//! operations for comparison.
+
+// The kernels go in as `#[inline(always)]` closures on purpose (see `forward_f64`).
+#![allow(clippy::redundant_closure)]
+
+use burn::backend::Dispatch;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, backend_extension};
+use burn::tensor::Tensor;
+use fitbench_core::vmath;
+use serde::{Deserialize, Serialize};
+
+/// Which implementation of the smooth activations the gradient trainers use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kernels {
+    /// One fused operation per activation on [`fitbench_core::vmath`]'s kernels (this module).
+    #[default]
+    Fitbench,
+    /// burn's own operations (tanh on flex as 2σ(2z) − 1, burn's fused sigmoid there).
+    Burn,
+}
+
+/// A smooth activation with a fused kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Smooth {
+    /// tanh.
+    Tanh,
+    /// The logistic sigmoid.
+    Sigmoid,
+    /// ln(1 + eˣ).
+    Softplus,
+}
+
+/// The element-wise kernels of one backend: forward over a pre-activation, backward from the
+/// saved output and the incoming gradient.
+pub trait SmoothKernels: Backend {
+    /// f(x), element-wise.
+    fn smooth_forward(x: FloatTensor<Self>, kind: Smooth) -> FloatTensor<Self>;
+    /// g ⊙ f′(x), computed from the output y = f(x).
+    fn smooth_backward(
+        y: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        kind: Smooth,
+    ) -> FloatTensor<Self>;
+}
+
+/// The fused activation as a backend extension (routed through burn's `Dispatch`).
+#[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"), Autodiff)]
+pub trait SmoothActivation: Backend {
+    /// f(x), element-wise, with a fused backward pass under autodiff.
+    fn smooth_activation(x: FloatTensor<Self>, kind: Smooth) -> FloatTensor<Self>;
+}
+
+/// `f` applied to `z` with the fused operation.
+pub fn smooth(z: Tensor<2>, kind: Smooth) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as SmoothActivation>::smooth_activation(
+        z.into_dispatch(),
+        kind,
+    ))
+}
+
+/// f64 forward over a buffer. The kernels go in as `#[inline(always)]` closures: passed as
+/// function items, the call shim of softplus was not inlined (a call per element, 9× slower).
+fn forward_f64(xs: &mut [f64], kind: Smooth) {
+    match kind {
+        Smooth::Tanh => vmath::map_in_place(
+            xs,
+            #[inline(always)]
+            |x| vmath::tanh(x),
+        ),
+        Smooth::Sigmoid => vmath::map_in_place(
+            xs,
+            #[inline(always)]
+            |x| vmath::sigmoid(x),
+        ),
+        Smooth::Softplus => vmath::map_in_place(
+            xs,
+            #[inline(always)]
+            |x| vmath::softplus(x),
+        ),
+    }
+}
+
+/// f32 forward over a buffer (computed in f64, rounded once).
+fn forward_f32(xs: &mut [f32], kind: Smooth) {
+    match kind {
+        Smooth::Tanh => vmath::map_f32_in_place(
+            xs,
+            #[inline(always)]
+            |x| vmath::tanh(x),
+        ),
+        Smooth::Sigmoid => vmath::map_f32_in_place(
+            xs,
+            #[inline(always)]
+            |x| vmath::sigmoid(x),
+        ),
+        Smooth::Softplus => vmath::map_f32_in_place(
+            xs,
+            #[inline(always)]
+            |x| vmath::softplus(x),
+        ),
+    }
+}
+
+/// g ⊙ f′ from the output, the f64 kernels.
+#[inline(always)]
+fn tanh_prime(g: f64, y: f64) -> f64 {
+    g * (1.0 - y * y)
+}
+#[inline(always)]
+fn sigmoid_prime(g: f64, y: f64) -> f64 {
+    g * (y * (1.0 - y))
+}
+#[inline(always)]
+fn softplus_prime(g: f64, y: f64) -> f64 {
+    g * -vmath::expm1(-y)
+}
+
+/// f64 backward: `grad ← grad ⊙ f′` over buffers of the same length.
+fn backward_f64(grad: &mut [f64], y: &[f64], kind: Smooth) {
+    match kind {
+        Smooth::Tanh => vmath::zip_map_in_place(
+            grad,
+            y,
+            #[inline(always)]
+            |g, y| tanh_prime(g, y),
+        ),
+        Smooth::Sigmoid => vmath::zip_map_in_place(
+            grad,
+            y,
+            #[inline(always)]
+            |g, y| sigmoid_prime(g, y),
+        ),
+        Smooth::Softplus => vmath::zip_map_in_place(
+            grad,
+            y,
+            #[inline(always)]
+            |g, y| softplus_prime(g, y),
+        ),
+    }
+}
+
+/// f32 backward (computed in f64, rounded once).
+fn backward_f32(grad: &mut [f32], y: &[f32], kind: Smooth) {
+    match kind {
+        Smooth::Tanh => vmath::zip_map_f32_in_place(
+            grad,
+            y,
+            #[inline(always)]
+            |g, y| tanh_prime(g, y),
+        ),
+        Smooth::Sigmoid => vmath::zip_map_f32_in_place(
+            grad,
+            y,
+            #[inline(always)]
+            |g, y| sigmoid_prime(g, y),
+        ),
+        Smooth::Softplus => vmath::zip_map_f32_in_place(
+            grad,
+            y,
+            #[inline(always)]
+            |g, y| softplus_prime(g, y),
+        ),
+    }
+}
+
+/// The activation with a backend's own operations: the path for dtypes the fused kernels do
+/// not cover (half precision) and for layouts they cannot take.
+fn generic_forward<B: Backend>(x: FloatTensor<B>, kind: Smooth) -> FloatTensor<B> {
+    match kind {
+        Smooth::Tanh => B::float_tanh(x),
+        Smooth::Sigmoid => B::sigmoid(x),
+        Smooth::Softplus => {
+            // max(x, 0) + ln(1 + e^−|x|), stable for every x.
+            let relu = B::relu(x.clone());
+            let tail = B::float_log1p(B::float_exp(B::float_neg(B::float_abs(x))));
+            B::float_add(relu, tail)
+        }
+    }
+}
+
+/// g ⊙ f′(y) with a backend's own operations (see [`generic_forward`]).
+fn generic_backward<B: Backend>(
+    y: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    kind: Smooth,
+) -> FloatTensor<B> {
+    match kind {
+        Smooth::Tanh => {
+            let y2 = B::float_mul(y.clone(), y);
+            B::float_mul(grad, B::float_add_scalar(B::float_neg(y2), 1.0.into()))
+        }
+        Smooth::Sigmoid => B::sigmoid_backward(y, grad),
+        Smooth::Softplus => {
+            // σ(x) = 1 − e^(−y) (half precision only: the fused kernels use −expm1(−y)).
+            let sig = B::float_add_scalar(B::float_neg(B::float_exp(B::float_neg(y))), 1.0.into());
+            B::float_mul(grad, sig)
+        }
+    }
+}
+
+#[cfg(feature = "flex")]
+mod flex {
+    use super::*;
+    use burn::backend::Flex;
+    use burn::backend::flex::FlexTensor;
+    use burn::tensor::DType;
+
+    /// The contiguous element range of `t`, if it has one.
+    fn range(t: &FlexTensor) -> Option<(usize, usize)> {
+        t.layout().contiguous_offsets()
+    }
+
+    impl SmoothKernels for Flex {
+        fn smooth_forward(x: FlexTensor, kind: Smooth) -> FlexTensor {
+            let mut t = if range(&x).is_some() {
+                x
+            } else {
+                x.to_contiguous()
+            };
+            let (Some((start, end)), dtype) = (range(&t), t.dtype()) else {
+                return generic_forward::<Flex>(t, kind);
+            };
+            // `storage_mut` copies a shared buffer first (copy on write), so a tensor someone
+            // else still holds is never changed.
+            match dtype {
+                DType::F64 => forward_f64(&mut t.storage_mut::<f64>()[start..end], kind),
+                DType::F32 => forward_f32(&mut t.storage_mut::<f32>()[start..end], kind),
+                _ => return generic_forward::<Flex>(t, kind),
+            }
+            t
+        }
+
+        fn smooth_backward(y: FlexTensor, grad: FlexTensor, kind: Smooth) -> FlexTensor {
+            let mut g = if range(&grad).is_some() {
+                grad
+            } else {
+                grad.to_contiguous()
+            };
+            let y = if range(&y).is_some() {
+                y
+            } else {
+                y.to_contiguous()
+            };
+            let same = g.layout().shape() == y.layout().shape() && g.dtype() == y.dtype();
+            let (true, Some((gs, ge)), Some((ys, ye))) = (same, range(&g), range(&y)) else {
+                return generic_backward::<Flex>(y, g, kind);
+            };
+            match g.dtype() {
+                DType::F64 => {
+                    let yv = &y.storage::<f64>()[ys..ye];
+                    backward_f64(&mut g.storage_mut::<f64>()[gs..ge], yv, kind);
+                }
+                DType::F32 => {
+                    let yv = &y.storage::<f32>()[ys..ye];
+                    backward_f32(&mut g.storage_mut::<f32>()[gs..ge], yv, kind);
+                }
+                _ => return generic_backward::<Flex>(y, g, kind),
+            }
+            g
+        }
+    }
+
+    impl SmoothActivation for Flex {
+        fn smooth_activation(x: FlexTensor, kind: Smooth) -> FlexTensor {
+            Self::smooth_forward(x, kind)
+        }
+    }
+}
+
+#[cfg(feature = "ndarray")]
+mod ndarray {
+    #![allow(deprecated)]
+    use super::*;
+    use burn::backend::NdArray;
+    use burn::backend::ndarray::{NdArrayStorage, NdArrayTensor};
+
+    impl SmoothKernels for NdArray {
+        fn smooth_forward(x: NdArrayTensor, kind: Smooth) -> NdArrayTensor {
+            match x {
+                NdArrayTensor::F64(s) => {
+                    let mut a = s.into_owned();
+                    if a.as_slice_mut().is_none() {
+                        a = a.as_standard_layout().to_shared();
+                    }
+                    match a.as_slice_mut() {
+                        Some(xs) => forward_f64(xs, kind),
+                        None => {
+                            return generic_forward::<NdArray>(
+                                NdArrayTensor::F64(NdArrayStorage::from_owned(a)),
+                                kind,
+                            );
+                        }
+                    }
+                    NdArrayTensor::F64(NdArrayStorage::from_owned(a))
+                }
+                NdArrayTensor::F32(s) => {
+                    let mut a = s.into_owned();
+                    if a.as_slice_mut().is_none() {
+                        a = a.as_standard_layout().to_shared();
+                    }
+                    match a.as_slice_mut() {
+                        Some(xs) => forward_f32(xs, kind),
+                        None => {
+                            return generic_forward::<NdArray>(
+                                NdArrayTensor::F32(NdArrayStorage::from_owned(a)),
+                                kind,
+                            );
+                        }
+                    }
+                    NdArrayTensor::F32(NdArrayStorage::from_owned(a))
+                }
+                other => generic_forward::<NdArray>(other, kind),
+            }
+        }
+
+        fn smooth_backward(y: NdArrayTensor, grad: NdArrayTensor, kind: Smooth) -> NdArrayTensor {
+            match (y, grad) {
+                (NdArrayTensor::F64(ys), NdArrayTensor::F64(gs)) if ys.shape() == gs.shape() => {
+                    let y = ys.view().as_standard_layout().into_owned();
+                    let mut g = gs.into_owned();
+                    if g.as_slice_mut().is_none() {
+                        g = g.as_standard_layout().to_shared();
+                    }
+                    if let (Some(gv), Some(yv)) = (g.as_slice_mut(), y.as_slice()) {
+                        backward_f64(gv, yv, kind);
+                        return NdArrayTensor::F64(NdArrayStorage::from_owned(g));
+                    }
+                    generic_backward::<NdArray>(
+                        NdArrayTensor::F64(NdArrayStorage::from_owned(y.into_shared())),
+                        NdArrayTensor::F64(NdArrayStorage::from_owned(g)),
+                        kind,
+                    )
+                }
+                (NdArrayTensor::F32(ys), NdArrayTensor::F32(gs)) if ys.shape() == gs.shape() => {
+                    let y = ys.view().as_standard_layout().into_owned();
+                    let mut g = gs.into_owned();
+                    if g.as_slice_mut().is_none() {
+                        g = g.as_standard_layout().to_shared();
+                    }
+                    if let (Some(gv), Some(yv)) = (g.as_slice_mut(), y.as_slice()) {
+                        backward_f32(gv, yv, kind);
+                        return NdArrayTensor::F32(NdArrayStorage::from_owned(g));
+                    }
+                    generic_backward::<NdArray>(
+                        NdArrayTensor::F32(NdArrayStorage::from_owned(y.into_shared())),
+                        NdArrayTensor::F32(NdArrayStorage::from_owned(g)),
+                        kind,
+                    )
+                }
+                (y, g) => generic_backward::<NdArray>(y, g, kind),
+            }
+        }
+    }
+
+    impl SmoothActivation for NdArray {
+        fn smooth_activation(x: NdArrayTensor, kind: Smooth) -> NdArrayTensor {
+            Self::smooth_forward(x, kind)
+        }
+    }
+}
+
+/// The backward node: the saved output and which activation.
+#[derive(Debug)]
+struct SmoothBackward(Smooth);
+
+impl<B: Backend + SmoothKernels> Backward<B, 1> for SmoothBackward {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let y = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::smooth_backward(y, grad, self.0)
+        });
+    }
+}
+
+impl<B: Backend + SmoothKernels, C: CheckpointStrategy> SmoothActivation for Autodiff<B, C> {
+    fn smooth_activation(x: FloatTensor<Self>, kind: Smooth) -> FloatTensor<Self> {
+        let (primitive, node) = x.into_parts();
+        match SmoothBackward(kind)
+            .prepare::<C>([node])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::smooth_forward(primitive, kind);
+                prep.finish(y.clone(), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::smooth_forward(primitive, kind)),
+        }
+    }
+}
