@@ -1,5 +1,5 @@
-//! The smooth activations (tanh, sigmoid, softplus) as one fused burn operation each, through
-//! burn's backend extension mechanism.
+//! The smooth activations (tanh, sigmoid, softplus) and leaky ReLU as one fused burn operation
+//! each, through burn's backend extension mechanism.
 //!
 //! burn 0.22.1 computes them with scalar libm calls per element (burn-flex's `unary_op`,
 //! burn-ndarray's `mapv`), and its autodiff keeps the *input*: the backward pass computes the
@@ -12,7 +12,10 @@
 //!   when burn holds the only reference (f32 tensors are computed in f64 and rounded once);
 //! - the *output* y is kept for the backward pass, which is one fused pass over the incoming
 //!   gradient g, in place: tanh g·(1 − y²), sigmoid g·y(1 − y), softplus g·(−expm1(−y))
-//!   (σ(x) = 1 − e^(−softplus x), accurate for every x).
+//!   (σ(x) = 1 − e^(−softplus x), accurate for every x), leaky ReLU g·(y > 0 ? 1 : α).
+//!
+//! burn's leaky ReLU is a composite of masks and selects: 3.1× torch's epoch in one run of
+//! `measure.sh` (where ReLU was 0.72×).
 //!
 //! The kernels give the same bits on every x86-64 CPU ([`fitbench_core::vmath`]'s contract), so
 //! a run's curve does not depend on the instruction set. [`Kernels::Burn`] keeps burn's own
@@ -43,27 +46,33 @@ pub enum Kernels {
     Burn,
 }
 
-/// A smooth activation with a fused kernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Smooth {
+/// An activation with a fused kernel.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fused {
     /// tanh.
     Tanh,
     /// The logistic sigmoid.
     Sigmoid,
     /// ln(1 + eˣ).
     Softplus,
+    /// x for x > 0, αx otherwise, with α ∈ [0, 1) (so y > 0 exactly where x > 0, and the
+    /// derivative follows from the output).
+    LeakyRelu {
+        /// The negative-side slope.
+        alpha: f64,
+    },
 }
 
 /// The element-wise kernels of one backend: forward over a pre-activation, backward from the
 /// saved output and the incoming gradient.
 pub trait SmoothKernels: Backend {
     /// f(x), element-wise.
-    fn smooth_forward(x: FloatTensor<Self>, kind: Smooth) -> FloatTensor<Self>;
+    fn smooth_forward(x: FloatTensor<Self>, kind: Fused) -> FloatTensor<Self>;
     /// g ⊙ f′(x), computed from the output y = f(x).
     fn smooth_backward(
         y: FloatTensor<Self>,
         grad: FloatTensor<Self>,
-        kind: Smooth,
+        kind: Fused,
     ) -> FloatTensor<Self>;
 }
 
@@ -71,11 +80,11 @@ pub trait SmoothKernels: Backend {
 #[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"), Autodiff)]
 pub trait SmoothActivation: Backend {
     /// f(x), element-wise, with a fused backward pass under autodiff.
-    fn smooth_activation(x: FloatTensor<Self>, kind: Smooth) -> FloatTensor<Self>;
+    fn smooth_activation(x: FloatTensor<Self>, kind: Fused) -> FloatTensor<Self>;
 }
 
 /// `f` applied to `z` with the fused operation.
-pub fn smooth(z: Tensor<2>, kind: Smooth) -> Tensor<2> {
+pub fn smooth(z: Tensor<2>, kind: Fused) -> Tensor<2> {
     Tensor::from_dispatch(<Dispatch as SmoothActivation>::smooth_activation(
         z.into_dispatch(),
         kind,
@@ -84,44 +93,59 @@ pub fn smooth(z: Tensor<2>, kind: Smooth) -> Tensor<2> {
 
 /// f64 forward over a buffer. The kernels go in as `#[inline(always)]` closures: passed as
 /// function items, the call shim of softplus was not inlined (a call per element, 9× slower).
-fn forward_f64(xs: &mut [f64], kind: Smooth) {
+fn forward_f64(xs: &mut [f64], kind: Fused) {
     match kind {
-        Smooth::Tanh => vmath::map_in_place(
+        Fused::Tanh => vmath::map_in_place(
             xs,
             #[inline(always)]
             |x| vmath::tanh(x),
         ),
-        Smooth::Sigmoid => vmath::map_in_place(
+        Fused::Sigmoid => vmath::map_in_place(
             xs,
             #[inline(always)]
             |x| vmath::sigmoid(x),
         ),
-        Smooth::Softplus => vmath::map_in_place(
+        Fused::Softplus => vmath::map_in_place(
             xs,
             #[inline(always)]
             |x| vmath::softplus(x),
+        ),
+        Fused::LeakyRelu { alpha } => vmath::map_in_place(
+            xs,
+            #[inline(always)]
+            move |x| leaky(x, alpha),
         ),
     }
 }
 
 /// f32 forward over a buffer (computed in f64, rounded once).
-fn forward_f32(xs: &mut [f32], kind: Smooth) {
+fn forward_f32(xs: &mut [f32], kind: Fused) {
     match kind {
-        Smooth::Tanh => vmath::map_f32_in_place(
+        Fused::Tanh => vmath::map_f32_in_place(
             xs,
             #[inline(always)]
             |x| vmath::tanh(x),
         ),
-        Smooth::Sigmoid => vmath::map_f32_in_place(
+        Fused::Sigmoid => vmath::map_f32_in_place(
             xs,
             #[inline(always)]
             |x| vmath::sigmoid(x),
         ),
-        Smooth::Softplus => vmath::map_f32_in_place(
+        Fused::Softplus => vmath::map_f32_in_place(
             xs,
             #[inline(always)]
             |x| vmath::softplus(x),
         ),
+        // α rounded to f32 as burn does: x·α of two f32 values is exact in f64, so
+        // rounding it once gives burn's f32 product bit for bit.
+        Fused::LeakyRelu { alpha } => {
+            let alpha = f64::from(alpha as f32);
+            vmath::map_f32_in_place(
+                xs,
+                #[inline(always)]
+                move |x| leaky(x, alpha),
+            )
+        }
     }
 }
 
@@ -138,67 +162,94 @@ fn sigmoid_prime(g: f64, y: f64) -> f64 {
 fn softplus_prime(g: f64, y: f64) -> f64 {
     g * -vmath::expm1(-y)
 }
+#[inline(always)]
+fn leaky_prime(g: f64, y: f64, alpha: f64) -> f64 {
+    g * if y > 0.0 { 1.0 } else { alpha }
+}
+/// Leaky ReLU (branch-free).
+#[inline(always)]
+fn leaky(x: f64, alpha: f64) -> f64 {
+    x * if x > 0.0 { 1.0 } else { alpha }
+}
 
 /// f64 backward: `grad ← grad ⊙ f′` over buffers of the same length.
-fn backward_f64(grad: &mut [f64], y: &[f64], kind: Smooth) {
+fn backward_f64(grad: &mut [f64], y: &[f64], kind: Fused) {
     match kind {
-        Smooth::Tanh => vmath::zip_map_in_place(
+        Fused::Tanh => vmath::zip_map_in_place(
             grad,
             y,
             #[inline(always)]
             |g, y| tanh_prime(g, y),
         ),
-        Smooth::Sigmoid => vmath::zip_map_in_place(
+        Fused::Sigmoid => vmath::zip_map_in_place(
             grad,
             y,
             #[inline(always)]
             |g, y| sigmoid_prime(g, y),
         ),
-        Smooth::Softplus => vmath::zip_map_in_place(
+        Fused::Softplus => vmath::zip_map_in_place(
             grad,
             y,
             #[inline(always)]
             |g, y| softplus_prime(g, y),
+        ),
+        Fused::LeakyRelu { alpha } => vmath::zip_map_in_place(
+            grad,
+            y,
+            #[inline(always)]
+            move |g, y| leaky_prime(g, y, alpha),
         ),
     }
 }
 
 /// f32 backward (computed in f64, rounded once).
-fn backward_f32(grad: &mut [f32], y: &[f32], kind: Smooth) {
+fn backward_f32(grad: &mut [f32], y: &[f32], kind: Fused) {
     match kind {
-        Smooth::Tanh => vmath::zip_map_f32_in_place(
+        Fused::Tanh => vmath::zip_map_f32_in_place(
             grad,
             y,
             #[inline(always)]
             |g, y| tanh_prime(g, y),
         ),
-        Smooth::Sigmoid => vmath::zip_map_f32_in_place(
+        Fused::Sigmoid => vmath::zip_map_f32_in_place(
             grad,
             y,
             #[inline(always)]
             |g, y| sigmoid_prime(g, y),
         ),
-        Smooth::Softplus => vmath::zip_map_f32_in_place(
+        Fused::Softplus => vmath::zip_map_f32_in_place(
             grad,
             y,
             #[inline(always)]
             |g, y| softplus_prime(g, y),
         ),
+        // α rounded to f32 as burn does: x·α of two f32 values is exact in f64, so
+        // rounding it once gives burn's f32 product bit for bit.
+        Fused::LeakyRelu { alpha } => {
+            let alpha = f64::from(alpha as f32);
+            vmath::zip_map_f32_in_place(
+                grad,
+                y,
+                #[inline(always)]
+                move |g, y| leaky_prime(g, y, alpha),
+            )
+        }
     }
 }
 
 /// The activation with a backend's own operations: the path for dtypes the fused kernels do
 /// not cover (half precision) and for layouts they cannot take.
-fn generic_forward<B: Backend>(x: FloatTensor<B>, kind: Smooth) -> FloatTensor<B> {
+fn generic_forward<B: Backend>(x: FloatTensor<B>, kind: Fused) -> FloatTensor<B> {
     match kind {
-        Smooth::Tanh => B::float_tanh(x),
-        Smooth::Sigmoid => B::sigmoid(x),
-        Smooth::Softplus => {
+        Fused::Tanh => B::float_tanh(x),
+        Fused::Sigmoid => B::sigmoid(x),
+        Fused::Softplus => {
             // max(x, 0) + ln(1 + e^−|x|), stable for every x.
             let relu = B::relu(x.clone());
             let tail = B::float_log1p(B::float_exp(B::float_neg(B::float_abs(x))));
             B::float_add(relu, tail)
         }
+        Fused::LeakyRelu { alpha } => B::leaky_relu(x, alpha.into()),
     }
 }
 
@@ -206,18 +257,24 @@ fn generic_forward<B: Backend>(x: FloatTensor<B>, kind: Smooth) -> FloatTensor<B
 fn generic_backward<B: Backend>(
     y: FloatTensor<B>,
     grad: FloatTensor<B>,
-    kind: Smooth,
+    kind: Fused,
 ) -> FloatTensor<B> {
     match kind {
-        Smooth::Tanh => {
+        Fused::Tanh => {
             let y2 = B::float_mul(y.clone(), y);
             B::float_mul(grad, B::float_add_scalar(B::float_neg(y2), 1.0.into()))
         }
-        Smooth::Sigmoid => B::sigmoid_backward(y, grad),
-        Smooth::Softplus => {
+        Fused::Sigmoid => B::sigmoid_backward(y, grad),
+        Fused::Softplus => {
             // σ(x) = 1 − e^(−y) (half precision only: the fused kernels use −expm1(−y)).
             let sig = B::float_add_scalar(B::float_neg(B::float_exp(B::float_neg(y))), 1.0.into());
             B::float_mul(grad, sig)
+        }
+        Fused::LeakyRelu { alpha } => {
+            // g where y > 0, αg elsewhere: (1 − α)·relu′(y)·g + α·g.
+            let positive =
+                B::float_mul_scalar(B::relu_backward(y, grad.clone()), (1.0 - alpha).into());
+            B::float_add(positive, B::float_mul_scalar(grad, alpha.into()))
         }
     }
 }
@@ -235,7 +292,7 @@ mod flex {
     }
 
     impl SmoothKernels for Flex {
-        fn smooth_forward(x: FlexTensor, kind: Smooth) -> FlexTensor {
+        fn smooth_forward(x: FlexTensor, kind: Fused) -> FlexTensor {
             let mut t = if range(&x).is_some() {
                 x
             } else {
@@ -254,7 +311,7 @@ mod flex {
             t
         }
 
-        fn smooth_backward(y: FlexTensor, grad: FlexTensor, kind: Smooth) -> FlexTensor {
+        fn smooth_backward(y: FlexTensor, grad: FlexTensor, kind: Fused) -> FlexTensor {
             let mut g = if range(&grad).is_some() {
                 grad
             } else {
@@ -285,7 +342,7 @@ mod flex {
     }
 
     impl SmoothActivation for Flex {
-        fn smooth_activation(x: FlexTensor, kind: Smooth) -> FlexTensor {
+        fn smooth_activation(x: FlexTensor, kind: Fused) -> FlexTensor {
             Self::smooth_forward(x, kind)
         }
     }
@@ -299,7 +356,7 @@ mod ndarray {
     use burn::backend::ndarray::{NdArrayStorage, NdArrayTensor};
 
     impl SmoothKernels for NdArray {
-        fn smooth_forward(x: NdArrayTensor, kind: Smooth) -> NdArrayTensor {
+        fn smooth_forward(x: NdArrayTensor, kind: Fused) -> NdArrayTensor {
             match x {
                 NdArrayTensor::F64(s) => {
                     let mut a = s.into_owned();
@@ -337,7 +394,7 @@ mod ndarray {
             }
         }
 
-        fn smooth_backward(y: NdArrayTensor, grad: NdArrayTensor, kind: Smooth) -> NdArrayTensor {
+        fn smooth_backward(y: NdArrayTensor, grad: NdArrayTensor, kind: Fused) -> NdArrayTensor {
             match (y, grad) {
                 (NdArrayTensor::F64(ys), NdArrayTensor::F64(gs)) if ys.shape() == gs.shape() => {
                     let y = ys.view().as_standard_layout().into_owned();
@@ -377,7 +434,7 @@ mod ndarray {
     }
 
     impl SmoothActivation for NdArray {
-        fn smooth_activation(x: NdArrayTensor, kind: Smooth) -> NdArrayTensor {
+        fn smooth_activation(x: NdArrayTensor, kind: Fused) -> NdArrayTensor {
             Self::smooth_forward(x, kind)
         }
     }
@@ -385,7 +442,7 @@ mod ndarray {
 
 /// The backward node: the saved output and which activation.
 #[derive(Debug)]
-struct SmoothBackward(Smooth);
+struct SmoothBackward(Fused);
 
 impl<B: Backend + SmoothKernels> Backward<B, 1> for SmoothBackward {
     type State = FloatTensor<B>;
@@ -399,7 +456,7 @@ impl<B: Backend + SmoothKernels> Backward<B, 1> for SmoothBackward {
 }
 
 impl<B: Backend + SmoothKernels, C: CheckpointStrategy> SmoothActivation for Autodiff<B, C> {
-    fn smooth_activation(x: FloatTensor<Self>, kind: Smooth) -> FloatTensor<Self> {
+    fn smooth_activation(x: FloatTensor<Self>, kind: Fused) -> FloatTensor<Self> {
         let (primitive, node) = x.into_parts();
         match SmoothBackward(kind)
             .prepare::<C>([node])

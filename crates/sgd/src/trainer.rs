@@ -6,7 +6,7 @@
 //! [`fitbench_core::Error::Cancelled`]; the optimiser's state is not rolled back (the harness
 //! ends the run).
 
-use crate::activation::{Kernels, Smooth, smooth};
+use crate::activation::{Fused, Kernels, smooth};
 use crate::config::{Backend, GradientConfig, GradientOptions, Optimiser, Precision};
 use crate::error::SgdError;
 use burn::module::{Module, Param};
@@ -26,10 +26,13 @@ fn activate(act: Activation, z: Tensor<2>, backend: Backend, kernels: Kernels) -
     match (act, backend, kernels) {
         (Activation::Identity, _, _) => z,
         (Activation::Relu, _, _) => activation::relu(z),
-        (Activation::LeakyRelu { alpha }, _, _) => activation::leaky_relu(z, alpha),
-        (Activation::Tanh, _, Kernels::Fitbench) => smooth(z, Smooth::Tanh),
-        (Activation::Sigmoid, _, Kernels::Fitbench) => smooth(z, Smooth::Sigmoid),
-        (Activation::Softplus, _, Kernels::Fitbench) => smooth(z, Smooth::Softplus),
+        (Activation::LeakyRelu { alpha }, _, Kernels::Fitbench) => {
+            smooth(z, Fused::LeakyRelu { alpha })
+        }
+        (Activation::LeakyRelu { alpha }, _, Kernels::Burn) => activation::leaky_relu(z, alpha),
+        (Activation::Tanh, _, Kernels::Fitbench) => smooth(z, Fused::Tanh),
+        (Activation::Sigmoid, _, Kernels::Fitbench) => smooth(z, Fused::Sigmoid),
+        (Activation::Softplus, _, Kernels::Fitbench) => smooth(z, Fused::Softplus),
         // tanh z = 2σ(2z) − 1 on flex: burn-flex evaluates tanh with scalar libm tanhf but has
         // a fused sigmoid backward, which made the epoch about 3× faster than its tanh.
         (Activation::Tanh, Backend::Flex, Kernels::Burn) => activation::sigmoid(z.mul_scalar(2.0))

@@ -5,7 +5,7 @@
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use fitbench_core::{Activation, Architecture, Mlp, Split, TrainerConfig, synthetic, vmath};
-use fitbench_sgd::activation::{Smooth, smooth};
+use fitbench_sgd::activation::{Fused, smooth};
 use fitbench_sgd::{AdamConfig, Backend, Kernels, Precision};
 
 /// The fused f64 derivative against the analytic one (both from rounded values).
@@ -19,7 +19,13 @@ const RUN_F64_TOL: f64 = 1e-9;
 /// The same in f32.
 const RUN_F32_TOL: f64 = 1e-4;
 
-const KINDS: [Smooth; 3] = [Smooth::Tanh, Smooth::Sigmoid, Smooth::Softplus];
+const ALPHA: f64 = 0.1;
+const KINDS: [Fused; 4] = [
+    Fused::Tanh,
+    Fused::Sigmoid,
+    Fused::Softplus,
+    Fused::LeakyRelu { alpha: ALPHA },
+];
 
 /// The burn devices of this build, plain and with autodiff.
 fn devices() -> Vec<(&'static str, Device)> {
@@ -46,22 +52,36 @@ fn backends() -> Vec<Backend> {
         .collect()
 }
 
-fn f(kind: Smooth, x: f64) -> f64 {
+fn f(kind: Fused, x: f64) -> f64 {
     match kind {
-        Smooth::Tanh => vmath::tanh(x),
-        Smooth::Sigmoid => vmath::sigmoid(x),
-        Smooth::Softplus => vmath::softplus(x),
+        Fused::Tanh => vmath::tanh(x),
+        Fused::Sigmoid => vmath::sigmoid(x),
+        Fused::Softplus => vmath::softplus(x),
+        Fused::LeakyRelu { alpha } => {
+            if x > 0.0 {
+                x
+            } else {
+                alpha * x
+            }
+        }
     }
 }
 
-fn f_prime(kind: Smooth, x: f64) -> f64 {
+fn f_prime(kind: Fused, x: f64) -> f64 {
     match kind {
-        Smooth::Tanh => 1.0 - x.tanh().powi(2),
-        Smooth::Sigmoid => {
+        Fused::Tanh => 1.0 - x.tanh().powi(2),
+        Fused::Sigmoid => {
             let s = 1.0 / (1.0 + (-x).exp());
             s * (1.0 - s)
         }
-        Smooth::Softplus => 1.0 / (1.0 + (-x).exp()),
+        Fused::Softplus => 1.0 / (1.0 + (-x).exp()),
+        Fused::LeakyRelu { alpha } => {
+            if x > 0.0 {
+                1.0
+            } else {
+                alpha
+            }
+        }
     }
 }
 
@@ -96,9 +116,16 @@ fn the_fused_forward_is_the_vmath_kernel_on_every_backend_and_dtype() {
                     f(kind, *x).to_bits(),
                     "{name} {kind:?} f64 at {x}"
                 );
-                // f32: the f64 kernel of the f32 input, rounded once.
+                // f32: the f64 kernel of the f32 input, rounded once; leaky ReLU's slope is
+                // rounded to f32 first, as burn does (then the product is burn's f32 one).
                 let x32 = f64::from(*x as f32);
-                assert_eq!(y32[i], f(kind, x32) as f32, "{name} {kind:?} f32 at {x}");
+                let kind32 = match kind {
+                    Fused::LeakyRelu { alpha } => Fused::LeakyRelu {
+                        alpha: f64::from(alpha as f32),
+                    },
+                    other => other,
+                };
+                assert_eq!(y32[i], f(kind32, x32) as f32, "{name} {kind:?} f32 at {x}");
             }
         }
     }
@@ -112,7 +139,7 @@ fn the_fused_forward_leaves_a_tensor_someone_else_holds_unchanged() {
         for dtype in [DType::F32, DType::F64] {
             let x = tensor(&xs, dtype, &device);
             let kept = x.clone();
-            let _ = smooth(x, Smooth::Tanh);
+            let _ = smooth(x, Fused::Tanh);
             let after: Vec<f64> = kept.into_data().iter::<f64>().collect();
             let want: Vec<f64> = tensor(&xs, dtype, &device)
                 .into_data()
@@ -146,7 +173,7 @@ fn the_fused_backward_is_the_derivative_on_every_backend_and_dtype() {
                     // near ±1 (as in burn's and torch's backward): absolute there. softplus′ =
                     // −expm1(−y) keeps its relative accuracy everywhere.
                     let scale = match kind {
-                        Smooth::Softplus => want.abs(),
+                        Fused::Softplus | Fused::LeakyRelu { .. } => want.abs(),
                         _ => 1.0,
                     };
                     assert!(
@@ -166,7 +193,12 @@ fn fused_and_burn_kernels_train_the_same_network() {
         .unwrap()
         .train;
     for backend in backends() {
-        for act in [Activation::Tanh, Activation::Sigmoid, Activation::Softplus] {
+        for act in [
+            Activation::Tanh,
+            Activation::Sigmoid,
+            Activation::Softplus,
+            Activation::LeakyRelu { alpha: ALPHA },
+        ] {
             for (precision, tol) in [(Precision::F64, RUN_F64_TOL), (Precision::F32, RUN_F32_TOL)] {
                 let run = |kernels: Kernels| {
                     let net = Mlp::init(&Architecture::new(vec![8, 4], act), 2, 1, 3).unwrap();
@@ -194,10 +226,16 @@ fn fused_and_burn_kernels_train_the_same_network() {
                     worst < tol,
                     "{backend:?} {act} {precision:?}: largest weight difference {worst:e}"
                 );
-                assert_ne!(
-                    a, b,
-                    "{backend:?} {act} {precision:?}: the kernel choice changed nothing"
-                );
+                if let Activation::LeakyRelu { .. } = act {
+                    // The same products in the same order: bit for bit (so the gate's
+                    // leaky-ReLU cells do not move).
+                    assert_eq!(a, b, "{backend:?} {act} {precision:?}");
+                } else {
+                    assert_ne!(
+                        a, b,
+                        "{backend:?} {act} {precision:?}: the kernel choice changed nothing"
+                    );
+                }
             }
         }
     }
