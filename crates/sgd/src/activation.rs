@@ -353,7 +353,7 @@ mod ndarray {
     #![allow(deprecated)]
     use super::*;
     use burn::backend::NdArray;
-    use burn::backend::ndarray::{NdArrayStorage, NdArrayTensor};
+    use burn::backend::ndarray::NdArrayTensor;
 
     impl SmoothKernels for NdArray {
         fn smooth_forward(x: NdArrayTensor, kind: Fused) -> NdArrayTensor {
@@ -366,13 +366,10 @@ mod ndarray {
                     match a.as_slice_mut() {
                         Some(xs) => forward_f64(xs, kind),
                         None => {
-                            return generic_forward::<NdArray>(
-                                NdArrayTensor::F64(NdArrayStorage::from_owned(a)),
-                                kind,
-                            );
+                            return generic_forward::<NdArray>(NdArrayTensor::from(a), kind);
                         }
                     }
-                    NdArrayTensor::F64(NdArrayStorage::from_owned(a))
+                    NdArrayTensor::from(a)
                 }
                 NdArrayTensor::F32(s) => {
                     let mut a = s.into_owned();
@@ -382,13 +379,10 @@ mod ndarray {
                     match a.as_slice_mut() {
                         Some(xs) => forward_f32(xs, kind),
                         None => {
-                            return generic_forward::<NdArray>(
-                                NdArrayTensor::F32(NdArrayStorage::from_owned(a)),
-                                kind,
-                            );
+                            return generic_forward::<NdArray>(NdArrayTensor::from(a), kind);
                         }
                     }
-                    NdArrayTensor::F32(NdArrayStorage::from_owned(a))
+                    NdArrayTensor::from(a)
                 }
                 other => generic_forward::<NdArray>(other, kind),
             }
@@ -404,11 +398,11 @@ mod ndarray {
                     }
                     if let (Some(gv), Some(yv)) = (g.as_slice_mut(), y.as_slice()) {
                         backward_f64(gv, yv, kind);
-                        return NdArrayTensor::F64(NdArrayStorage::from_owned(g));
+                        return NdArrayTensor::from(g);
                     }
                     generic_backward::<NdArray>(
-                        NdArrayTensor::F64(NdArrayStorage::from_owned(y.into_shared())),
-                        NdArrayTensor::F64(NdArrayStorage::from_owned(g)),
+                        NdArrayTensor::from(y.into_shared()),
+                        NdArrayTensor::from(g),
                         kind,
                     )
                 }
@@ -420,11 +414,11 @@ mod ndarray {
                     }
                     if let (Some(gv), Some(yv)) = (g.as_slice_mut(), y.as_slice()) {
                         backward_f32(gv, yv, kind);
-                        return NdArrayTensor::F32(NdArrayStorage::from_owned(g));
+                        return NdArrayTensor::from(g);
                     }
                     generic_backward::<NdArray>(
-                        NdArrayTensor::F32(NdArrayStorage::from_owned(y.into_shared())),
-                        NdArrayTensor::F32(NdArrayStorage::from_owned(g)),
+                        NdArrayTensor::from(y.into_shared()),
+                        NdArrayTensor::from(g),
                         kind,
                     )
                 }
