@@ -76,11 +76,20 @@ pub trait SmoothKernels: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// The fused activation as a backend extension (routed through burn's `Dispatch`).
-#[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"), Autodiff)]
-pub trait SmoothActivation: Backend {
-    /// f(x), element-wise, with a fused backward pass under autodiff.
-    fn smooth_activation(x: FloatTensor<Self>, kind: Fused) -> FloatTensor<Self>;
+pub use extension::SmoothActivation;
+
+/// The extension trait in a module of its own: the macro's generated routing names
+/// burn-ndarray, which is deprecated upstream (fitbench still offers `backend=ndarray`).
+mod extension {
+    #![allow(deprecated)]
+    use super::*;
+
+    /// The fused activation as a backend extension (routed through burn's `Dispatch`).
+    #[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"), Autodiff)]
+    pub trait SmoothActivation: Backend {
+        /// f(x), element-wise, with a fused backward pass under autodiff.
+        fn smooth_activation(x: FloatTensor<Self>, kind: Fused) -> FloatTensor<Self>;
+    }
 }
 
 /// `f` applied to `z` with the fused operation.
