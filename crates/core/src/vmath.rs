@@ -239,6 +239,15 @@ pub fn softplus(z: f64) -> f64 {
     z.max(0.0) + log1p(exp(-z.abs()))
 }
 
+/// (softplus z, σ(z)) from one exponential e = e^−|z|: the same bits as [`softplus`] and
+/// [`sigmoid`] computed apart, for a layer whose backward pass needs σ = softplus′.
+#[inline(always)]
+pub fn softplus_and_sigmoid(z: f64) -> (f64, f64) {
+    let e = exp(-z.abs());
+    let s = 1.0 / (1.0 + e);
+    (z.max(0.0) + log1p(e), select(z >= 0.0, s, e * s))
+}
+
 /// ln(a/(1 − a)) for a ∈ (0, 1).
 #[inline(always)]
 pub fn logit(a: f64) -> f64 {
@@ -348,6 +357,88 @@ impl<F: Fn(f64, f64) -> f64> pulp::WithSimd for ZipMapF32<'_, F> {
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
         for (o, i) in self.out.iter_mut().zip(self.inp) {
             *o = (self.f)(f64::from(*o), f64::from(*i)) as f32;
+        }
+    }
+}
+
+/// `(xs[i], second[i]) ← f(xs[i])`: a kernel with two results, the first in place, compiled
+/// as [`map_in_place`] is.
+///
+/// # Panics
+/// If the slices differ in length (a caller's bug, not an input's).
+#[inline(always)]
+pub fn map2_in_place(xs: &mut [f64], second: &mut [f64], f: impl Fn(f64) -> (f64, f64)) {
+    assert_eq!(xs.len(), second.len(), "map2_in_place: lengths differ");
+    if crate::simd::has_avx512() {
+        crate::simd::run_avx512(
+            #[inline(always)]
+            || {
+                for (x, o) in xs.iter_mut().zip(second.iter_mut()) {
+                    (*x, *o) = f(*x);
+                }
+            },
+        );
+    } else {
+        pulp::Arch::new().dispatch(Map2 { xs, second, f });
+    }
+}
+
+/// [`map2_in_place`] on f32 storage, computed in f64 and rounded once (see
+/// [`map_f32_in_place`]).
+///
+/// # Panics
+/// If the slices differ in length (a caller's bug, not an input's).
+#[inline(always)]
+pub fn map2_f32_in_place(xs: &mut [f32], second: &mut [f32], f: impl Fn(f64) -> (f64, f64)) {
+    assert_eq!(xs.len(), second.len(), "map2_f32_in_place: lengths differ");
+    if crate::simd::has_avx512() {
+        crate::simd::run_avx512(
+            #[inline(always)]
+            || {
+                for (x, o) in xs.iter_mut().zip(second.iter_mut()) {
+                    let (a, b) = f(f64::from(*x));
+                    (*x, *o) = (a as f32, b as f32);
+                }
+            },
+        );
+    } else {
+        pulp::Arch::new().dispatch(Map2F32 { xs, second, f });
+    }
+}
+
+/// The loop of [`map2_in_place`] without AVX-512.
+struct Map2<'a, F> {
+    xs: &'a mut [f64],
+    second: &'a mut [f64],
+    f: F,
+}
+
+impl<F: Fn(f64) -> (f64, f64)> pulp::WithSimd for Map2<'_, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        for (x, o) in self.xs.iter_mut().zip(self.second.iter_mut()) {
+            (*x, *o) = (self.f)(*x);
+        }
+    }
+}
+
+/// The loop of [`map2_f32_in_place`] without AVX-512.
+struct Map2F32<'a, F> {
+    xs: &'a mut [f32],
+    second: &'a mut [f32],
+    f: F,
+}
+
+impl<F: Fn(f64) -> (f64, f64)> pulp::WithSimd for Map2F32<'_, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        for (x, o) in self.xs.iter_mut().zip(self.second.iter_mut()) {
+            let (a, b) = (self.f)(f64::from(*x));
+            (*x, *o) = (a as f32, b as f32);
         }
     }
 }
@@ -609,6 +700,54 @@ mod tests {
         for ((o, g), y) in out.iter().zip(&g).zip(&xs) {
             let (g, y) = (f64::from(*g), f64::from(*y));
             assert_eq!(o.to_bits(), ((g * (1.0 - y * y)) as f32).to_bits());
+        }
+    }
+
+    #[test]
+    fn the_two_result_kernel_is_softplus_and_sigmoid_bit_for_bit() {
+        let xs = sweep(-800.0, 800.0);
+        let (mut a, mut b) = (xs.clone(), vec![0.0; xs.len()]);
+        map2_in_place(&mut a, &mut b, softplus_and_sigmoid);
+        let (mut pa, mut pb) = (xs.clone(), vec![0.0; xs.len()]);
+        pulp::Arch::new().dispatch(Map2 {
+            xs: &mut pa,
+            second: &mut pb,
+            f: softplus_and_sigmoid,
+        });
+        for (i, x) in xs.iter().enumerate() {
+            let want = (softplus(*x).to_bits(), sigmoid(*x).to_bits());
+            assert_eq!(
+                (a[i].to_bits(), b[i].to_bits()),
+                want,
+                "dispatched at {x:e}"
+            );
+            assert_eq!((pa[i].to_bits(), pb[i].to_bits()), want, "pulp at {x:e}");
+        }
+        let x32: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
+        let (mut a, mut b) = (x32.clone(), vec![0.0f32; x32.len()]);
+        map2_f32_in_place(&mut a, &mut b, softplus_and_sigmoid);
+        let (mut pa, mut pb) = (x32.clone(), vec![0.0f32; x32.len()]);
+        pulp::Arch::new().dispatch(Map2F32 {
+            xs: &mut pa,
+            second: &mut pb,
+            f: softplus_and_sigmoid,
+        });
+        for (i, x) in x32.iter().enumerate() {
+            let x = f64::from(*x);
+            let want = (
+                (softplus(x) as f32).to_bits(),
+                (sigmoid(x) as f32).to_bits(),
+            );
+            assert_eq!(
+                (a[i].to_bits(), b[i].to_bits()),
+                want,
+                "f32 dispatched at {x:e}"
+            );
+            assert_eq!(
+                (pa[i].to_bits(), pb[i].to_bits()),
+                want,
+                "f32 pulp at {x:e}"
+            );
         }
     }
 }

@@ -11,8 +11,9 @@
 //! - forward: [`fitbench_core::vmath`]'s vectorised kernel over the tensor's buffer, in place
 //!   when burn holds the only reference (f32 tensors are computed in f64 and rounded once);
 //! - the *output* y is kept for the backward pass, which is one fused pass over the incoming
-//!   gradient g, in place: tanh g·(1 − y²), sigmoid g·y(1 − y), softplus g·(−expm1(−y))
-//!   (σ(x) = 1 − e^(−softplus x), accurate for every x), leaky ReLU g·(y > 0 ? 1 : α).
+//!   gradient g, in place: tanh g·(1 − y²), sigmoid g·y(1 − y), leaky ReLU g·(y > 0 ? 1 : α);
+//!   softplus keeps σ(x) = softplus′(x) instead, computed in the forward pass from the same
+//!   exponential as the output, and its backward pass is g·σ.
 //!
 //! burn's leaky ReLU is a composite of masks and selects: 3.1× torch's epoch in one run of
 //! `measure.sh` (where ReLU was 0.72×).
@@ -64,13 +65,22 @@ pub enum Fused {
 }
 
 /// The element-wise kernels of one backend: forward over a pre-activation, backward from the
-/// saved output and the incoming gradient.
+/// state the forward pass saved and the incoming gradient.
+///
+/// The state is the output y for tanh, sigmoid and leaky ReLU (their derivatives follow from
+/// it) and σ(x) = softplus′(x) for softplus, computed from the same exponential as the output
+/// ([`vmath::softplus_and_sigmoid`]), so its backward pass is one product.
 pub trait SmoothKernels: Backend {
     /// f(x), element-wise.
     fn smooth_forward(x: FloatTensor<Self>, kind: Fused) -> FloatTensor<Self>;
-    /// g ⊙ f′(x), computed from the output y = f(x).
+    /// (f(x), the state for [`SmoothKernels::smooth_backward`]).
+    fn smooth_forward_saving(
+        x: FloatTensor<Self>,
+        kind: Fused,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+    /// g ⊙ f′(x), computed from the saved state.
     fn smooth_backward(
-        y: FloatTensor<Self>,
+        state: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         kind: Fused,
     ) -> FloatTensor<Self>;
@@ -167,9 +177,10 @@ fn tanh_prime(g: f64, y: f64) -> f64 {
 fn sigmoid_prime(g: f64, y: f64) -> f64 {
     g * (y * (1.0 - y))
 }
+/// softplus′ = σ, saved by the forward pass.
 #[inline(always)]
-fn softplus_prime(g: f64, y: f64) -> f64 {
-    g * -vmath::expm1(-y)
+fn softplus_prime(g: f64, sigma: f64) -> f64 {
+    g * sigma
 }
 #[inline(always)]
 fn leaky_prime(g: f64, y: f64, alpha: f64) -> f64 {
@@ -262,9 +273,23 @@ fn generic_forward<B: Backend>(x: FloatTensor<B>, kind: Fused) -> FloatTensor<B>
     }
 }
 
+/// (f(x), state) with a backend's own operations (see [`generic_forward`]).
+fn generic_forward_saving<B: Backend>(
+    x: FloatTensor<B>,
+    kind: Fused,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    if kind == Fused::Softplus {
+        let sigma = B::sigmoid(x.clone());
+        (generic_forward::<B>(x, kind), sigma)
+    } else {
+        let y = generic_forward::<B>(x, kind);
+        (y.clone(), y)
+    }
+}
+
 /// g ⊙ f′(y) with a backend's own operations (see [`generic_forward`]).
 fn generic_backward<B: Backend>(
-    y: FloatTensor<B>,
+    y: FloatTensor<B>, // the state: σ(x) for softplus, the output otherwise
     grad: FloatTensor<B>,
     kind: Fused,
 ) -> FloatTensor<B> {
@@ -274,11 +299,7 @@ fn generic_backward<B: Backend>(
             B::float_mul(grad, B::float_add_scalar(B::float_neg(y2), 1.0.into()))
         }
         Fused::Sigmoid => B::sigmoid_backward(y, grad),
-        Fused::Softplus => {
-            // σ(x) = 1 − e^(−y) (half precision only: the fused kernels use −expm1(−y)).
-            let sig = B::float_add_scalar(B::float_neg(B::float_exp(B::float_neg(y))), 1.0.into());
-            B::float_mul(grad, sig)
-        }
+        Fused::Softplus => B::float_mul(grad, y),
         Fused::LeakyRelu { alpha } => {
             // g where y > 0, αg elsewhere: (1 − α)·relu′(y)·g + α·g.
             let positive =
@@ -318,6 +339,38 @@ mod flex {
                 _ => return generic_forward::<Flex>(t, kind),
             }
             t
+        }
+
+        fn smooth_forward_saving(x: FlexTensor, kind: Fused) -> (FlexTensor, FlexTensor) {
+            if kind != Fused::Softplus {
+                let y = Self::smooth_forward(x, kind);
+                return (y.clone(), y);
+            }
+            let mut t = if range(&x).is_some() {
+                x
+            } else {
+                x.to_contiguous()
+            };
+            let (Some((start, end)), dtype) = (range(&t), t.dtype()) else {
+                return generic_forward_saving::<Flex>(t, kind);
+            };
+            let mut sigma = FlexTensor::empty(t.layout().shape().clone(), dtype);
+            match dtype {
+                DType::F64 => vmath::map2_in_place(
+                    &mut t.storage_mut::<f64>()[start..end],
+                    sigma.storage_mut::<f64>(),
+                    #[inline(always)]
+                    |x| vmath::softplus_and_sigmoid(x),
+                ),
+                DType::F32 => vmath::map2_f32_in_place(
+                    &mut t.storage_mut::<f32>()[start..end],
+                    sigma.storage_mut::<f32>(),
+                    #[inline(always)]
+                    |x| vmath::softplus_and_sigmoid(x),
+                ),
+                _ => return generic_forward_saving::<Flex>(t, kind),
+            }
+            (t, sigma)
         }
 
         fn smooth_backward(y: FlexTensor, grad: FlexTensor, kind: Fused) -> FlexTensor {
@@ -397,6 +450,50 @@ mod ndarray {
             }
         }
 
+        fn smooth_forward_saving(x: NdArrayTensor, kind: Fused) -> (NdArrayTensor, NdArrayTensor) {
+            if kind != Fused::Softplus {
+                let y = Self::smooth_forward(x, kind);
+                return (y.clone(), y);
+            }
+            match x {
+                NdArrayTensor::F64(s) => {
+                    let mut a = s.into_owned();
+                    if a.as_slice_mut().is_none() {
+                        a = a.as_standard_layout().to_shared();
+                    }
+                    let mut sigma = a.to_owned().into_shared();
+                    if let (Some(xs), Some(ss)) = (a.as_slice_mut(), sigma.as_slice_mut()) {
+                        vmath::map2_in_place(
+                            xs,
+                            ss,
+                            #[inline(always)]
+                            |x| vmath::softplus_and_sigmoid(x),
+                        );
+                        return (NdArrayTensor::from(a), NdArrayTensor::from(sigma));
+                    }
+                    generic_forward_saving::<NdArray>(NdArrayTensor::from(a), kind)
+                }
+                NdArrayTensor::F32(s) => {
+                    let mut a = s.into_owned();
+                    if a.as_slice_mut().is_none() {
+                        a = a.as_standard_layout().to_shared();
+                    }
+                    let mut sigma = a.to_owned().into_shared();
+                    if let (Some(xs), Some(ss)) = (a.as_slice_mut(), sigma.as_slice_mut()) {
+                        vmath::map2_f32_in_place(
+                            xs,
+                            ss,
+                            #[inline(always)]
+                            |x| vmath::softplus_and_sigmoid(x),
+                        );
+                        return (NdArrayTensor::from(a), NdArrayTensor::from(sigma));
+                    }
+                    generic_forward_saving::<NdArray>(NdArrayTensor::from(a), kind)
+                }
+                other => generic_forward_saving::<NdArray>(other, kind),
+            }
+        }
+
         fn smooth_backward(y: NdArrayTensor, grad: NdArrayTensor, kind: Fused) -> NdArrayTensor {
             match (y, grad) {
                 (NdArrayTensor::F64(ys), NdArrayTensor::F64(gs)) if ys.shape() == gs.shape() => {
@@ -443,7 +540,8 @@ mod ndarray {
     }
 }
 
-/// The backward node: the saved output and which activation.
+/// The backward node: which activation; its state is what the forward pass saved
+/// ([`SmoothKernels::smooth_forward_saving`]).
 #[derive(Debug)]
 struct SmoothBackward(Fused);
 
@@ -451,9 +549,9 @@ impl<B: Backend + SmoothKernels> Backward<B, 1> for SmoothBackward {
     type State = FloatTensor<B>;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let y = ops.state;
+        let state = ops.state;
         unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-            B::smooth_backward(y, grad, self.0)
+            B::smooth_backward(state, grad, self.0)
         });
     }
 }
@@ -467,8 +565,8 @@ impl<B: Backend + SmoothKernels, C: CheckpointStrategy> SmoothActivation for Aut
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let y = B::smooth_forward(primitive, kind);
-                prep.finish(y.clone(), y)
+                let (y, state) = B::smooth_forward_saving(primitive, kind);
+                prep.finish(state, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::smooth_forward(primitive, kind)),
         }
