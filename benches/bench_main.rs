@@ -291,12 +291,14 @@ fn faer_gradient(c: &mut Criterion) {
     }
 }
 
-/// The activations the framework comparison covers: ReLU and the smooth ones.
-const FRAMEWORK_ACTIVATIONS: [Activation; 4] = [
+/// The activations the framework comparison covers: ReLU, the smooth ones and leaky ReLU
+/// (the gate's presets).
+const FRAMEWORK_ACTIVATIONS: [Activation; 5] = [
     Activation::Relu,
     Activation::Tanh,
     Activation::Sigmoid,
     Activation::Softplus,
+    Activation::LeakyRelu { alpha: 0.01 },
 ];
 
 /// One full-batch epoch at n = 8 000, d = 16, h = 64 (one thread) per activation: burn f32 and
@@ -345,7 +347,10 @@ fn adam_frameworks(c: &mut Criterion) {
             for (name, make) in configs {
                 let mut t = make().init(&data, initial.clone(), 0).unwrap();
                 g.throughput(flops(t.as_ref()));
-                g.bench_function(format!("epoch_{act}_{name}"), |b| {
+                // `leaky_relu:0.01` → `leaky_relu` in the id.
+                let act_name = act.to_string();
+                let act_name = act_name.split(':').next().unwrap_or("activation");
+                g.bench_function(format!("epoch_{act_name}_{name}"), |b| {
                     b.iter(|| black_box(t.step().unwrap()))
                 });
             }
