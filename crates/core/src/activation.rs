@@ -287,6 +287,9 @@ impl Activation {
 
     /// `z[i] ← z[i] + shift`, then `a[i] ← σ(z[i])`, vectorised; `z` and `a` have the same
     /// length (a shorter one bounds the loop).
+    // The kernel goes in as an `#[inline(always)]` closure on purpose: a function item passed
+    // to the slice loop is called through `Fn::call`, which was not always inlined (softplus).
+    #[allow(clippy::redundant_closure)]
     pub fn shift_and_apply_into(&self, z: &mut [f64], shift: f64, a: &mut [f64]) {
         // Two passes (shift, then σ into `a`): the same values as one fused loop.
         map(

@@ -110,62 +110,94 @@ pub fn smooth(z: Tensor<2>, kind: Fused) -> Tensor<2> {
     ))
 }
 
-/// f64 forward over a buffer. The kernels go in as `#[inline(always)]` closures: passed as
-/// function items, the call shim of softplus was not inlined (a call per element, 9× slower).
+/// One forward kernel per kind, run by `$map` (a vmath slice loop) over `$xs`; `$alpha`
+/// maps leaky ReLU's slope (f32 rounds it as burn does). The kernels go in as
+/// `#[inline(always)]` closures: passed as function items, the call shim of softplus was not
+/// inlined (a call per element, 4× slower).
+macro_rules! forward_with {
+    ($map:path, $xs:expr, $kind:expr, $alpha:expr) => {
+        match $kind {
+            Fused::Tanh => $map(
+                $xs,
+                #[inline(always)]
+                |x| vmath::tanh(x),
+            ),
+            Fused::Sigmoid => $map(
+                $xs,
+                #[inline(always)]
+                |x| vmath::sigmoid(x),
+            ),
+            Fused::Softplus => $map(
+                $xs,
+                #[inline(always)]
+                |x| vmath::softplus(x),
+            ),
+            Fused::LeakyRelu { alpha } => {
+                let alpha = $alpha(alpha);
+                $map(
+                    $xs,
+                    #[inline(always)]
+                    move |x| leaky(x, alpha),
+                )
+            }
+        }
+    };
+}
+
+/// One backward kernel per kind (`grad ← grad ⊙ f′` from the saved state), run by `$zip`.
+macro_rules! backward_with {
+    ($zip:path, $grad:expr, $state:expr, $kind:expr, $alpha:expr) => {
+        match $kind {
+            Fused::Tanh => $zip(
+                $grad,
+                $state,
+                #[inline(always)]
+                |g, y| tanh_prime(g, y),
+            ),
+            Fused::Sigmoid => $zip(
+                $grad,
+                $state,
+                #[inline(always)]
+                |g, y| sigmoid_prime(g, y),
+            ),
+            Fused::Softplus => $zip(
+                $grad,
+                $state,
+                #[inline(always)]
+                |g, s| softplus_prime(g, s),
+            ),
+            Fused::LeakyRelu { alpha } => {
+                let alpha = $alpha(alpha);
+                $zip(
+                    $grad,
+                    $state,
+                    #[inline(always)]
+                    move |g, y| leaky_prime(g, y, alpha),
+                )
+            }
+        }
+    };
+}
+
+/// The slope as given (f64 tensors).
+fn exact(alpha: f64) -> f64 {
+    alpha
+}
+
+/// The slope rounded to f32, as burn does: x·α of two f32 values is exact in f64, so
+/// rounding it once gives burn's f32 product bit for bit.
+fn as_f32(alpha: f64) -> f64 {
+    f64::from(alpha as f32)
+}
+
+/// f64 forward over a buffer.
 fn forward_f64(xs: &mut [f64], kind: Fused) {
-    match kind {
-        Fused::Tanh => vmath::map_in_place(
-            xs,
-            #[inline(always)]
-            |x| vmath::tanh(x),
-        ),
-        Fused::Sigmoid => vmath::map_in_place(
-            xs,
-            #[inline(always)]
-            |x| vmath::sigmoid(x),
-        ),
-        Fused::Softplus => vmath::map_in_place(
-            xs,
-            #[inline(always)]
-            |x| vmath::softplus(x),
-        ),
-        Fused::LeakyRelu { alpha } => vmath::map_in_place(
-            xs,
-            #[inline(always)]
-            move |x| leaky(x, alpha),
-        ),
-    }
+    forward_with!(vmath::map_in_place, xs, kind, exact)
 }
 
 /// f32 forward over a buffer (computed in f64, rounded once).
 fn forward_f32(xs: &mut [f32], kind: Fused) {
-    match kind {
-        Fused::Tanh => vmath::map_f32_in_place(
-            xs,
-            #[inline(always)]
-            |x| vmath::tanh(x),
-        ),
-        Fused::Sigmoid => vmath::map_f32_in_place(
-            xs,
-            #[inline(always)]
-            |x| vmath::sigmoid(x),
-        ),
-        Fused::Softplus => vmath::map_f32_in_place(
-            xs,
-            #[inline(always)]
-            |x| vmath::softplus(x),
-        ),
-        // α rounded to f32 as burn does: x·α of two f32 values is exact in f64, so
-        // rounding it once gives burn's f32 product bit for bit.
-        Fused::LeakyRelu { alpha } => {
-            let alpha = f64::from(alpha as f32);
-            vmath::map_f32_in_place(
-                xs,
-                #[inline(always)]
-                move |x| leaky(x, alpha),
-            )
-        }
-    }
+    forward_with!(vmath::map_f32_in_place, xs, kind, as_f32)
 }
 
 /// g ⊙ f′ from the output, the f64 kernels.
@@ -193,68 +225,13 @@ fn leaky(x: f64, alpha: f64) -> f64 {
 }
 
 /// f64 backward: `grad ← grad ⊙ f′` over buffers of the same length.
-fn backward_f64(grad: &mut [f64], y: &[f64], kind: Fused) {
-    match kind {
-        Fused::Tanh => vmath::zip_map_in_place(
-            grad,
-            y,
-            #[inline(always)]
-            |g, y| tanh_prime(g, y),
-        ),
-        Fused::Sigmoid => vmath::zip_map_in_place(
-            grad,
-            y,
-            #[inline(always)]
-            |g, y| sigmoid_prime(g, y),
-        ),
-        Fused::Softplus => vmath::zip_map_in_place(
-            grad,
-            y,
-            #[inline(always)]
-            |g, y| softplus_prime(g, y),
-        ),
-        Fused::LeakyRelu { alpha } => vmath::zip_map_in_place(
-            grad,
-            y,
-            #[inline(always)]
-            move |g, y| leaky_prime(g, y, alpha),
-        ),
-    }
+fn backward_f64(grad: &mut [f64], state: &[f64], kind: Fused) {
+    backward_with!(vmath::zip_map_in_place, grad, state, kind, exact)
 }
 
 /// f32 backward (computed in f64, rounded once).
-fn backward_f32(grad: &mut [f32], y: &[f32], kind: Fused) {
-    match kind {
-        Fused::Tanh => vmath::zip_map_f32_in_place(
-            grad,
-            y,
-            #[inline(always)]
-            |g, y| tanh_prime(g, y),
-        ),
-        Fused::Sigmoid => vmath::zip_map_f32_in_place(
-            grad,
-            y,
-            #[inline(always)]
-            |g, y| sigmoid_prime(g, y),
-        ),
-        Fused::Softplus => vmath::zip_map_f32_in_place(
-            grad,
-            y,
-            #[inline(always)]
-            |g, y| softplus_prime(g, y),
-        ),
-        // α rounded to f32 as burn does: x·α of two f32 values is exact in f64, so
-        // rounding it once gives burn's f32 product bit for bit.
-        Fused::LeakyRelu { alpha } => {
-            let alpha = f64::from(alpha as f32);
-            vmath::zip_map_f32_in_place(
-                grad,
-                y,
-                #[inline(always)]
-                move |g, y| leaky_prime(g, y, alpha),
-            )
-        }
-    }
+fn backward_f32(grad: &mut [f32], state: &[f32], kind: Fused) {
+    backward_with!(vmath::zip_map_f32_in_place, grad, state, kind, as_f32)
 }
 
 /// The activation with a backend's own operations: the path for dtypes the fused kernels do
