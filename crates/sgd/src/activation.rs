@@ -22,7 +22,7 @@
 //! a run's curve does not depend on the instruction set. [`Kernels::Burn`] keeps burn's own
 //! operations for comparison.
 
-// The kernels go in as `#[inline(always)]` closures on purpose (see `forward_f64`).
+// The kernels go in as `#[inline(always)]` closures on purpose (see `forward_with!`).
 #![allow(clippy::redundant_closure)]
 
 use burn::backend::Dispatch;
@@ -43,7 +43,8 @@ pub enum Kernels {
     /// One fused operation per activation on [`fitbench_core::vmath`]'s kernels (this module).
     #[default]
     Fitbench,
-    /// burn's own operations (tanh on flex as 2σ(2z) − 1, burn's fused sigmoid there).
+    /// burn's own operations (tanh on flex as 2σ(2z) − 1, burn's fused sigmoid there, leaky
+    /// ReLU by burn's masks).
     Burn,
 }
 
