@@ -22,7 +22,7 @@
 //! a run's curve does not depend on the instruction set. [`Kernels::Burn`] keeps burn's own
 //! operations for comparison.
 
-// The kernels go in as `#[inline(always)]` closures on purpose (see `forward_with!`).
+// The kernels go in as `#[inline(always)]` closures on purpose (see `forward`).
 #![allow(clippy::redundant_closure)]
 
 use burn::backend::Dispatch;
@@ -33,7 +33,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, backend_extension};
 use burn::tensor::Tensor;
-use fitbench_core::vmath;
+use fitbench_core::vmath::{self, Lane};
 use serde::{Deserialize, Serialize};
 
 /// Which implementation of the smooth activations the gradient trainers use.
@@ -111,128 +111,83 @@ pub fn smooth(z: Tensor<2>, kind: Fused) -> Tensor<2> {
     ))
 }
 
-/// One forward kernel per kind, run by `$map` (a vmath slice loop) over `$xs`; `$alpha`
-/// maps leaky ReLU's slope (f32 rounds it as burn does). The kernels go in as
-/// `#[inline(always)]` closures: passed as function items, the call shim of softplus was not
-/// inlined (a call per element, 4× slower).
-macro_rules! forward_with {
-    ($map:path, $xs:expr, $kind:expr, $alpha:expr) => {
-        match $kind {
-            Fused::Tanh => $map(
-                $xs,
+/// f(x) over a buffer, in place (f32 computed in f64 and rounded once: [`Lane`]). The kernels
+/// go in as `#[inline(always)]` closures (see [`vmath::map_in_place`]).
+fn forward<T: Lane>(xs: &mut [T], kind: Fused) {
+    match kind {
+        Fused::Tanh => vmath::map_in_place(
+            xs,
+            #[inline(always)]
+            |x| vmath::tanh(x),
+        ),
+        Fused::Sigmoid => vmath::map_in_place(
+            xs,
+            #[inline(always)]
+            |x| vmath::sigmoid(x),
+        ),
+        Fused::Softplus => vmath::map_in_place(
+            xs,
+            #[inline(always)]
+            |x| vmath::softplus(x),
+        ),
+        Fused::LeakyRelu { alpha } => {
+            let alpha = slope::<T>(alpha);
+            vmath::map_in_place(
+                xs,
                 #[inline(always)]
-                |x| vmath::tanh(x),
-            ),
-            Fused::Sigmoid => $map(
-                $xs,
-                #[inline(always)]
-                |x| vmath::sigmoid(x),
-            ),
-            Fused::Softplus => $map(
-                $xs,
-                #[inline(always)]
-                |x| vmath::softplus(x),
-            ),
-            Fused::LeakyRelu { alpha } => {
-                let alpha = $alpha(alpha);
-                $map(
-                    $xs,
-                    #[inline(always)]
-                    move |x| leaky(x, alpha),
-                )
-            }
+                move |x| x * if x > 0.0 { 1.0 } else { alpha },
+            )
         }
-    };
+    }
 }
 
-/// One backward kernel per kind (`grad ← grad ⊙ f′` from the saved state), run by `$zip`.
-macro_rules! backward_with {
-    ($zip:path, $grad:expr, $state:expr, $kind:expr, $alpha:expr) => {
-        match $kind {
-            Fused::Tanh => $zip(
-                $grad,
-                $state,
+/// Softplus over `xs` in place and σ = softplus′ into `sigma`, from one exponential.
+fn forward_softplus_saving<T: Lane>(xs: &mut [T], sigma: &mut [T]) {
+    vmath::map2_in_place(
+        xs,
+        sigma,
+        #[inline(always)]
+        |x| vmath::softplus_and_sigmoid(x),
+    );
+}
+
+/// `grad ← grad ⊙ f′` from the saved state (the output; σ for softplus), in place.
+fn backward<T: Lane>(grad: &mut [T], state: &[T], kind: Fused) {
+    match kind {
+        Fused::Tanh => vmath::zip_map_in_place(
+            grad,
+            state,
+            #[inline(always)]
+            |g, y| g * (1.0 - y * y),
+        ),
+        Fused::Sigmoid => vmath::zip_map_in_place(
+            grad,
+            state,
+            #[inline(always)]
+            |g, y| g * (y * (1.0 - y)),
+        ),
+        Fused::Softplus => vmath::zip_map_in_place(
+            grad,
+            state,
+            #[inline(always)]
+            |g, sigma| g * sigma,
+        ),
+        Fused::LeakyRelu { alpha } => {
+            let alpha = slope::<T>(alpha);
+            vmath::zip_map_in_place(
+                grad,
+                state,
                 #[inline(always)]
-                |g, y| tanh_prime(g, y),
-            ),
-            Fused::Sigmoid => $zip(
-                $grad,
-                $state,
-                #[inline(always)]
-                |g, y| sigmoid_prime(g, y),
-            ),
-            Fused::Softplus => $zip(
-                $grad,
-                $state,
-                #[inline(always)]
-                |g, s| softplus_prime(g, s),
-            ),
-            Fused::LeakyRelu { alpha } => {
-                let alpha = $alpha(alpha);
-                $zip(
-                    $grad,
-                    $state,
-                    #[inline(always)]
-                    move |g, y| leaky_prime(g, y, alpha),
-                )
-            }
+                move |g, y| g * if y > 0.0 { 1.0 } else { alpha },
+            )
         }
-    };
+    }
 }
 
-/// The slope as given (f64 tensors).
-fn exact(alpha: f64) -> f64 {
-    alpha
-}
-
-/// The slope rounded to f32, as burn does: x·α of two f32 values is exact in f64, so
-/// rounding it once gives burn's f32 product bit for bit.
-fn as_f32(alpha: f64) -> f64 {
-    f64::from(alpha as f32)
-}
-
-/// f64 forward over a buffer.
-fn forward_f64(xs: &mut [f64], kind: Fused) {
-    forward_with!(vmath::map_in_place, xs, kind, exact)
-}
-
-/// f32 forward over a buffer (computed in f64, rounded once).
-fn forward_f32(xs: &mut [f32], kind: Fused) {
-    forward_with!(vmath::map_f32_in_place, xs, kind, as_f32)
-}
-
-/// g ⊙ f′ from the output, the f64 kernels.
-#[inline(always)]
-fn tanh_prime(g: f64, y: f64) -> f64 {
-    g * (1.0 - y * y)
-}
-#[inline(always)]
-fn sigmoid_prime(g: f64, y: f64) -> f64 {
-    g * (y * (1.0 - y))
-}
-/// softplus′ = σ, saved by the forward pass.
-#[inline(always)]
-fn softplus_prime(g: f64, sigma: f64) -> f64 {
-    g * sigma
-}
-#[inline(always)]
-fn leaky_prime(g: f64, y: f64, alpha: f64) -> f64 {
-    g * if y > 0.0 { 1.0 } else { alpha }
-}
-/// Leaky ReLU (branch-free).
-#[inline(always)]
-fn leaky(x: f64, alpha: f64) -> f64 {
-    x * if x > 0.0 { 1.0 } else { alpha }
-}
-
-/// f64 backward: `grad ← grad ⊙ f′` over buffers of the same length.
-fn backward_f64(grad: &mut [f64], state: &[f64], kind: Fused) {
-    backward_with!(vmath::zip_map_in_place, grad, state, kind, exact)
-}
-
-/// f32 backward (computed in f64, rounded once).
-fn backward_f32(grad: &mut [f32], state: &[f32], kind: Fused) {
-    backward_with!(vmath::zip_map_f32_in_place, grad, state, kind, as_f32)
+/// Leaky ReLU's slope in the tensor's precision, as burn rounds it: for f32, x·α of two f32
+/// values is exact in f64, so rounding it once gives burn's f32 product bit for bit.
+fn slope<T: Lane>(alpha: f64) -> f64 {
+    T::narrow(alpha).widen()
 }
 
 /// The activation with a backend's own operations: the path for dtypes the fused kernels do
@@ -294,26 +249,27 @@ mod flex {
     use burn::backend::flex::FlexTensor;
     use burn::tensor::DType;
 
-    /// The contiguous element range of `t`, if it has one.
-    fn range(t: &FlexTensor) -> Option<(usize, usize)> {
-        t.layout().contiguous_offsets()
+    /// `t` with a contiguous element range, and that range.
+    fn contiguous(t: FlexTensor) -> (FlexTensor, Option<(usize, usize)>) {
+        let t = match t.layout().contiguous_offsets() {
+            Some(_) => t,
+            None => t.to_contiguous(),
+        };
+        let range = t.layout().contiguous_offsets();
+        (t, range)
     }
 
     impl SmoothKernels for Flex {
         fn smooth_forward(x: FlexTensor, kind: Fused) -> FlexTensor {
-            let mut t = if range(&x).is_some() {
-                x
-            } else {
-                x.to_contiguous()
-            };
-            let (Some((start, end)), dtype) = (range(&t), t.dtype()) else {
+            let (mut t, range) = contiguous(x);
+            let Some((start, end)) = range else {
                 return generic_forward::<Flex>(t, kind);
             };
             // `storage_mut` copies a shared buffer first (copy on write), so a tensor someone
             // else still holds is never changed.
-            match dtype {
-                DType::F64 => forward_f64(&mut t.storage_mut::<f64>()[start..end], kind),
-                DType::F32 => forward_f32(&mut t.storage_mut::<f32>()[start..end], kind),
+            match t.dtype() {
+                DType::F64 => forward(&mut t.storage_mut::<f64>()[start..end], kind),
+                DType::F32 => forward(&mut t.storage_mut::<f32>()[start..end], kind),
                 _ => return generic_forward::<Flex>(t, kind),
             }
             t
@@ -324,58 +280,45 @@ mod flex {
                 let y = Self::smooth_forward(x, kind);
                 return (y.clone(), y);
             }
-            let mut t = if range(&x).is_some() {
-                x
-            } else {
-                x.to_contiguous()
-            };
-            let (Some((start, end)), dtype) = (range(&t), t.dtype()) else {
+            let (mut t, range) = contiguous(x);
+            let Some((start, end)) = range else {
                 return generic_forward_saving::<Flex>(t, kind);
             };
+            let dtype = t.dtype();
             let mut sigma = FlexTensor::empty(t.layout().shape().clone(), dtype);
             match dtype {
-                DType::F64 => vmath::map2_in_place(
+                DType::F64 => forward_softplus_saving(
                     &mut t.storage_mut::<f64>()[start..end],
                     sigma.storage_mut::<f64>(),
-                    #[inline(always)]
-                    |x| vmath::softplus_and_sigmoid(x),
                 ),
-                DType::F32 => vmath::map2_f32_in_place(
+                DType::F32 => forward_softplus_saving(
                     &mut t.storage_mut::<f32>()[start..end],
                     sigma.storage_mut::<f32>(),
-                    #[inline(always)]
-                    |x| vmath::softplus_and_sigmoid(x),
                 ),
                 _ => return generic_forward_saving::<Flex>(t, kind),
             }
             (t, sigma)
         }
 
-        fn smooth_backward(y: FlexTensor, grad: FlexTensor, kind: Fused) -> FlexTensor {
-            let mut g = if range(&grad).is_some() {
-                grad
-            } else {
-                grad.to_contiguous()
-            };
-            let y = if range(&y).is_some() {
-                y
-            } else {
-                y.to_contiguous()
-            };
-            let same = g.layout().shape() == y.layout().shape() && g.dtype() == y.dtype();
-            let (true, Some((gs, ge)), Some((ys, ye))) = (same, range(&g), range(&y)) else {
-                return generic_backward::<Flex>(y, g, kind);
+        fn smooth_backward(state: FlexTensor, grad: FlexTensor, kind: Fused) -> FlexTensor {
+            let (mut g, g_range) = contiguous(grad);
+            let (s, s_range) = contiguous(state);
+            let same = g.layout().shape() == s.layout().shape() && g.dtype() == s.dtype();
+            let (true, Some((gs, ge)), Some((ss, se))) = (same, g_range, s_range) else {
+                return generic_backward::<Flex>(s, g, kind);
             };
             match g.dtype() {
-                DType::F64 => {
-                    let yv = &y.storage::<f64>()[ys..ye];
-                    backward_f64(&mut g.storage_mut::<f64>()[gs..ge], yv, kind);
-                }
-                DType::F32 => {
-                    let yv = &y.storage::<f32>()[ys..ye];
-                    backward_f32(&mut g.storage_mut::<f32>()[gs..ge], yv, kind);
-                }
-                _ => return generic_backward::<Flex>(y, g, kind),
+                DType::F64 => backward(
+                    &mut g.storage_mut::<f64>()[gs..ge],
+                    &s.storage::<f64>()[ss..se],
+                    kind,
+                ),
+                DType::F32 => backward(
+                    &mut g.storage_mut::<f32>()[gs..ge],
+                    &s.storage::<f32>()[ss..se],
+                    kind,
+                ),
+                _ => return generic_backward::<Flex>(s, g, kind),
             }
             g
         }
@@ -393,37 +336,67 @@ mod ndarray {
     #![allow(deprecated)]
     use super::*;
     use burn::backend::NdArray;
-    use burn::backend::ndarray::NdArrayTensor;
+    use burn::backend::ndarray::{NdArrayTensor, SharedArray};
+
+    /// `a` in standard (C) layout, not shared: its slice can be written in place.
+    fn standard<T: Lane>(a: SharedArray<T>) -> SharedArray<T> {
+        if a.is_standard_layout() {
+            a
+        } else {
+            a.as_standard_layout().to_shared()
+        }
+    }
+
+    fn forward_array<T: Lane>(a: SharedArray<T>, kind: Fused) -> NdArrayTensor
+    where
+        NdArrayTensor: From<SharedArray<T>>,
+    {
+        let mut a = standard(a);
+        match a.as_slice_mut() {
+            Some(xs) => forward(xs, kind),
+            None => return generic_forward::<NdArray>(NdArrayTensor::from(a), kind),
+        }
+        NdArrayTensor::from(a)
+    }
+
+    fn softplus_saving_array<T: Lane>(a: SharedArray<T>) -> (NdArrayTensor, NdArrayTensor)
+    where
+        NdArrayTensor: From<SharedArray<T>>,
+    {
+        let mut a = standard(a);
+        let mut sigma = a.to_owned().into_shared();
+        if let (Some(xs), Some(ss)) = (a.as_slice_mut(), sigma.as_slice_mut()) {
+            forward_softplus_saving(xs, ss);
+            return (NdArrayTensor::from(a), NdArrayTensor::from(sigma));
+        }
+        generic_forward_saving::<NdArray>(NdArrayTensor::from(a), Fused::Softplus)
+    }
+
+    fn backward_array<T: Lane>(
+        state: SharedArray<T>,
+        grad: SharedArray<T>,
+        kind: Fused,
+    ) -> NdArrayTensor
+    where
+        NdArrayTensor: From<SharedArray<T>>,
+    {
+        let mut g = standard(grad);
+        if state.shape() == g.shape() {
+            // Borrowed when already in standard layout: no copy of the state.
+            let s = state.as_standard_layout();
+            if let (Some(gv), Some(sv)) = (g.as_slice_mut(), s.as_slice()) {
+                backward(gv, sv, kind);
+                return NdArrayTensor::from(g);
+            }
+        }
+        generic_backward::<NdArray>(NdArrayTensor::from(state), NdArrayTensor::from(g), kind)
+    }
 
     impl SmoothKernels for NdArray {
         fn smooth_forward(x: NdArrayTensor, kind: Fused) -> NdArrayTensor {
             match x {
-                NdArrayTensor::F64(s) => {
-                    let mut a = s.into_owned();
-                    if a.as_slice_mut().is_none() {
-                        a = a.as_standard_layout().to_shared();
-                    }
-                    match a.as_slice_mut() {
-                        Some(xs) => forward_f64(xs, kind),
-                        None => {
-                            return generic_forward::<NdArray>(NdArrayTensor::from(a), kind);
-                        }
-                    }
-                    NdArrayTensor::from(a)
-                }
-                NdArrayTensor::F32(s) => {
-                    let mut a = s.into_owned();
-                    if a.as_slice_mut().is_none() {
-                        a = a.as_standard_layout().to_shared();
-                    }
-                    match a.as_slice_mut() {
-                        Some(xs) => forward_f32(xs, kind),
-                        None => {
-                            return generic_forward::<NdArray>(NdArrayTensor::from(a), kind);
-                        }
-                    }
-                    NdArrayTensor::from(a)
-                }
+                NdArrayTensor::F64(s) => forward_array(s.into_shared(), kind),
+                NdArrayTensor::F32(s) => forward_array(s.into_shared(), kind),
                 other => generic_forward::<NdArray>(other, kind),
             }
         }
@@ -434,79 +407,25 @@ mod ndarray {
                 return (y.clone(), y);
             }
             match x {
-                NdArrayTensor::F64(s) => {
-                    let mut a = s.into_owned();
-                    if a.as_slice_mut().is_none() {
-                        a = a.as_standard_layout().to_shared();
-                    }
-                    let mut sigma = a.to_owned().into_shared();
-                    if let (Some(xs), Some(ss)) = (a.as_slice_mut(), sigma.as_slice_mut()) {
-                        vmath::map2_in_place(
-                            xs,
-                            ss,
-                            #[inline(always)]
-                            |x| vmath::softplus_and_sigmoid(x),
-                        );
-                        return (NdArrayTensor::from(a), NdArrayTensor::from(sigma));
-                    }
-                    generic_forward_saving::<NdArray>(NdArrayTensor::from(a), kind)
-                }
-                NdArrayTensor::F32(s) => {
-                    let mut a = s.into_owned();
-                    if a.as_slice_mut().is_none() {
-                        a = a.as_standard_layout().to_shared();
-                    }
-                    let mut sigma = a.to_owned().into_shared();
-                    if let (Some(xs), Some(ss)) = (a.as_slice_mut(), sigma.as_slice_mut()) {
-                        vmath::map2_f32_in_place(
-                            xs,
-                            ss,
-                            #[inline(always)]
-                            |x| vmath::softplus_and_sigmoid(x),
-                        );
-                        return (NdArrayTensor::from(a), NdArrayTensor::from(sigma));
-                    }
-                    generic_forward_saving::<NdArray>(NdArrayTensor::from(a), kind)
-                }
+                NdArrayTensor::F64(s) => softplus_saving_array(s.into_shared()),
+                NdArrayTensor::F32(s) => softplus_saving_array(s.into_shared()),
                 other => generic_forward_saving::<NdArray>(other, kind),
             }
         }
 
-        fn smooth_backward(y: NdArrayTensor, grad: NdArrayTensor, kind: Fused) -> NdArrayTensor {
-            match (y, grad) {
-                (NdArrayTensor::F64(ys), NdArrayTensor::F64(gs)) if ys.shape() == gs.shape() => {
-                    let y = ys.view().as_standard_layout().into_owned();
-                    let mut g = gs.into_owned();
-                    if g.as_slice_mut().is_none() {
-                        g = g.as_standard_layout().to_shared();
-                    }
-                    if let (Some(gv), Some(yv)) = (g.as_slice_mut(), y.as_slice()) {
-                        backward_f64(gv, yv, kind);
-                        return NdArrayTensor::from(g);
-                    }
-                    generic_backward::<NdArray>(
-                        NdArrayTensor::from(y.into_shared()),
-                        NdArrayTensor::from(g),
-                        kind,
-                    )
+        fn smooth_backward(
+            state: NdArrayTensor,
+            grad: NdArrayTensor,
+            kind: Fused,
+        ) -> NdArrayTensor {
+            match (state, grad) {
+                (NdArrayTensor::F64(s), NdArrayTensor::F64(g)) => {
+                    backward_array(s.into_shared(), g.into_shared(), kind)
                 }
-                (NdArrayTensor::F32(ys), NdArrayTensor::F32(gs)) if ys.shape() == gs.shape() => {
-                    let y = ys.view().as_standard_layout().into_owned();
-                    let mut g = gs.into_owned();
-                    if g.as_slice_mut().is_none() {
-                        g = g.as_standard_layout().to_shared();
-                    }
-                    if let (Some(gv), Some(yv)) = (g.as_slice_mut(), y.as_slice()) {
-                        backward_f32(gv, yv, kind);
-                        return NdArrayTensor::from(g);
-                    }
-                    generic_backward::<NdArray>(
-                        NdArrayTensor::from(y.into_shared()),
-                        NdArrayTensor::from(g),
-                        kind,
-                    )
+                (NdArrayTensor::F32(s), NdArrayTensor::F32(g)) => {
+                    backward_array(s.into_shared(), g.into_shared(), kind)
                 }
-                (y, g) => generic_backward::<NdArray>(y, g, kind),
+                (s, g) => generic_backward::<NdArray>(s, g, kind),
             }
         }
     }
