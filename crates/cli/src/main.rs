@@ -117,6 +117,13 @@ enum Command {
     List {
         /// What to list (all if omitted).
         what: Option<ListWhat>,
+        /// Also list the trainers this TOML config file declares (`[[external]]`), asking
+        /// each for its options and versions.
+        #[arg(long, conflicts_with = "preset")]
+        config: Option<PathBuf>,
+        /// Also list the trainers this preset declares (`[[external]]`, e.g. `peers`).
+        #[arg(long)]
+        preset: Option<String>,
     },
     /// Redraw the plots and summary of a saved report without re-running.
     Plot {
@@ -642,13 +649,23 @@ fn lnn(args: &LnnArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn list(what: Option<ListWhat>) -> Result<()> {
-    emit(&console::listing(match what {
+fn list(what: Option<ListWhat>, config: Option<PathBuf>, preset: Option<String>) -> Result<()> {
+    let listing = match what {
         None => Listing::All,
         Some(ListWhat::Datasets) => Listing::Datasets,
         Some(ListWhat::Trainers) => Listing::Trainers,
         Some(ListWhat::Presets) => Listing::Presets,
-    }))
+    };
+    let external = match (&config, &preset) {
+        (Some(path), _) => fitbench_harness::request::read_config_file(path)?.external,
+        (None, Some(name)) => fitbench_harness::presets::preset(name)?
+            .sweeps()
+            .into_iter()
+            .flat_map(|(_, c)| c.external)
+            .collect(),
+        (None, None) => Vec::new(),
+    };
+    emit(&console::listing_with(listing, &external))
 }
 
 fn validate(path: &Path, require_ok: bool, require_plots: bool) -> Result<ExitCode> {
@@ -750,7 +767,11 @@ fn main() -> ExitCode {
                 allow_mixed_commits,
             },
         ),
-        Command::List { what } => list(what).map(|()| ExitCode::SUCCESS),
+        Command::List {
+            what,
+            config,
+            preset,
+        } => list(what, config, preset).map(|()| ExitCode::SUCCESS),
         Command::Plot { report, out, force } => plot(&report, out, force),
         Command::Reproduction { results } => reproduction(&results),
         Command::Check(args) => check_cmd(args),

@@ -77,6 +77,10 @@ pub enum Error {
     /// the step, and the harness ends the run (as interrupted, or as out of time).
     #[error("step cancelled: {0}")]
     Cancelled(Cancelled),
+    /// A trainer in another process gave no answer within its per-message timeout and was
+    /// killed (the harness records the run as `unresponsive`).
+    #[error("{0}")]
+    Unresponsive(String),
     /// An error from a trainer crate's own error type (e.g. a numeric backend's).
     #[error("{trainer}: {source}")]
     Trainer {

@@ -193,13 +193,29 @@ impl TrainerEntry {
         Ok(config)
     }
 
+    /// Parses and validates a config from a JSON object of options (values typed), for
+    /// configs assembled from more than one `key=value` string (a config file's declaration
+    /// under the options given on the command line).
+    pub fn parse_object(
+        &self,
+        object: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Box<dyn DynTrainerConfig>> {
+        let config = (self.parse)(object).map_err(|e| match e {
+            Error::Parse(m) => Error::Parse(format!("trainer {}: {m}", self.name)),
+            other => other,
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
     /// `config` as a JSON object with this entry's name under [`TAG`], first (what reports
     /// record as `trainer_config`).
     pub fn to_json(&self, config: &dyn DynTrainerConfig) -> serde_json::Value {
         match config.to_json() {
             serde_json::Value::Object(mut map) => {
                 let mut tagged = serde_json::Map::new();
-                tagged.insert(TAG.into(), self.name.into());
+                let name = config.declared_name().unwrap_or(self.name);
+                tagged.insert(TAG.into(), name.into());
                 tagged.append(&mut map);
                 serde_json::Value::Object(tagged)
             }

@@ -41,6 +41,20 @@ pub trait Trainer: Send {
     /// The current model, copied out as an f64 [`Mlp`] (called outside the timed region).
     fn params(&self) -> Mlp;
 
+    /// [`Trainer::params`], or why they cannot be had: a trainer whose parameters live
+    /// elsewhere (another process, `fitbench_external`) can fail to give them. The harness
+    /// calls this one; the default never fails.
+    fn try_params(&self) -> Result<Mlp> {
+        Ok(self.params())
+    }
+
+    /// What the trainer says of itself once it has started, beyond its config (an external
+    /// trainer's name, versions and measured protocol overhead), written into the run's
+    /// record as `trainer_info`; `None` by default.
+    fn info(&self) -> Option<serde_json::Value> {
+        None
+    }
+
     /// The latest iterate, for trainers whose [`Trainer::params`] returns a selection (e.g. the
     /// best iterate so far) rather than the iterate itself; `None` otherwise. The harness
     /// records its losses as the "current" curve (outside the timed region).
@@ -122,6 +136,13 @@ pub trait TrainerConfig {
     /// p parameters). `None` (the default): no estimate, no refusal.
     fn step_cost(&self, n: usize, widths: &[usize]) -> Option<StepCost> {
         let _ = (n, widths);
+        None
+    }
+
+    /// The name this trainer was declared under at run time, for configs that are not one
+    /// registry entry each (external trainers: `ext:name=torch-adam,…`); the report's
+    /// `"trainer"` tag then carries it. `None` (the default): the entry's name.
+    fn declared_name(&self) -> Option<&str> {
         None
     }
 

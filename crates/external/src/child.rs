@@ -3,12 +3,16 @@
 //! file whose tail is quoted when something fails.
 
 use crate::error::ExternalError;
+use fitbench_core::CancelToken;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How often a request in flight looks at its cancel token.
+pub const CANCEL_POLL: Duration = Duration::from_millis(20);
 
 /// Bytes of the child's stderr quoted in an error.
 const STDERR_TAIL_BYTES: u64 = 2_000;
@@ -94,8 +98,14 @@ impl Process {
         }
     }
 
-    /// Sends `request` and returns the reply's JSON object once it says `ok: true`.
-    pub fn request(&mut self, request: &Value) -> Result<Value, ExternalError> {
+    /// Sends `request` and returns the reply's JSON object once it says `ok: true`. While
+    /// waiting, `cancel` (when given) is polled every [`CANCEL_POLL`]: a cancelled wait kills
+    /// the child.
+    pub fn request(
+        &mut self,
+        request: &Value,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Value, ExternalError> {
         let op = request
             .get("op")
             .and_then(Value::as_str)
@@ -109,10 +119,10 @@ impl Process {
         if sent.is_err() {
             return Err(self.exited(&op));
         }
-        let reply = match self.replies.recv_timeout(self.timeout) {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => return Err(self.exited(&op)),
-            Err(RecvTimeoutError::Timeout) => {
+        let give_up = Instant::now() + self.timeout;
+        let reply = loop {
+            let now = Instant::now();
+            if now >= give_up {
                 self.kill();
                 return Err(ExternalError::Timeout {
                     trainer: self.name.clone(),
@@ -120,6 +130,20 @@ impl Process {
                     timeout_s: self.timeout.as_secs_f64(),
                     stderr_tail: self.stderr_tail(),
                 });
+            }
+            if let Some(why) = cancel.and_then(CancelToken::cancelled) {
+                self.kill();
+                return Err(ExternalError::Cancelled {
+                    trainer: self.name.clone(),
+                    op,
+                    why,
+                });
+            }
+            let wait = (give_up - now).min(CANCEL_POLL);
+            match self.replies.recv_timeout(wait) {
+                Ok(Ok(reply)) => break reply,
+                Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => return Err(self.exited(&op)),
+                Err(RecvTimeoutError::Timeout) => {}
             }
         };
         let value: Value = serde_json::from_str(&reply).map_err(|e| ExternalError::Malformed {
@@ -166,10 +190,16 @@ impl Process {
         }
     }
 
-    /// Kills the child and reaps it (no zombie).
+    /// Kills the child and reaps it (no zombie); closes its stdin.
     pub fn kill(&mut self) {
+        self.stdin = None;
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Whether the child is still running (not yet exited or killed).
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Asks the child to close, waits briefly, then kills it if it is still running.
@@ -177,7 +207,7 @@ impl Process {
         if self.stdin.is_some() {
             let short = Duration::from_secs(2).min(self.timeout);
             let saved = std::mem::replace(&mut self.timeout, short);
-            let _ = self.request(&serde_json::json!({"op": "close"}));
+            let _ = self.request(&serde_json::json!({"op": "close"}), None);
             self.timeout = saved;
             self.stdin = None; // EOF for a child that ignores `close`
         }

@@ -69,6 +69,37 @@ pub enum ExternalError {
         /// What went wrong.
         message: String,
     },
+    /// The harness cancelled the request (a signal, or the run's time budget): the child
+    /// was killed.
+    #[error("{trainer}: `{op}` cancelled ({why}); the child was killed")]
+    Cancelled {
+        /// The trainer's name.
+        trainer: String,
+        /// The request.
+        op: String,
+        /// Why.
+        why: fitbench_core::Cancelled,
+    },
+    /// The child's parameters contain a NaN or an infinity.
+    #[error("{trainer}: parameter {index} of {len} is {value}")]
+    NonFinite {
+        /// The trainer's name.
+        trainer: String,
+        /// The first non-finite parameter's index in the flat layout.
+        index: usize,
+        /// How many there are.
+        len: usize,
+        /// Its value.
+        value: f64,
+    },
+    /// An earlier request failed and the child is gone; nothing more can be asked of it.
+    #[error("{trainer}: the child is gone after an earlier failure ({first})")]
+    Gone {
+        /// The trainer's name.
+        trainer: String,
+        /// The first failure.
+        first: String,
+    },
     /// An I/O error talking to the child.
     #[error("{trainer}: {context}: {source}")]
     Io {
@@ -82,11 +113,19 @@ pub enum ExternalError {
 }
 
 impl ExternalError {
-    /// As the core error of trainer `trainer`.
+    /// As a core error: a timeout is [`fitbench_core::Error::Unresponsive`] (status
+    /// `unresponsive`), a cancellation [`fitbench_core::Error::Cancelled`], non-finite
+    /// parameters [`fitbench_core::Error::NonFinite`] (status `diverged`); the rest are
+    /// [`fitbench_core::Error::Trainer`] errors of trainer `trainer` (status `error`).
     pub fn into_core(self, trainer: &str) -> fitbench_core::Error {
-        fitbench_core::Error::Trainer {
-            trainer: trainer.to_string(),
-            source: Box::new(self),
+        match self {
+            ExternalError::Timeout { .. } => fitbench_core::Error::Unresponsive(self.to_string()),
+            ExternalError::Cancelled { why, .. } => fitbench_core::Error::Cancelled(why),
+            ExternalError::NonFinite { .. } => fitbench_core::Error::NonFinite(self.to_string()),
+            other => fitbench_core::Error::Trainer {
+                trainer: trainer.to_string(),
+                source: Box::new(other),
+            },
         }
     }
 }

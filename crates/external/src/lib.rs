@@ -7,8 +7,11 @@
 //! the `step` round trip is timed; the loss is evaluated by fitbench from the parameters the
 //! child reports.
 //!
-//! Status: a start (issue #27, branch `wip-27`): the `.npy` files, the child and its
-//! timeouts, and the trainer. Not yet in the registry.
+//! A trainer string `ext:name=NAME,cmd=COMMAND,…` ([`EXT`]) or a config file's
+//! `[[external]]` table declares one; the harness then runs it like a built-in. Failures stay
+//! in their run: a child that exits, answers garbage or parameters of the wrong length ends
+//! its run as `error`, non-finite parameters as `diverged`, no answer within `timeout_s` as
+//! `unresponsive` (the child is killed), each with the tail of the child's stderr.
 
 #![deny(missing_docs)]
 
@@ -18,4 +21,14 @@ pub mod npy;
 pub mod trainer;
 
 pub use error::ExternalError;
-pub use trainer::{ExternalConfig, ExternalTrainer};
+pub use trainer::{CommandLine, ExternalConfig, ExternalTrainer, hello};
+
+use fitbench_core::registry::{Capabilities, TrainerEntry};
+
+/// The registry entry of `ext:name=NAME,cmd=COMMAND[,cwd=DIR][,timeout_s=S][,OPTION=VALUE…]`:
+/// a trainer in another process. Its reports carry the declared `name`, not `ext`.
+pub const EXT: TrainerEntry = TrainerEntry::of::<ExternalConfig>(
+    "ext",
+    "a trainer in another process, speaking docs/protocol.md: ext:name=NAME,cmd=COMMAND[,cwd=DIR,timeout_s=S,OPTION=VALUE…] (other keys are the trainer's own options)",
+    Capabilities::NONE,
+);

@@ -3,7 +3,7 @@
 use crate::child::Process;
 use crate::error::ExternalError;
 use crate::npy;
-use fitbench_core::{Architecture, Dataset, Mlp, StepOutcome, Trainer, TrainerConfig};
+use fitbench_core::{Architecture, CancelToken, Dataset, Mlp, StepOutcome, Trainer, TrainerConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -16,23 +16,55 @@ pub const PROTOCOL: u64 = 1;
 pub const LAYOUT: &str = "fitbench-flat-1";
 /// Empty round trips measured at `init`; their median is the run's protocol overhead.
 pub const PINGS: usize = 7;
+/// Keys of an `ext:…` trainer string that configure the harness's side; every other key is
+/// one of the trainer's own options, passed to its `init`.
+pub const RESERVED: &[&str] = &["name", "cmd", "cwd", "timeout_s"];
 
-/// How to start an external trainer, and its options.
+/// The command that starts the child: one string split at whitespace (the quick form,
+/// `cmd=python3 my_trainer.py`), or the program and its arguments (a config file's
+/// `cmd = ["python3", "my trainer.py"]`, for arguments with spaces). Never run by a shell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(untagged)]
+pub enum CommandLine {
+    /// Split at whitespace.
+    Line(String),
+    /// Program and arguments.
+    Argv(Vec<String>),
+}
+
+impl CommandLine {
+    /// Program and arguments.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            CommandLine::Line(s) => s.split_whitespace().map(str::to_string).collect(),
+            CommandLine::Argv(v) => v.clone(),
+        }
+    }
+}
+
+impl Default for CommandLine {
+    fn default() -> Self {
+        CommandLine::Line(String::new())
+    }
+}
+
+/// How to start an external trainer, and its options: the config behind `ext:name=…,cmd=…`
+/// and behind a config file's `[[external]]` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExternalConfig {
-    /// The trainer's name in reports.
+    /// The trainer's name in reports (a plain word, not a built-in trainer's name).
     pub name: String,
-    /// Program and arguments (no shell).
-    pub command: Vec<String>,
+    /// The command that starts it.
+    pub cmd: CommandLine,
     /// Working directory of the child (default: the harness's).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
-    /// Seconds to wait for any one reply before the child is killed.
+    /// Seconds to wait for any one reply (a `step`'s included) before the child is killed
+    /// and the run recorded as `unresponsive`.
     #[serde(default = "default_timeout")]
     pub timeout_s: f64,
-    /// The trainer's own options, passed through to its `init`.
-    #[serde(default)]
+    /// The trainer's own options, passed through to its `init` (it validates them).
+    #[serde(flatten)]
     pub options: serde_json::Map<String, Value>,
 }
 
@@ -40,12 +72,11 @@ fn default_timeout() -> f64 {
     60.0
 }
 
-impl ExternalConfig {
-    /// A config running `command` (split at whitespace) as trainer `name`.
-    pub fn new(name: &str, command: &str) -> Self {
+impl Default for ExternalConfig {
+    fn default() -> Self {
         Self {
-            name: name.to_string(),
-            command: command.split_whitespace().map(str::to_string).collect(),
+            name: String::new(),
+            cmd: CommandLine::default(),
             cwd: None,
             timeout_s: default_timeout(),
             options: serde_json::Map::new(),
@@ -53,18 +84,60 @@ impl ExternalConfig {
     }
 }
 
+impl ExternalConfig {
+    /// A config running `command` (split at whitespace) as trainer `name`.
+    pub fn new(name: &str, command: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            cmd: CommandLine::Line(command.to_string()),
+            ..Self::default()
+        }
+    }
+
+    /// With the trainer's option `key` set to `value`.
+    pub fn with_option(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.options.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// With a per-message timeout of `seconds`.
+    pub fn with_timeout(mut self, seconds: f64) -> Self {
+        self.timeout_s = seconds;
+        self
+    }
+}
+
 impl TrainerConfig for ExternalConfig {
     fn validate(&self) -> fitbench_core::Result<()> {
-        if self.command.is_empty() {
+        let what = |key: &str| {
+            if self.name.is_empty() {
+                format!("ext.{key}")
+            } else {
+                format!("{}.{key}", self.name)
+            }
+        };
+        if self.name.is_empty()
+            || self
+                .name
+                .chars()
+                .any(|c| c.is_whitespace() || [':', ',', '=', ';'].contains(&c))
+        {
             return Err(fitbench_core::Error::config(
-                format!("{}.cmd", self.name),
+                what("name"),
+                format!("{:?}", self.name),
+                "give the trainer a name, a plain word without ':', ',', '=', ';' or spaces (ext:name=my-trainer,cmd=…)",
+            ));
+        }
+        if self.cmd.argv().is_empty() {
+            return Err(fitbench_core::Error::config(
+                what("cmd"),
                 "(empty)",
                 "give the command that starts the trainer, e.g. cmd=python3 my_trainer.py",
             ));
         }
         if !(self.timeout_s.is_finite() && self.timeout_s > 0.0) {
             return Err(fitbench_core::Error::config(
-                format!("{}.timeout_s", self.name),
+                what("timeout_s"),
                 self.timeout_s,
                 "must be a positive number of seconds",
             ));
@@ -75,6 +148,17 @@ impl TrainerConfig for ExternalConfig {
     /// Any architecture: the child is told the widths and activations.
     fn architecture(&self, requested: &Architecture) -> fitbench_core::Result<Architecture> {
         Ok(requested.clone())
+    }
+
+    /// The harness's side only: the data and parameters it writes to `.npy` files and reads
+    /// back. The child's own memory is its business (not counted).
+    fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
+        let params: usize = widths.windows(2).map(|w| (w[0] + 1) * w[1]).sum();
+        8 * (3 * params as u64) + 8 * (n as u64) * (widths.first().copied().unwrap_or(0) as u64)
+    }
+
+    fn declared_name(&self) -> Option<&str> {
+        Some(&self.name)
     }
 
     fn init(
@@ -90,10 +174,12 @@ impl TrainerConfig for ExternalConfig {
     }
 }
 
-/// A running external trainer.
+/// A running external trainer: the child, its temporary folder (removed on drop, after the
+/// child has been closed), and what it said of itself.
 #[derive(Debug)]
 pub struct ExternalTrainer {
     name: String,
+    // Declared before `dir`: dropped (closed, reaped) before the folder is removed.
     process: Mutex<Process>,
     template: Mlp,
     dir: tempfile::TempDir,
@@ -101,6 +187,9 @@ pub struct ExternalTrainer {
     overhead_s: f64,
     /// What the child said of itself at `hello`.
     hello: Value,
+    cancel: Option<CancelToken>,
+    /// The first failure that ended the child, repeated to every later request.
+    failed: Mutex<Option<String>>,
 }
 
 impl ExternalTrainer {
@@ -137,19 +226,19 @@ impl ExternalTrainer {
         npy::write_vector(&p0, &theta)?;
         let mut process = Process::spawn(
             &config.name,
-            &config.command,
+            &config.cmd.argv(),
             config.cwd.as_deref(),
             &dir.path().join("stderr.log"),
             Duration::from_secs_f64(config.timeout_s),
         )?;
-        let hello = process.request(&json!({"op": "hello", "protocol": PROTOCOL}))?;
+        let hello = process.request(&json!({"op": "hello", "protocol": PROTOCOL}), None)?;
         if hello.get("protocol").and_then(Value::as_u64) != Some(PROTOCOL) {
             return Err(ExternalError::Malformed {
                 trainer: config.name.clone(),
                 op: "hello".into(),
                 detail: format!(
-                    "protocol {:?}, fitbench speaks {PROTOCOL}",
-                    hello.get("protocol")
+                    "protocol {}, fitbench speaks {PROTOCOL}",
+                    hello.get("protocol").unwrap_or(&Value::Null)
                 ),
             });
         }
@@ -158,13 +247,16 @@ impl ExternalTrainer {
             "n": train.n(), "d": train.x.ncols(), "k": train.y.ncols(),
             "widths": initial.widths,
             "activations": initial.activations.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-            "layout": LAYOUT, "seed": seed, "threads": 1,
+            "layout": LAYOUT, "seed": seed, "threads": rayon::current_num_threads(),
         });
-        process.request(&json!({"op": "init", "problem": problem, "options": config.options}))?;
+        process.request(
+            &json!({"op": "init", "problem": problem, "options": config.options}),
+            None,
+        )?;
         let mut pings = Vec::with_capacity(PINGS);
         for _ in 0..PINGS {
             let t = Instant::now();
-            process.request(&json!({"op": "ping"}))?;
+            process.request(&json!({"op": "ping"}), None)?;
             pings.push(t.elapsed().as_secs_f64());
         }
         pings.sort_by(f64::total_cmp);
@@ -175,6 +267,8 @@ impl ExternalTrainer {
             dir,
             overhead_s: pings[PINGS / 2],
             hello,
+            cancel: None,
+            failed: Mutex::new(None),
         })
     }
 
@@ -188,31 +282,88 @@ impl ExternalTrainer {
         &self.hello
     }
 
+    /// The temporary folder holding the problem's files and the child's stderr log.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Sends `request`; after a failure that ended the child, answers every later request
+    /// with that failure instead.
+    fn request(
+        &self,
+        process: &mut Process,
+        request: &Value,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Value, ExternalError> {
+        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(first) = failed.as_ref() {
+            return Err(ExternalError::Gone {
+                trainer: self.name.clone(),
+                first: first.clone(),
+            });
+        }
+        let reply = process.request(request, cancel);
+        if let Err(e) = &reply
+            && !process.is_alive()
+        {
+            *failed = Some(e.to_string());
+        }
+        reply
+    }
+
     fn fetch_params(&self) -> Result<Mlp, ExternalError> {
         let path = self.dir.path().join("params.npy");
+        let _ = std::fs::remove_file(&path);
         let mut process = self.process.lock().unwrap_or_else(|p| p.into_inner());
-        let reply = process.request(&json!({"op": "params", "path": path}))?;
-        let values: Vec<f64> = match reply.get("params") {
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_f64().unwrap_or(f64::NAN))
-                .collect(),
-            _ => npy::read_vector(&path)?.0,
-        };
+        let reply = self.request(&mut process, &json!({"op": "params", "path": path}), None)?;
         let malformed = |detail: String| ExternalError::Malformed {
             trainer: self.name.clone(),
             op: "params".into(),
             detail,
         };
+        let values: Vec<f64> = match reply.get("params") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::Number(n) => n.as_f64().ok_or(i),
+                    // JSON has no NaN or infinity; a client writes them as strings.
+                    Value::String(s) => s.parse::<f64>().map_err(|_| i),
+                    _ => Err(i),
+                })
+                .collect::<Result<_, usize>>()
+                .map_err(|i| malformed(format!("inline parameter {i} is not a number")))?,
+            Some(other) => {
+                return Err(malformed(format!(
+                    "`params` is {other}, not an array of numbers"
+                )));
+            }
+            None => {
+                let (values, shape) = npy::read_vector(&path)?;
+                if shape.len() > 2 || shape.iter().filter(|&&s| s != 1).count() > 1 {
+                    return Err(malformed(format!(
+                        "{} holds an array of shape {shape:?}, not a vector",
+                        path.display()
+                    )));
+                }
+                values
+            }
+        };
         if values.len() != self.template.n_params() {
             return Err(malformed(format!(
-                "{} parameters, the network has {}",
+                "{} parameters, but the network {:?} has {} (layout {LAYOUT}, docs/protocol.md)",
                 values.len(),
+                self.template.widths,
                 self.template.n_params()
             )));
         }
-        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(malformed(format!("parameter {i} is {}", values[i])));
+        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+            return Err(ExternalError::NonFinite {
+                trainer: self.name.clone(),
+                index,
+                len: values.len(),
+                value: values[index],
+            });
         }
         let mut mlp = self.template.clone();
         fitbench_classic::engine::unflatten(&values, &mut mlp)
@@ -222,35 +373,94 @@ impl ExternalTrainer {
 }
 
 impl Trainer for ExternalTrainer {
-    /// One `step` round trip.
+    /// One `step` round trip. A cancelled step kills the child: the run ends there.
     fn step(&mut self) -> fitbench_core::Result<StepOutcome> {
-        let process = self.process.get_mut().unwrap_or_else(|p| p.into_inner());
-        let reply = process
-            .request(&json!({"op": "step"}))
+        let mut process = self.process.lock().unwrap_or_else(|p| p.into_inner());
+        let reply = self
+            .request(&mut process, &json!({"op": "step"}), self.cancel.as_ref())
             .map_err(|e| e.into_core(&self.name))?;
-        Ok(match reply.get("status").and_then(Value::as_str) {
-            Some("converged") => StepOutcome::Converged,
-            _ => StepOutcome::Continue,
+        match reply.get("status").and_then(Value::as_str) {
+            Some("continue") | None => Ok(StepOutcome::Continue),
+            Some("converged") => Ok(StepOutcome::Converged),
+            Some(other) => Err(ExternalError::Malformed {
+                trainer: self.name.clone(),
+                op: "step".into(),
+                detail: format!("status {other:?}; expected \"continue\" or \"converged\""),
+            }
+            .into_core(&self.name)),
+        }
+    }
+
+    /// The child's current parameters; NaN weights when it cannot give them (the harness
+    /// calls [`Trainer::try_params`], which says why).
+    fn params(&self) -> Mlp {
+        self.fetch_params().unwrap_or_else(|_| {
+            let mut mlp = self.template.clone();
+            for w in &mut mlp.weights {
+                w.fill(f64::NAN);
+            }
+            mlp
         })
     }
 
-    /// The child's current parameters; NaN weights (so the evaluation records a non-finite
-    /// loss) when it cannot give them — a draft: the harness should record the message.
-    fn params(&self) -> Mlp {
-        match self.fetch_params() {
-            Ok(mlp) => mlp,
-            Err(e) => {
-                eprintln!("fitbench: {e}");
-                let mut mlp = self.template.clone();
-                for w in &mut mlp.weights {
-                    w.fill(f64::NAN);
-                }
-                mlp
+    fn try_params(&self) -> fitbench_core::Result<Mlp> {
+        self.fetch_params().map_err(|e| match e {
+            // The step in flight was cancelled and the child killed: the parameters after
+            // the last finished step are gone with it.
+            ExternalError::Gone { .. }
+                if self
+                    .cancel
+                    .as_ref()
+                    .and_then(CancelToken::cancelled)
+                    .is_some() =>
+            {
+                fitbench_core::Error::Cancelled(fitbench_core::Cancelled::Deadline)
             }
+            e => e.into_core(&self.name),
+        })
+    }
+
+    fn info(&self) -> Option<Value> {
+        let mut hello = self.hello.clone();
+        if let Value::Object(map) = &mut hello {
+            map.remove("ok");
         }
+        Some(json!({
+            "kind": "external",
+            "protocol": PROTOCOL,
+            "hello": hello,
+            "protocol_overhead_s": self.overhead_s,
+        }))
     }
 
     fn counters(&self) -> Vec<(&'static str, f64)> {
         vec![("protocol_overhead_s", self.overhead_s)]
     }
+
+    fn set_cancel(&mut self, token: CancelToken) {
+        self.cancel = Some(token);
+    }
+}
+
+/// Starts the child of `config`, asks its `hello` and closes it: what `fitbench list
+/// trainers` shows of a declared trainer (its name, versions and options).
+pub fn hello(config: &ExternalConfig) -> Result<Value, ExternalError> {
+    let dir = tempfile::Builder::new()
+        .prefix("fitbench-external-")
+        .tempdir()
+        .map_err(|source| ExternalError::Io {
+            trainer: config.name.clone(),
+            context: "creating its temporary folder".into(),
+            source,
+        })?;
+    let mut process = Process::spawn(
+        &config.name,
+        &config.cmd.argv(),
+        config.cwd.as_deref(),
+        &dir.path().join("stderr.log"),
+        Duration::from_secs_f64(config.timeout_s),
+    )?;
+    let reply = process.request(&json!({"op": "hello", "protocol": PROTOCOL}), None);
+    process.close();
+    reply
 }

@@ -375,6 +375,12 @@ pub enum Listing {
 /// The text of `fitbench list`: generated from the registries (registered extensions after
 /// the built-ins), never retyped.
 pub fn listing(what: Listing) -> String {
+    listing_with(what, &[])
+}
+
+/// [`listing`], and the trainers `external` declares (each asked for its `hello`: options
+/// and versions).
+pub fn listing_with(what: Listing, external: &[fitbench_report::config::ExternalDecl]) -> String {
     let mut text = String::new();
     let all = what == Listing::All;
     if all || what == Listing::Datasets {
@@ -405,6 +411,17 @@ pub fn listing(what: Listing) -> String {
         let _ = writeln!(text, "Trainers (NAME[:key=value,…], defaults in brackets):");
         for e in crate::registry::trainers() {
             let _ = writeln!(text, "  {:<10} {}", e.name, e.help_line());
+        }
+        let ext = &fitbench_external::EXT;
+        let _ = writeln!(text, "  {:<10} {}", ext.name, ext.help);
+        if !external.is_empty() {
+            let _ = writeln!(
+                text,
+                "Declared ([[external]]; use them by name, NAME[:option=value,…]):"
+            );
+            for line in crate::external::describe(external) {
+                let _ = writeln!(text, "{line}");
+            }
         }
     }
     if all || what == Listing::Presets {

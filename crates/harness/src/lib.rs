@@ -49,6 +49,7 @@ pub mod csv_data;
 pub mod datasets;
 pub mod environment;
 pub mod error;
+pub mod external;
 pub mod guard;
 pub mod lock;
 pub mod memory;

@@ -17,6 +17,8 @@ use crate::error::{HarnessError, Result};
 use fitbench_core::registry::{Capabilities, DynTrainerConfig, TrainerEntry};
 use fitbench_core::synthetic::{SYNTHETIC, SyntheticEntry};
 use fitbench_core::{Options, TrainerConfig};
+use fitbench_external::EXT;
+use fitbench_report::config::ExternalDecl;
 use std::sync::{RwLock, RwLockReadGuard};
 
 /// The trainer crates' registries, in the order `fitbench list trainers` shows them.
@@ -172,6 +174,9 @@ pub struct TrainerSpec {
     pub options: Options,
     /// The validated config.
     pub config: Box<dyn DynTrainerConfig>,
+    /// For a trainer declared by name (`[[external]]`), the declaration's options, which
+    /// [`TrainerSpec::options`] are laid over; empty otherwise.
+    pub base: serde_json::Map<String, serde_json::Value>,
 }
 
 impl std::fmt::Debug for TrainerSpec {
@@ -187,23 +192,69 @@ impl std::fmt::Debug for TrainerSpec {
 impl TrainerSpec {
     /// Parses `NAME[:key=value,…]`, e.g. `ols:ridge=1e-6,solver=qr`, and validates it.
     pub fn parse(s: &str) -> Result<Self> {
+        Self::parse_with(s, &[])
+    }
+
+    /// Parses `NAME[:key=value,…]` where NAME is a registered trainer, `ext` (a trainer in
+    /// another process: `ext:name=N,cmd=COMMAND,…`), or one of the `external` declarations
+    /// (its options laid under the ones given), and validates it.
+    pub fn parse_with(s: &str, external: &[ExternalDecl]) -> Result<Self> {
         let (name, options) = Options::parse_named(s)?;
-        Self::new(trainer(&name)?, options)
+        if name == EXT.name {
+            return Self::new(&EXT, options);
+        }
+        if let Some(entry) = trainers().find(|e| e.name == name) {
+            return Self::new(entry, options);
+        }
+        if let Some(decl) = external.iter().find(|d| d.name == name) {
+            if options.contains("name") {
+                return Err(HarnessError::Config(format!(
+                    "{s:?}: a declared trainer's name is {name:?}; to run it under another name, declare it again"
+                )));
+            }
+            return Self::build(&EXT, options, declaration(decl));
+        }
+        Err(fitbench_core::Error::Unknown {
+            kind: "trainer",
+            name,
+            known: trainers()
+                .map(|e| e.name)
+                .chain(external.iter().map(|d| d.name.as_str()))
+                .chain([EXT.name])
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+        .into())
     }
 
     /// Builds the config of `entry` from `options` and validates it.
     pub fn new(entry: &'static TrainerEntry, options: Options) -> Result<Self> {
-        let config = entry.parse(&options)?;
+        Self::build(entry, options, serde_json::Map::new())
+    }
+
+    fn build(
+        entry: &'static TrainerEntry,
+        options: Options,
+        base: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self> {
+        let config = if base.is_empty() {
+            entry.parse(&options)?
+        } else {
+            let mut object = base.clone();
+            object.extend(options.to_json());
+            entry.parse_object(object)?
+        };
         Ok(Self {
             entry,
             options,
             config,
+            base,
         })
     }
 
     /// A copy with option `key` set to `value`.
     pub fn with_option(&self, key: &str, value: impl ToString) -> Result<Self> {
-        Self::new(self.entry, self.options.with(key, value))
+        Self::build(self.entry, self.options.with(key, value), self.base.clone())
     }
 
     /// A copy with learning rate `lr`, for trainers that have one (`None` otherwise).
@@ -241,6 +292,54 @@ impl TrainerSpec {
 }
 
 /// A registry config as a plain `TrainerConfig` object.
+/// The `ext` options a declaration stands for: `name`, `cmd`, `cwd`, `timeout_s` and its
+/// own options.
+fn declaration(decl: &ExternalDecl) -> serde_json::Map<String, serde_json::Value> {
+    let mut object = decl.options.clone();
+    object.insert("name".into(), decl.name.clone().into());
+    object.insert("cmd".into(), decl.cmd.clone());
+    if let Some(cwd) = &decl.cwd {
+        object.insert("cwd".into(), cwd.clone().into());
+    }
+    if let Some(t) = decl.timeout_s {
+        object.insert("timeout_s".into(), t.into());
+    }
+    object
+}
+
+/// Checks a sweep's `[[external]]` declarations: each name a plain word, not a built-in
+/// trainer's (nor `ext`), declared once, with none of the reserved keys among its options,
+/// and its config valid.
+pub fn check_declarations(external: &[ExternalDecl]) -> Result<()> {
+    let mut seen: Vec<&str> = Vec::new();
+    for decl in external {
+        let what = format!("[[external]] {:?}", decl.name);
+        if decl.name == EXT.name || trainers().any(|e| e.name == decl.name) {
+            return Err(HarnessError::Config(format!(
+                "{what}: a built-in trainer has that name; give the external trainer another"
+            )));
+        }
+        if seen.contains(&decl.name.as_str()) {
+            return Err(HarnessError::Config(format!(
+                "{what} is declared twice; give each declaration its own name"
+            )));
+        }
+        seen.push(&decl.name);
+        if let Some(key) = decl
+            .options
+            .keys()
+            .find(|k| fitbench_external::trainer::RESERVED.contains(&k.as_str()))
+        {
+            return Err(HarnessError::Config(format!(
+                "{what}: `{key}` is set in [external.options]; it belongs in the [[external]] table itself"
+            )));
+        }
+        EXT.parse_object(declaration(decl))
+            .map_err(|e| HarnessError::Config(format!("{what}: {e}")))?;
+    }
+    Ok(())
+}
+
 struct Owned(Box<dyn DynTrainerConfig>);
 
 impl TrainerConfig for Owned {
@@ -255,6 +354,9 @@ impl TrainerConfig for Owned {
     }
     fn memory_bytes(&self, n: usize, widths: &[usize]) -> u64 {
         self.0.memory_bytes(n, widths)
+    }
+    fn declared_name(&self) -> Option<&str> {
+        self.0.declared_name()
     }
     fn step_cost(&self, n: usize, widths: &[usize]) -> Option<fitbench_core::StepCost> {
         self.0.step_cost(n, widths)

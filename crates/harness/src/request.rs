@@ -425,7 +425,12 @@ impl SweepResult {
         let errored = report
             .runs
             .iter()
-            .filter(|r| matches!(r.status, Status::Error | Status::Panicked))
+            .filter(|r| {
+                matches!(
+                    r.status,
+                    Status::Error | Status::Panicked | Status::Unresponsive
+                )
+            })
             .count();
         Self {
             report,
@@ -472,6 +477,7 @@ pub fn execute(
     let mut plan = Plan::resolve(job.config.clone())?;
     let lock = crate::lock::FolderLock::acquire(&job.out)?;
     let mut notes: Vec<String> = lock.takeover_note().into_iter().collect();
+    notes.extend(plan.config.skipped.iter().cloned());
     check_shard_of_folder(&job.out, existing, job.shard)?;
     let prepared = prepare_output(&job.out, existing, &plan.config)?;
     if let Some(to) = &prepared.moved_to {

@@ -33,7 +33,7 @@ pub fn decide(previous: Option<&RunRecord>, fingerprint: &str) -> Result<(), Rer
     }
     match r.status {
         Status::Interrupted => Err(Rerun::Interrupted),
-        Status::Error | Status::Panicked => Err(Rerun::Failed),
+        Status::Error | Status::Panicked | Status::Unresponsive => Err(Rerun::Failed),
         _ => Ok(()),
     }
 }

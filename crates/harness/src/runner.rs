@@ -122,15 +122,23 @@ pub struct Plan {
 
 impl Plan {
     /// Validates `config`, loads every dataset and parses every trainer.
-    pub fn resolve(config: RunConfig) -> Result<Self> {
+    pub fn resolve(mut config: RunConfig) -> Result<Self> {
         config.validate()?;
+        crate::registry::check_declarations(&config.external)?;
+        crate::external::apply_requires(&mut config);
+        if config.trainers.is_empty() {
+            return Err(HarnessError::Config(format!(
+                "no trainer is left to run: {}",
+                config.skipped.join("; ")
+            )));
+        }
         crate::memory::env_limit()?;
         let activation: Activation = config.activation.parse()?;
         let architecture = Architecture::new(config.hidden.clone(), activation);
         architecture.validate()?;
         let mut trainers = Vec::new();
         for label in &config.trainers {
-            let mut spec = TrainerSpec::parse(label)?;
+            let mut spec = TrainerSpec::parse_with(label, &config.external)?;
             if let Some(backend) = &config.backend {
                 spec = spec.with_default_backend(backend)?;
             }
@@ -364,6 +372,12 @@ impl Trainer for Handicapped {
     fn params(&self) -> Mlp {
         self.inner.params()
     }
+    fn try_params(&self) -> fitbench_core::Result<Mlp> {
+        self.inner.try_params()
+    }
+    fn info(&self) -> Option<serde_json::Value> {
+        self.inner.info()
+    }
     fn current_params(&self) -> Option<Mlp> {
         self.inner.current_params()
     }
@@ -400,12 +414,27 @@ impl Evaluation {
     /// Scores `trainer`'s parameters (and its current ones, if any) on both halves of `split`;
     /// a panic or a failed evaluation becomes the status and message that end the run.
     fn of(trainer: &dyn Trainer, split: &Split) -> std::result::Result<Self, (Status, String)> {
-        let model = catch_unwind(AssertUnwindSafe(|| trainer.params())).map_err(|p| {
-            (
-                Status::Panicked,
-                format!("panic in params(): {}", panic_message(p)),
-            )
-        })?;
+        let model = catch_unwind(AssertUnwindSafe(|| trainer.try_params()))
+            .map_err(|p| {
+                (
+                    Status::Panicked,
+                    format!("panic in params(): {}", panic_message(p)),
+                )
+            })?
+            .map_err(|e| {
+                let status = match e {
+                    fitbench_core::Error::NonFinite(_) => Status::Diverged,
+                    fitbench_core::Error::Unresponsive(_) => Status::Unresponsive,
+                    fitbench_core::Error::Cancelled(fitbench_core::Cancelled::Deadline) => {
+                        Status::Timeout
+                    }
+                    fitbench_core::Error::Cancelled(fitbench_core::Cancelled::Interrupted) => {
+                        Status::Interrupted
+                    }
+                    _ => Status::Error,
+                };
+                (status, format!("params failed: {e}"))
+            })?;
         let current = catch_unwind(AssertUnwindSafe(|| trainer.current_params())).map_err(|p| {
             (
                 Status::Panicked,
@@ -697,6 +726,9 @@ fn init(
             }),
             None => t,
         },
+        Ok(Err(e @ fitbench_core::Error::Unresponsive(_))) => {
+            return Err((Status::Unresponsive, format!("init failed: {e}")));
+        }
         Ok(Err(e)) => return Err((Status::Error, format!("init failed: {e}"))),
         Err(p) => {
             return Err((
@@ -706,6 +738,7 @@ fn init(
         }
     };
     record.flops_per_step = trainer.flops_per_step();
+    record.trainer_info = trainer.info();
     let cancel = fitbench_core::CancelToken::new(Arc::clone(ctx.interrupt));
     if let Err(p) = catch_unwind(AssertUnwindSafe(|| trainer.set_cancel(cancel.clone()))) {
         return Err((
@@ -926,6 +959,7 @@ impl Training<'_, '_> {
         record.status = status;
         record.message = message;
         record.memory = self.meter.record;
+        record.trainer_info = self.trainer.info();
         if let Some(flops) = self.trainer.flops_per_step() {
             record.flops_per_step = Some(flops);
         }
@@ -951,6 +985,10 @@ fn step_result(
         Ok(Err(e @ fitbench_core::Error::NonFinite(_))) => {
             Err((Status::Diverged, Some(format!("step {iter} diverged: {e}"))))
         }
+        Ok(Err(e @ fitbench_core::Error::Unresponsive(_))) => Err((
+            Status::Unresponsive,
+            Some(format!("step {iter} got no answer: {e}")),
+        )),
         Ok(Err(e)) => Err((Status::Error, Some(format!("step {iter} failed: {e}")))),
         Err(p) => Err((
             Status::Panicked,

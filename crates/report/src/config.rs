@@ -96,6 +96,40 @@ pub struct RunConfig {
     #[doc(hidden)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_slowdown: Option<Slowdown>,
+    /// Trainers in other processes, declared by name (a config file's `[[external]]`
+    /// tables); `trainers` then names them like built-ins (`torch-adam:lr=1e-2`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external: Vec<ExternalDecl>,
+    /// Declared trainers left out of this sweep because their `requires` command failed,
+    /// one line each saying why (filled when the sweep is resolved).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+}
+
+/// A trainer in another process, declared by name (`[[external]]` in a config file; see
+/// `docs/protocol.md`). Every key but `requires` becomes the `ext` trainer's config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalDecl {
+    /// The name the trainer is used and reported by.
+    pub name: String,
+    /// The command: one string split at whitespace, or an array (program, arguments).
+    /// Never run by a shell.
+    pub cmd: serde_json::Value,
+    /// The child's working directory (default: the harness's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// Seconds to wait for any one reply before the child is killed (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<f64>,
+    /// A command (program and arguments) that must exit with status 0 for the trainer to
+    /// run, e.g. `["python3", "-c", "import torch"]`; when it fails, the trainer is left out
+    /// of the sweep with one line saying why (`RunConfig::skipped`) and the rest runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+    /// The trainer's own options and their values (passed to its `init`).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub options: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Test-only knob: the trainer labelled `trainer` only really steps on every `every`-th call
@@ -189,6 +223,8 @@ impl Default for RunConfig {
             iteration_budgets: vec![10, 100, 1000],
             test_handicap: None,
             test_slowdown: None,
+            external: Vec::new(),
+            skipped: Vec::new(),
         }
     }
 }

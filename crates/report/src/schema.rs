@@ -36,6 +36,10 @@ pub enum Status {
     /// The sweep was interrupted (SIGINT/SIGTERM) while this run was in flight; what it had
     /// done is kept, but it did not end on its own terms.
     Interrupted,
+    /// A trainer running in another process (`fitbench_external`) gave no answer within its
+    /// per-message timeout and was killed. Not [`Status::Timeout`], which is a run that used
+    /// its training-time budget and ended normally.
+    Unresponsive,
 }
 
 impl Status {
@@ -43,7 +47,11 @@ impl Status {
     pub fn is_ok(self) -> bool {
         !matches!(
             self,
-            Status::Diverged | Status::Error | Status::Panicked | Status::Interrupted
+            Status::Diverged
+                | Status::Error
+                | Status::Panicked
+                | Status::Interrupted
+                | Status::Unresponsive
         )
     }
 
@@ -59,6 +67,7 @@ impl Status {
             Status::Error => "error",
             Status::Panicked => "panicked",
             Status::Interrupted => "interrupted",
+            Status::Unresponsive => "unresponsive",
         }
     }
 }
@@ -251,6 +260,10 @@ pub struct RunRecord {
     /// not measured (several runs at once, or a binary without the counting allocator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<MemoryRecord>,
+    /// What the trainer said of itself once started (`Trainer::info`): for a trainer in
+    /// another process, its name, versions, options and measured protocol overhead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trainer_info: Option<serde_json::Value>,
 }
 
 /// Heap use of one run, in bytes above what was live when the run started (the data, its
@@ -363,6 +376,7 @@ impl RunRecord {
             metrics: None,
             provenance: None,
             memory: None,
+            trainer_info: None,
         }
     }
 }
