@@ -26,6 +26,7 @@ harness on stdin/stdout:
 
 import ast
 import json
+import math
 import struct
 import sys
 
@@ -220,8 +221,8 @@ def serve(trainer_class, stdin=None, stdout=None):
                 if "path" in msg:
                     write_npy(msg["path"], flat)
                     reply({"ok": True})
-                else:
-                    reply({"ok": True, "params": flat})
+                else:  # JSON has no NaN or infinity: those go as strings ("nan", "inf")
+                    reply({"ok": True, "params": [v if math.isfinite(v) else repr(v) for v in flat]})
             elif op == "close":
                 reply({"ok": True})
                 return
