@@ -5,7 +5,7 @@
 use crate::error::{HarnessError, Result};
 use crate::registry;
 use fitbench_report::RunConfig;
-use fitbench_report::config::LrGrid;
+use fitbench_report::config::{ExternalDecl, LrGrid};
 
 /// The sweeps of a preset.
 #[derive(Clone, Copy, Debug)]
@@ -103,6 +103,12 @@ pub const PRESETS: &[Preset] = &[
         name: "ab",
         description: "the relative benchmark of `fitbench ab`: ALL registered trainers × 2 synthetic problems (Friedman #1 and a tanh teacher, n = 12 000, where a step of every iterative trainer takes about 1 ms or more) × 4 seeds, 30 iterations per run, hidden 16 leaky_relu:0.1; with the default 6 rounds, 24 pairs per cell",
         kind: PresetKind::Sweep(ab),
+        reproduction: None,
+    },
+    Preset {
+        name: "peers",
+        description: "fitbench's trainers beside their references in other processes: burn and faer Adam, L-BFGS and analytic vs torch-adam, torch-lbfgs and numpy-als (clients/python/examples, run from the repository root with $FITBENCH_PYTHON or python3; each is skipped with one line where torch or NumPy/SciPy is missing) on the seven real datasets, hidden 64 relu, 3 seeds, 3 s per run",
+        kind: PresetKind::Sweep(peers),
         reproduction: None,
     },
     Preset {
@@ -268,6 +274,56 @@ fn scaling() -> RunConfig {
         hidden: vec![64],
         // Invertible (lsq) and piecewise linear (analytic): every trainer can run it.
         activation: "leaky_relu:0.01".into(),
+        ..RunConfig::default()
+    }
+}
+
+/// The Python interpreter of the `peers` preset's external trainers: `$FITBENCH_PYTHON`,
+/// else `python3`.
+pub fn peers_python() -> String {
+    std::env::var("FITBENCH_PYTHON")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "python3".into())
+}
+
+fn peers() -> RunConfig {
+    let python = peers_python();
+    let declare = |name: &str, script: &str, import: &str| ExternalDecl {
+        name: name.into(),
+        cmd: serde_json::json!([python, format!("clients/python/examples/{script}")]),
+        cwd: None,
+        timeout_s: Some(120.0),
+        requires: vec![python.clone(), "-c".into(), format!("import {import}")],
+        options: serde_json::Map::new(),
+    };
+    RunConfig {
+        name: "peers".into(),
+        datasets: crate::datasets::BUILTIN
+            .iter()
+            .map(|b| b.name.to_string())
+            .collect(),
+        trainers: [
+            "adam",
+            "adam-faer",
+            "torch-adam",
+            "lbfgs",
+            "torch-lbfgs",
+            "analytic",
+            "numpy-als",
+        ]
+        .map(String::from)
+        .to_vec(),
+        seeds: 3,
+        budget_s: 3.0,
+        max_iters: 50_000,
+        hidden: vec![64],
+        activation: "relu".into(),
+        external: vec![
+            declare("torch-adam", "torch_adam.py", "torch"),
+            declare("torch-lbfgs", "torch_lbfgs.py", "torch"),
+            declare("numpy-als", "numpy_als.py", "numpy, scipy"),
+        ],
         ..RunConfig::default()
     }
 }

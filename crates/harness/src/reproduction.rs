@@ -19,7 +19,11 @@ use std::path::{Path, PathBuf};
 
 /// The templates, by name: the document, one per [`Claim`], the classical section and the
 /// performance-profile figures.
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 6] = [
+    (
+        "peers.md.j2",
+        include_str!("../templates/reproduction/peers.md.j2"),
+    ),
     (
         "document.md.j2",
         include_str!("../templates/reproduction/document.md.j2"),
@@ -137,6 +141,10 @@ pub fn render(results: &Path) -> Result<String> {
         sections.push(section(reproduced)?);
         sections.push(profile_figures(results, &reproduced.folders())?);
     }
+    let peers = results.join("peers").join("report.json");
+    if peers.exists() {
+        sections.push(peers_section(&fitbench_report::io::read_report(&peers)?)?);
+    }
     let sweeps: Vec<(String, &Report)> = found.iter().flat_map(Reproduced::reports).collect();
     if !sweeps.is_empty() {
         sections.push(classical_section(&sweeps)?);
@@ -146,7 +154,7 @@ pub fn render(results: &Path) -> Result<String> {
         let report = fitbench_lnn::read(&lnn)?;
         sections.push(fitbench_lnn::reproduction_section(&report));
     }
-    let any = !found.is_empty() || lnn.exists();
+    let any = !found.is_empty() || lnn.exists() || peers.exists();
     render_template("document.md.j2", &DocumentContext { sections, any })
 }
 
@@ -156,6 +164,173 @@ pub fn section(reproduced: &Reproduced) -> Result<String> {
         Claim::Khadilkar2023 => khadilkar_section(reproduced),
         Claim::Barbu2023 => barbu_section(reproduced),
     }
+}
+
+/// The trainer pairs of the peers section: (fitbench's trainer, its reference).
+pub const PEER_PAIRS: [(&str, &str); 4] = [
+    ("adam", "torch-adam"),
+    ("adam-faer", "torch-adam"),
+    ("lbfgs", "torch-lbfgs"),
+    ("analytic", "numpy-als"),
+];
+
+#[derive(Serialize)]
+struct PeersContext {
+    settings: Settings,
+    skipped: Vec<String>,
+    externals: Vec<PeerExternal>,
+    trainers: Vec<String>,
+    pairs: Vec<(String, String)>,
+    datasets: Vec<PeersDataset>,
+    summary: Vec<PeerSummary>,
+}
+
+#[derive(Serialize)]
+struct PeerExternal {
+    name: String,
+    command: String,
+    versions: String,
+    overhead: f64,
+}
+
+#[derive(Serialize)]
+struct PeersDataset {
+    name: String,
+    n: usize,
+    d: usize,
+    per_step: Vec<Option<f64>>,
+    best: Vec<Option<f64>>,
+    ratios: Vec<Option<f64>>,
+}
+
+#[derive(Serialize)]
+struct PeerSummary {
+    label: String,
+    value: Option<f64>,
+}
+
+/// Seconds per step of `run` (training time over steps), when it took any step.
+pub fn seconds_per_step(run: &RunRecord) -> Option<f64> {
+    (run.iterations > 0 && run.status.is_ok()).then(|| run.train_s / run.iterations as f64)
+}
+
+/// The peers section of `results/REPRODUCTION.md` from the `peers` preset's report: seconds
+/// per step of every trainer per dataset, the ratios of [`PEER_PAIRS`], the best train MSE,
+/// and what each external trainer reported of itself.
+pub fn peers_section(report: &Report) -> Result<String> {
+    let trainers: Vec<String> = report.trainers();
+    let runs_of = |dataset: &str, trainer: &str| -> Vec<&RunRecord> {
+        report
+            .runs
+            .iter()
+            .filter(|r| r.dataset == dataset && r.trainer == trainer)
+            .collect()
+    };
+    let med = median;
+    let pairs: Vec<(String, String)> = PEER_PAIRS
+        .iter()
+        .filter(|(a, b)| trainers.iter().any(|t| t == a) && trainers.iter().any(|t| t == b))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    let mut datasets = Vec::new();
+    for d in &report.datasets {
+        let per_step: Vec<Option<f64>> = trainers
+            .iter()
+            .map(|t| {
+                med(runs_of(&d.name, t)
+                    .into_iter()
+                    .filter_map(seconds_per_step)
+                    .collect())
+            })
+            .collect();
+        let best = trainers
+            .iter()
+            .map(|t| {
+                med(runs_of(&d.name, t)
+                    .into_iter()
+                    .filter_map(|r| r.summary.best_train_mse)
+                    .collect())
+            })
+            .collect();
+        let at = |name: &str| {
+            trainers
+                .iter()
+                .position(|t| t == name)
+                .and_then(|i| per_step[i])
+        };
+        let ratios = pairs
+            .iter()
+            .map(|(a, b)| at(a).zip(at(b)).map(|(a, b)| a / b))
+            .collect();
+        datasets.push(PeersDataset {
+            name: d.name.clone(),
+            n: d.n,
+            d: d.d,
+            per_step,
+            best,
+            ratios,
+        });
+    }
+    let summary = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, (a, b))| PeerSummary {
+            label: format!("`{a}` / `{b}`"),
+            value: med(datasets.iter().filter_map(|d| d.ratios[i]).collect()),
+        })
+        .collect();
+    let externals = report
+        .config
+        .external
+        .iter()
+        .filter(|e| trainers.contains(&e.name))
+        .map(|e| {
+            let runs: Vec<&RunRecord> = report.runs.iter().filter(|r| r.trainer == e.name).collect();
+            let versions = runs
+                .iter()
+                .find_map(|r| r.trainer_info.as_ref()?.get("hello")?.get("versions").cloned())
+                .map(|v| match v {
+                    serde_json::Value::Object(m) => m
+                        .iter()
+                        .map(|(k, v)| format!("{k} {}", v.as_str().unwrap_or(&v.to_string())))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    other => other.to_string(),
+                })
+                .unwrap_or_else(|| "–".into());
+            let command = match &e.cmd {
+                serde_json::Value::Array(parts) => parts
+                    .iter()
+                    .map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            PeerExternal {
+                name: e.name.clone(),
+                command,
+                versions,
+                overhead: med(runs
+                    .iter()
+                    .filter_map(|r| r.counters.get("protocol_overhead_s").copied())
+                    .collect())
+                .unwrap_or(f64::NAN),
+            }
+        })
+        .collect();
+    render_template(
+        "peers.md.j2",
+        &PeersContext {
+            settings: Settings::of(report),
+            skipped: report.config.skipped.clone(),
+            externals,
+            trainers,
+            pairs,
+            datasets,
+            summary,
+        },
+    )
 }
 
 /// Renders `results/REPRODUCTION.md` ([`render`]) and writes it into `results`; returns its
