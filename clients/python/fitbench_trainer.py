@@ -29,6 +29,7 @@ import json
 import math
 import struct
 import sys
+import time
 
 PROTOCOL = 1
 LAYOUT = "fitbench-flat-1"
@@ -214,8 +215,11 @@ def serve(trainer_class, stdin=None, stdout=None):
             elif op == "ping":
                 reply({"ok": True})
             elif op == "step":
+                t0 = time.perf_counter()
                 status = trainer.step()
-                reply({"ok": True, "status": "converged" if status == "converged" else "continue"})
+                step_s = time.perf_counter() - t0
+                reply({"ok": True, "status": "converged" if status == "converged" else "continue",
+                       "step_s": step_s})
             elif op == "params":
                 flat = _flat(trainer.params())
                 if "path" in msg:

@@ -190,6 +190,10 @@ pub struct ExternalTrainer {
     cancel: Option<CancelToken>,
     /// The first failure that ended the child, repeated to every later request.
     failed: Mutex<Option<String>>,
+    /// The sum of the step times the child measured itself (`step_s` in its replies).
+    child_step_s: f64,
+    /// How many replies carried one.
+    child_steps: usize,
 }
 
 impl ExternalTrainer {
@@ -269,6 +273,8 @@ impl ExternalTrainer {
             hello,
             cancel: None,
             failed: Mutex::new(None),
+            child_step_s: 0.0,
+            child_steps: 0,
         })
     }
 
@@ -379,6 +385,10 @@ impl Trainer for ExternalTrainer {
         let reply = self
             .request(&mut process, &json!({"op": "step"}), self.cancel.as_ref())
             .map_err(|e| e.into_core(&self.name))?;
+        if let Some(s) = reply.get("step_s").and_then(Value::as_f64) {
+            self.child_step_s += s;
+            self.child_steps += 1;
+        }
         match reply.get("status").and_then(Value::as_str) {
             Some("continue") | None => Ok(StepOutcome::Continue),
             Some("converged") => Ok(StepOutcome::Converged),
@@ -433,8 +443,16 @@ impl Trainer for ExternalTrainer {
         }))
     }
 
+    /// `protocol_overhead_s` (the median empty round trip at init) and, when the child
+    /// reports the time of its own steps (`step_s`), their sum `child_step_s` and count
+    /// `child_steps`: the timed round trips minus those is what the protocol cost.
     fn counters(&self) -> Vec<(&'static str, f64)> {
-        vec![("protocol_overhead_s", self.overhead_s)]
+        let mut c = vec![("protocol_overhead_s", self.overhead_s)];
+        if self.child_steps > 0 {
+            c.push(("child_step_s", self.child_step_s));
+            c.push(("child_steps", self.child_steps as f64));
+        }
+        c
     }
 
     fn set_cancel(&mut self, token: CancelToken) {

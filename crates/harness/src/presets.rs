@@ -278,6 +278,15 @@ fn scaling() -> RunConfig {
     }
 }
 
+/// The pairs of the `peers` preset compared in `results/REPRODUCTION.md` (seconds per step):
+/// (fitbench's trainer, its reference in another process).
+pub const PEER_PAIRS: [(&str, &str); 4] = [
+    ("adam", "torch-adam"),
+    ("adam-faer", "torch-adam"),
+    ("lbfgs", "torch-lbfgs"),
+    ("analytic", "numpy-als"),
+];
+
 /// The Python interpreter of the `peers` preset's external trainers: `$FITBENCH_PYTHON`,
 /// else `python3`.
 pub fn peers_python() -> String {

@@ -9,7 +9,7 @@
 //! templates under `crates/harness/templates/reproduction/` word them.
 
 use crate::error::{HarnessError, Result};
-use crate::presets::{Claim, PRESETS, Preset, Reproduction};
+use crate::presets::{Claim, PEER_PAIRS, PRESETS, Preset, Reproduction};
 use fitbench_report::format::duration;
 use fitbench_report::schema::{Report, RunRecord, Status};
 use fitbench_report::stats::median;
@@ -166,14 +166,6 @@ pub fn section(reproduced: &Reproduced) -> Result<String> {
     }
 }
 
-/// The trainer pairs of the peers section: (fitbench's trainer, its reference).
-pub const PEER_PAIRS: [(&str, &str); 4] = [
-    ("adam", "torch-adam"),
-    ("adam-faer", "torch-adam"),
-    ("lbfgs", "torch-lbfgs"),
-    ("analytic", "numpy-als"),
-];
-
 #[derive(Serialize)]
 struct PeersContext {
     settings: Settings,
@@ -285,10 +277,17 @@ pub fn peers_section(report: &Report) -> Result<String> {
         .iter()
         .filter(|e| trainers.contains(&e.name))
         .map(|e| {
-            let runs: Vec<&RunRecord> = report.runs.iter().filter(|r| r.trainer == e.name).collect();
+            let runs: Vec<&RunRecord> =
+                report.runs.iter().filter(|r| r.trainer == e.name).collect();
             let versions = runs
                 .iter()
-                .find_map(|r| r.trainer_info.as_ref()?.get("hello")?.get("versions").cloned())
+                .find_map(|r| {
+                    r.trainer_info
+                        .as_ref()?
+                        .get("hello")?
+                        .get("versions")
+                        .cloned()
+                })
                 .map(|v| match v {
                     serde_json::Value::Object(m) => m
                         .iter()

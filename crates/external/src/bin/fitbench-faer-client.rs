@@ -80,6 +80,15 @@ fn answer(request: &Value, state: &mut Option<State>) -> (Result<Value, String>,
     (reply, false)
 }
 
+/// "sgd-faer or adam-faer", from the entries.
+fn names() -> String {
+    ALGORITHMS
+        .iter()
+        .map(|e| e.name)
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
 fn hello(request: &Value) -> Result<Value, String> {
     if request.get("protocol").and_then(Value::as_u64) != Some(1) {
         return Err(format!(
@@ -90,13 +99,13 @@ fn hello(request: &Value) -> Result<Value, String> {
     let mut options = serde_json::Map::new();
     options.insert(
         "algorithm".into(),
-        json!({"default": "sgd-faer", "help": "sgd-faer or adam-faer"}),
+        json!({"default": SGD_FAER.name, "help": names()}),
     );
     if let Value::Object(defaults) = SGD_FAER.defaults() {
         for (k, v) in defaults {
             options.insert(
                 k,
-                json!({"default": v, "help": "as sgd-faer's (fitbench list trainers)"}),
+                json!({"default": v, "help": "as in `fitbench list trainers`"}),
             );
         }
     }
@@ -116,14 +125,14 @@ fn init(request: &Value) -> Result<State, String> {
         .cloned()
         .unwrap_or_default();
     let algorithm = match options.remove("algorithm") {
-        None => "sgd-faer".to_string(),
+        None => SGD_FAER.name.to_string(),
         Some(Value::String(s)) => s,
         Some(other) => return Err(format!("option algorithm = {other}: not a name")),
     };
     let entry = ALGORITHMS
         .iter()
         .find(|e| e.name == algorithm)
-        .ok_or_else(|| format!("option algorithm = {algorithm:?}: sgd-faer or adam-faer"))?;
+        .ok_or_else(|| format!("option algorithm = {algorithm:?}: {}", names()))?;
     let config = entry.parse_object(options).map_err(|e| e.to_string())?;
     let path = |key: &str| {
         problem
