@@ -7,13 +7,14 @@
 # results/baseline (the CI gate's baseline) is not touched: refresh it with
 #   fitbench run --preset ci --out target/ci && fitbench check --update \
 #     --baseline results/baseline/report.json --current target/ci/report.json
-# Usage: scripts/regenerate-figures.sh [preset ...]   (default: quick khadilkar barbu scaling lnn)
+# Usage: scripts/regenerate-figures.sh [preset ...]   (default: quick khadilkar barbu scaling lnn peers;
+# peers runs its Python references with $FITBENCH_PYTHON, e.g. ~/.cache/fitbench-refs/venv/bin/python)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked --bin fitbench
 bin=target/release/fitbench
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(quick khadilkar barbu scaling lnn)
+[ ${#presets[@]} -gt 0 ] || presets=(quick khadilkar barbu scaling lnn peers)
 old=$(mktemp -d)
 trap 'rm -rf "$old"' EXIT
 for p in "${presets[@]}"; do

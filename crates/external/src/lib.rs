@@ -13,6 +13,23 @@
 //! its run as `error`, non-finite parameters as `diverged`, no answer within `timeout_s` as
 //! `unresponsive` (the child is killed), each with the tail of the child's stderr.
 
+//!
+//! ```no_run
+//! use fitbench_core::{synthetic, Activation, Architecture, Mlp, Split, TrainerConfig};
+//! use fitbench_external::ExternalConfig;
+//!
+//! let split = Split::new(&synthetic::smooth2d(200, 0.1, 1)?, 0.2, 0)?;
+//! let initial = Mlp::init(&Architecture::new(vec![8], Activation::Tanh), 2, 1, 0)?;
+//! // `python3 clients/python/examples/pure_gd.py` speaks the protocol; lr is its option.
+//! let config = ExternalConfig::new("pure-gd", "python3 clients/python/examples/pure_gd.py")
+//!     .with_option("lr", 0.1);
+//! let mut trainer = config.init(&split.train, initial, 0)?;
+//! trainer.step()?; // one round trip: what the harness times
+//! let after = trainer.try_params()?; // read back from the child (untimed), checked
+//! println!("{}", after.mse(split.train.x.as_ref(), split.train.y.as_ref())?);
+//! # Ok::<(), fitbench_core::Error>(())
+//! ```
+
 #![deny(missing_docs)]
 
 pub mod child;

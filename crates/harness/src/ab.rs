@@ -209,6 +209,10 @@ pub fn units(config: &RunConfig, plan: &Plan) -> Result<SweepUnits> {
     );
     field("test_handicap", config.test_handicap.is_none());
     field("hidden (empty)", !config.hidden.is_empty());
+    field(
+        "external (declared trainers; use the quick form ext:name=…,cmd=…)",
+        config.external.is_empty(),
+    );
     if !inexpressible.is_empty() {
         return Err(HarnessError::Config(format!(
             "fitbench ab hands the sweep to both binaries as `fitbench run` options, which cannot express {}: leave them at their defaults (or run `fitbench run` on each build and compare with `fitbench check`)",

@@ -84,11 +84,25 @@ fn options_cannot_express_every_field_and_ab_says_which() {
             trainer: "adam".into(),
             every: 2,
         }),
+        external: vec![fitbench_report::config::ExternalDecl {
+            name: "declared".into(),
+            cmd: serde_json::json!("python3 never_started.py"),
+            cwd: None,
+            timeout_s: None,
+            requires: Vec::new(),
+            options: serde_json::Map::new(),
+        }],
         ..config()
     };
     let plan = Plan::resolve(c.clone()).unwrap();
     let msg = ab::units(&c, &plan).unwrap_err().to_string();
-    for want in ["patience", "iteration_budgets", "test_handicap", "defaults"] {
+    for want in [
+        "patience",
+        "iteration_budgets",
+        "test_handicap",
+        "external (declared trainers",
+        "defaults",
+    ] {
         assert!(msg.contains(want), "{want}: {msg}");
     }
 }
