@@ -204,14 +204,7 @@ impl ExternalTrainer {
         initial: Mlp,
         seed: u64,
     ) -> Result<Self, ExternalError> {
-        let dir = tempfile::Builder::new()
-            .prefix("fitbench-external-")
-            .tempdir()
-            .map_err(|source| ExternalError::Io {
-                trainer: config.name.clone(),
-                context: "creating its temporary folder".into(),
-                source,
-            })?;
+        let dir = temp_dir(config)?;
         let (x, y, p0) = (
             dir.path().join("x.npy"),
             dir.path().join("y.npy"),
@@ -228,13 +221,7 @@ impl ExternalTrainer {
             }
         })?;
         npy::write_vector(&p0, &theta)?;
-        let mut process = Process::spawn(
-            &config.name,
-            &config.cmd.argv(),
-            config.cwd.as_deref(),
-            &dir.path().join("stderr.log"),
-            Duration::from_secs_f64(config.timeout_s),
-        )?;
+        let mut process = spawn_in(config, &dir)?;
         let hello = process.request(&json!({"op": "hello", "protocol": PROTOCOL}), None)?;
         if hello.get("protocol").and_then(Value::as_u64) != Some(PROTOCOL) {
             return Err(ExternalError::Malformed {
@@ -463,22 +450,32 @@ impl Trainer for ExternalTrainer {
 /// Starts the child of `config`, asks its `hello` and closes it: what `fitbench list
 /// trainers` shows of a declared trainer (its name, versions and options).
 pub fn hello(config: &ExternalConfig) -> Result<Value, ExternalError> {
-    let dir = tempfile::Builder::new()
+    let dir = temp_dir(config)?;
+    let mut process = spawn_in(config, &dir)?;
+    let reply = process.request(&json!({"op": "hello", "protocol": PROTOCOL}), None);
+    process.close();
+    reply
+}
+
+/// A fresh temporary folder for one child (`fitbench-external-…`, removed on drop).
+fn temp_dir(config: &ExternalConfig) -> Result<tempfile::TempDir, ExternalError> {
+    tempfile::Builder::new()
         .prefix("fitbench-external-")
         .tempdir()
         .map_err(|source| ExternalError::Io {
             trainer: config.name.clone(),
             context: "creating its temporary folder".into(),
             source,
-        })?;
-    let mut process = Process::spawn(
+        })
+}
+
+/// Starts the child of `config`, its stderr logged in `dir`.
+fn spawn_in(config: &ExternalConfig, dir: &tempfile::TempDir) -> Result<Process, ExternalError> {
+    Process::spawn(
         &config.name,
         &config.cmd.argv(),
         config.cwd.as_deref(),
         &dir.path().join("stderr.log"),
         Duration::from_secs_f64(config.timeout_s),
-    )?;
-    let reply = process.request(&json!({"op": "hello", "protocol": PROTOCOL}), None);
-    process.close();
-    reply
+    )
 }
