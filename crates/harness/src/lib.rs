@@ -62,6 +62,7 @@ pub mod resume;
 pub mod runner;
 pub mod seeds;
 pub mod shard;
+pub mod stationarity;
 pub mod sweep_file;
 pub mod tuning;
 

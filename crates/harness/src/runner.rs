@@ -630,6 +630,7 @@ pub fn run_one(
         Err((status, message)) => return end_early(record, status, message, ctx.targets),
     };
     let mut meter = MemoryMeter::new(ctx.measure_memory);
+    let start = initial.clone();
     let (trainer, cancel) = match init(ctx, config, initial, &mut record, &mut meter, clock) {
         Ok(built) => built,
         Err((status, message)) => return end_early(record, status, message, ctx.targets),
@@ -644,6 +645,7 @@ pub fn run_one(
         iter: 0,
         next_eval_iter: 1,
         last_eval_train_s: 0.0,
+        initial: start,
     }
     .run(clock)
 }
@@ -775,6 +777,8 @@ struct Training<'c, 'a> {
     next_eval_iter: usize,
     /// `train_s` at the last evaluation after a step.
     last_eval_train_s: f64,
+    /// The network the trainer started from (for the stationarity certificate).
+    initial: Mlp,
 }
 
 impl Training<'_, '_> {
@@ -952,10 +956,30 @@ impl Training<'_, '_> {
         None
     }
 
+    /// The stationarity certificate of the trainer's final parameters ([`crate::stationarity`]),
+    /// untimed; `None` when the parameters cannot be had or scored (the run's status already
+    /// says why) or a panic.
+    fn certificate(&self) -> Option<fitbench_report::schema::Stationarity> {
+        let train = &self.ctx.split.train;
+        catch_unwind(AssertUnwindSafe(|| {
+            let last = self.trainer.try_params().ok()?;
+            let current = self.trainer.current_params();
+            crate::stationarity::certificate(&self.initial, &last, current.as_ref(), train).ok()
+        }))
+        .ok()
+        .flatten()
+    }
+
     /// Completes the record: status, message, memory, the trainer's final flops and
     /// counters, the summary.
     fn finish(self, status: Status, message: Option<String>) -> RunRecord {
+        let stationarity = if self.iter > 0 {
+            self.certificate()
+        } else {
+            None
+        };
         let mut record = self.record;
+        record.stationarity = stationarity;
         record.status = status;
         record.message = message;
         record.memory = self.meter.record;

@@ -182,6 +182,56 @@ fn data_notes(info: &DatasetInfo, out: &mut String) {
     }
 }
 
+/// One line per trainer with a learning rate: the rate each ran with and whether the harness
+/// tuned it (no trainer is handicapped silently).
+fn learning_rates(report: &Report, out: &mut String) {
+    let mut lines = Vec::new();
+    for t in report.trainers() {
+        let lrs: Vec<f64> = report
+            .runs
+            .iter()
+            .filter(|r| r.trainer == t)
+            .filter_map(|r| {
+                r.trainer_config
+                    .get("lr")
+                    .and_then(serde_json::Value::as_f64)
+            })
+            .collect();
+        if lrs.is_empty() {
+            continue;
+        }
+        let tuned: Vec<String> = report
+            .tuning
+            .iter()
+            .filter(|x| x.trainer == t)
+            .map(|x| {
+                format!(
+                    "{} {}",
+                    x.dataset,
+                    x.picked_lr
+                        .map_or_else(|| "none".into(), |lr| format!("{lr}"))
+                )
+            })
+            .collect();
+        if tuned.is_empty() {
+            let mut distinct: Vec<String> = lrs.iter().map(|lr| format!("{lr}")).collect();
+            distinct.dedup();
+            lines.push(format!(
+                "`{t}` lr {} as given, **not tuned**",
+                distinct.join(", ")
+            ));
+        } else {
+            lines.push(format!(
+                "`{t}` lr tuned per dataset on a validation carve-out of the training split ({})",
+                tuned.join(", ")
+            ));
+        }
+    }
+    if !lines.is_empty() {
+        let _ = writeln!(out, "Learning rates: {}.\n", lines.join("; "));
+    }
+}
+
 /// Renders the Markdown summary of `report`.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -230,6 +280,7 @@ pub fn render(report: &Report) -> String {
             .as_deref()
             .unwrap_or("not recorded (report written before fitbench measured memory)")
     );
+    learning_rates(report, &mut out);
     let aggregates = crate::aggregate::aggregate(report);
     out.push_str(&crate::scaling::markdown(report));
     for info in &report.datasets {
@@ -253,9 +304,14 @@ pub fn render(report: &Report) -> String {
         );
         let _ = writeln!(
             out,
-            "| trainer | status | best train MSE | final train MSE | final test MSE | test MSE at best train | steps | train time | setup | eval | peak memory | allocations/step |"
+            "‖∇L‖ / ‖∇L₀‖: the gradient norm of the training MSE at a run's final parameters over its norm at the initial network (computed after the last step, untimed); a `converged` run above {} is counted as stopped, not stationary.\n",
+            fitbench_report::schema::STATIONARY_RATIO
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| trainer | status | best train MSE | final train MSE | final test MSE | test MSE at best train | ‖∇L‖ / ‖∇L₀‖ | steps | train time | setup | eval | peak memory | allocations/step |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         for t in report.trainers() {
             let mine: Vec<&RunRecord> = runs.iter().copied().filter(|r| r.trainer == t).collect();
             if mine.is_empty() {
@@ -265,21 +321,26 @@ pub fn render(report: &Report) -> String {
             for r in &mine {
                 *statuses.entry(r.status).or_default() += 1;
             }
-            let status = statuses
+            let mut status = statuses
                 .iter()
                 .map(|(s, n)| format!("{n}× {}", s.as_str()))
                 .collect::<Vec<_>>()
                 .join(", ");
+            let not_stationary = mine.iter().filter(|r| r.stopped_not_stationary()).count();
+            if not_stationary > 0 {
+                status.push_str(&format!(" (**{not_stationary} stopped, not stationary**)"));
+            }
             let col = |f: &dyn Fn(&RunRecord) -> Option<f64>| {
                 mine.iter().filter_map(|r| f(r)).collect::<Vec<f64>>()
             };
             let _ = writeln!(
                 out,
-                "| `{t}` | {status} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| `{t}` | {status} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 range(col(&|r| r.summary.best_train_mse)),
                 range(col(&|r| r.summary.final_train_mse)),
                 range(col(&|r| r.summary.final_test_mse)),
                 range(col(&|r| r.summary.test_mse_at_best_train)),
+                range(col(&|r| r.stationarity.as_ref().map(|c| c.ratio))),
                 median(col(&|r| Some(r.iterations as f64)))
                     .map_or("–".into(), |v| format!("{v:.0}")),
                 median(col(&|r| Some(r.train_s))).map_or("–".into(), duration),

@@ -264,6 +264,41 @@ pub struct RunRecord {
     /// another process, its name, versions, options and measured protocol overhead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trainer_info: Option<serde_json::Value>,
+    /// The stationarity certificate of the run's final parameters (absent for a run that did
+    /// not step, or in reports written before fitbench computed it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stationarity: Option<Stationarity>,
+}
+
+/// A run's final parameters are called stationary when the gradient norm of the training
+/// loss there is at most this fraction of its norm at the initial network.
+pub const STATIONARY_RATIO: f64 = 1e-3;
+
+/// The gradient norm of the training MSE (standardised units, no penalty) at a run's final
+/// parameters, against the initial network's: computed by the harness after the last step,
+/// untimed, with the faer engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stationarity {
+    /// ‖∇L‖₂ at the initial network.
+    #[serde(with = "crate::float")]
+    pub grad_norm_initial: f64,
+    /// ‖∇L‖₂ at the parameters the trainer reports (its best or final iterate).
+    #[serde(with = "crate::float")]
+    pub grad_norm: f64,
+    /// `grad_norm / grad_norm_initial` (0 when both are 0).
+    #[serde(with = "crate::float")]
+    pub ratio: f64,
+    /// The same ratio at the trainer's latest iterate, for a trainer that reports a selection
+    /// (e.g. the best iterate so far) apart from it.
+    #[serde(default, with = "crate::float::option")]
+    pub current_ratio: Option<f64>,
+}
+
+impl Stationarity {
+    /// Whether the final parameters are stationary ([`STATIONARY_RATIO`]).
+    pub fn is_stationary(&self) -> bool {
+        self.ratio <= STATIONARY_RATIO
+    }
 }
 
 /// Heap use of one run, in bytes above what was live when the run started (the data, its
@@ -344,6 +379,16 @@ impl Provenance {
 }
 
 impl RunRecord {
+    /// A run that says it converged although its final parameters are not stationary
+    /// ([`Stationarity::is_stationary`]): "stopped, not stationary".
+    pub fn stopped_not_stationary(&self) -> bool {
+        self.status == Status::Converged
+            && self
+                .stationarity
+                .as_ref()
+                .is_some_and(|s| !s.is_stationary())
+    }
+
     /// A run that has not started yet: no curve, status `error` until the run loop sets one.
     pub fn pending(
         dataset: &str,
@@ -377,6 +422,7 @@ impl RunRecord {
             provenance: None,
             memory: None,
             trainer_info: None,
+            stationarity: None,
         }
     }
 }
