@@ -47,5 +47,9 @@ use fitbench_core::registry::{Capabilities, TrainerEntry};
 pub const EXT: TrainerEntry = TrainerEntry::of::<ExternalConfig>(
     "ext",
     "a trainer in another process, speaking docs/protocol.md: ext:name=NAME,cmd=COMMAND[,cwd=DIR,timeout_s=S,OPTION=VALUE…] (other keys are the trainer's own options)",
-    Capabilities::NONE,
+    // Every `step` writes a request and parses a reply (a few small allocations per step).
+    Capabilities {
+        allocates_in_step: true,
+        ..Capabilities::NONE
+    },
 );
