@@ -342,6 +342,7 @@ impl Analytic {
             hidden: initial.widths[1..initial.widths.len() - 1].to_vec(),
             activation: initial.activations[0],
             output: *initial.activations.last().unwrap_or(&Activation::Identity),
+            parametrisation: fitbench_core::mlp::Parametrisation::Standard,
         };
         config.architecture(&arch)?;
         if train.k() != 1 || initial.output_width() != 1 || initial.input_width() != d {

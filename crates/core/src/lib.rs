@@ -58,7 +58,7 @@ pub use cancel::{CancelToken, Cancelled};
 pub use clock::Clock;
 pub use data::{Dataset, Split, Standardiser};
 pub use error::{Error, Result};
-pub use mlp::{Architecture, ForwardBuffers, Mlp};
+pub use mlp::{Architecture, ForwardBuffers, Mlp, Parametrisation};
 pub use options::Options;
 pub use registry::{Capabilities, DynTrainerConfig, TrainerEntry};
 pub use trainer::{StepCost, StepOutcome, Trainer, TrainerConfig};

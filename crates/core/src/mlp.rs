@@ -21,6 +21,33 @@ pub struct Architecture {
     pub activation: Activation,
     /// Activation of the output layer (identity for regression).
     pub output: Activation,
+    /// How the network is parametrised and initialised (reports before it was recorded read
+    /// as [`Parametrisation::Standard`], the only one fitbench has had).
+    #[serde(default)]
+    pub parametrisation: Parametrisation,
+}
+
+/// How a network is parametrised and initialised: design choices that decide whether
+/// gradient descent trains well (Welper 2020, arXiv 2007.13664), so every report names them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Parametrisation {
+    /// Standard parametrisation (`Z = A Wᵀ + b`, no width scaling); weights and biases drawn
+    /// i.i.d. from U(−1/√fan_in, 1/√fan_in), as PyTorch's `nn.Linear`, from the init seed
+    /// ([`Mlp::init`]).
+    #[default]
+    Standard,
+}
+
+impl Parametrisation {
+    /// One sentence for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Parametrisation::Standard => {
+                "standard parametrisation (Z = A Wᵀ + b, no width scaling); weights and biases U(±1/√fan_in) as PyTorch's nn.Linear, drawn from the init seed"
+            }
+        }
+    }
 }
 
 impl Architecture {
@@ -30,6 +57,7 @@ impl Architecture {
             hidden: vec![],
             activation: Activation::Identity,
             output: Activation::Identity,
+            parametrisation: Parametrisation::Standard,
         }
     }
 
@@ -39,6 +67,7 @@ impl Architecture {
             hidden,
             activation,
             output: Activation::Identity,
+            parametrisation: Parametrisation::Standard,
         }
     }
 

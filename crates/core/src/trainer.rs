@@ -55,6 +55,13 @@ pub trait Trainer: Send {
         None
     }
 
+    /// Whether the parameters live in another process, so that [`Trainer::try_params`] costs
+    /// a round trip: the harness then skips what would copy them between steps (the
+    /// certificate's ReLU pattern change). `false` by default.
+    fn remote(&self) -> bool {
+        false
+    }
+
     /// The latest iterate, for trainers whose [`Trainer::params`] returns a selection (e.g. the
     /// best iterate so far) rather than the iterate itself; `None` otherwise. The harness
     /// records its losses as the "current" curve (outside the timed region).

@@ -417,6 +417,10 @@ impl Trainer for ExternalTrainer {
         })
     }
 
+    fn remote(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> Option<Value> {
         let mut hello = self.hello.clone();
         if let Value::Object(map) = &mut hello {

@@ -96,6 +96,7 @@ pub fn build_report(plan: &runner::Plan, output: runner::SweepOutput) -> Report 
         merge: None,
     };
     metrics::annotate(&mut report);
+    fitbench_report::charge::annotate(&mut report);
     report
 }
 

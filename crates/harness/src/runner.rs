@@ -378,6 +378,9 @@ impl Trainer for Handicapped {
     fn info(&self) -> Option<serde_json::Value> {
         self.inner.info()
     }
+    fn remote(&self) -> bool {
+        self.inner.remote()
+    }
     fn current_params(&self) -> Option<Mlp> {
         self.inner.current_params()
     }
@@ -635,6 +638,10 @@ pub fn run_one(
         Ok(built) => built,
         Err((status, message)) => return end_early(record, status, message, ctx.targets),
     };
+    let track_pattern = !trainer.remote()
+        && start.activations[..start.n_layers().saturating_sub(1)]
+            .iter()
+            .any(|a| matches!(a, Activation::Relu | Activation::LeakyRelu { .. }));
     Training {
         ctx,
         record,
@@ -645,7 +652,9 @@ pub fn run_one(
         iter: 0,
         next_eval_iter: 1,
         last_eval_train_s: 0.0,
+        track_pattern,
         initial: start,
+        before_step: None,
     }
     .run(clock)
 }
@@ -779,6 +788,12 @@ struct Training<'c, 'a> {
     last_eval_train_s: f64,
     /// The network the trainer started from (for the stationarity certificate).
     initial: Mlp,
+    /// For (leaky) ReLU nets, the latest iterate before the step in progress (copied between
+    /// steps, untimed), for the certificate's pattern change; `None` otherwise.
+    before_step: Option<Mlp>,
+    /// Whether to keep `before_step`: the hidden layers are (leaky) ReLU and the parameters
+    /// are in this process (an external trainer's would cost a round trip per step).
+    track_pattern: bool,
 }
 
 impl Training<'_, '_> {
@@ -810,6 +825,9 @@ impl Training<'_, '_> {
         loop {
             if let Some(ending) = self.stop_before_step() {
                 return ending;
+            }
+            if self.track_pattern {
+                self.before_step = self.latest_params();
             }
             let step = self.timed_step(clock);
             if let Some(why) = step.cancelled {
@@ -956,6 +974,17 @@ impl Training<'_, '_> {
         None
     }
 
+    /// The trainer's latest iterate (its current one where it keeps a selection apart).
+    fn latest_params(&self) -> Option<Mlp> {
+        catch_unwind(AssertUnwindSafe(|| {
+            self.trainer
+                .current_params()
+                .or_else(|| self.trainer.try_params().ok())
+        }))
+        .ok()
+        .flatten()
+    }
+
     /// The stationarity certificate of the trainer's final parameters ([`crate::stationarity`]),
     /// untimed; `None` when the parameters cannot be had or scored (the run's status already
     /// says why) or a panic.
@@ -964,7 +993,16 @@ impl Training<'_, '_> {
         catch_unwind(AssertUnwindSafe(|| {
             let last = self.trainer.try_params().ok()?;
             let current = self.trainer.current_params();
-            crate::stationarity::certificate(&self.initial, &last, current.as_ref(), train).ok()
+            let mut c =
+                crate::stationarity::certificate(&self.initial, &last, current.as_ref(), train)
+                    .ok()?;
+            if let Some(before) = &self.before_step {
+                let after = current.as_ref().unwrap_or(&last);
+                c.pattern_changed = crate::stationarity::pattern_change(before, after, train)
+                    .ok()
+                    .flatten();
+            }
+            Some(c)
         }))
         .ok()
         .flatten()
@@ -1362,7 +1400,7 @@ fn sweep(
         .collect();
     let mut tuning: Vec<Option<TuningRecord>> = searches.iter().map(|_| None).collect();
     if let Some(grid) = &c.lr_grid {
-        let search = |i: usize, _: &mut dyn Clock| {
+        let search = |i: usize, clock: &mut dyn Clock| {
             let (d, t) = searches[i];
             let (pd, t) = (&plan.datasets[d], &plan.trainers[t]);
             t.spec.as_ref().and_then(|spec| {
@@ -1374,6 +1412,8 @@ fn sweep(
                     &plan.architecture,
                     c,
                     grid,
+                    &c.targets,
+                    clock,
                 )
             })
         };

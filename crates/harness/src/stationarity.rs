@@ -6,6 +6,11 @@
 //! The loss is the shared training MSE, `‖f(X) − Y‖²_F/(n·k)` in standardised units, with no
 //! weight penalty (whatever the trainer minimised). The rows are taken [`BLOCK_ROWS`] at a
 //! time, so the certificate needs O(`BLOCK_ROWS` · Σ widths) memory whatever n.
+//!
+//! For networks with (leaky) ReLU hidden layers the certificate adds the fraction of hidden
+//! units whose activation pattern on the training rows (the sign of the unit's pre-activation
+//! on each row) changed in the run's last step ([`pattern_change`]): a gradient norm at a
+//! kink says little, a pattern that still moves says the run was not done.
 
 use fitbench_core::{Dataset, Mlp};
 use fitbench_report::schema::Stationarity;
@@ -80,5 +85,62 @@ pub fn certificate(
         grad_norm,
         ratio: ratio_of(grad_norm),
         current_ratio,
+        pattern_changed: None,
     })
+}
+
+/// The fraction of (leaky) ReLU hidden units whose activation pattern on the training rows
+/// differs between `before` and `after` (a unit counts once if any row's sign `z > 0`
+/// changed). `None` when the network has no such unit or the shapes differ.
+///
+/// # Errors
+///
+/// Shapes that do not match the data.
+pub fn pattern_change(
+    before: &Mlp,
+    after: &Mlp,
+    train: &Dataset,
+) -> fitbench_core::Result<Option<f64>> {
+    use fitbench_core::{Activation, ForwardBuffers};
+    let kinked = |a: &Activation| matches!(a, Activation::Relu | Activation::LeakyRelu { .. });
+    let layers: Vec<usize> = (0..after.n_layers().saturating_sub(1))
+        .filter(|&l| kinked(&after.activations[l]))
+        .collect();
+    if layers.is_empty() || before.widths != after.widths {
+        return Ok(None);
+    }
+    let units: usize = layers.iter().map(|&l| after.widths[l + 1]).sum();
+    let mut changed: Vec<Vec<bool>> = layers
+        .iter()
+        .map(|&l| vec![false; after.widths[l + 1]])
+        .collect();
+    let n = train.n();
+    let rows = n.clamp(1, BLOCK_ROWS);
+    let (mut a, mut b) = (
+        ForwardBuffers::new(before, rows),
+        ForwardBuffers::new(after, rows),
+    );
+    let par = faer::Par::Seq;
+    let mut r0 = 0;
+    while r0 < n {
+        let m = rows.min(n - r0);
+        if m != a.n_rows() {
+            a = ForwardBuffers::new(before, m);
+            b = ForwardBuffers::new(after, m);
+        }
+        let x = train.x.as_ref().subrows(r0, m);
+        before.forward_into(x, &mut a, par)?;
+        after.forward_into(x, &mut b, par)?;
+        for (flags, &l) in changed.iter_mut().zip(&layers) {
+            let (za, zb) = (a.pre_activations(l), b.pre_activations(l));
+            for (j, flag) in flags.iter_mut().enumerate() {
+                if !*flag {
+                    *flag = (0..m).any(|i| (za[(i, j)] > 0.0) != (zb[(i, j)] > 0.0));
+                }
+            }
+        }
+        r0 += m;
+    }
+    let moved = changed.iter().flatten().filter(|&&c| c).count();
+    Ok(Some(moved as f64 / units as f64))
 }

@@ -1,15 +1,24 @@
 //! Fair tuning of the gradient baselines: a short, log-spaced learning-rate grid per dataset,
 //! scored on a validation split carved from the training split (the test split is never
 //! used), before the main comparison runs with the pick.
+//!
+//! Every trial's training time (its timed `step` calls, on the harness's clock) and the time
+//! at which its train MSE on the fitting rows first met each configured target are recorded,
+//! so that reports can charge the search to the trainer that needed it
+//! ([`fitbench_report::charge`]).
 
 use crate::registry::TrainerSpec;
-use fitbench_core::{Architecture, Dataset, Mlp, Split, rng};
+use fitbench_core::{Architecture, Clock, Dataset, Mlp, Split, rng};
 use fitbench_report::config::{LrGrid, RunConfig, TuningRecord};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Runs the grid for one trainer on one dataset. Returns `None` for trainers without a
 /// learning rate. Uses the training split of repetition 0 (the test rows are never seen),
 /// a seeded validation carve-out, and the shared initial weights of a dedicated seed.
+/// `clock` times each trial's steps (only the steps: building a candidate, evaluating the
+/// fitting and validation MSE are not timed), `targets` are the train-MSE targets whose
+/// first hits each trial records.
+#[allow(clippy::too_many_arguments)]
 pub fn tune(
     spec: &TrainerSpec,
     label: &str,
@@ -18,6 +27,8 @@ pub fn tune(
     arch: &Architecture,
     c: &RunConfig,
     settings: &LrGrid,
+    targets: &[f64],
+    clock: &mut dyn Clock,
 ) -> Option<(TrainerSpec, TuningRecord)> {
     if !spec.entry.capabilities.learning_rate {
         return None;
@@ -33,6 +44,8 @@ pub fn tune(
         picked_lr: None,
         n_fit: 0,
         n_validation: 0,
+        trial_s: vec![None; settings.grid.len()],
+        trial_target_s: vec![vec![None; targets.len()]; settings.grid.len()],
     };
     let Ok(split) = Split::new(data, c.test_fraction, split_seed) else {
         return Some((spec.clone(), record));
@@ -64,10 +77,23 @@ pub fn tune(
         let Some(Ok(candidate)) = spec.with_lr(lr) else {
             continue;
         };
+        let mut trial_s = 0.0;
+        let mut hits: Vec<Option<f64>> = vec![None; targets.len()];
         let score = catch_unwind(AssertUnwindSafe(|| -> Option<f64> {
             let mut t = candidate.config().init(&fit, initial.clone(), seed).ok()?;
             for _ in 0..settings.epochs {
-                t.step().ok()?;
+                let s0 = clock.now();
+                let stepped = t.step();
+                trial_s += clock.now() - s0;
+                stepped.ok()?;
+                if hits.iter().any(Option::is_none) {
+                    let mse = t.params().mse(fit.x.as_ref(), fit.y.as_ref()).ok()?;
+                    for (hit, &target) in hits.iter_mut().zip(targets) {
+                        if hit.is_none() && mse <= target {
+                            *hit = Some(trial_s);
+                        }
+                    }
+                }
             }
             let mse = t.params().mse(val.x.as_ref(), val.y.as_ref()).ok()?;
             mse.is_finite().then_some(mse)
@@ -75,6 +101,8 @@ pub fn tune(
         .ok()
         .flatten();
         record.scores[i] = score;
+        record.trial_s[i] = Some(trial_s);
+        record.trial_target_s[i] = hits;
     }
     let best = record
         .scores

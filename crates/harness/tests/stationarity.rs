@@ -1,13 +1,13 @@
 //! The stationarity certificate (issue #28): the engine's gradient norm against finite
 //! differences (across row blocks), an exact OLS run certified stationary, a run stopped
 //! after one step of a tiny learning rate not, and "stopped, not stationary" for a
-//! `converged` run whose gradient is still large.
+//! `converged` run whose gradient is still large; the ReLU pattern change of the last step.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use fitbench_core::{Activation, Architecture, Mlp, Split, synthetic};
 use fitbench_harness::runner::{self, MonotonicClock, Plan};
-use fitbench_harness::stationarity::{BLOCK_ROWS, certificate, gradient_norm};
+use fitbench_harness::stationarity::{BLOCK_ROWS, certificate, gradient_norm, pattern_change};
 use fitbench_report::config::RunConfig;
 use fitbench_report::schema::{RunRecord, Stationarity, Status};
 
@@ -101,6 +101,7 @@ fn a_converged_run_with_a_large_gradient_is_stopped_not_stationary() {
         grad_norm: 0.5,
         ratio: 0.5,
         current_ratio: None,
+        pattern_changed: None,
     });
     assert!(r.stopped_not_stationary());
     r.status = Status::MaxIters;
@@ -136,4 +137,70 @@ fn the_summary_shows_the_certificate_and_says_which_learning_rates_were_not_tune
         "{summary}"
     );
     assert!(!summary.contains("`ols` lr"), "ols has no learning rate");
+}
+
+#[test]
+fn the_pattern_change_counts_the_relu_units_whose_signs_moved() {
+    let n = BLOCK_ROWS + 100; // two row blocks
+    let train = Split::new(&synthetic::smooth2d(n * 5 / 4, 0.1, 3).unwrap(), 0.2, 0)
+        .unwrap()
+        .train;
+    let before = Mlp::init(&Architecture::new(vec![4, 3], Activation::Relu), 2, 1, 5).unwrap();
+    assert_eq!(pattern_change(&before, &before, &train).unwrap(), Some(0.0));
+    // A last-layer unit whose bias becomes huge is active on every row: its pattern
+    // changed (the initial weights make it active on some rows only), no other did.
+    let mut last = before.clone();
+    last.biases[1][2] = 1e6;
+    assert_eq!(
+        pattern_change(&before, &last, &train).unwrap(),
+        Some(1.0 / 7.0)
+    );
+    // A first-layer unit moves the units it feeds as well.
+    let mut first = before.clone();
+    first.biases[0][1] = 1e6;
+    let f = pattern_change(&before, &first, &train).unwrap().unwrap();
+    assert!(f > 1.0 / 7.0, "{f}");
+    let smooth = Mlp::init(&Architecture::new(vec![4], Activation::Tanh), 2, 1, 5).unwrap();
+    assert_eq!(pattern_change(&smooth, &smooth, &train).unwrap(), None);
+}
+
+#[test]
+fn relu_runs_record_their_last_steps_pattern_change_and_smooth_ones_do_not() {
+    let records = |activation: &str| {
+        let plan = Plan::resolve(RunConfig {
+            datasets: vec!["smooth2d:n=300,noise=0.05".into()],
+            trainers: if activation == "relu" {
+                vec!["sgd-faer:lr=0.05".into(), "analytic".into()]
+            } else {
+                vec!["sgd-faer:lr=0.05".into()]
+            },
+            seeds: 1,
+            max_iters: 5,
+            hidden: vec![8],
+            activation: activation.into(),
+            ..RunConfig::default()
+        })
+        .unwrap();
+        runner::run_sweep(
+            &plan,
+            &mut MonotonicClock::default(),
+            &mut |_| Ok(()),
+            &mut |_| {},
+        )
+        .unwrap()
+        .runs
+    };
+    for r in records("relu") {
+        let c = r.stationarity.as_ref().expect("certificate");
+        let f = c
+            .pattern_changed
+            .unwrap_or_else(|| panic!("{}: no pattern change", r.trainer));
+        assert!((0.0..=1.0).contains(&f), "{}: {f}", r.trainer);
+    }
+    for r in records("tanh")
+        .iter()
+        .filter(|r| r.trainer == "sgd-faer:lr=0.05")
+    {
+        assert_eq!(r.stationarity.as_ref().unwrap().pattern_changed, None);
+    }
 }

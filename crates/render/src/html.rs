@@ -99,6 +99,18 @@ pub struct DatasetView {
     pub linear_test: Option<f64>,
     /// One entry per trainer with runs on this dataset.
     pub series: Vec<SeriesView>,
+    /// The trainers leading on train MSE (best and tied, [`crate::verdict`]): the chart
+    /// opens with only these shown; the legend shows the others.
+    pub leaders: Vec<String>,
+}
+
+/// One dataset's verdict table ([`crate::verdict::table`], trimmed).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct VerdictView {
+    /// Dataset name.
+    pub dataset: String,
+    /// The table.
+    pub table: crate::verdict::Trimmed,
 }
 
 /// One run, for the runs table.
@@ -192,6 +204,10 @@ pub struct ReportPage {
     pub trainers: Vec<TrainerView>,
     /// Per dataset.
     pub datasets: Vec<DatasetView>,
+    /// Per dataset, the verdict (shown first).
+    pub verdicts: Vec<VerdictView>,
+    /// The significance rule of the verdicts.
+    pub verdict_rule: String,
     /// Per run, failed runs included.
     pub runs: Vec<RunView>,
     /// Per (dataset, trainer, metric).
@@ -293,6 +309,7 @@ fn to_value<T: Serialize>(v: &T) -> Value {
 /// The data of `report.html` for `report`.
 pub fn report_page(report: &Report) -> ReportPage {
     let trainers = report.trainers();
+    let verdicts = crate::verdict::verdicts(report);
     let datasets = report
         .datasets
         .iter()
@@ -319,6 +336,10 @@ pub fn report_page(report: &Report) -> ReportPage {
                 linear_train: info.reference_train_mse(),
                 linear_test: info.reference_test_mse(),
                 series,
+                leaders: verdicts
+                    .iter()
+                    .find(|v| v.dataset == info.name)
+                    .map_or_else(Vec::new, crate::verdict::DatasetVerdict::leaders),
             }
         })
         .collect();
@@ -394,6 +415,14 @@ pub fn report_page(report: &Report) -> ReportPage {
             })
             .collect(),
         datasets,
+        verdicts: verdicts
+            .iter()
+            .map(|v| VerdictView {
+                dataset: v.dataset.clone(),
+                table: crate::verdict::table(report, v).trimmed(5),
+            })
+            .collect(),
+        verdict_rule: crate::verdict::RULE.replace("**", ""),
         runs,
         metrics,
         profiles,

@@ -42,5 +42,6 @@ pub mod output;
 pub mod plot;
 pub mod scaling;
 pub mod summary;
+pub mod verdict;
 
 pub use error::{RenderError, Result};

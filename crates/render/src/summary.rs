@@ -1,7 +1,8 @@
 //! `summary.md`: per dataset, one row per trainer.
 
+use crate::verdict::Table;
 use fitbench_report::format::{bytes, duration, per_step};
-use fitbench_report::schema::{DatasetInfo, Report, RunRecord, Status, slug};
+use fitbench_report::schema::{DatasetInfo, Report, RunRecord, slug};
 use fitbench_report::stats::{median, min_median_max};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -232,6 +233,113 @@ fn learning_rates(report: &Report, out: &mut String) {
     }
 }
 
+/// Writes a Markdown table, trimmed to the columns that say something ([`Table::trimmed`]),
+/// with a line naming the columns left out as copies of another.
+pub fn trimmed_table(out: &mut String, heads: &[&str], rows: &[Vec<String>], keep: usize) {
+    let table = Table {
+        heads: heads.iter().map(|h| h.to_string()).collect(),
+        rows: rows.to_vec(),
+    }
+    .trimmed(keep);
+    let _ = writeln!(out, "| {} |", table.heads.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(table.heads.len()));
+    for r in &table.rows {
+        let _ = writeln!(out, "| {} |", r.join(" | "));
+    }
+    if !table.same.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNot shown, equal for every trainer to a column above: {}.",
+            table.same.join("; ")
+        );
+    }
+}
+
+/// The verdict section: per dataset, trainers ranked with their ratios to the best, then the
+/// wins, ties and losses across datasets ([`crate::verdict`]).
+pub fn verdict_markdown(report: &Report) -> String {
+    use crate::verdict::{self, Tally};
+    let mut out = String::new();
+    let verdicts = verdict::verdicts(report);
+    if verdicts.is_empty() {
+        return out;
+    }
+    let tuned = !report.tuning.is_empty();
+    let _ = writeln!(out, "## Verdict\n");
+    let _ = writeln!(
+        out,
+        "Per dataset, trainers ranked by median best train MSE. {}. Test MSE is at each run's point of best train MSE; **overfits** marks a trainer whose median test MSE is above the linear reference's. \"stopped by\" counts what ended the runs (`budget`: the time budget, `max_iters`: the step cap, `converged`/`stalled`: the trainer's own rule).{}\n",
+        verdict::RULE,
+        if tuned {
+            " Time to the common target (the smallest configured target every trainer met in most seeds) is ranked **tuning-inclusive**: the run's time plus the training time of every other learning-rate trial of its grid search (sequential, one thread); selection-honest is the run's own time, optimistic the fastest trial in hindsight (`docs/report-schema.md`)."
+        } else {
+            " Time to the common target is the smallest configured target every trainer met in most seeds; no trainer was tuned, so selection-honest, tuning-inclusive and optimistic times coincide."
+        }
+    );
+    let mut tallies: [BTreeMap<String, Tally>; 3] = Default::default();
+    for v in &verdicts {
+        let _ = writeln!(out, "### {}\n", v.dataset);
+        let table = verdict::table(report, v);
+        let rows: Vec<Vec<String>> = table
+            .rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .enumerate()
+                    .map(|(j, c)| {
+                        if j == 1 {
+                            return format!("`{c}`");
+                        }
+                        let mut c = c.clone();
+                        for flag in verdict::FLAGS {
+                            c = c.replace(flag, &format!("**{flag}**"));
+                        }
+                        if let Some(stem) = c.strip_suffix(" worse") {
+                            c = format!("{stem} **worse**");
+                        }
+                        c
+                    })
+                    .collect()
+            })
+            .collect();
+        let heads: Vec<&str> = table.heads.iter().map(String::as_str).collect();
+        trimmed_table(&mut out, &heads, &rows, 5);
+        let _ = writeln!(out);
+        verdict::tally(&v.train, &mut tallies[0]);
+        verdict::tally(&v.test, &mut tallies[1]);
+        if let Some(e) = v.time(verdict::ranked_basis(report)) {
+            verdict::tally(e, &mut tallies[2]);
+        }
+    }
+    if verdicts.len() > 1 {
+        let _ = writeln!(
+            out,
+            "### Across {} datasets\n\nW = best with every other trainer worse, T = best or tied with the best, L = worse than the best (the rule above).\n",
+            verdicts.len()
+        );
+        let _ = writeln!(out, "| trainer | train MSE | test MSE | time to target |");
+        let _ = writeln!(out, "|---|---|---|---|");
+        let mut order: Vec<(String, Tally)> = tallies[0].clone().into_iter().collect();
+        order.sort_by(|a, b| {
+            (b.1.wins, b.1.ties)
+                .cmp(&(a.1.wins, a.1.ties))
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        for (t, train) in order {
+            let other = |k: usize| tallies[k].get(&t).map_or("–".into(), Tally::shown);
+            let _ = writeln!(
+                out,
+                "| `{t}` | {} | {} | {} |",
+                train.shown(),
+                other(1),
+                other(2)
+            );
+        }
+        let _ = writeln!(out);
+    }
+    out
+}
+
 /// Renders the Markdown summary of `report`.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -261,8 +369,9 @@ pub fn render(report: &Report) -> String {
     render_provenance(report, &mut out);
     let _ = writeln!(
         out,
-        "Network: {}. Seeds: {} per (dataset, trainer), base seed {}. Budget {} s of training time and {} steps per run.\n",
+        "Network: {}; {}. Seeds: {} per (dataset, trainer), base seed {}. Budget {} s of training time and {} steps per run.\n",
         report.architecture,
+        report.architecture.parametrisation.describe(),
         report.config.seeds,
         report.config.base_seed,
         report.config.budget_s,
@@ -281,6 +390,7 @@ pub fn render(report: &Report) -> String {
             .unwrap_or("not recorded (report written before fitbench measured memory)")
     );
     learning_rates(report, &mut out);
+    out.push_str(&verdict_markdown(report));
     let aggregates = crate::aggregate::aggregate(report);
     out.push_str(&crate::scaling::markdown(report));
     for info in &report.datasets {
@@ -307,25 +417,28 @@ pub fn render(report: &Report) -> String {
             "‖∇L‖ / ‖∇L₀‖: the gradient norm of the training MSE at a run's final parameters over its norm at the initial network (computed after the last step, untimed); a `converged` run above {} is counted as stopped, not stationary.\n",
             fitbench_report::schema::STATIONARY_RATIO
         );
-        let _ = writeln!(
-            out,
-            "| trainer | status | best train MSE | final train MSE | final test MSE | test MSE at best train | ‖∇L‖ / ‖∇L₀‖ | steps | train time | setup | eval | peak memory | allocations/step |"
-        );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        let heads = [
+            "trainer",
+            "status",
+            "best train MSE",
+            "final train MSE",
+            "final test MSE",
+            "test MSE at best train",
+            "‖∇L‖ / ‖∇L₀‖",
+            "steps",
+            "train time",
+            "setup",
+            "eval",
+            "peak memory",
+            "allocations/step",
+        ];
+        let mut rows = Vec::new();
         for t in report.trainers() {
             let mine: Vec<&RunRecord> = runs.iter().copied().filter(|r| r.trainer == t).collect();
             if mine.is_empty() {
                 continue;
             }
-            let mut statuses: BTreeMap<Status, usize> = BTreeMap::new();
-            for r in &mine {
-                *statuses.entry(r.status).or_default() += 1;
-            }
-            let mut status = statuses
-                .iter()
-                .map(|(s, n)| format!("{n}× {}", s.as_str()))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let mut status = crate::verdict::stopped_by(&mine);
             let not_stationary = mine.iter().filter(|r| r.stopped_not_stationary()).count();
             if not_stationary > 0 {
                 status.push_str(&format!(" (**{not_stationary} stopped, not stationary**)"));
@@ -333,9 +446,9 @@ pub fn render(report: &Report) -> String {
             let col = |f: &dyn Fn(&RunRecord) -> Option<f64>| {
                 mine.iter().filter_map(|r| f(r)).collect::<Vec<f64>>()
             };
-            let _ = writeln!(
-                out,
-                "| `{t}` | {status} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            rows.push(vec![
+                format!("`{t}`"),
+                status,
                 range(col(&|r| r.summary.best_train_mse)),
                 range(col(&|r| r.summary.final_train_mse)),
                 range(col(&|r| r.summary.final_test_mse)),
@@ -348,17 +461,24 @@ pub fn render(report: &Report) -> String {
                 median(col(&|r| Some(r.eval_s))).map_or("–".into(), duration),
                 median(col(&|r| r.memory.as_ref().map(|m| m.peak_bytes() as f64)))
                     .map_or("–".into(), bytes),
-                median(col(&|r| r
-                    .memory
-                    .as_ref()
-                    .and_then(|m| m.allocations_per_step(r.iterations))))
+                median(col(&|r| {
+                    r.memory
+                        .as_ref()
+                        .and_then(|m| m.allocations_per_step(r.iterations))
+                }))
                 .map_or("–".into(), per_step),
-            );
+            ]);
         }
+        trimmed_table(&mut out, &heads, &rows, 3);
         if !report.config.targets.is_empty() {
             let _ = writeln!(
                 out,
-                "\nTraining time to reach a train MSE target (median over the seeds that reached it; reached/total):\n"
+                "\nTraining time to reach a train MSE target (median over the seeds that reached it; reached/total){}:\n",
+                if report.tuning.is_empty() {
+                    ""
+                } else {
+                    ". For a tuned trainer the cell also gives the tuning-inclusive time (plus every other grid trial's training time) and the optimistic one (the fastest trial in hindsight); an untuned trainer's three times are equal"
+                }
             );
             let heads: Vec<String> = report
                 .config
@@ -373,11 +493,27 @@ pub fn render(report: &Report) -> String {
                     runs.iter().copied().filter(|r| r.trainer == t).collect();
                 let cells: Vec<String> = (0..report.config.targets.len())
                     .map(|i| {
-                        let hits: Vec<f64> = mine
-                            .iter()
-                            .filter_map(|r| r.summary.targets.get(i).and_then(|h| h.time_s))
-                            .collect();
+                        use fitbench_report::charge::{TimeBasis, search_of, time_to_target};
+                        let times = |basis: TimeBasis| -> Vec<f64> {
+                            mine.iter()
+                                .filter_map(|r| {
+                                    let h = r.summary.targets.get(i)?;
+                                    time_to_target(h.time_s, search_of(&report.tuning, r), i, basis)
+                                })
+                                .collect()
+                        };
+                        let hits = times(TimeBasis::SelectionHonest);
+                        let searched = mine.iter().any(|r| search_of(&report.tuning, r).is_some());
                         match median(hits.clone()) {
+                            Some(m) if searched => format!(
+                                "{} ({}/{}); incl. {}; opt. {}",
+                                duration(m),
+                                hits.len(),
+                                mine.len(),
+                                median(times(TimeBasis::TuningInclusive))
+                                    .map_or("–".into(), duration),
+                                median(times(TimeBasis::Optimistic)).map_or("–".into(), duration),
+                            ),
                             Some(m) => format!("{} ({}/{})", duration(m), hits.len(), mine.len()),
                             None => format!("– (0/{})", mine.len()),
                         }

@@ -342,6 +342,16 @@ pub struct TuningRecord {
     pub n_fit: usize,
     /// Validation rows.
     pub n_validation: usize,
+    /// Training time of each grid trial: the sum of its timed `step` calls on one thread
+    /// (`None` where the candidate could not be built). Empty in reports written before
+    /// fitbench charged tuning ([`crate::charge`]).
+    #[serde(default)]
+    pub trial_s: Vec<Option<f64>>,
+    /// Per grid trial, per configured train-MSE target (`config.targets`), the training time
+    /// at which the trial's train MSE on its fitting rows first met the target (evaluated
+    /// after every step, untimed); `None` if it never did within `settings.epochs` steps.
+    #[serde(default)]
+    pub trial_target_s: Vec<Vec<Option<f64>>>,
 }
 
 impl RunConfig {

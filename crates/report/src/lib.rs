@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 
 pub mod ab;
+pub mod charge;
 pub mod config;
 pub mod environment;
 pub mod error;

@@ -130,9 +130,18 @@ pub struct TargetHit {
     pub target: f64,
     /// First evaluated iteration with train MSE ≤ target; `None` if never.
     pub iter: Option<usize>,
-    /// Training time at that iteration.
+    /// Training time at that iteration: the *selection-honest* time to the target
+    /// ([`crate::charge`]).
     #[serde(default, with = "crate::float::option")]
     pub time_s: Option<f64>,
+    /// `time_s` plus the training time of every other trial of the grid search that picked
+    /// this run's configuration (equal to `time_s` without a search).
+    #[serde(default, with = "crate::float::option")]
+    pub tuning_inclusive_s: Option<f64>,
+    /// The fastest way to the target in hindsight: the smaller of `time_s` and any other
+    /// grid trial's time to it ([`crate::charge`]).
+    #[serde(default, with = "crate::float::option")]
+    pub optimistic_s: Option<f64>,
 }
 
 /// Summary of a run's curve.
@@ -187,6 +196,8 @@ impl RunSummary {
                         target,
                         iter: hit.map(|p| p.iter),
                         time_s: hit.map(|p| p.time_s),
+                        tuning_inclusive_s: hit.map(|p| p.time_s),
+                        optimistic_s: hit.map(|p| p.time_s),
                     }
                 })
                 .collect(),
@@ -292,6 +303,11 @@ pub struct Stationarity {
     /// (e.g. the best iterate so far) apart from it.
     #[serde(default, with = "crate::float::option")]
     pub current_ratio: Option<f64>,
+    /// For (leaky) ReLU networks: the fraction of hidden units whose activation pattern on
+    /// the training rows changed in the last step (`None` for smooth activations, runs
+    /// without a step, and trainers whose parameters live in another process).
+    #[serde(default, with = "crate::float::option")]
+    pub pattern_changed: Option<f64>,
 }
 
 impl Stationarity {

@@ -124,6 +124,8 @@ fn run() -> impl Strategy<Value = RunRecord> {
                     target: 0.5,
                     iter: None,
                     time_s: a,
+                    tuning_inclusive_s: b,
+                    optimistic_s: c,
                 }],
             };
             r.setup_s = setup;

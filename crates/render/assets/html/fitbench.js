@@ -169,7 +169,12 @@
 
   function datasetSection(sec, ds) {
     var hasFlops = ds.series.some(function (s) { return !!s.flops_per_step; });
-    var state = { axis: "time", loss: "train", hidden: {} };
+    // The chart opens with the leading trainers shown (the verdict's best and tied).
+    var hidden = {};
+    if (ds.leaders && ds.leaders.length && ds.leaders.length < ds.series.length) {
+      ds.series.forEach(function (s) { if (ds.leaders.indexOf(s.trainer) < 0) hidden[s.trainer] = true; });
+    }
+    var state = { axis: "time", loss: "train", hidden: hidden };
     var controls = sec.querySelector(".controls");
     var axisSel = el("select", { "aria-label": "x axis" });
     [["time", "training time"], ["iter", "iterations"], ["flops", "model flops"]].forEach(function (o) {
