@@ -198,6 +198,11 @@ struct CheckArgs {
     /// Compare deterministic metrics only.
     #[arg(long)]
     no_timing: bool,
+    /// Which time to each suboptimality level the timing metrics use: selection-honest (the
+    /// run's own), tuning-inclusive (plus every other learning-rate trial's training time) or
+    /// optimistic (the fastest trial in hindsight); see docs/report-schema.md.
+    #[arg(long, default_value = "selection-honest", value_parser = parse_time_basis)]
+    time: fitbench_report::charge::TimeBasis,
     /// Print only rows that are not "same".
     #[arg(long)]
     changes_only: bool,
@@ -690,6 +695,10 @@ fn validate(path: &Path, require_ok: bool, require_plots: bool) -> Result<ExitCo
     Ok(ExitCode::FAILURE)
 }
 
+fn parse_time_basis(s: &str) -> std::result::Result<fitbench_report::charge::TimeBasis, String> {
+    fitbench_report::charge::TimeBasis::parse(s)
+}
+
 fn check_cmd(args: CheckArgs) -> Result<ExitCode> {
     let tolerances = check::Tolerances {
         iter_rel: args.iter_tol,
@@ -697,6 +706,7 @@ fn check_cmd(args: CheckArgs) -> Result<ExitCode> {
         time_ratio: args.time_ratio,
         timing: !args.no_timing,
         min_time_s: args.min_time_s,
+        time_basis: args.time,
         ..check::Tolerances::default()
     };
     tolerances.validate().map_err(anyhow::Error::msg)?;

@@ -46,6 +46,7 @@ pub fn tune(
         n_validation: 0,
         trial_s: vec![None; settings.grid.len()],
         trial_target_s: vec![vec![None; targets.len()]; settings.grid.len()],
+        trial_envelope: vec![Vec::new(); settings.grid.len()],
     };
     let Ok(split) = Split::new(data, c.test_fraction, split_seed) else {
         return Some((spec.clone(), record));
@@ -79,6 +80,7 @@ pub fn tune(
         };
         let mut trial_s = 0.0;
         let mut hits: Vec<Option<f64>> = vec![None; targets.len()];
+        let mut envelope = Envelope::default();
         let score = catch_unwind(AssertUnwindSafe(|| -> Option<f64> {
             let mut t = candidate.config().init(&fit, initial.clone(), seed).ok()?;
             for _ in 0..settings.epochs {
@@ -86,12 +88,11 @@ pub fn tune(
                 let stepped = t.step();
                 trial_s += clock.now() - s0;
                 stepped.ok()?;
-                if hits.iter().any(Option::is_none) {
-                    let mse = t.params().mse(fit.x.as_ref(), fit.y.as_ref()).ok()?;
-                    for (hit, &target) in hits.iter_mut().zip(targets) {
-                        if hit.is_none() && mse <= target {
-                            *hit = Some(trial_s);
-                        }
+                let mse = t.params().mse(fit.x.as_ref(), fit.y.as_ref()).ok()?;
+                envelope.push(trial_s, mse);
+                for (hit, &target) in hits.iter_mut().zip(targets) {
+                    if hit.is_none() && mse <= target {
+                        *hit = Some(trial_s);
                     }
                 }
             }
@@ -103,6 +104,7 @@ pub fn tune(
         record.scores[i] = score;
         record.trial_s[i] = Some(trial_s);
         record.trial_target_s[i] = hits;
+        record.trial_envelope[i] = envelope.finish();
     }
     let best = record
         .scores
@@ -116,5 +118,43 @@ pub fn tune(
             Some((spec.with_lr(settings.grid[i])?.ok()?, record))
         }
         None => Some((spec.clone(), record)),
+    }
+}
+
+/// The descent of a trial's train MSE, thinned ([`TuningRecord::trial_envelope`]).
+#[derive(Default)]
+struct Envelope {
+    points: Vec<[f64; 2]>,
+    /// The latest new minimum not kept (kept at the end if it is the last).
+    pending: Option<[f64; 2]>,
+}
+
+impl Envelope {
+    fn push(&mut self, time_s: f64, mse: f64) {
+        if !mse.is_finite() {
+            return;
+        }
+        let low = self
+            .points
+            .last()
+            .map_or(f64::INFINITY, |p| p[1])
+            .min(self.pending.map_or(f64::INFINITY, |p| p[1]));
+        if mse >= low {
+            return;
+        }
+        match self.points.last() {
+            Some(kept) if mse >= kept[1] * (1.0 - fitbench_report::charge::ENVELOPE_REL) => {
+                self.pending = Some([time_s, mse]);
+            }
+            _ => {
+                self.points.push([time_s, mse]);
+                self.pending = None;
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<[f64; 2]> {
+        self.points.extend(self.pending);
+        self.points
     }
 }

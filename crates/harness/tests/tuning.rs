@@ -56,7 +56,77 @@ fn the_grid_picks_the_best_validation_loss_and_the_runs_use_it() {
         &mut |_| {},
     )
     .unwrap();
-    assert_eq!(again.tuning, out.tuning);
+    let untimed = |mut t: Vec<fitbench_report::config::TuningRecord>| {
+        for r in &mut t {
+            r.trial_s.clear();
+            r.trial_target_s.clear();
+            // The descents' losses are deterministic, their times are not.
+            for p in r.trial_envelope.iter_mut().flatten() {
+                p[0] = 0.0;
+            }
+        }
+        t
+    };
+    assert_eq!(untimed(again.tuning), untimed(out.tuning));
+}
+
+/// A clock that advances one second at every reading: a step timed by two readings takes
+/// exactly one second.
+struct Ticks(f64);
+
+impl fitbench_core::Clock for Ticks {
+    fn now(&mut self) -> f64 {
+        self.0 += 1.0;
+        self.0
+    }
+}
+
+/// Exact sums of a few seconds.
+const EXACT: f64 = 1e-12;
+
+#[test]
+fn tuning_is_charged_to_the_tuned_trainer_only_and_a_two_point_grid_adds_the_other_trial() {
+    let epochs = 3;
+    let config = RunConfig {
+        datasets: vec!["teacher:n=200,d=3,h=4,noise=0.05".into()],
+        trainers: vec!["sgd-faer".into(), "ols".into()],
+        seeds: 2,
+        max_iters: 5,
+        budget_s: 1e9,
+        // Loose enough that every run meets it at its first point, tight enough to be a
+        // target: the charges are then exactly the other trial's ticks.
+        targets: vec![10.0],
+        lr_grid: Some(LrGrid {
+            grid: vec![1e-3, 1e-2],
+            epochs,
+            validation_fraction: 0.25,
+        }),
+        ..RunConfig::default()
+    };
+    let plan = Plan::resolve(config).unwrap();
+    let out = runner::run_sweep(&plan, &mut Ticks(0.0), &mut |_| Ok(()), &mut |_| {}).unwrap();
+    let report = fitbench_harness::build_report(&plan, out);
+    assert_eq!(report.tuning.len(), 1);
+    let t = &report.tuning[0];
+    // Every trial's steps were timed, one tick each.
+    assert_eq!(t.trial_s, vec![Some(epochs as f64); 2]);
+    // A trial meets the loose target after its first step.
+    assert_eq!(t.trial_target_s, vec![vec![Some(1.0)]; 2]);
+    for r in &report.runs {
+        let hit = &r.summary.targets[0];
+        let own = hit.time_s.expect("the loose target is met");
+        let inclusive = hit.tuning_inclusive_s.unwrap();
+        let optimistic = hit.optimistic_s.unwrap();
+        if r.trainer == "ols" {
+            assert_eq!((inclusive, optimistic), (own, own), "untuned: {hit:?}");
+        } else {
+            assert!(
+                (inclusive - own - epochs as f64).abs() < EXACT,
+                "one other trial of {epochs} ticks: {hit:?}"
+            );
+            assert_eq!(optimistic, own.min(1.0), "{hit:?}");
+        }
+    }
 }
 
 #[test]
@@ -87,4 +157,56 @@ fn invalid_grids_are_rejected_before_running() {
         let msg = Plan::resolve(config).err().unwrap().to_string();
         assert!(msg.contains("lr_grid"), "{msg}");
     }
+}
+
+#[test]
+fn check_and_profiles_can_charge_tuning_and_refuse_reports_without_trial_times() {
+    use fitbench_render::aggregate::{Value3, aggregate_with};
+    use fitbench_report::charge::{TimeBasis, unsupported};
+    let epochs = 4;
+    let config = RunConfig {
+        datasets: vec!["linear:n=200,d=3,noise=0.1".into()],
+        trainers: vec!["sgd-faer".into()],
+        seeds: 1,
+        max_iters: 60,
+        budget_s: 1e9,
+        suboptimality_targets: vec![0.9],
+        lr_grid: Some(LrGrid {
+            grid: vec![1e-2, 1e-1],
+            epochs,
+            validation_fraction: 0.25,
+        }),
+        ..RunConfig::default()
+    };
+    let plan = Plan::resolve(config).unwrap();
+    let out = runner::run_sweep(&plan, &mut Ticks(0.0), &mut |_| Ok(()), &mut |_| {}).unwrap();
+    let mut report = fitbench_harness::build_report(&plan, out);
+    let seconds = |basis| {
+        let a = aggregate_with(&report, basis);
+        let m = a
+            .values()
+            .flatten()
+            .find(|m| m.name == "time_to_9e-1")
+            .cloned();
+        let m = m.expect("a time_to metric");
+        assert!(matches!(m.value, Value3::Finite { .. }), "{m:?}");
+        m.seconds.unwrap()
+    };
+    let own = seconds(TimeBasis::SelectionHonest);
+    let inclusive = seconds(TimeBasis::TuningInclusive);
+    assert!(
+        (inclusive - own - epochs as f64).abs() < EXACT,
+        "{inclusive} = {own} + {epochs}"
+    );
+    assert!(seconds(TimeBasis::Optimistic) <= own);
+    for basis in TimeBasis::ALL {
+        assert_eq!(unsupported(&report, basis), None);
+    }
+    // A report written before trial times were recorded: only selection-honest.
+    report.tuning[0].trial_s.clear();
+    report.tuning[0].trial_envelope.clear();
+    assert_eq!(unsupported(&report, TimeBasis::SelectionHonest), None);
+    let why = unsupported(&report, TimeBasis::TuningInclusive).unwrap();
+    assert!(why.contains("records no trial times"), "{why}");
+    assert!(unsupported(&report, TimeBasis::Optimistic).is_some());
 }

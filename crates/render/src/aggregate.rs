@@ -213,6 +213,14 @@ fn allocations_metric(runs: &[&RunRecord]) -> Option<Metric> {
 /// once, when a report is built or read ([`fitbench_report::io::load_report`]); a run
 /// without them has no deterministic metrics here (the gate fails it).
 pub fn aggregate(report: &Report) -> Aggregates {
+    aggregate_with(report, fitbench_report::charge::TimeBasis::SelectionHonest)
+}
+
+/// [`aggregate`] with the times to each level under `basis` ([`fitbench_report::charge`]):
+/// tuning-inclusive adds the other grid trials' training time to a tuned trainer's times,
+/// optimistic takes the fastest trial in hindsight. Check [`fitbench_report::charge::unsupported`]
+/// first: a report written before trial times were recorded gives selection-honest times.
+pub fn aggregate_with(report: &Report, basis: fitbench_report::charge::TimeBasis) -> Aggregates {
     let (time_unit, scales) = match run_scales(report) {
         Some(scales) => ("calibration GFLOP", scales),
         None => ("s (no calibration in report)", vec![1.0; report.runs.len()]),
@@ -264,11 +272,28 @@ pub fn aggregate(report: &Report) -> Aggregates {
                     value: aggregate_values(&per_run(&|h| h.iter.map(|i| i as f64))),
                     seconds: None,
                 });
+                let times: Vec<PerRun> = runs
+                    .iter()
+                    .zip(per_run(&|h| h.time_s))
+                    .map(|(r, own)| {
+                        own.map(|own| {
+                            let m = r.metrics.as_ref()?;
+                            let threshold = m.reference.train_mse
+                                + level * (m.reference.null_train_mse - m.reference.train_mse);
+                            fitbench_report::charge::time_to_mse(
+                                own,
+                                fitbench_report::charge::search_of(&report.tuning, r),
+                                threshold,
+                                basis,
+                            )
+                        })
+                    })
+                    .collect();
                 out.push(timing_metric(
                     format!("{TIME_TO}{}", level_name(level)),
                     time_unit,
                     &scales,
-                    &per_run(&|h| h.time_s),
+                    &times,
                 ));
             }
             for (i, &b) in budgets.iter().enumerate() {

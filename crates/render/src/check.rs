@@ -47,6 +47,8 @@ pub struct Tolerances {
     /// Timing metrics whose baseline is shorter than this many seconds are too short to time
     /// reliably: their verdict is inconclusive.
     pub min_time_s: f64,
+    /// Which time to a level the timing metrics use ([`fitbench_report::charge`]).
+    pub time_basis: fitbench_report::charge::TimeBasis,
 }
 
 impl Default for Tolerances {
@@ -58,6 +60,7 @@ impl Default for Tolerances {
             time_ratio: 2.0,
             timing: true,
             min_time_s: 1e-3,
+            time_basis: fitbench_report::charge::TimeBasis::SelectionHonest,
         }
     }
 }
@@ -358,7 +361,10 @@ fn ratio(base: Value3, cur: Value3) -> Option<f64> {
 
 /// Compares `current` with `baseline`.
 pub fn compare(baseline: &Report, current: &Report, tol: &Tolerances) -> Comparison {
-    let (base, cur) = (aggregate(baseline), aggregate(current));
+    let (base, cur) = (
+        crate::aggregate::aggregate_with(baseline, tol.time_basis),
+        crate::aggregate::aggregate_with(current, tol.time_basis),
+    );
     let moved: std::collections::BTreeSet<String> = moved_references(baseline, current)
         .into_iter()
         .map(|((dataset, _), _, _)| dataset)

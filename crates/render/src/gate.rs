@@ -74,6 +74,18 @@ pub fn run(request: &CheckRequest) -> crate::error::Result<CheckOutcome> {
         outcome.text = format!("no baseline at {} yet\n", request.baseline.display());
     } else {
         let baseline = io::read_report(&request.baseline)?;
+        if request.tolerances.timing {
+            for (which, report) in [("baseline", &baseline), ("current", &current)] {
+                if let Some(why) =
+                    fitbench_report::charge::unsupported(report, request.tolerances.time_basis)
+                {
+                    return Err(crate::error::RenderError::NotComparable(format!(
+                        "--time {}: the {which} report cannot give these times: {why}",
+                        request.tolerances.time_basis.as_str()
+                    )));
+                }
+            }
+        }
         let mut comparison = compare(&baseline, &current, &request.tolerances);
         if !comparison.config_changes.is_empty() {
             if !(request.allow_config_change || request.update) {

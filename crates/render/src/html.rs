@@ -208,6 +208,8 @@ pub struct ReportPage {
     pub verdicts: Vec<VerdictView>,
     /// The significance rule of the verdicts.
     pub verdict_rule: String,
+    /// The time basis of the verdicts' time ranking and the performance profiles.
+    pub time_basis: &'static str,
     /// Per run, failed runs included.
     pub runs: Vec<RunView>,
     /// Per (dataset, trainer, metric).
@@ -391,7 +393,8 @@ pub fn report_page(report: &Report) -> ReportPage {
         .suboptimality_targets
         .iter()
         .map_while(|&level| {
-            plot::performance_profile(report, level).map(|series| ProfileView { level, series })
+            plot::performance_profile_with(report, level, crate::verdict::ranked_basis(report))
+                .map(|series| ProfileView { level, series })
         })
         .collect();
     ReportPage {
@@ -423,6 +426,7 @@ pub fn report_page(report: &Report) -> ReportPage {
             })
             .collect(),
         verdict_rule: crate::verdict::RULE.replace("**", ""),
+        time_basis: crate::verdict::ranked_basis(report).as_str(),
         runs,
         metrics,
         profiles,

@@ -491,6 +491,22 @@ pub type Series = (String, Vec<(f64, f64)>);
 /// `(trainer, [(log₂ τ, ρ)])`; a trainer that never reaches the level on a dataset never
 /// counts for it. `None` unless the report has at least two datasets.
 pub fn performance_profile(report: &Report, level: f64) -> Option<Vec<Series>> {
+    performance_profile_with(
+        report,
+        level,
+        fitbench_report::charge::TimeBasis::SelectionHonest,
+    )
+}
+
+/// [`performance_profile`] with each run's time under `basis` ([`fitbench_report::charge`]):
+/// tuning-inclusive charges a tuned trainer its other grid trials, optimistic takes the
+/// fastest trial in hindsight. Reports and pages draw them under
+/// [`crate::verdict::ranked_basis`].
+pub fn performance_profile_with(
+    report: &Report,
+    level: f64,
+    basis: fitbench_report::charge::TimeBasis,
+) -> Option<Vec<Series>> {
     if report.datasets.len() < 2 {
         return None;
     }
@@ -516,12 +532,20 @@ pub fn performance_profile(report: &Report, level: f64) -> Option<Vec<Series>> {
                                 r.repetition,
                             )
                             .and_then(|reference| {
-                                r.curve.iter().find(|p| {
+                                let own = r.curve.iter().find(|p| {
                                     p.train_mse.is_finite()
                                         && reference.relative_suboptimality(p.train_mse) <= level
-                                })
+                                });
+                                let threshold = reference.train_mse
+                                    + level * (reference.null_train_mse - reference.train_mse);
+                                fitbench_report::charge::time_to_mse(
+                                    own.map(|p| p.time_s),
+                                    fitbench_report::charge::search_of(&report.tuning, r),
+                                    threshold,
+                                    basis,
+                                )
                             })
-                            .map_or(f64::INFINITY, |p| p.time_s)
+                            .unwrap_or(f64::INFINITY)
                         })
                         .collect();
                     v.sort_by(f64::total_cmp);
@@ -584,16 +608,18 @@ pub fn performance_profile(report: &Report, level: f64) -> Option<Vec<Series>> {
 /// report with at least two datasets; returns the files written.
 pub fn draw_profiles(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
+    let basis = crate::verdict::ranked_basis(report);
     for &level in &report.config.suboptimality_targets {
-        let Some(series) = performance_profile(report, level) else {
+        let Some(series) = performance_profile_with(report, level, basis) else {
             break;
         };
         let stem = dir.join(profile_stem(level));
         written.extend(draw_lines(
             &stem,
             &format!(
-                "{}: performance profile, time to r ≤ {level:e} vs the best known loss ({} datasets)",
+                "{}: performance profile, {} time to r ≤ {level:e} vs the best known loss ({} datasets)",
                 report.config.name,
+                basis.as_str(),
                 report.datasets.len()
             ),
             "log₂ τ  (training time ÷ the fastest trainer's on that dataset)",

@@ -268,7 +268,7 @@ pub fn verdict_markdown(report: &Report) -> String {
     let _ = writeln!(out, "## Verdict\n");
     let _ = writeln!(
         out,
-        "Per dataset, trainers ranked by median best train MSE. {}. Test MSE is at each run's point of best train MSE; **overfits** marks a trainer whose median test MSE is above the linear reference's. \"stopped by\" counts what ended the runs (`budget`: the time budget, `max_iters`: the step cap, `converged`/`stalled`: the trainer's own rule).{}\n",
+        "Per dataset, trainers ranked by median best train MSE. {}. Test MSE is at each run's point of best train MSE; **overfits** marks a trainer whose median test MSE is above the linear reference's. \"stopped by\" counts what ended the runs (`timeout`: the time budget, `max_iters`: the step cap, `converged`/`stalled`: the trainer's own rule, `target_reached`: the target MSE); a `converged` run above the stationarity threshold is counted \"not stationary\".{}\n",
         verdict::RULE,
         if tuned {
             " Time to the common target (the smallest configured target every trainer met in most seeds) is ranked **tuning-inclusive**: the run's time plus the training time of every other learning-rate trial of its grid search (sequential, one thread); selection-honest is the run's own time, optimistic the fastest trial in hindsight (`docs/report-schema.md`)."
@@ -369,13 +369,25 @@ pub fn render(report: &Report) -> String {
     render_provenance(report, &mut out);
     let _ = writeln!(
         out,
-        "Network: {}; {}. Seeds: {} per (dataset, trainer), base seed {}. Budget {} s of training time and {} steps per run.\n",
+        "Network: {}; {}. Seeds: {} per (dataset, trainer), base seed {}.\n",
         report.architecture,
         report.architecture.parametrisation.describe(),
         report.config.seeds,
         report.config.base_seed,
+    );
+    let _ = writeln!(
+        out,
+        "Stopping rule, the same for every trainer: the first of {} s of training time (`timeout`), {} steps (`max_iters`){}{}, or the trainer's own convergence test (`converged`, `stalled`; its options are in report.json).\n",
         report.config.budget_s,
-        report.config.max_iters
+        report.config.max_iters,
+        report
+            .config
+            .target_train_mse
+            .map_or(String::new(), |t| format!(", train MSE ≤ {t:e} (`target_reached`)")),
+        report.config.patience.map_or(String::new(), |p| format!(
+            ", {p} evaluations without a relative improvement of {} in the best train MSE (`stalled`)",
+            report.config.min_rel_improvement
+        ))
     );
     let _ = writeln!(out, "All MSE values are in {}.", report.mse_units);
     let _ = writeln!(
@@ -414,7 +426,7 @@ pub fn render(report: &Report) -> String {
         );
         let _ = writeln!(
             out,
-            "‖∇L‖ / ‖∇L₀‖: the gradient norm of the training MSE at a run's final parameters over its norm at the initial network (computed after the last step, untimed); a `converged` run above {} is counted as stopped, not stationary.\n",
+            "‖∇L‖ / ‖∇L₀‖: the gradient norm of the training MSE at a run's final parameters over its norm at the initial network (computed after the last step, untimed); a `converged` run above {} is counted as stopped, not stationary. For (leaky) ReLU nets, the share of hidden units whose activation pattern on the training rows changed in the last step (median over seeds).\n",
             fitbench_report::schema::STATIONARY_RATIO
         );
         let heads = [
@@ -425,6 +437,7 @@ pub fn render(report: &Report) -> String {
             "final test MSE",
             "test MSE at best train",
             "‖∇L‖ / ‖∇L₀‖",
+            "ReLU units changed by the last step",
             "steps",
             "train time",
             "setup",
@@ -454,6 +467,10 @@ pub fn render(report: &Report) -> String {
                 range(col(&|r| r.summary.final_test_mse)),
                 range(col(&|r| r.summary.test_mse_at_best_train)),
                 range(col(&|r| r.stationarity.as_ref().map(|c| c.ratio))),
+                median(col(&|r| {
+                    r.stationarity.as_ref().and_then(|c| c.pattern_changed)
+                }))
+                .map_or("–".into(), |f| format!("{:.0} %", 100.0 * f)),
                 median(col(&|r| Some(r.iterations as f64)))
                     .map_or("–".into(), |v| format!("{v:.0}")),
                 median(col(&|r| Some(r.train_s))).map_or("–".into(), duration),

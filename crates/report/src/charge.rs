@@ -24,6 +24,10 @@ use crate::config::TuningRecord;
 use crate::schema::{Report, RunRecord};
 use serde::{Deserialize, Serialize};
 
+/// The relative drop in MSE below which a grid trial's descent is thinned
+/// ([`TuningRecord::trial_envelope`]).
+pub const ENVELOPE_REL: f64 = 5e-3;
+
 /// Which time to a target a table, a performance profile or `check` uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -125,6 +129,52 @@ pub fn time_to_target(
     }
 }
 
+/// The time to `threshold` (an absolute train MSE) under `basis`, for a run that first met
+/// it at `selection_honest`: tuning-inclusive adds the other trials' time, optimistic reads
+/// the other trials' descents ([`TuningRecord::trial_envelope`]).
+pub fn time_to_mse(
+    selection_honest: Option<f64>,
+    search: Option<&TuningRecord>,
+    threshold: f64,
+    basis: TimeBasis,
+) -> Option<f64> {
+    match basis {
+        TimeBasis::SelectionHonest => selection_honest,
+        TimeBasis::TuningInclusive => selection_honest.map(|t| t + other_trials_s(search)),
+        TimeBasis::Optimistic => {
+            let chosen = search.and_then(picked_index);
+            let trials = search.into_iter().flat_map(|s| {
+                s.trial_envelope
+                    .iter()
+                    .enumerate()
+                    .filter(move |(i, _)| Some(*i) != chosen)
+                    .filter_map(move |(_, e)| e.iter().find(|p| p[1] <= threshold).map(|p| p[0]))
+            });
+            selection_honest
+                .into_iter()
+                .chain(trials)
+                .min_by(f64::total_cmp)
+        }
+    }
+}
+
+/// Why `report` cannot give times under `basis`: its grid searches predate the recording of
+/// trial times (written before fitbench charged tuning). `None` when it can.
+pub fn unsupported(report: &Report, basis: TimeBasis) -> Option<String> {
+    if basis == TimeBasis::SelectionHonest {
+        return None;
+    }
+    let old = report.tuning.iter().find(|t| {
+        t.trial_s.is_empty() || (basis == TimeBasis::Optimistic && t.trial_envelope.is_empty())
+    })?;
+    Some(format!(
+        "the grid search of {} / {} records no trial times (the report was written before fitbench charged tuning), so {} times cannot be computed; run the sweep again, or use --time selection-honest",
+        old.dataset,
+        old.trainer,
+        basis.as_str()
+    ))
+}
+
 /// Fills every run's [`crate::schema::TargetHit::tuning_inclusive_s`] and
 /// [`crate::schema::TargetHit::optimistic_s`] from the report's grid searches.
 pub fn annotate(report: &mut Report) {
@@ -176,6 +226,7 @@ mod tests {
             n_validation: 0,
             trial_s: trial_s.into_iter().map(Some).collect(),
             trial_target_s: hits.into_iter().map(|h| vec![h]).collect(),
+            trial_envelope: vec![],
         }
     }
 
@@ -236,6 +287,44 @@ mod tests {
             TimeBasis::parse("fast")
                 .unwrap_err()
                 .contains("tuning-inclusive")
+        );
+    }
+}
+
+#[cfg(test)]
+mod level_tests {
+    use super::*;
+    use crate::config::LrGrid;
+
+    #[test]
+    fn optimistic_reads_the_other_trials_descent() {
+        let s = TuningRecord {
+            dataset: "d".into(),
+            trainer: "adam".into(),
+            settings: LrGrid {
+                grid: vec![1e-3, 1e-2],
+                ..LrGrid::default()
+            },
+            scores: vec![],
+            picked_lr: Some(1e-2),
+            n_fit: 0,
+            n_validation: 0,
+            trial_s: vec![Some(4.0), Some(4.0)],
+            trial_target_s: vec![],
+            trial_envelope: vec![vec![[1.0, 0.5], [2.0, 0.1]], vec![[0.5, 0.01]]],
+        };
+        // The chosen trial (1e-2) does not count; the other got to 0.1 at 2 s.
+        assert_eq!(
+            time_to_mse(Some(3.0), Some(&s), 0.2, TimeBasis::Optimistic),
+            Some(2.0)
+        );
+        assert_eq!(
+            time_to_mse(Some(3.0), Some(&s), 0.05, TimeBasis::Optimistic),
+            Some(3.0)
+        );
+        assert_eq!(
+            time_to_mse(Some(3.0), Some(&s), 0.2, TimeBasis::TuningInclusive),
+            Some(7.0)
         );
     }
 }

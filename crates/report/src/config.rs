@@ -352,6 +352,14 @@ pub struct TuningRecord {
     /// after every step, untimed); `None` if it never did within `settings.epochs` steps.
     #[serde(default)]
     pub trial_target_s: Vec<Vec<Option<f64>>>,
+    /// Per grid trial, the descent of its train MSE on the fitting rows as `[time_s, mse]`
+    /// points: the first step, then every step whose MSE is below the last kept one by more
+    /// than [`crate::charge::ENVELOPE_REL`] (relative), then the last step if it set a new
+    /// minimum. The first time a trial got below any level can be read from it (late by
+    /// at most that margin, never early): the optimistic time to a relative-suboptimality
+    /// level.
+    #[serde(default)]
+    pub trial_envelope: Vec<Vec<[f64; 2]>>,
 }
 
 impl RunConfig {
