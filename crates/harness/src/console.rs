@@ -141,8 +141,7 @@ pub fn sweep_lines(result: &SweepResult, job: &SweepJob) -> Vec<String> {
     }
     for t in &result.report.tuning {
         let scores: Vec<String> = t
-            .settings
-            .grid
+            .tried()
             .iter()
             .zip(&t.scores)
             .map(|(lr, score)| {
@@ -150,10 +149,12 @@ pub fn sweep_lines(result: &SweepResult, job: &SweepJob) -> Vec<String> {
             })
             .collect();
         lines.push(format!(
-            "fitbench: tuned {} on {}: lr {} (validation MSE by lr: {})",
+            "fitbench: tuned {} on {}: {} {} (validation MSE by {}: {})",
             t.trainer,
             t.dataset,
+            t.option,
             t.picked_lr.map_or("none".into(), |v| format!("{v:e}")),
+            t.option,
             scores.join(", ")
         ));
     }

@@ -136,6 +136,19 @@ impl Plan {
         let activation: Activation = config.activation.parse()?;
         let architecture = Architecture::new(config.hidden.clone(), activation);
         architecture.validate()?;
+        // Option grids name a registered trainer and an option it takes, checked before
+        // any clock starts.
+        for g in config.lr_grid.iter().flat_map(|g| &g.options) {
+            let spec = TrainerSpec::parse_with(&g.trainer, &config.external)?;
+            for v in &g.grid {
+                spec.with_option(&g.option, v).map_err(|e| {
+                    HarnessError::Config(format!(
+                        "lr_grid.options: {} {} = {v}: {e}",
+                        g.trainer, g.option
+                    ))
+                })?;
+            }
+        }
         let mut trainers = Vec::new();
         for label in &config.trainers {
             let mut spec = TrainerSpec::parse_with(label, &config.external)?;

@@ -12,8 +12,31 @@ use fitbench_core::{Architecture, Clock, Dataset, Mlp, Split, rng};
 use fitbench_report::config::{LrGrid, RunConfig, TuningRecord};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-/// Runs the grid for one trainer on one dataset. Returns `None` for trainers without a
-/// learning rate. Uses the training split of repetition 0 (the test rows are never seen),
+/// What is searched for `spec`: its learning rate, or the option of an
+/// [`fitbench_report::config::OptionGrid`] naming its trainer (unless its label sets that
+/// option); `None` when nothing is.
+pub fn searched<'a>(
+    spec: &TrainerSpec,
+    settings: &'a LrGrid,
+) -> Option<(&'a str, &'a [f64], usize)> {
+    if spec.entry.capabilities.learning_rate {
+        return Some(("lr", &settings.grid, settings.epochs));
+    }
+    settings
+        .options
+        .iter()
+        .find(|g| g.trainer == spec.entry.name && !spec.options.contains(&g.option))
+        .map(|g| {
+            (
+                g.option.as_str(),
+                g.grid.as_slice(),
+                g.epochs.unwrap_or(settings.epochs),
+            )
+        })
+}
+
+/// Runs the grid for one trainer on one dataset. Returns `None` for trainers with nothing
+/// to search ([`searched`]). Uses the training split of repetition 0 (the test rows are never seen),
 /// a seeded validation carve-out, and the shared initial weights of a dedicated seed.
 /// `clock` times each trial's steps (only the steps: building a candidate, evaluating the
 /// fitting and validation MSE are not timed), `targets` are the train-MSE targets whose
@@ -30,9 +53,7 @@ pub fn tune(
     targets: &[f64],
     clock: &mut dyn Clock,
 ) -> Option<(TrainerSpec, TuningRecord)> {
-    if !spec.entry.capabilities.learning_rate {
-        return None;
-    }
+    let (option, values, epochs) = searched(spec, settings)?;
     let (split_seed, _) = crate::seeds::split_and_init_seeds(c.base_seed, dataset, 0);
     // A CSV file's stem does not enter the seeds (`crate::seeds::seed_key`).
     let key = crate::seeds::seed_key(dataset);
@@ -40,13 +61,15 @@ pub fn tune(
         dataset: dataset.into(),
         trainer: label.into(),
         settings: settings.clone(),
-        scores: vec![None; settings.grid.len()],
+        scores: vec![None; values.len()],
         picked_lr: None,
+        option: option.to_string(),
+        values: values.to_vec(),
         n_fit: 0,
         n_validation: 0,
-        trial_s: vec![None; settings.grid.len()],
-        trial_target_s: vec![vec![None; targets.len()]; settings.grid.len()],
-        trial_envelope: vec![Vec::new(); settings.grid.len()],
+        trial_s: vec![None; values.len()],
+        trial_target_s: vec![vec![None; targets.len()]; values.len()],
+        trial_envelope: vec![Vec::new(); values.len()],
     };
     let Ok(split) = Split::new(data, c.test_fraction, split_seed) else {
         return Some((spec.clone(), record));
@@ -74,8 +97,8 @@ pub fn tune(
         return Some((spec.clone(), record));
     };
     let seed = rng::derive_seed(c.base_seed, &[&key, label, "tune"]);
-    for (i, &lr) in settings.grid.iter().enumerate() {
-        let Some(Ok(candidate)) = spec.with_lr(lr) else {
+    for (i, &value) in values.iter().enumerate() {
+        let Ok(candidate) = spec.with_option(option, value) else {
             continue;
         };
         let mut trial_s = 0.0;
@@ -83,7 +106,7 @@ pub fn tune(
         let mut envelope = Envelope::default();
         let score = catch_unwind(AssertUnwindSafe(|| -> Option<f64> {
             let mut t = candidate.config().init(&fit, initial.clone(), seed).ok()?;
-            for _ in 0..settings.epochs {
+            for _ in 0..epochs {
                 let s0 = clock.now();
                 let stepped = t.step();
                 trial_s += clock.now() - s0;
@@ -114,8 +137,8 @@ pub fn tune(
         .min_by(|a, b| a.1.total_cmp(&b.1));
     match best {
         Some((i, _)) => {
-            record.picked_lr = Some(settings.grid[i]);
-            Some((spec.with_lr(settings.grid[i])?.ok()?, record))
+            record.picked_lr = Some(values[i]);
+            Some((spec.with_option(option, values[i]).ok()?, record))
         }
         None => Some((spec.clone(), record)),
     }

@@ -18,6 +18,7 @@ fn the_grid_picks_the_best_validation_loss_and_the_runs_use_it() {
             grid: vec![1e-6, 3e-2],
             epochs: 30,
             validation_fraction: 0.25,
+            options: vec![],
         }),
         ..RunConfig::default()
     };
@@ -100,6 +101,7 @@ fn tuning_is_charged_to_the_tuned_trainer_only_and_a_two_point_grid_adds_the_oth
             grid: vec![1e-3, 1e-2],
             epochs,
             validation_fraction: 0.25,
+            options: vec![],
         }),
         ..RunConfig::default()
     };
@@ -175,6 +177,7 @@ fn check_and_profiles_can_charge_tuning_and_refuse_reports_without_trial_times()
             grid: vec![1e-2, 1e-1],
             epochs,
             validation_fraction: 0.25,
+            options: vec![],
         }),
         ..RunConfig::default()
     };
@@ -209,4 +212,53 @@ fn check_and_profiles_can_charge_tuning_and_refuse_reports_without_trial_times()
     let why = unsupported(&report, TimeBasis::TuningInclusive).unwrap();
     assert!(why.contains("records no trial times"), "{why}");
     assert!(unsupported(&report, TimeBasis::Optimistic).is_some());
+}
+
+#[test]
+fn an_option_grid_searches_a_trainer_without_a_learning_rate() {
+    use fitbench_report::config::OptionGrid;
+    let grid = |option: &str| LrGrid {
+        epochs: 5,
+        options: vec![OptionGrid {
+            trainer: "analytic".into(),
+            option: option.into(),
+            grid: vec![1e-6, 1e3],
+            epochs: Some(3),
+        }],
+        ..LrGrid::default()
+    };
+    let config = RunConfig {
+        datasets: vec!["teacher:n=300,d=3,h=4,act=relu,noise=0.05".into()],
+        trainers: vec!["analytic".into(), "analytic:lambda=0.01".into()],
+        seeds: 1,
+        max_iters: 5,
+        budget_s: 1e9,
+        hidden: vec![8],
+        activation: "relu".into(),
+        lr_grid: Some(grid("lambda")),
+        ..RunConfig::default()
+    };
+    let plan = Plan::resolve(config.clone()).unwrap();
+    let out = runner::run_sweep(&plan, &mut Ticks(0.0), &mut |_| Ok(()), &mut |_| {}).unwrap();
+    // The label that sets λ itself is not searched.
+    assert_eq!(out.tuning.len(), 1, "{:?}", out.tuning);
+    let t = &out.tuning[0];
+    assert_eq!(
+        (t.trainer.as_str(), t.option.as_str()),
+        ("analytic", "lambda")
+    );
+    assert_eq!(t.values, vec![1e-6, 1e3]);
+    // Three steps of one tick each per trial.
+    assert_eq!(t.trial_s, vec![Some(3.0); 2]);
+    // A ridge of 1000 on standardised data cannot fit: the small one wins.
+    assert_eq!(t.picked_lr, Some(1e-6), "{:?}", t.scores);
+    let run = out.runs.iter().find(|r| r.trainer == "analytic").unwrap();
+    assert_eq!(run.trainer_config["lambda"], serde_json::json!(1e-6));
+    // An option the trainer does not have is refused before anything runs.
+    let bad = RunConfig {
+        lr_grid: Some(grid("lamda")),
+        ..config
+    };
+    let err = Plan::resolve(bad).err().expect("refused").to_string();
+    assert!(err.contains("lr_grid.options: analytic lamda"), "{err}");
 }

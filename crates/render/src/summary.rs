@@ -183,11 +183,32 @@ fn data_notes(info: &DatasetInfo, out: &mut String) {
     }
 }
 
-/// One line per trainer with a learning rate: the rate each ran with and whether the harness
-/// tuned it (no trainer is handicapped silently).
+/// One line per trainer with a learning rate or a searched option: the value each ran with
+/// and whether the harness tuned it (no trainer is handicapped silently).
 fn learning_rates(report: &Report, out: &mut String) {
     let mut lines = Vec::new();
     for t in report.trainers() {
+        let searches: Vec<&fitbench_report::config::TuningRecord> =
+            report.tuning.iter().filter(|x| x.trainer == t).collect();
+        if let Some(first) = searches.first() {
+            let tuned: Vec<String> = searches
+                .iter()
+                .map(|x| {
+                    format!(
+                        "{} {}",
+                        x.dataset,
+                        x.picked_lr
+                            .map_or_else(|| "none".into(), |v| format!("{v}"))
+                    )
+                })
+                .collect();
+            lines.push(format!(
+                "`{t}` {} tuned per dataset on a validation carve-out of the training split ({}; each trial's training time is charged to it in tuning-inclusive times)",
+                first.option,
+                tuned.join(", ")
+            ));
+            continue;
+        }
         let lrs: Vec<f64> = report
             .runs
             .iter()
@@ -201,35 +222,19 @@ fn learning_rates(report: &Report, out: &mut String) {
         if lrs.is_empty() {
             continue;
         }
-        let tuned: Vec<String> = report
-            .tuning
-            .iter()
-            .filter(|x| x.trainer == t)
-            .map(|x| {
-                format!(
-                    "{} {}",
-                    x.dataset,
-                    x.picked_lr
-                        .map_or_else(|| "none".into(), |lr| format!("{lr}"))
-                )
-            })
-            .collect();
-        if tuned.is_empty() {
-            let mut distinct: Vec<String> = lrs.iter().map(|lr| format!("{lr}")).collect();
-            distinct.dedup();
-            lines.push(format!(
-                "`{t}` lr {} as given, **not tuned**",
-                distinct.join(", ")
-            ));
-        } else {
-            lines.push(format!(
-                "`{t}` lr tuned per dataset on a validation carve-out of the training split ({})",
-                tuned.join(", ")
-            ));
-        }
+        let mut distinct: Vec<String> = lrs.iter().map(|lr| format!("{lr}")).collect();
+        distinct.dedup();
+        lines.push(format!(
+            "`{t}` lr {} as given, **not tuned**",
+            distinct.join(", ")
+        ));
     }
     if !lines.is_empty() {
-        let _ = writeln!(out, "Learning rates: {}.\n", lines.join("; "));
+        let _ = writeln!(
+            out,
+            "Learning rates and tuned options: {}.\n",
+            lines.join("; ")
+        );
     }
 }
 
@@ -268,7 +273,7 @@ pub fn verdict_markdown(report: &Report) -> String {
     let _ = writeln!(out, "## Verdict\n");
     let _ = writeln!(
         out,
-        "Per dataset, trainers ranked by median best train MSE. {}. Test MSE is at each run's point of best train MSE; **overfits** marks a trainer whose median test MSE is above the linear reference's. \"stopped by\" counts what ended the runs (`timeout`: the time budget, `max_iters`: the step cap, `converged`/`stalled`: the trainer's own rule, `target_reached`: the target MSE); a `converged` run above the stationarity threshold is counted \"not stationary\".{}\n",
+        "Per dataset, trainers ranked by median best train MSE. {}. Test MSE is at each run's point of best train MSE; **overfits** marks a trainer whose median train MSE is below the linear reference's (closed-form OLS) while its median test MSE is above it. \"stopped by\" counts what ended the runs (`timeout`: the time budget, `max_iters`: the step cap, `converged`/`stalled`: the trainer's own rule, `target_reached`: the target MSE); a `converged` run above the stationarity threshold is counted \"not stationary\".{}\n",
         verdict::RULE,
         if tuned {
             " Time to the common target (the smallest configured target every trainer met in most seeds) is ranked **tuning-inclusive**: the run's time plus the training time of every other learning-rate trial of its grid search (sequential, one thread); selection-honest is the run's own time, optimistic the fastest trial in hindsight (`docs/report-schema.md`)."

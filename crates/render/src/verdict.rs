@@ -239,7 +239,10 @@ pub struct DatasetVerdict {
     /// Per [`TimeBasis`] (in [`TimeBasis::ALL`] order), ranked by the median time to
     /// `target` (empty without a target).
     pub time: Vec<(TimeBasis, Vec<Entry>)>,
-    /// Trainers whose median test MSE is above the linear reference's median test MSE.
+    /// Trainers that overfit: their median best train MSE is below the linear reference's
+    /// train MSE while their median test MSE is above its test MSE (fits the training rows
+    /// better than least squares and generalises worse; a trainer that is worse on both
+    /// underfits and is not flagged).
     pub overfits: Vec<String>,
     /// Per trainer, what stopped its runs ([`stopped_by`]).
     pub stopped: BTreeMap<String, String>,
@@ -348,15 +351,17 @@ pub fn dataset_verdict(report: &Report, dataset: &str) -> Option<DatasetVerdict>
                 .collect()
         })
         .unwrap_or_default();
-    let linear_test = report
-        .datasets
-        .iter()
-        .find(|d| d.name == dataset)
-        .and_then(|d| d.reference_test_mse());
-    let overfits = match linear_test {
-        Some(l) => test
+    let info = report.datasets.iter().find(|d| d.name == dataset);
+    let linear = info.and_then(|d| Some((d.reference_train_mse()?, d.reference_test_mse()?)));
+    let overfits = match linear {
+        Some((linear_train, linear_test)) => test
             .iter()
-            .filter(|e| e.median.is_finite() && e.median > l)
+            .filter(|e| e.median.is_finite() && e.median > linear_test)
+            .filter(|e| {
+                train
+                    .iter()
+                    .any(|t| t.trainer == e.trainer && t.median < linear_train)
+            })
             .map(|e| e.trainer.clone())
             .collect(),
         None => Vec::new(),

@@ -83,7 +83,7 @@ pub fn search_of<'a>(tuning: &'a [TuningRecord], run: &RunRecord) -> Option<&'a 
 /// Index of the picked learning rate in its grid.
 fn picked_index(search: &TuningRecord) -> Option<usize> {
     let picked = search.picked_lr?;
-    search.settings.grid.iter().position(|&lr| lr == picked)
+    search.tried().iter().position(|&v| v == picked)
 }
 
 /// The training time of every grid trial except the chosen one (0 without a search).
@@ -222,6 +222,8 @@ mod tests {
             },
             scores: vec![],
             picked_lr: Some(picked),
+            option: "lr".into(),
+            values: vec![],
             n_fit: 0,
             n_validation: 0,
             trial_s: trial_s.into_iter().map(Some).collect(),
@@ -307,6 +309,8 @@ mod level_tests {
             },
             scores: vec![],
             picked_lr: Some(1e-2),
+            option: "lr".into(),
+            values: vec![],
             n_fit: 0,
             n_validation: 0,
             trial_s: vec![Some(4.0), Some(4.0)],

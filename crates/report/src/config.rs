@@ -290,6 +290,27 @@ pub struct LrGrid {
     pub epochs: usize,
     /// Fraction of the training split held out for validation.
     pub validation_fraction: f64,
+    /// Grids over another option of trainers without a learning rate (e.g. the analytic
+    /// solver's ridge λ, lsq's mixing η), searched the same way, so that "needs no tuning"
+    /// is tested rather than assumed. Empty by default.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<OptionGrid>,
+}
+
+/// A grid over one numeric option of one trainer ([`LrGrid::options`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionGrid {
+    /// The trainer's registered name (`analytic`, `lsq`): every label of that trainer
+    /// without the option given explicitly is searched.
+    pub trainer: String,
+    /// The option (`lambda`, `eta`).
+    pub option: String,
+    /// Values to try; the search picks the one with the lowest validation MSE.
+    pub grid: Vec<f64>,
+    /// Steps per candidate (default: [`LrGrid::epochs`]).
+    #[serde(default)]
+    pub epochs: Option<usize>,
 }
 
 impl Default for LrGrid {
@@ -298,6 +319,7 @@ impl Default for LrGrid {
             grid: vec![1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1],
             epochs: 200,
             validation_fraction: 0.2,
+            options: Vec::new(),
         }
     }
 }
@@ -320,7 +342,42 @@ impl LrGrid {
                 self.validation_fraction
             ));
         }
+        for g in &self.options {
+            if g.grid.is_empty() || g.grid.iter().any(|v| !v.is_finite()) {
+                return Err(format!(
+                    "lr_grid.options: {} {} grid = {:?}: give at least one finite value",
+                    g.trainer, g.option, g.grid
+                ));
+            }
+            if g.epochs == Some(0) {
+                return Err(format!(
+                    "lr_grid.options: {} {} epochs = 0: need at least one epoch per candidate",
+                    g.trainer, g.option
+                ));
+            }
+            if g.option == "lr" {
+                return Err(format!(
+                    "lr_grid.options: {} lr: the learning rate has its own grid (lr_grid.grid)",
+                    g.trainer
+                ));
+            }
+        }
         Ok(())
+    }
+}
+
+fn lr_option() -> String {
+    "lr".into()
+}
+
+impl TuningRecord {
+    /// The values tried, in order.
+    pub fn tried(&self) -> &[f64] {
+        if self.values.is_empty() {
+            &self.settings.grid
+        } else {
+            &self.values
+        }
     }
 }
 
@@ -336,8 +393,16 @@ pub struct TuningRecord {
     /// Validation MSE (standardised units) after `settings.epochs` steps, per grid point;
     /// `None` where the run failed or diverged.
     pub scores: Vec<Option<f64>>,
-    /// The learning rate picked (lowest validation MSE), if any candidate succeeded.
+    /// The value picked (lowest validation MSE), if any candidate succeeded: a learning rate,
+    /// or a value of `option` for an option grid.
     pub picked_lr: Option<f64>,
+    /// The option searched (`lr` unless an [`OptionGrid`] searched another).
+    #[serde(default = "lr_option")]
+    pub option: String,
+    /// The values tried, in order (empty in reports written before option grids: then
+    /// `settings.grid`).
+    #[serde(default)]
+    pub values: Vec<f64>,
     /// Rows used to fit and to validate.
     pub n_fit: usize,
     /// Validation rows.
