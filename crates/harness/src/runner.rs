@@ -1015,7 +1015,8 @@ impl Training<'_, '_> {
                     .ok()
                     .flatten();
             }
-            Some(c)
+            // Non-finite parameters (a diverged run's) have no meaningful gradient.
+            (!c.ratio.is_nan()).then_some(c)
         }))
         .ok()
         .flatten()

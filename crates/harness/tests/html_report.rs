@@ -125,7 +125,26 @@ fn report_html_has_a_chart_per_dataset_every_run_and_the_report_numbers() {
         assert_eq!(v["iterations"].as_u64(), Some(r.iterations as u64));
         assert_eq!(v["best_train_mse"].as_f64(), r.summary.best_train_mse);
         assert_eq!(v["status"].as_str(), Some(r.status.as_str()));
+        assert_eq!(
+            v["grad_ratio"].as_f64(),
+            r.stationarity.as_ref().map(|c| c.ratio),
+            "the certificate is on the page"
+        );
     }
+    // What stopped a run sits beside its loss: status, then best train MSE.
+    let heads: Vec<String> = doc
+        .select(&sel("#runs-table thead th"))
+        .map(|th| th.text().collect())
+        .collect();
+    assert_eq!(
+        &heads[1..5],
+        [
+            "stopped by",
+            "best train MSE",
+            "test MSE at best train",
+            "‖∇L‖ / ‖∇L₀‖"
+        ]
+    );
     let mut checked = 0;
     for (ds, info) in data["datasets"]
         .as_array()

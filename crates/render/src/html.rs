@@ -140,6 +140,10 @@ pub struct RunView {
     pub final_test_mse: Option<f64>,
     /// Test MSE at the best training MSE.
     pub test_mse_at_best_train: Option<f64>,
+    /// The stationarity certificate's ‖∇L‖ / ‖∇L₀‖ at the final parameters, when computed.
+    pub grad_ratio: Option<f64>,
+    /// For (leaky) ReLU nets, the share of hidden units whose pattern changed in the last step.
+    pub pattern_changed: Option<f64>,
     /// The trainer's peak heap bytes (`init` or `step`), when measured.
     pub peak_bytes: Option<u64>,
     /// Allocation calls per timed step, when measured.
@@ -361,6 +365,8 @@ pub fn report_page(report: &Report) -> ReportPage {
             best_train_mse: r.summary.best_train_mse,
             final_test_mse: r.summary.final_test_mse,
             test_mse_at_best_train: r.summary.test_mse_at_best_train,
+            grad_ratio: r.stationarity.as_ref().map(|c| c.ratio),
+            pattern_changed: r.stationarity.as_ref().and_then(|c| c.pattern_changed),
             peak_bytes: r.memory.as_ref().map(|m| m.peak_bytes()),
             allocations_per_step: r
                 .memory
