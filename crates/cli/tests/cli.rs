@@ -636,3 +636,64 @@ fn run_prints_the_resolved_sweep_before_it_starts() {
         "printed before the first run: {text}"
     );
 }
+
+#[test]
+fn check_time_charges_tuning_and_refuses_a_report_without_trial_times() {
+    use fitbench_report::config::LrGrid;
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    sweep_into(
+        RunConfig {
+            trainers: vec!["ols".into(), "sgd-faer".into()],
+            lr_grid: Some(LrGrid {
+                grid: vec![1e-2, 1e-1],
+                epochs: 5,
+                ..LrGrid::default()
+            }),
+            ..config()
+        },
+        &base,
+    );
+    let b = base.join("report.json");
+    let check = |baseline: &std::path::Path, time: &str| {
+        fitbench(&[
+            "check",
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--current",
+            b.to_str().unwrap(),
+            "--time",
+            time,
+        ])
+    };
+    let out = check(&b, "tuning-inclusive");
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert!(
+        text_of(&out).contains("times to each level are tuning-inclusive"),
+        "{}",
+        text_of(&out)
+    );
+    let out = check(&b, "fastest");
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    assert!(
+        text_of(&out).contains("selection-honest, tuning-inclusive, optimistic"),
+        "{}",
+        text_of(&out)
+    );
+    // A report written before trial times were recorded cannot be charged.
+    let mut old: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&b).unwrap()).unwrap();
+    for t in old["tuning"].as_array_mut().unwrap() {
+        t.as_object_mut().unwrap().remove("trial_s");
+    }
+    let old_path = dir.path().join("old.json");
+    std::fs::write(&old_path, old.to_string()).unwrap();
+    let out = check(&old_path, "tuning-inclusive");
+    assert_ne!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert!(
+        text_of(&out).contains("records no trial times"),
+        "{}",
+        text_of(&out)
+    );
+    assert_eq!(check(&old_path, "selection-honest").status.code(), Some(0));
+}

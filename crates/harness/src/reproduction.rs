@@ -978,6 +978,20 @@ struct BarbuWidth {
     faster_inclusive: usize,
     /// The report records every grid trial's time.
     charged: bool,
+    /// The same comparison for the solver at its default λ (not searched), when the report
+    /// has that label ([`crate::presets::BARBU_DEFAULT_LAMBDA`]).
+    default: Option<BarbuDefault>,
+}
+
+/// The counts of [`BarbuWidth`] for the untuned solver.
+#[derive(Serialize)]
+struct BarbuDefault {
+    label: &'static str,
+    smaller: usize,
+    faster: usize,
+    faster_inclusive: usize,
+    /// Datasets where its median best train MSE is below the searched solver's.
+    below_searched: usize,
 }
 
 /// The trainer under test against the best baseline on one dataset.
@@ -1038,6 +1052,25 @@ pub fn barbu_section(reproduced: &Reproduced) -> Result<String> {
 /// One sweep's table.
 fn barbu_width(reproduced: &Reproduced, sub: Option<&str>, report: &Report) -> BarbuWidth {
     let rows = barbu_rows(&reproduced.roles, report);
+    let label = crate::presets::BARBU_DEFAULT_LAMBDA;
+    let default = report.trainers().iter().any(|t| t == label).then(|| {
+        let roles = Reproduction {
+            under_test: label,
+            ..reproduced.roles
+        };
+        let theirs = barbu_rows(&roles, report);
+        BarbuDefault {
+            label,
+            smaller: theirs.iter().filter(|r| r.significant).count(),
+            faster: theirs.iter().filter(|r| r.faster).count(),
+            faster_inclusive: theirs.iter().filter(|r| r.faster_inclusive).count(),
+            below_searched: theirs
+                .iter()
+                .zip(&rows)
+                .filter(|(d, s)| d.median_best < s.median_best)
+                .count(),
+        }
+    });
     BarbuWidth {
         settings: Settings::of(report),
         sub: sub.unwrap_or(reproduced.preset.name).to_string(),
@@ -1045,6 +1078,7 @@ fn barbu_width(reproduced: &Reproduced, sub: Option<&str>, report: &Report) -> B
         faster: rows.iter().filter(|r| r.faster).count(),
         faster_inclusive: rows.iter().filter(|r| r.faster_inclusive).count(),
         charged: charges_recorded(report),
+        default,
         rows,
         datasets: report.datasets.len(),
     }
@@ -1212,7 +1246,7 @@ fn lbfgs_converged(report: &Report) -> impl Iterator<Item = &RunRecord> {
     report
         .runs
         .iter()
-        .filter(|r| r.trainer_id == "lbfgs" && r.status == Status::Converged)
+        .filter(|r| r.trainer_id == fitbench_classic::LBFGS.name && r.status == Status::Converged)
 }
 
 /// The table and winners of `d`; `None` when no trainer ran on it.
@@ -1689,6 +1723,7 @@ mod tests {
                 faster: 1,
                 faster_inclusive: 0,
                 charged: false,
+                default: None,
             }],
         };
         let text = render_template("barbu.md.j2", &context).unwrap();

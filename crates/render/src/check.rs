@@ -478,6 +478,12 @@ pub fn compare(baseline: &Report, current: &Report, tol: &Tolerances) -> Compari
         ));
     }
     reference_notes(baseline, current, &mut out.notes);
+    if tol.timing && tol.time_basis != fitbench_report::charge::TimeBasis::SelectionHonest {
+        out.notes.push(format!(
+            "times to each level are {} (docs/report-schema.md, \"Tuning charged\")",
+            tol.time_basis.as_str()
+        ));
+    }
     let cal = |r: &Report| {
         r.environment
             .calibration

@@ -101,6 +101,33 @@ pub fn other_trials_s(search: Option<&TuningRecord>) -> f64 {
         .sum()
 }
 
+/// The time under `basis` of a run that got there at `selection_honest` (`None`: never),
+/// where `trial_time(search, i)` is when trial `i` of its search got there.
+fn charged(
+    selection_honest: Option<f64>,
+    search: Option<&TuningRecord>,
+    basis: TimeBasis,
+    trial_time: impl Fn(&TuningRecord, usize) -> Option<f64>,
+) -> Option<f64> {
+    match basis {
+        TimeBasis::SelectionHonest => selection_honest,
+        TimeBasis::TuningInclusive => selection_honest.map(|t| t + other_trials_s(search)),
+        TimeBasis::Optimistic => {
+            let others = search.into_iter().flat_map(|s| {
+                let chosen = picked_index(s);
+                (0..s.tried().len())
+                    .filter(move |&i| Some(i) != chosen)
+                    .filter_map(|i| trial_time(s, i))
+                    .collect::<Vec<f64>>()
+            });
+            selection_honest
+                .into_iter()
+                .chain(others)
+                .min_by(f64::total_cmp)
+        }
+    }
+}
+
 /// The time to target `target_index` under `basis`, given the run's own time to it
 /// (`selection_honest`, `None` if the run never met it) and its search.
 pub fn time_to_target(
@@ -109,24 +136,13 @@ pub fn time_to_target(
     target_index: usize,
     basis: TimeBasis,
 ) -> Option<f64> {
-    match basis {
-        TimeBasis::SelectionHonest => selection_honest,
-        TimeBasis::TuningInclusive => selection_honest.map(|t| t + other_trials_s(search)),
-        TimeBasis::Optimistic => {
-            let chosen = search.and_then(picked_index);
-            let trials = search.into_iter().flat_map(|s| {
-                s.trial_target_s
-                    .iter()
-                    .enumerate()
-                    .filter(move |(i, _)| Some(*i) != chosen)
-                    .filter_map(move |(_, hits)| hits.get(target_index).copied().flatten())
-            });
-            selection_honest
-                .into_iter()
-                .chain(trials)
-                .min_by(f64::total_cmp)
-        }
-    }
+    charged(selection_honest, search, basis, |s, i| {
+        s.trial_target_s
+            .get(i)?
+            .get(target_index)
+            .copied()
+            .flatten()
+    })
 }
 
 /// The time to `threshold` (an absolute train MSE) under `basis`, for a run that first met
@@ -138,24 +154,13 @@ pub fn time_to_mse(
     threshold: f64,
     basis: TimeBasis,
 ) -> Option<f64> {
-    match basis {
-        TimeBasis::SelectionHonest => selection_honest,
-        TimeBasis::TuningInclusive => selection_honest.map(|t| t + other_trials_s(search)),
-        TimeBasis::Optimistic => {
-            let chosen = search.and_then(picked_index);
-            let trials = search.into_iter().flat_map(|s| {
-                s.trial_envelope
-                    .iter()
-                    .enumerate()
-                    .filter(move |(i, _)| Some(*i) != chosen)
-                    .filter_map(move |(_, e)| e.iter().find(|p| p[1] <= threshold).map(|p| p[0]))
-            });
-            selection_honest
-                .into_iter()
-                .chain(trials)
-                .min_by(f64::total_cmp)
-        }
-    }
+    charged(selection_honest, search, basis, |s, i| {
+        s.trial_envelope
+            .get(i)?
+            .iter()
+            .find(|p| p[1] <= threshold)
+            .map(|p| p[0])
+    })
 }
 
 /// Why `report` cannot give times under `basis`: its grid searches predate the recording of
