@@ -199,7 +199,7 @@ struct CheckArgs {
     #[arg(long)]
     no_timing: bool,
     /// Which time to each suboptimality level the timing metrics use: selection-honest (the
-    /// run's own), tuning-inclusive (plus every other learning-rate trial's training time) or
+    /// run's own), tuning-inclusive (plus every other grid trial's training time) or
     /// optimistic (the fastest trial in hindsight); see docs/report-schema.md.
     #[arg(long, default_value = "selection-honest", value_parser = parse_time_basis)]
     time: fitbench_report::charge::TimeBasis,

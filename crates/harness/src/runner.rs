@@ -140,6 +140,12 @@ impl Plan {
         // any clock starts.
         for g in config.lr_grid.iter().flat_map(|g| &g.options) {
             let spec = TrainerSpec::parse_with(&g.trainer, &config.external)?;
+            if spec.entry.capabilities.learning_rate {
+                return Err(HarnessError::Config(format!(
+                    "lr_grid.options: {} has a learning rate, which lr_grid.grid searches; an option grid is for a trainer without one",
+                    g.trainer
+                )));
+            }
             for v in &g.grid {
                 spec.with_option(&g.option, v).map_err(|e| {
                     HarnessError::Config(format!(
@@ -801,7 +807,7 @@ struct Training<'c, 'a> {
     last_eval_train_s: f64,
     /// The network the trainer started from (for the stationarity certificate).
     initial: Mlp,
-    /// For (leaky) ReLU nets, the latest iterate before the step in progress (copied between
+    /// For (leaky) ReLU nets, the iterate before the last completed step (copied between
     /// steps, untimed), for the certificate's pattern change; `None` otherwise.
     before_step: Option<Mlp>,
     /// Whether to keep `before_step`: the hidden layers are (leaky) ReLU and the parameters
@@ -839,12 +845,19 @@ impl Training<'_, '_> {
             if let Some(ending) = self.stop_before_step() {
                 return ending;
             }
-            if self.track_pattern {
-                self.before_step = self.latest_params();
-            }
+            // Kept only once the step completes: a cancelled step is discarded, and the
+            // iterate before the last *completed* step is what the pattern change needs.
+            let before = if self.track_pattern {
+                self.latest_params()
+            } else {
+                None
+            };
             let step = self.timed_step(clock);
             if let Some(why) = step.cancelled {
                 return self.end_cancelled(why, step.seconds, clock);
+            }
+            if before.is_some() {
+                self.before_step = before;
             }
             self.record.train_s += step.seconds;
             self.iter += 1;

@@ -167,8 +167,11 @@ fn check_and_profiles_can_charge_tuning_and_refuse_reports_without_trial_times()
     use fitbench_report::charge::{TimeBasis, unsupported};
     let epochs = 4;
     let config = RunConfig {
-        datasets: vec!["linear:n=200,d=3,noise=0.1".into()],
-        trainers: vec!["sgd-faer".into()],
+        datasets: vec![
+            "linear:n=200,d=3,noise=0.1".into(),
+            "linear:n=150,d=2,noise=0.1".into(),
+        ],
+        trainers: vec!["sgd-faer".into(), "ols".into()],
         seeds: 1,
         max_iters: 60,
         budget_s: 1e9,
@@ -186,11 +189,11 @@ fn check_and_profiles_can_charge_tuning_and_refuse_reports_without_trial_times()
     let mut report = fitbench_harness::build_report(&plan, out);
     let seconds = |basis| {
         let a = aggregate_with(&report, basis);
-        let m = a
-            .values()
-            .flatten()
-            .find(|m| m.name == "time_to_9e-1")
-            .cloned();
+        let key = (
+            "linear:n=200,d=3,noise=0.1".to_string(),
+            "sgd-faer".to_string(),
+        );
+        let m = a[&key].iter().find(|m| m.name == "time_to_9e-1").cloned();
         let m = m.expect("a time_to metric");
         assert!(matches!(m.value, Value3::Finite { .. }), "{m:?}");
         m.seconds.unwrap()
@@ -205,6 +208,25 @@ fn check_and_profiles_can_charge_tuning_and_refuse_reports_without_trial_times()
     for basis in TimeBasis::ALL {
         assert_eq!(unsupported(&report, basis), None);
     }
+    // Profiles charge the tuned trainer: against the untuned OLS, sgd-faer needs a larger τ.
+    use fitbench_render::plot::performance_profile_with;
+    let tau_of = |basis| {
+        let series = performance_profile_with(&report, 0.9, basis).expect("two datasets");
+        let (_, points) = series.into_iter().find(|(t, _)| t == "sgd-faer").unwrap();
+        // log₂ τ at which it is within τ of the fastest on every dataset
+        points
+            .iter()
+            .find(|p| p.1 >= 1.0)
+            .map_or(f64::INFINITY, |p| p.0)
+    };
+    assert!(
+        tau_of(TimeBasis::TuningInclusive) > tau_of(TimeBasis::SelectionHonest),
+        "the profile under tuning-inclusive time must move sgd-faer right"
+    );
+    assert_eq!(
+        fitbench_render::verdict::ranked_basis(&report),
+        TimeBasis::TuningInclusive
+    );
     // A report written before trial times were recorded: only selection-honest.
     report.tuning[0].trial_s.clear();
     report.tuning[0].trial_envelope.clear();
@@ -212,6 +234,11 @@ fn check_and_profiles_can_charge_tuning_and_refuse_reports_without_trial_times()
     let why = unsupported(&report, TimeBasis::TuningInclusive).unwrap();
     assert!(why.contains("records no trial times"), "{why}");
     assert!(unsupported(&report, TimeBasis::Optimistic).is_some());
+    // Its summary ranks selection-honest time rather than claim a charge it cannot make.
+    assert_eq!(
+        fitbench_render::verdict::ranked_basis(&report),
+        TimeBasis::SelectionHonest
+    );
 }
 
 #[test]
@@ -257,8 +284,17 @@ fn an_option_grid_searches_a_trainer_without_a_learning_rate() {
     // An option the trainer does not have is refused before anything runs.
     let bad = RunConfig {
         lr_grid: Some(grid("lamda")),
-        ..config
+        ..config.clone()
     };
     let err = Plan::resolve(bad).err().expect("refused").to_string();
     assert!(err.contains("lr_grid.options: analytic lamda"), "{err}");
+    // So is an option grid for a trainer whose learning rate the grid already searches.
+    let mut with_lr = grid("beta1");
+    with_lr.options[0].trainer = "adam".into();
+    let bad = RunConfig {
+        lr_grid: Some(with_lr),
+        ..config
+    };
+    let err = Plan::resolve(bad).err().expect("refused").to_string();
+    assert!(err.contains("adam has a learning rate"), "{err}");
 }

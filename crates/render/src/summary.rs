@@ -269,16 +269,19 @@ pub fn verdict_markdown(report: &Report) -> String {
     if verdicts.is_empty() {
         return out;
     }
-    let tuned = !report.tuning.is_empty();
+    let basis = verdict::ranked_basis(report);
+    let tuned = basis == fitbench_report::charge::TimeBasis::TuningInclusive;
     let _ = writeln!(out, "## Verdict\n");
     let _ = writeln!(
         out,
         "Per dataset, trainers ranked by median best train MSE. {}. Test MSE is at each run's point of best train MSE; **overfits** marks a trainer whose median train MSE is below the linear reference's (closed-form OLS) while its median test MSE is above it. \"stopped by\" counts what ended the runs (`timeout`: the time budget, `max_iters`: the step cap, `converged`/`stalled`: the trainer's own rule, `target_reached`: the target MSE); a `converged` run above the stationarity threshold is counted \"not stationary\".{}\n",
         verdict::RULE,
         if tuned {
-            " Time to the common target (the smallest configured target every trainer met in most seeds) is ranked **tuning-inclusive**: the run's time plus the training time of every other learning-rate trial of its grid search (sequential, one thread); selection-honest is the run's own time, optimistic the fastest trial in hindsight (`docs/report-schema.md`)."
+            " Time to the common target (the smallest configured target every trainer met in most seeds) is ranked **tuning-inclusive**: the run's time plus the training time of every other trial of its grid search (learning rate or searched option; sequential, one thread); selection-honest is the run's own time, optimistic the fastest trial in hindsight (`docs/report-schema.md`)."
+        } else if report.tuning.is_empty() {
+            " Time to the common target (the smallest configured target every trainer met in most seeds): no trainer was tuned, so selection-honest, tuning-inclusive and optimistic times coincide."
         } else {
-            " Time to the common target is the smallest configured target every trainer met in most seeds; no trainer was tuned, so selection-honest, tuning-inclusive and optimistic times coincide."
+            " Time to the common target (the smallest configured target every trainer met in most seeds) is selection-honest: this report was written before fitbench recorded each grid trial's time, so its search cannot be charged."
         }
     );
     let mut tallies: [BTreeMap<String, Tally>; 3] = Default::default();
@@ -525,7 +528,9 @@ pub fn render(report: &Report) -> String {
                                 .collect()
                         };
                         let hits = times(TimeBasis::SelectionHonest);
-                        let searched = mine.iter().any(|r| search_of(&report.tuning, r).is_some());
+                        let searched = crate::verdict::ranked_basis(report)
+                            == TimeBasis::TuningInclusive
+                            && mine.iter().any(|r| search_of(&report.tuning, r).is_some());
                         match median(hits.clone()) {
                             Some(m) if searched => format!(
                                 "{} ({}/{}); incl. {}; opt. {}",

@@ -579,10 +579,12 @@ impl Table {
     }
 }
 
-/// The basis a report ranks time by: tuning-inclusive when any trainer was tuned, else
-/// selection-honest (the three coincide).
+/// The basis a report ranks time by: tuning-inclusive when any trainer was tuned and the
+/// report records its trials' times, else selection-honest (without a search the three
+/// coincide; a report written before trial times were recorded cannot charge them).
 pub fn ranked_basis(report: &Report) -> TimeBasis {
-    if report.tuning.is_empty() {
+    if report.tuning.is_empty() || charge::unsupported(report, TimeBasis::TuningInclusive).is_some()
+    {
         TimeBasis::SelectionHonest
     } else {
         TimeBasis::TuningInclusive

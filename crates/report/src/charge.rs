@@ -16,9 +16,10 @@
 //!   a trial that needed more never counts).
 //!
 //! So optimistic ≤ selection-honest ≤ tuning-inclusive, with equality for untuned trainers.
-//! The trials' fitting rows are a subset (1 − `validation_fraction`) of the run's training
-//! split, so the optimistic figure mixes two slightly different training sets: it is a
-//! hindsight bound, not a run anyone could have made.
+//! The trials fit a subset (1 − `validation_fraction`) of repetition 0's training split,
+//! from their own initial weights; for other repetitions those rows are not a subset of the
+//! run's training split (some may be its test rows). The optimistic figure therefore mixes
+//! different training sets: it is a hindsight bound, not a run anyone could have made.
 
 use crate::config::TuningRecord;
 use crate::schema::{Report, RunRecord};
@@ -72,12 +73,12 @@ impl TimeBasis {
     }
 }
 
-/// The grid search that picked `run`'s configuration, if any: the record for its dataset and
-/// trainer label with a picked learning rate.
+/// The grid search of `run`'s dataset and trainer label, if any. One whose every candidate
+/// failed picked nothing (the run used its given value) but still cost its trials' time.
 pub fn search_of<'a>(tuning: &'a [TuningRecord], run: &RunRecord) -> Option<&'a TuningRecord> {
     tuning
         .iter()
-        .find(|t| t.dataset == run.dataset && t.trainer == run.trainer && t.picked_lr.is_some())
+        .find(|t| t.dataset == run.dataset && t.trainer == run.trainer)
 }
 
 /// Index of the picked learning rate in its grid.
@@ -86,7 +87,8 @@ fn picked_index(search: &TuningRecord) -> Option<usize> {
     search.tried().iter().position(|&v| v == picked)
 }
 
-/// The training time of every grid trial except the chosen one (0 without a search).
+/// The training time of every grid trial except the chosen one (all of them when none was
+/// chosen; 0 without a search).
 pub fn other_trials_s(search: Option<&TuningRecord>) -> f64 {
     let Some(search) = search else {
         return 0.0;
@@ -283,6 +285,14 @@ mod tests {
             time_to_target(None, Some(&s), 0, TimeBasis::TuningInclusive),
             None
         );
+    }
+
+    #[test]
+    fn a_search_that_picked_nothing_is_charged_in_full() {
+        let mut s = search(vec![1e-3, 1e-2], 1e-2, vec![0.75, 0.5], vec![None, None]);
+        s.picked_lr = None;
+        let inclusive = time_to_target(Some(2.0), Some(&s), 0, TimeBasis::TuningInclusive);
+        assert!((inclusive.unwrap() - 3.25).abs() < EXACT, "{inclusive:?}");
     }
 
     #[test]

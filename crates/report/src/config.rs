@@ -390,8 +390,9 @@ pub struct TuningRecord {
     pub trainer: String,
     /// The settings used.
     pub settings: LrGrid,
-    /// Validation MSE (standardised units) after `settings.epochs` steps, per grid point;
-    /// `None` where the run failed or diverged.
+    /// Validation MSE (standardised units) after the search's steps per candidate
+    /// (`settings.epochs`, or the option grid's `epochs`), per value tried; `None` where the
+    /// candidate failed or diverged.
     pub scores: Vec<Option<f64>>,
     /// The value picked (lowest validation MSE), if any candidate succeeded: a learning rate,
     /// or a value of `option` for an option grid.
@@ -407,8 +408,8 @@ pub struct TuningRecord {
     pub n_fit: usize,
     /// Validation rows.
     pub n_validation: usize,
-    /// Training time of each grid trial: the sum of its timed `step` calls on one thread
-    /// (`None` where the candidate could not be built). Empty in reports written before
+    /// Training time of each grid trial: the sum of its timed `step` calls on one thread,
+    /// up to where it failed if it did (`None` where the candidate's options were refused). Empty in reports written before
     /// fitbench charged tuning ([`crate::charge`]).
     #[serde(default)]
     pub trial_s: Vec<Option<f64>>,
