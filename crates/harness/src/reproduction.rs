@@ -554,19 +554,11 @@ fn median_time_to_each(
     }
 }
 
-/// The median of `v`, where +∞ (a miss) counts like any value; `None` when the median is
-/// infinite or `v` is empty.
+/// The median of `v`, where +∞ (a miss) counts like any value
+/// ([`fitbench_report::stats::median_counting_misses`]); `None` when it is infinite or `v` is
+/// empty.
 fn median_counting_misses(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    let x = if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        0.5 * (v[m - 1] + v[m])
-    };
+    let x = fitbench_report::stats::median_counting_misses(&mut v);
     x.is_finite().then_some(x)
 }
 

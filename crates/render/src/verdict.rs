@@ -16,6 +16,7 @@
 
 use fitbench_report::charge::{self, TimeBasis};
 use fitbench_report::schema::{Report, RunRecord, Status};
+use fitbench_report::stats::median_counting_misses;
 use std::collections::BTreeMap;
 
 /// Bootstrap resamples per interval.
@@ -99,22 +100,6 @@ fn ratio(v: f64) -> String {
     }
 }
 
-/// Median of `v` with +∞ allowed (NaN counts as +∞).
-fn median_inf(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return f64::INFINITY;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else if v[m].is_infinite() {
-        f64::INFINITY
-    } else {
-        0.5 * (v[m - 1] + v[m])
-    }
-}
-
 fn divide(a: f64, b: f64) -> f64 {
     if a == b {
         1.0
@@ -132,11 +117,8 @@ pub fn rank(values: &BTreeMap<String, BTreeMap<usize, f64>>, seed: u64) -> Vec<E
     let mut medians: Vec<(String, f64)> = values
         .iter()
         .map(|(t, v)| {
-            let mut v: Vec<f64> = v
-                .values()
-                .map(|x| if x.is_nan() { f64::INFINITY } else { *x })
-                .collect();
-            (t.clone(), median_inf(&mut v))
+            let mut v: Vec<f64> = v.values().copied().collect();
+            (t.clone(), median_counting_misses(&mut v))
         })
         .collect();
     medians.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
@@ -160,10 +142,6 @@ pub fn rank(values: &BTreeMap<String, BTreeMap<usize, f64>>, seed: u64) -> Vec<E
             let pairs: Vec<(f64, f64)> = mine
                 .iter()
                 .filter_map(|(rep, &a)| theirs.get(rep).map(|&b| (a, b)))
-                .map(|(a, b)| {
-                    let fix = |x: f64| if x.is_nan() { f64::INFINITY } else { x };
-                    (fix(a), fix(b))
-                })
                 .collect();
             let ratio = divide(median, best_median);
             if pairs.len() < MIN_SEEDS {
@@ -203,7 +181,10 @@ fn bootstrap(pairs: &[(f64, f64)], seed: u64) -> (f64, f64) {
             a[k] = pairs[i].0;
             b[k] = pairs[i].1;
         }
-        let r = divide(median_inf(&mut a), median_inf(&mut b));
+        let r = divide(
+            median_counting_misses(&mut a),
+            median_counting_misses(&mut b),
+        );
         ratios.push(if r.is_nan() { 1.0 } else { r });
     }
     ratios.sort_by(f64::total_cmp);
@@ -304,7 +285,7 @@ fn common_target(report: &Report, runs: &[&RunRecord]) -> Option<(usize, f64)> {
             .values()
             .all(|v| {
                 let mut v: Vec<f64> = v.values().copied().collect();
-                median_inf(&mut v).is_finite()
+                median_counting_misses(&mut v).is_finite()
             })
     };
     let mut order: Vec<usize> = (0..targets.len()).collect();

@@ -196,16 +196,6 @@ pub fn annotate(report: &mut Report) {
     }
 }
 
-/// `hit`'s time under `basis` (as annotated; the selection-honest time where a report
-/// predates the annotation).
-pub fn hit_time(hit: &crate::schema::TargetHit, basis: TimeBasis) -> Option<f64> {
-    match basis {
-        TimeBasis::SelectionHonest => hit.time_s,
-        TimeBasis::TuningInclusive => hit.tuning_inclusive_s.or(hit.time_s),
-        TimeBasis::Optimistic => hit.optimistic_s.or(hit.time_s),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
